@@ -1,0 +1,195 @@
+"""Errors, one hierarchy.
+
+Every platform failure is translated by its provider into exactly one `SyncError` subclass
+(the error taxonomy of DESIGN.md), keeping the platform's own code and message verbatim so a
+user reads what QuickBooks or Xero said. The engine decides what to do from the class alone:
+
+    SyncError
+    ├── Transient       5xx, timeout, connection reset, malformed response → back off, retry
+    ├── RateLimited     429 / quota exhausted → wait as told; not counted as an attempt
+    ├── AuthExpired     access token expired → refresh once under the token lock, retry
+    ├── AuthRevoked     invalid_grant, revoked consent → pause the connection, notify, no retry
+    ├── Validation      a platform business rule → failed, with the platform's message
+    ├── Duplicate       duplicate document number or name → failed, or re-link if provably ours
+    ├── NotFound        the linked remote object was deleted → broken link
+    ├── Stale           version token out of date → re-read, re-apply, retry once
+    ├── Unmapped        no call made: mapping missing (item without income account) → skipped
+    └── Unsupported     no call made: the platform cannot do this at all → skipped
+
+Errors that are not about a platform:
+
+    SyncdeskError
+    ├── SyncError (above)
+    ├── InputError      a file, record or field given to syncdesk is wrong
+    ├── StoreError      the store file cannot be opened or is from a newer version
+    └── ConfigError     configuration or command-line arguments are wrong
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorClass(StrEnum):
+    """The taxonomy name stored with every failed attempt."""
+
+    TRANSIENT = "transient"
+    RATE_LIMITED = "rate_limited"
+    AUTH_EXPIRED = "auth_expired"
+    AUTH_REVOKED = "auth_revoked"
+    VALIDATION = "validation"
+    DUPLICATE = "duplicate"
+    NOT_FOUND = "not_found"
+    STALE = "stale"
+    UNMAPPED = "unmapped"
+    UNSUPPORTED = "unsupported"
+
+
+class SyncdeskError(Exception):
+    """Base of every error syncdesk raises on purpose."""
+
+
+class InputError(SyncdeskError):
+    """Bad input: names where (file, record, field) and what is wrong."""
+
+
+class StoreError(SyncdeskError):
+    """The store cannot be used: unreadable file, newer schema, another engine holds it."""
+
+
+class ConfigError(SyncdeskError):
+    """Configuration or arguments that cannot work."""
+
+
+class SyncError(SyncdeskError):
+    """A push or read against a platform failed.
+
+    `code` and `message` are the platform's own, verbatim. `http_status` is the HTTP status
+    of the response, if there was one.
+    """
+
+    error_class: ErrorClass
+    hint: str = ""
+    """What a user can do about it, shown beside the platform's message."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+        self.field = field
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, code={self.code!r})"
+
+
+class Transient(SyncError):
+    """The platform or the network failed in a way that may pass: 5xx, timeout, bad body."""
+
+    error_class = ErrorClass.TRANSIENT
+    hint = "Temporary platform or network trouble; syncdesk retries with back-off."
+
+
+class RateLimited(SyncError):
+    """The platform throttled us. `retry_after` seconds is how long it asked us to wait."""
+
+    error_class = ErrorClass.RATE_LIMITED
+    hint = "The platform's request limit was reached; syncdesk waits and resumes by itself."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float,
+        daily: bool = False,
+        code: str | None = None,
+        http_status: int | None = 429,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status)
+        self.retry_after = retry_after
+        self.daily = daily
+
+
+class AuthExpired(SyncError):
+    """The access token has expired; a refresh should fix it."""
+
+    error_class = ErrorClass.AUTH_EXPIRED
+    hint = "The access token expired; syncdesk refreshes it."
+
+
+class AuthRevoked(SyncError):
+    """The grant is gone (invalid_grant, consent revoked, wrong tenant): reconnect needed."""
+
+    error_class = ErrorClass.AUTH_REVOKED
+    hint = "The connection was revoked or expired: reconnect it with `syncdesk connect`."
+
+
+class Validation(SyncError):
+    """The platform rejected the record under one of its business rules."""
+
+    error_class = ErrorClass.VALIDATION
+    hint = "Fix the record (or the platform's settings) as the message says, then retry."
+
+
+class Duplicate(SyncError):
+    """The platform already has a document with this number or a name like this.
+
+    `remote_id` is set when the platform told us which object holds it.
+    """
+
+    error_class = ErrorClass.DUPLICATE
+    hint = "Another record on the platform uses this number or name: rename one, or re-link."
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        remote_id: str | None = None,
+        code: str | None = None,
+        http_status: int | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status, field=field)
+        self.remote_id = remote_id
+
+
+class NotFound(SyncError):
+    """The remote object we linked to no longer exists on the platform."""
+
+    error_class = ErrorClass.NOT_FOUND
+    hint = "It was deleted on the platform: re-link finds it by number or re-creates it."
+
+
+class Stale(SyncError):
+    """Our version token is out of date: someone changed the object on the platform."""
+
+    error_class = ErrorClass.STALE
+    hint = "Changed on the platform meanwhile; syncdesk re-reads it and retries once."
+
+
+class Unmapped(SyncError):
+    """Nothing was sent: a mapping the platform needs is missing (no call made)."""
+
+    error_class = ErrorClass.UNMAPPED
+    hint = "Add the missing mapping on the Connections screen; the record is re-queued."
+
+
+class Unsupported(SyncError):
+    """Nothing was sent: the platform's API cannot do this."""
+
+    error_class = ErrorClass.UNSUPPORTED
+    hint = "The platform's public API does not offer this; record it there by hand."
+
+
+ERROR_TYPES: dict[ErrorClass, type[SyncError]] = {
+    cls.error_class: cls
+    for cls in (Transient, RateLimited, AuthExpired, AuthRevoked, Validation, Duplicate,
+                NotFound, Stale, Unmapped, Unsupported)
+}

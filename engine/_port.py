@@ -1,0 +1,244 @@
+"""The port every platform implements, and what crosses it.
+
+The engine drives platforms only through these types. A platform folder under `providers/`
+supplies a `Platform`: its capability table, an `OAuthClient` for the token endpoint, and a
+`Provider` that maps domain records to its wire format. Providers raise only `SyncError`
+subclasses (see `_errors`), so the engine never sees HTTP or JSON.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from ._errors import SyncError
+from ._models import Classification, CreditNote, Customer, Entity, Invoice, Item, Payment
+
+Record = Customer | Item | Invoice | Payment | CreditNote
+
+
+class Operation(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    VOID = "void"
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A platform's published request limits; the engine's limiter starts from these."""
+
+    per_minute: int
+    concurrency: int
+    per_day: int | None = None
+    per_second: int | None = None
+    batch_size: int = 1
+    """Largest batch of writes in one request; 1 means the platform has no batch writes."""
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """Which entities and operations a platform supports, and why not where it does not."""
+
+    operations: Mapping[Entity, frozenset[Operation]]
+    limits: Limits
+    idempotency_keys: bool
+    """True when creates carry a key the platform replays (QBO requestid, Xero Idempotency-Key)."""
+    unsupported: Mapping[Entity, str] = field(default_factory=dict)
+    """Why an entity is not supported, in words a user reads ("not supported by Wave: …")."""
+
+    def supports(self, entity: Entity, operation: Operation = Operation.CREATE) -> bool:
+        return operation in self.operations.get(entity, frozenset())
+
+    @property
+    def entities(self) -> frozenset[Entity]:
+        return frozenset(entity for entity, ops in self.operations.items() if ops)
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteRef:
+    """Where a local record lives on a platform."""
+
+    remote_id: str
+    version: str | None = None
+    """Optimistic-lock token where the platform has one (QBO SyncToken)."""
+    number: str | None = None
+    """The platform's document number or name, as it shows it."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushRequest:
+    """One write for a provider to perform."""
+
+    entity: Entity
+    operation: Operation
+    record: Record
+    idempotency_key: str
+    """Derived from (connection, entity, record, version): identical on every retry."""
+    link: RemoteRef | None = None
+    """The remote object this record is linked to (required for update and void)."""
+    refs: Mapping[tuple[Entity, str], RemoteRef] = field(default_factory=dict)
+    """Remote objects of the records it references: its customer, items, invoices."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteCustomer:
+    remote_id: str
+    display_name: str
+    company: str | None = None
+    email: str | None = None
+    phone: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteItem:
+    remote_id: str
+    name: str
+    sku: str | None = None
+    unit_price: Decimal | None = None
+    income_account: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAccount:
+    code: str
+    name: str
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteTaxCode:
+    code: str
+    name: str
+    rate: Decimal | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Quota:
+    """What the platform last said about our remaining requests (from response headers)."""
+
+    minute_remaining: int | None = None
+    day_remaining: int | None = None
+    observed_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenSet:
+    access_token: str
+    refresh_token: str | None
+    access_expires_at: datetime
+    refresh_expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    """One organisation the user granted access to (QBO realm, Xero tenant, …)."""
+
+    tenant_id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """The result of an authorization-code exchange."""
+
+    tokens: TokenSet
+    tenants: Sequence[Tenant]
+
+
+@dataclass(frozen=True)
+class ConnectionSettings:
+    """How to reach one tenant of one platform.
+
+    `base_url` None means the real platform's URLs. A sandbox (or a proxy) serves every
+    endpoint of its platform under one base URL, with the platform's own paths.
+    """
+
+    platform: str
+    tenant_id: str = ""
+    client_id: str = ""
+    client_secret: str = ""
+    base_url: str | None = None
+    timeout: float = 30.0
+    transport: Any = None
+    """An `httpx.AsyncBaseTransport` for tests (in-process sandbox); None in production."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class TokenSource(Protocol):
+    """Hands a provider a valid access token; refreshes it at most once per expiry."""
+
+    async def access_token(self) -> str: ...
+
+    async def refreshed(self, rejected: str) -> str:
+        """Called after the platform rejected `rejected` as expired: a fresh token."""
+        ...
+
+
+class OAuthClient(Protocol):
+    """A platform's OAuth2 endpoints (authorization-code flow with rotating refresh tokens)."""
+
+    def authorization_url(self, redirect_uri: str, state: str) -> str: ...
+
+    async def exchange_code(self, redirect_url: str, redirect_uri: str) -> Grant:
+        """Trade the redirect (with its code, and realmId on QBO) for tokens and tenants."""
+        ...
+
+    async def refresh(self, refresh_token: str) -> TokenSet:
+        """Spend a refresh token. Raises `AuthRevoked` on invalid_grant."""
+        ...
+
+    async def revoke(self, token: str) -> None: ...
+
+
+class Provider(Protocol):
+    """One connection's client for one platform's API."""
+
+    async def push(self, request: PushRequest) -> RemoteRef: ...
+
+    async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
+        """Several writes in one request where the platform has batches; results in order.
+
+        One failing item never fails its neighbours: it comes back as its `SyncError`.
+        """
+        ...
+
+    async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
+        """Look a record up by its number, reference or name, to reconcile a lost response."""
+        ...
+
+    async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
+        """Read one object by id; None when it no longer exists on the platform."""
+        ...
+
+    def list_customers(self) -> AsyncIterator[RemoteCustomer]: ...
+
+    def list_items(self) -> AsyncIterator[RemoteItem]: ...
+
+    def list_accounts(self) -> AsyncIterator[RemoteAccount]: ...
+
+    def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]: ...
+
+    def quota(self) -> Quota | None:
+        """The last rate-limit reading from the platform's headers, if it sends any."""
+        ...
+
+    async def aclose(self) -> None: ...
+
+
+class Platform(Protocol):
+    """What a platform folder registers with the composition root."""
+
+    name: str
+    """Short name used in config, CLI and the store: quickbooks, xero, wave, freshbooks."""
+    title: str
+    capabilities: Capabilities
+
+    def oauth(self, settings: ConnectionSettings) -> OAuthClient: ...
+
+    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> Provider: ...
+

@@ -1,0 +1,108 @@
+"""The HTTP side every REST/GraphQL provider shares: auth, timeouts, one refresh, bad bodies.
+
+`ApiClient.send()` returns a response only when it got one it can read; every other outcome
+is a taxonomy error: timeouts and connection failures are `Transient`, and an expired access
+token is refreshed once (through the engine's `TokenSource`, under its lock) and retried.
+Platform-specific error bodies are left to the platform's own error mapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+
+from engine import AuthExpired, ConnectionSettings, Quota, TokenSource, Transient
+
+QuotaReader = Callable[[httpx.Response], Quota | None]
+
+
+class ApiClient:
+    def __init__(
+        self,
+        settings: ConnectionSettings,
+        tokens: TokenSource,
+        *,
+        base_url: str,
+        headers: Mapping[str, str] | None = None,
+        is_expired_token: Callable[[httpx.Response], bool] = lambda r: r.status_code == 401,
+        read_quota: QuotaReader | None = None,
+    ) -> None:
+        self.settings = settings
+        self.tokens = tokens
+        self._is_expired_token = is_expired_token
+        self._read_quota = read_quota
+        self.last_quota: Quota | None = None
+        self.http = httpx.AsyncClient(
+            base_url=base_url,
+            transport=settings.transport,
+            timeout=httpx.Timeout(settings.timeout, connect=min(settings.timeout, 10.0)),
+            headers={"Accept": "application/json", **(headers or {})},
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        json_body: Any = None,
+        content: str | bytes | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        token = await self.tokens.access_token()
+        response = await self._send_once(method, url, token, params, json_body, content, headers)
+        if self._is_expired_token(response):
+            token = await self.tokens.refreshed(token)
+            response = await self._send_once(method, url, token, params, json_body, content,
+                                             headers)
+            if self._is_expired_token(response):
+                raise AuthExpired("the platform rejected a freshly refreshed access token",
+                                  http_status=response.status_code)
+        if self._read_quota is not None:
+            self.last_quota = self._read_quota(response) or self.last_quota
+        return response
+
+    async def _send_once(self, method: str, url: str, token: str,
+                         params: Mapping[str, Any] | None, json_body: Any,
+                         content: str | bytes | None,
+                         headers: Mapping[str, str] | None) -> httpx.Response:
+        request_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+        try:
+            # httpx timeouts bound each phase; this bounds the whole exchange, in-process too.
+            async with asyncio.timeout(self.settings.timeout):
+                return await self.http.request(method, url, params=params, json=json_body,
+                                               content=content, headers=request_headers)
+        except (TimeoutError, httpx.TimeoutException):
+            raise Transient(
+                f"no answer within {self.settings.timeout:g} s ({method} {url}); "
+                "the outcome of a write is unknown until reconciled"
+            ) from None
+        except httpx.HTTPError as exc:
+            raise Transient(f"network error on {method} {url}: {type(exc).__name__}: {exc}") \
+                from exc
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+def read_json(response: httpx.Response) -> Any:
+    """The body as JSON; an HTML page, XML or a cut-off body becomes a `Transient` error."""
+    try:
+        return response.json()
+    except (ValueError, json.JSONDecodeError):
+        kind = response.headers.get("content-type", "unknown content type")
+        preview = response.text[:120].replace("\n", " ")
+        raise Transient(
+            f"the platform answered HTTP {response.status_code} with {kind} that is not valid "
+            f"JSON: {preview!r}",
+            http_status=response.status_code,
+        ) from None
+
+
+def now_utc() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,30 @@
+"""What every platform sandbox shares: clock, OAuth2 token authority, rate limiter, faults.
+
+A platform sandbox is a Starlette app built by `build_sandbox_app()` from its own routes and
+a `PlatformDialect` that renders errors the way that platform does. The shared pieces here
+know nothing of any platform's wire format.
+"""
+
+from ._app import PlatformDialect, SandboxContext, build_sandbox_app
+from ._clock import Clock
+from ._faults import Fault, FaultKind, FaultPlan
+from ._oauth import AuthFailure, TokenAuthority, TokenPolicy
+from ._ratelimit import RateLimitPolicy, RateLimiter, RateVerdict
+from ._serve import serve
+
+__all__ = [
+    "AuthFailure",
+    "Clock",
+    "Fault",
+    "FaultKind",
+    "FaultPlan",
+    "PlatformDialect",
+    "RateLimitPolicy",
+    "RateLimiter",
+    "RateVerdict",
+    "SandboxContext",
+    "TokenAuthority",
+    "TokenPolicy",
+    "build_sandbox_app",
+    "serve",
+]
