@@ -82,6 +82,9 @@ class PushRequest:
     """The remote object this record is linked to (required for update and void)."""
     refs: Mapping[tuple[Entity, str], RemoteRef] = field(default_factory=dict)
     """Remote objects of the records it references: its customer, items, invoices."""
+    items: Mapping[str, Item] = field(default_factory=dict)
+    """The local items its lines name, by local id: a provider that maps each line to an
+    income account (Xero) needs them before it sends anything."""
 
 
 @dataclass(frozen=True, slots=True)
