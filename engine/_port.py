@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
 from ._errors import SyncError
-from ._models import Classification, CreditNote, Customer, Entity, Invoice, Item, Payment
+from ._models import CreditNote, Customer, Entity, Invoice, Item, Payment
 
 Record = Customer | Item | Invoice | Payment | CreditNote
 

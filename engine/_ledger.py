@@ -1,0 +1,383 @@
+"""The ledger: the business's records, and the outbox that queues them for each platform.
+
+Every write goes through `Ledger.upsert()`, one transaction for the whole batch. In that same
+transaction each changed record queues a sync job for every connection (the outbox), so a
+record can never be saved without its jobs, nor a job exist for a record that was rolled back.
+Jobs coalesce on (connection, entity, record): a second change while a job is pending only
+bumps the version the job will push.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import aiosqlite
+
+from ._errors import InputError
+from ._models import (
+    MODEL_OF,
+    CreditNote,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Item,
+    Payment,
+)
+from ._money import from_minor, to_minor
+from ._port import Record
+from ._store import Store
+from ._time import Clock, to_iso, utcnow
+
+ENTITY_OF: dict[type, Entity] = {model: entity for entity, model in MODEL_OF.items()}
+
+_TABLE = {
+    Entity.CUSTOMER: "customers",
+    Entity.ITEM: "items",
+    Entity.INVOICE: "invoices",
+    Entity.PAYMENT: "payments",
+    Entity.CREDIT_NOTE: "credit_notes",
+}
+
+
+def entity_of(record: Record) -> Entity:
+    return ENTITY_OF[type(record)]
+
+
+def table_of(entity: Entity) -> str:
+    return _TABLE[entity]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    record: str
+    """Which record, e.g. "invoice INV-1001"."""
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.record}: {self.message}"
+
+
+@dataclass
+class UpsertResult:
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    jobs_queued: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Balance:
+    currency: str
+    total: Decimal
+    paid: Decimal
+    credited: Decimal
+
+    @property
+    def due(self) -> Decimal:
+        return self.total - self.paid - self.credited
+
+
+class _Rejected(Exception):
+    pass
+
+
+def describe(entity: Entity, record: Record) -> str:
+    """How a record is named in messages: "invoice INV-1001", "customer C-0118"."""
+    number = getattr(record, "number", None)
+    return f"{entity.label} {number or record.id}"
+
+
+class Ledger:
+    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+
+    async def upsert(self, records: Sequence[Record], *, partial: bool = False) -> UpsertResult:
+        """Insert or update records (keyed by their own id), queueing their sync jobs.
+
+        With `partial` False, any rejected record rolls the whole batch back and raises
+        `InputError` listing every rejection. With `partial` True the good records are kept
+        and the rejected ones are returned.
+        """
+        result = UpsertResult()
+        ordered = sorted(records, key=lambda r: (entity_of(r).stage, _STAGE_TIE[entity_of(r)]))
+        async with self.store.write() as db:
+            for record in ordered:
+                await db.execute("SAVEPOINT record")
+                try:
+                    outcome = await self._upsert_one(db, record, result)
+                except _Rejected as exc:
+                    await db.execute("ROLLBACK TO record")
+                    result.rejected.append(Rejection(describe(entity_of(record), record),
+                                                     str(exc)))
+                else:
+                    setattr(result, outcome, getattr(result, outcome) + 1)
+                await db.execute("RELEASE record")
+            if result.rejected and not partial:
+                lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
+                raise InputError(f"{len(result.rejected)} record(s) rejected, nothing was "
+                                 f"saved:\n{lines}")
+        return result
+
+    async def get(self, entity: Entity, record_id: str) -> Record | None:
+        doc = await self.store.fetch_value(
+            f"SELECT doc FROM {table_of(entity)} WHERE id = ?", (record_id,)
+        )
+        return None if doc is None else MODEL_OF[entity].model_validate_json(doc)
+
+    async def balance(self, invoice_id: str) -> Balance | None:
+        row = await self.store.fetch_one(
+            "SELECT b.total_minor, b.paid_minor, b.credited_minor, i.currency "
+            "FROM invoice_balances b JOIN invoices i ON i.id = b.invoice_id "
+            "WHERE b.invoice_id = ?", (invoice_id,),
+        )
+        if row is None:
+            return None
+        currency = row["currency"]
+        return Balance(currency, from_minor(row["total_minor"], currency),
+                       from_minor(row["paid_minor"], currency),
+                       from_minor(row["credited_minor"], currency))
+
+    # -- one record ---------------------------------------------------------------------
+
+    async def _upsert_one(self, db: aiosqlite.Connection, record: Record,
+                          result: UpsertResult) -> str:
+        entity = entity_of(record)
+        await _check_references(db, record)
+        doc = record.model_dump_json(by_alias=True)
+        table = table_of(entity)
+        existing = await (await db.execute(
+            f"SELECT doc, version FROM {table} WHERE id = ?", (record.id,)
+        )).fetchone()
+        if existing is not None and existing["doc"] == doc:
+            return "unchanged"
+        now = to_iso(self.clock())
+        columns = _columns(record)
+        names = ", ".join(["id", *columns, "doc", "updated_at"])
+        marks = ", ".join("?" for _ in range(len(columns) + 3))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "doc", "updated_at"])
+        try:
+            await db.execute(
+                f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}, version = version + 1",
+                (record.id, *columns.values(), doc, now),
+            )
+        except sqlite3.IntegrityError as exc:
+            raise _Rejected(_integrity_message(entity, record, exc)) from None
+        await _write_children(db, entity, record)
+        if _queues(record, existing):
+            result.jobs_queued += await queue_jobs(db, entity, record.id, now)
+        return "created" if existing is None else "updated"
+
+
+# Customers before items only to keep the order stable; both are stage 0.
+_STAGE_TIE = {Entity.CUSTOMER: 0, Entity.ITEM: 1, Entity.INVOICE: 0, Entity.PAYMENT: 0,
+              Entity.CREDIT_NOTE: 1}
+
+
+def _columns(record: Record) -> dict[str, Any]:
+    if isinstance(record, Customer):
+        return {"display_name": record.display_name, "email": record.email,
+                "classification": record.classification.value}
+    if isinstance(record, Item):
+        return {"sku": record.sku, "name": record.name}
+    if isinstance(record, Invoice):
+        return {"number": record.number, "customer_id": record.customer_id,
+                "status": record.status.value, "currency": record.currency,
+                "total_minor": to_minor(record.total, record.currency)}
+    if isinstance(record, Payment):
+        return {"customer_id": record.customer_id, "currency": record.currency,
+                "amount_minor": to_minor(record.amount, record.currency),
+                "reference": record.reference}
+    return {"number": record.number, "customer_id": record.customer_id,
+            "currency": record.currency, "total_minor": to_minor(record.total, record.currency)}
+
+
+def _queues(record: Record, existing: aiosqlite.Row | None) -> bool:
+    """Draft invoices matter to no platform; a draft that was never sent queues nothing."""
+    if not isinstance(record, Invoice):
+        return True
+    if record.status is InvoiceStatus.DRAFT:
+        return False
+    if record.status is InvoiceStatus.VOID and existing is not None:
+        previous_status: str = json.loads(existing["doc"]).get("status", "")
+        return previous_status != InvoiceStatus.DRAFT.value
+    return record.status is InvoiceStatus.SENT
+
+
+async def _check_references(db: aiosqlite.Connection, record: Record) -> None:
+    async def exists(table: str, record_id: str) -> bool:
+        row = await (await db.execute(f"SELECT 1 FROM {table} WHERE id = ?",
+                                      (record_id,))).fetchone()
+        return row is not None
+
+    if isinstance(record, (Invoice, Payment, CreditNote)) and not await exists(
+        "customers", record.customer_id
+    ):
+        raise _Rejected(f"customer_id: no customer {record.customer_id!r} in the file or store")
+    if isinstance(record, (Invoice, CreditNote)):
+        for index, line in enumerate(record.lines):
+            if line.item_id and not await exists("items", line.item_id):
+                raise _Rejected(f"lines[{index}].item_id: no item {line.item_id!r} "
+                                "in the file or store")
+    if isinstance(record, (Payment, CreditNote)):
+        await _check_allocations(db, record)
+
+
+async def _check_allocations(db: aiosqlite.Connection, record: Payment | CreditNote) -> None:
+    source = entity_of(record).value
+    for index, allocation in enumerate(record.allocations):
+        invoice = await (await db.execute(
+            "SELECT i.customer_id, i.currency, i.status, b.total_minor, b.paid_minor, "
+            "b.credited_minor FROM invoices i JOIN invoice_balances b ON b.invoice_id = i.id "
+            "WHERE i.id = ?", (allocation.invoice_id,),
+        )).fetchone()
+        where = f"allocations[{index}]"
+        if invoice is None:
+            raise _Rejected(f"{where}.invoice_id: no invoice {allocation.invoice_id!r}")
+        if invoice["customer_id"] != record.customer_id:
+            raise _Rejected(f"{where}.invoice_id: invoice {allocation.invoice_id} belongs to "
+                            f"customer {invoice['customer_id']}, not {record.customer_id}")
+        if invoice["currency"] != record.currency:
+            raise _Rejected(f"{where}: invoice {allocation.invoice_id} is in "
+                            f"{invoice['currency']}, this {source} in {record.currency}")
+        if invoice["status"] != InvoiceStatus.SENT.value:
+            raise _Rejected(f"{where}.invoice_id: invoice {allocation.invoice_id} is "
+                            f"{invoice['status']}; only sent invoices can be paid or credited")
+        previous = await (await db.execute(
+            "SELECT amount_minor FROM allocations WHERE source_entity = ? AND source_id = ? "
+            "AND invoice_id = ?", (source, record.id, allocation.invoice_id),
+        )).fetchone()
+        already = invoice["paid_minor"] + invoice["credited_minor"] - (
+            previous["amount_minor"] if previous else 0)
+        amount = to_minor(allocation.amount, record.currency)
+        if already + amount > invoice["total_minor"]:
+            total = from_minor(invoice["total_minor"], record.currency)
+            raise _Rejected(
+                f"{where}.amount: {allocation.amount} would take invoice "
+                f"{allocation.invoice_id} past its total ({total}, already paid or credited "
+                f"{from_minor(already, record.currency)})"
+            )
+
+
+async def _write_children(db: aiosqlite.Connection, entity: Entity, record: Record) -> None:
+    if isinstance(record, (Invoice, CreditNote)):
+        await db.execute("DELETE FROM document_items WHERE entity = ? AND record_id = ?",
+                         (entity.value, record.id))
+        await db.executemany(
+            "INSERT OR IGNORE INTO document_items (entity, record_id, item_id) VALUES (?, ?, ?)",
+            [(entity.value, record.id, line.item_id) for line in record.lines if line.item_id],
+        )
+    if isinstance(record, (Payment, CreditNote)):
+        await db.execute("DELETE FROM allocations WHERE source_entity = ? AND source_id = ?",
+                         (entity.value, record.id))
+        await db.executemany(
+            "INSERT INTO allocations (source_entity, source_id, invoice_id, amount_minor) "
+            "VALUES (?, ?, ?, ?)",
+            [(entity.value, record.id, a.invoice_id, to_minor(a.amount, record.currency))
+             for a in record.allocations],
+        )
+
+
+def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityError) -> str:
+    text = str(exc)
+    if "UNIQUE" in text and ".number" in text:
+        number = getattr(record, "number", "")
+        return f"number: {number!r} is already used by another {entity.label}"
+    if "UNIQUE" in text and ".sku" in text:
+        return f"sku: {getattr(record, 'sku', '')!r} is already used by another item"
+    return f"rejected by the store: {text}"
+
+
+# -- the outbox --------------------------------------------------------------------------
+
+_JOB_SOURCE = {
+    Entity.CUSTOMER: ("customers r", "r.display_name", "NULL", "NULL", "NULL"),
+    Entity.ITEM: ("items r", "r.name", "NULL", "NULL", "NULL"),
+    Entity.INVOICE: ("invoices r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+                     "cu.display_name", "r.total_minor", "r.currency"),
+    Entity.PAYMENT: ("payments r JOIN customers cu ON cu.id = r.customer_id",
+                     "COALESCE(r.reference, r.id)", "cu.display_name", "r.amount_minor",
+                     "r.currency"),
+    Entity.CREDIT_NOTE: ("credit_notes r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+                         "cu.display_name", "r.total_minor", "r.currency"),
+}
+
+_KEEP_WHILE_SENDING = "sync_jobs.status IN ('in_flight', 'uncertain')"
+
+
+def _queue_sql(entity: Entity, record_filter: str, connection_filter: str) -> str:
+    source, label, customer, amount, currency = _JOB_SOURCE[entity]
+    void = "r.status = 'void'" if entity is Entity.INVOICE else "0"
+    drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
+    # A job being sent keeps its status: the worker sees the newer version when it finishes.
+    return f"""
+        INSERT INTO sync_jobs (connection_id, entity, record_id, stage, operation, status,
+            record_version, label, customer, amount_minor, currency, error_class,
+            error_message, created_at, updated_at)
+        SELECT c.id, :entity, r.id, :stage,
+            CASE WHEN {void} THEN 'void' WHEN l.remote_id IS NULL THEN 'create' ELSE 'update' END,
+            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
+                 THEN 'pending' ELSE 'skipped' END,
+            r.version, {label}, {customer}, {amount}, {currency},
+            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
+                 THEN NULL ELSE 'unsupported' END,
+            json_extract(c.unsupported, '$.' || :entity),
+            :now, :now
+        FROM {source}
+        JOIN connections c ON c.state != 'disconnected' {connection_filter}
+        LEFT JOIN sync_links l
+            ON l.connection_id = c.id AND l.entity = :entity AND l.record_id = r.id
+        WHERE {record_filter} {drafts}
+        ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET
+            record_version = excluded.record_version,
+            operation = excluded.operation,
+            label = excluded.label,
+            customer = excluded.customer,
+            amount_minor = excluded.amount_minor,
+            currency = excluded.currency,
+            status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.status
+                          ELSE excluded.status END,
+            attempts = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.attempts ELSE 0 END,
+            next_attempt_at = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.next_attempt_at
+                                   ELSE NULL END,
+            error_class = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_class
+                               ELSE excluded.error_class END,
+            error_code = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_code ELSE NULL END,
+            error_message = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_message
+                                 ELSE excluded.error_message END,
+            http_status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.http_status
+                               ELSE NULL END,
+            blocked_entity = NULL,
+            blocked_record = NULL,
+            updated_at = excluded.updated_at
+    """
+
+
+async def queue_jobs(db: aiosqlite.Connection, entity: Entity, record_id: str, now: str) -> int:
+    """Queue (or coalesce into) a job for one record on every live connection."""
+    cursor = await db.execute(
+        _queue_sql(entity, "r.id = :record_id", ""),
+        {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now},
+    )
+    return cursor.rowcount
+
+
+async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: str) -> int:
+    """Queue every record for one connection: its first sync, or a full resync."""
+    queued = 0
+    for entity in Entity:
+        cursor = await db.execute(
+            _queue_sql(entity, "1", "AND c.id = :connection_id"),
+            {"entity": entity.value, "stage": entity.stage, "connection_id": connection_id,
+             "now": now},
+        )
+        queued += cursor.rowcount
+    return queued

@@ -1,0 +1,301 @@
+"""The store's schema, as an ordered list of migrations.
+
+`PRAGMA user_version` holds how many migrations a file has had; opening a file runs the rest
+in one transaction. A file from a newer syncdesk (user_version beyond this list) is refused
+rather than guessed at. Never edit a released migration: append a new one.
+
+Why some things are where they are:
+- Money is INTEGER minor units, so SUM() is exact. Lines live in each document's JSON `doc`
+  (the validated model); what SQL must join or sum on (allocations) has its own table.
+- `sync_jobs` holds the current state per (connection, entity, record) — the UNIQUE key is the
+  outbox's coalescing. It carries the label, customer and amount shown in record lists, so a
+  page of 1,000,000 jobs is one index range on one table.
+- `job_counts` is kept by triggers: dashboard counts never scan `sync_jobs`.
+- Every job status change appends to `events` from a trigger, in the same transaction, so a
+  console in another process sees every change and none is forgotten by a code path.
+"""
+
+from __future__ import annotations
+
+JOB_STATUSES = (
+    "pending", "in_flight", "synced", "failed", "blocked", "skipped", "broken_link", "uncertain",
+)
+
+_V1 = """
+CREATE TABLE customers (
+    id              TEXT PRIMARY KEY,
+    display_name    TEXT NOT NULL,
+    email           TEXT,
+    classification  TEXT NOT NULL,
+    doc             TEXT NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1,
+    updated_at      TEXT NOT NULL
+);
+CREATE INDEX customers_name ON customers (display_name);
+
+CREATE TABLE items (
+    id          TEXT PRIMARY KEY,
+    sku         TEXT NOT NULL UNIQUE,
+    name        TEXT NOT NULL,
+    doc         TEXT NOT NULL,
+    version     INTEGER NOT NULL DEFAULT 1,
+    updated_at  TEXT NOT NULL
+);
+
+CREATE TABLE invoices (
+    id           TEXT PRIMARY KEY,
+    number       TEXT NOT NULL UNIQUE,
+    customer_id  TEXT NOT NULL REFERENCES customers (id),
+    status       TEXT NOT NULL CHECK (status IN ('draft', 'sent', 'void')),
+    currency     TEXT NOT NULL,
+    total_minor  INTEGER NOT NULL CHECK (total_minor >= 0),
+    doc          TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1,
+    updated_at   TEXT NOT NULL
+);
+CREATE INDEX invoices_customer ON invoices (customer_id);
+
+CREATE TABLE payments (
+    id            TEXT PRIMARY KEY,
+    customer_id   TEXT NOT NULL REFERENCES customers (id),
+    currency      TEXT NOT NULL,
+    amount_minor  INTEGER NOT NULL CHECK (amount_minor > 0),
+    reference     TEXT,
+    doc           TEXT NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 1,
+    updated_at    TEXT NOT NULL
+);
+CREATE INDEX payments_customer ON payments (customer_id);
+
+CREATE TABLE credit_notes (
+    id           TEXT PRIMARY KEY,
+    number       TEXT NOT NULL UNIQUE,
+    customer_id  TEXT NOT NULL REFERENCES customers (id),
+    currency     TEXT NOT NULL,
+    total_minor  INTEGER NOT NULL CHECK (total_minor >= 0),
+    doc          TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1,
+    updated_at   TEXT NOT NULL
+);
+
+-- Which items a document uses: lets a changed item find its documents, and keeps items
+-- that are in use from being deleted.
+CREATE TABLE document_items (
+    entity     TEXT NOT NULL,
+    record_id  TEXT NOT NULL,
+    item_id    TEXT NOT NULL REFERENCES items (id),
+    PRIMARY KEY (entity, record_id, item_id)
+) WITHOUT ROWID;
+
+-- Payments and credit notes applied to invoices. An invoice's paid amount and balance are
+-- always SUM()s over these, never a stored field that can go stale.
+CREATE TABLE allocations (
+    source_entity  TEXT NOT NULL CHECK (source_entity IN ('payment', 'credit_note')),
+    source_id      TEXT NOT NULL,
+    invoice_id     TEXT NOT NULL REFERENCES invoices (id),
+    amount_minor   INTEGER NOT NULL CHECK (amount_minor > 0),
+    PRIMARY KEY (source_entity, source_id, invoice_id)
+) WITHOUT ROWID;
+CREATE INDEX allocations_invoice ON allocations (invoice_id, source_entity);
+
+CREATE VIEW invoice_balances AS
+SELECT i.id AS invoice_id,
+       i.total_minor,
+       COALESCE((SELECT SUM(a.amount_minor) FROM allocations a
+                 WHERE a.invoice_id = i.id AND a.source_entity = 'payment'), 0) AS paid_minor,
+       COALESCE((SELECT SUM(a.amount_minor) FROM allocations a
+                 WHERE a.invoice_id = i.id AND a.source_entity = 'credit_note'), 0)
+           AS credited_minor
+FROM invoices i;
+
+CREATE TABLE connections (
+    id                INTEGER PRIMARY KEY,
+    platform          TEXT NOT NULL,
+    tenant_id         TEXT NOT NULL,
+    tenant_name       TEXT NOT NULL,
+    base_url          TEXT,
+    client_id         TEXT NOT NULL DEFAULT '',
+    state             TEXT NOT NULL DEFAULT 'active'
+                      CHECK (state IN ('active', 'paused', 'needs_reconnect', 'disconnected')),
+    state_reason      TEXT,
+    unsupported       TEXT NOT NULL DEFAULT '{}',
+    parked_until      TEXT,
+    minute_remaining  INTEGER,
+    day_remaining     INTEGER,
+    quota_at          TEXT,
+    last_success_at   TEXT,
+    created_at        TEXT NOT NULL,
+    updated_at        TEXT NOT NULL,
+    UNIQUE (platform, tenant_id)
+);
+
+-- Fernet-sealed token bundle; nothing in this table is readable without the key.
+CREATE TABLE tokens (
+    connection_id       INTEGER PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
+    sealed              BLOB NOT NULL,
+    access_expires_at   TEXT NOT NULL,
+    refresh_expires_at  TEXT,
+    generation          INTEGER NOT NULL DEFAULT 1,
+    updated_at          TEXT NOT NULL
+);
+
+CREATE TABLE sync_links (
+    connection_id   INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity          TEXT NOT NULL,
+    record_id       TEXT NOT NULL,
+    remote_id       TEXT NOT NULL,
+    remote_version  TEXT,
+    remote_number   TEXT,
+    synced_version  INTEGER NOT NULL,
+    synced_at       TEXT NOT NULL,
+    PRIMARY KEY (connection_id, entity, record_id)
+) WITHOUT ROWID;
+CREATE INDEX sync_links_remote ON sync_links (connection_id, entity, remote_id);
+
+CREATE TABLE sync_jobs (
+    id               INTEGER PRIMARY KEY,
+    connection_id    INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity           TEXT NOT NULL,
+    record_id        TEXT NOT NULL,
+    stage            INTEGER NOT NULL,
+    operation        TEXT NOT NULL CHECK (operation IN ('create', 'update', 'void')),
+    status           TEXT NOT NULL CHECK (status IN (
+                         'pending', 'in_flight', 'synced', 'failed', 'blocked', 'skipped',
+                         'broken_link', 'uncertain')),
+    record_version   INTEGER NOT NULL,
+    sent_version     INTEGER,
+    label            TEXT NOT NULL,
+    customer         TEXT,
+    amount_minor     INTEGER,
+    currency         TEXT,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT,
+    last_attempt_at  TEXT,
+    idempotency_key  TEXT,
+    lookup_first     INTEGER NOT NULL DEFAULT 0,
+    error_class      TEXT,
+    error_code       TEXT,
+    error_message    TEXT,
+    http_status      INTEGER,
+    blocked_entity   TEXT,
+    blocked_record   TEXT,
+    created_at       TEXT NOT NULL,
+    updated_at       TEXT NOT NULL,
+    UNIQUE (connection_id, entity, record_id)
+);
+CREATE INDEX sync_jobs_due ON sync_jobs (connection_id, status, stage, next_attempt_at);
+CREATE INDEX sync_jobs_page ON sync_jobs (connection_id, entity, status, updated_at, id);
+CREATE INDEX sync_jobs_page_all ON sync_jobs (connection_id, entity, updated_at, id);
+CREATE INDEX sync_jobs_error ON sync_jobs (connection_id, entity, error_class, error_code)
+    WHERE error_class IS NOT NULL;
+CREATE INDEX sync_jobs_blocked ON sync_jobs (connection_id, blocked_entity, blocked_record)
+    WHERE blocked_record IS NOT NULL;
+
+CREATE TABLE job_counts (
+    connection_id  INTEGER NOT NULL,
+    entity         TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    n              INTEGER NOT NULL,
+    PRIMARY KEY (connection_id, entity, status)
+) WITHOUT ROWID;
+
+CREATE TABLE sync_attempts (
+    id            INTEGER PRIMARY KEY,
+    job_id        INTEGER NOT NULL REFERENCES sync_jobs (id) ON DELETE CASCADE,
+    started_at    TEXT NOT NULL,
+    duration_ms   INTEGER NOT NULL,
+    operation     TEXT NOT NULL,
+    outcome       TEXT NOT NULL,
+    error_class   TEXT,
+    error_code    TEXT,
+    message       TEXT,
+    http_status   INTEGER,
+    remote_id     TEXT
+);
+CREATE INDEX sync_attempts_job ON sync_attempts (job_id, id);
+
+CREATE TABLE notifications (
+    id             INTEGER PRIMARY KEY,
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity         TEXT NOT NULL DEFAULT '',
+    record_id      TEXT NOT NULL DEFAULT '',
+    kind           TEXT NOT NULL,
+    title          TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    read_at        TEXT
+);
+-- At most one unread notification per problem (connection-level ones have entity = '').
+CREATE UNIQUE INDEX notifications_one_unread
+    ON notifications (connection_id, entity, record_id) WHERE read_at IS NULL;
+CREATE INDEX notifications_recent ON notifications (id, read_at);
+
+CREATE TABLE events (
+    id             INTEGER PRIMARY KEY AUTOINCREMENT,
+    at             TEXT NOT NULL,
+    kind           TEXT NOT NULL,
+    connection_id  INTEGER,
+    entity         TEXT,
+    record_id      TEXT,
+    status         TEXT
+);
+
+CREATE TABLE audit (
+    id        INTEGER PRIMARY KEY,
+    at        TEXT NOT NULL,
+    actor     TEXT NOT NULL,
+    command   TEXT NOT NULL,
+    scope     TEXT NOT NULL,
+    affected  INTEGER NOT NULL
+);
+
+CREATE TABLE settings (
+    key    TEXT PRIMARY KEY,
+    value  TEXT NOT NULL
+);
+
+-- One engine drives a store at a time; the lease says who, and when it last proved alive.
+CREATE TABLE engine_lease (
+    id            INTEGER PRIMARY KEY CHECK (id = 1),
+    owner         TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    heartbeat_at  TEXT NOT NULL
+);
+
+CREATE TRIGGER sync_jobs_counted AFTER INSERT ON sync_jobs BEGIN
+    INSERT INTO job_counts (connection_id, entity, status, n)
+    VALUES (NEW.connection_id, NEW.entity, NEW.status, 1)
+    ON CONFLICT (connection_id, entity, status) DO UPDATE SET n = n + 1;
+    INSERT INTO events (at, kind, connection_id, entity, record_id, status)
+    VALUES (NEW.updated_at, 'job', NEW.connection_id, NEW.entity, NEW.record_id, NEW.status);
+END;
+
+CREATE TRIGGER sync_jobs_recounted AFTER UPDATE OF status ON sync_jobs
+WHEN OLD.status IS NOT NEW.status BEGIN
+    UPDATE job_counts SET n = n - 1
+    WHERE connection_id = OLD.connection_id AND entity = OLD.entity AND status = OLD.status;
+    INSERT INTO job_counts (connection_id, entity, status, n)
+    VALUES (NEW.connection_id, NEW.entity, NEW.status, 1)
+    ON CONFLICT (connection_id, entity, status) DO UPDATE SET n = n + 1;
+    INSERT INTO events (at, kind, connection_id, entity, record_id, status)
+    VALUES (NEW.updated_at, 'job', NEW.connection_id, NEW.entity, NEW.record_id, NEW.status);
+END;
+
+CREATE TRIGGER sync_jobs_uncounted AFTER DELETE ON sync_jobs BEGIN
+    UPDATE job_counts SET n = n - 1
+    WHERE connection_id = OLD.connection_id AND entity = OLD.entity AND status = OLD.status;
+END;
+
+CREATE TRIGGER connections_changed AFTER UPDATE OF state, parked_until ON connections BEGIN
+    INSERT INTO events (at, kind, connection_id, status)
+    VALUES (NEW.updated_at, 'connection', NEW.id, NEW.state);
+END;
+
+CREATE TRIGGER notifications_raised AFTER INSERT ON notifications BEGIN
+    INSERT INTO events (at, kind, connection_id, entity, record_id, status)
+    VALUES (NEW.created_at, 'notification', NEW.connection_id, NEW.entity, NEW.record_id,
+            NEW.kind);
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1,)

@@ -1,0 +1,154 @@
+"""The store: one SQLite file (WAL) shared by the engine and any number of consoles.
+
+Two connections per `Store`: writes go through one, serialised by an asyncio lock and wrapped
+in `BEGIN IMMEDIATE` transactions (`async with store.write() as db:`); reads go through the
+other and, thanks to WAL, see only committed data and never wait for a writer. Other
+processes on the same file wait up to `busy_timeout` for the write lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import platformdirs
+
+from ._errors import StoreError
+from ._schema import MIGRATIONS
+
+BUSY_TIMEOUT_MS = 30_000
+ENV_DB = "SYNCDESK_DB"
+
+
+def default_db_path() -> Path:
+    """`$SYNCDESK_DB`, else syncdesk.db in the per-user data directory."""
+    if env := os.environ.get(ENV_DB):
+        return Path(env).expanduser()
+    return Path(platformdirs.user_data_dir("syncdesk", appauthor=False)) / "syncdesk.db"
+
+
+async def _connect(path: Path) -> aiosqlite.Connection:
+    db = await aiosqlite.connect(path, isolation_level=None)
+    db.row_factory = aiosqlite.Row
+    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    await db.execute("PRAGMA foreign_keys = ON")
+    await db.execute("PRAGMA synchronous = NORMAL")
+    return db
+
+
+class Store:
+    def __init__(self, path: Path, writer: aiosqlite.Connection,
+                 reader: aiosqlite.Connection) -> None:
+        self.path = path
+        self._writer = writer
+        self._reader = reader
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Store:
+        """Open (creating if needed) and migrate the store at `path`."""
+        path = Path(path).expanduser()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await _connect(path)
+        except (OSError, aiosqlite.Error) as exc:
+            raise StoreError(f"cannot open the store {path}: {exc}") from exc
+        try:
+            mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
+            if mode is None or str(mode[0]).lower() != "wal":
+                raise StoreError(f"{path}: SQLite refused WAL mode (is it on a network share?)")
+            await _migrate(writer, path)
+            reader = await _connect(path)
+        except aiosqlite.DatabaseError as exc:
+            await writer.close()
+            raise StoreError(f"{path} is not a syncdesk store: {exc}") from exc
+        except BaseException:
+            await writer.close()
+            raise
+        return cls(path, writer, reader)
+
+    async def close(self) -> None:
+        await self._reader.close()
+        await self._writer.close()
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        async with self._write_lock:
+            db = self._writer
+            await db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                await db.execute("ROLLBACK")
+                raise
+            await db.execute("COMMIT")
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+                        ) -> list[aiosqlite.Row]:
+        async with self._reader.execute(sql, params) as cursor:
+            return list(await cursor.fetchall())
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+                        ) -> aiosqlite.Row | None:
+        async with self._reader.execute(sql, params) as cursor:
+            return await cursor.fetchone()
+
+    async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    async def explain(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[str]:
+        """SQLite's query plan for `sql`, one line per step (tests pin index use with it)."""
+        rows = await self.fetch_all("EXPLAIN QUERY PLAN " + sql, params)
+        return [str(row["detail"]) for row in rows]
+
+
+async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+    row = await (await db.execute("PRAGMA user_version")).fetchone()
+    current = int(row[0]) if row else 0
+    if current > len(MIGRATIONS):
+        raise StoreError(
+            f"{path} was written by a newer syncdesk (schema {current}, this one knows "
+            f"{len(MIGRATIONS)}): upgrade syncdesk to open it"
+        )
+    if current == len(MIGRATIONS):
+        return
+    await db.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read under the lock: another process may have migrated while we waited.
+        row = await (await db.execute("PRAGMA user_version")).fetchone()
+        current = int(row[0]) if row else 0
+        for version, script in enumerate(MIGRATIONS[current:], start=current + 1):
+            for statement in _statements(script):
+                await db.execute(statement)
+            await db.execute(f"PRAGMA user_version = {version}")
+    except BaseException:
+        await db.execute("ROLLBACK")
+        raise
+    await db.execute("COMMIT")
+
+
+def _statements(script: str) -> Iterable[str]:
+    """Split a migration into statements (executescript would COMMIT our transaction)."""
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if buffer.strip() and sqlite3.complete_statement(buffer):
+            yield buffer.strip()
+            buffer = ""
+    if buffer.strip():
+        yield buffer.strip()
+
