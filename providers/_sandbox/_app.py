@@ -23,7 +23,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -260,8 +260,10 @@ async def _form_or_json(request: Request) -> dict[str, str]:
         except ValueError:
             return {}
         return {str(k): str(v) for k, v in body.items()} if isinstance(body, dict) else {}
-    form = await request.form()
-    return {key: str(value) for key, value in form.items()}
+    # Token endpoints take application/x-www-form-urlencoded; parsing it here spares the
+    # python-multipart dependency that Starlette's request.form() needs.
+    body = (await request.body()).decode("utf-8", "replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
 
 
 def _client_credentials(request: Request, form: Mapping[str, str]) -> tuple[str, str | None]:
