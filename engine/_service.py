@@ -55,10 +55,15 @@ class JobFilter:
     error_class: str | None = None
     error_code: str | None = None
     text: str | None = None
+    ids: tuple[int, ...] = ()
+    """Only these jobs (a console's marked rows), still narrowed by every other field."""
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        if self.ids:
+            clauses.append(f"j.id IN ({', '.join('?' for _ in self.ids)})")
+            params.extend(self.ids)
         for column, value in (("j.connection_id", self.connection_id),
                               ("j.entity", self.entity.value if self.entity else None),
                               ("j.error_class", self.error_class),
@@ -81,6 +86,8 @@ class JobFilter:
     def describe(self) -> str:
         """The scope in words, for confirmations and the audit log."""
         parts = []
+        if self.ids:
+            parts.append(f"{len(self.ids)} selected")
         if self.entity:
             parts.append(self.entity.label + "s")
         if self.statuses:
@@ -282,6 +289,11 @@ class SyncService:
         clause, params = where.sql()
         return int(await self.store.fetch_value(
             f"SELECT COUNT(*) FROM sync_jobs j WHERE {clause}", params) or 0)
+
+    async def link_count(self, connection_id: int) -> int:
+        """How many local records are linked to remote objects on this connection."""
+        return int(await self.store.fetch_value(
+            "SELECT COUNT(*) FROM sync_links WHERE connection_id = ?", (connection_id,)) or 0)
 
     async def job(self, job_id: int) -> JobDetail | None:
         row = await self.store.fetch_one(f"{_JOB_SELECT} WHERE j.id = ?", (job_id,))
