@@ -1,0 +1,47 @@
+"""Xero as the engine sees it: what it can do, its limits, and how to connect."""
+
+from __future__ import annotations
+
+from engine import (
+    Capabilities,
+    ConnectionSettings,
+    Entity,
+    Limits,
+    Operation,
+    TokenSource,
+)
+
+from ._auth import XeroOAuth
+from ._client import BATCH_SIZE, XeroProvider
+
+_WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
+_DOCUMENT = frozenset({Operation.CREATE, Operation.UPDATE, Operation.VOID})
+
+
+class XeroPlatform:
+    """Implements `engine.Platform`."""
+
+    name = "xero"
+    title = "Xero"
+    capabilities = Capabilities(
+        operations={
+            Entity.CUSTOMER: _WRITE,
+            Entity.ITEM: _WRITE,
+            Entity.INVOICE: _DOCUMENT,
+            # A Xero payment cannot be edited, only deleted (spec `deletePayment`).
+            Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
+            Entity.CREDIT_NOTE: _DOCUMENT,
+        },
+        # Per tenant: 60/min, 5 concurrent, 5,000/day (developer.xero.com/faq/limits).
+        limits=Limits(per_minute=60, concurrency=5, per_day=5000, batch_size=BATCH_SIZE),
+        idempotency_keys=True,
+    )
+
+    def oauth(self, settings: ConnectionSettings) -> XeroOAuth:
+        return XeroOAuth(settings)
+
+    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> XeroProvider:
+        return XeroProvider(settings, tokens)
+
+
+PLATFORM = XeroPlatform()

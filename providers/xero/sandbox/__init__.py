@@ -1,0 +1,71 @@
+"""A faithful local Xero: Accounting API 2.0, identity endpoints and `/connections`.
+
+`create_sandbox_app()` returns a Starlette app; tests mount it in-process through
+`httpx.ASGITransport`, the demo serves it on loopback. Defaults are Xero's own behaviour:
+per-tenant limits of 60/minute, 5 concurrent and 5,000/day; access tokens live 1800 s;
+refresh tokens rotate on every use and live 60 days unused.
+
+Refresh-token grace (PLATFORMS.md §6 item 17): after a refresh, the previous refresh token
+still works for 30 minutes *until the new one is first used* — the model of a lost refresh
+response, where the client never saw the new token. Once the successor has been spent, or
+30 minutes have passed, the old token gets `invalid_grant`, so two processes racing with
+one token still end with exactly one winner as soon as either moves on.
+
+The organisation always has a chart of accounts (090 bank, 200 Sales, 260 Other Revenue …)
+and tax rates (OUTPUT, INPUT, NONE), as every Xero organisation does; `seed_demo_company`
+adds a contact "Riverside Property Group LLC" and its invoice INV-1042 that syncdesk did
+not create, so the demo's colliding records fail with Xero's own duplicate messages.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from providers._sandbox import (
+    Clock,
+    RateLimiter,
+    RateLimitPolicy,
+    SandboxContext,
+    TokenAuthority,
+    TokenPolicy,
+    build_sandbox_app,
+)
+
+from ._dialect import XeroDialect
+from ._idempotency import IdempotencyCache
+from ._routes import XeroApi
+from ._state import DEMO_CUSTOMER, DEMO_INVOICE_NUMBER, Company, seed_chart, seed_demo
+
+DEMO_TENANT_ID = "fe79f7dd-b6d4-4a92-ba7b-538af6289c58"
+
+XERO_TOKENS = TokenPolicy(access_ttl=1800.0, refresh_ttl=60 * 86_400.0, refresh_grace=1800.0)
+
+
+def create_sandbox_app(
+    *,
+    clock: Clock | None = None,
+    limits_enabled: bool = True,
+    seed_demo_company: bool = True,
+    tenant_id: str = DEMO_TENANT_ID,
+    idempotency_window: float = 360.0,
+) -> Starlette:
+    """The sandbox app; its `state.sandbox` is the shared `SandboxContext` (faults, clock)."""
+    clock = clock or Clock()
+    company = Company(clock=clock)
+    seed_chart(company)
+    if seed_demo_company:
+        seed_demo(company)
+    authority = TokenAuthority(clock=clock, policy=XERO_TOKENS, tenants=[tenant_id])
+    limiter = RateLimiter(clock=clock, policy=RateLimitPolicy(
+        per_minute=60, per_day=5000, concurrency=5, enabled=limits_enabled))
+    context = SandboxContext(clock=clock, authority=authority, limiter=limiter)
+    api = XeroApi(company=company, clock=clock,
+                  idempotency=IdempotencyCache(clock=clock, window=idempotency_window),
+                  tenant_id=tenant_id)
+    dialect = XeroDialect(company=company, clock=clock, authority=authority)
+    app = build_sandbox_app(dialect, context, api.routes())
+    app.state.company = company
+    return app
+
+
+__all__ = ["DEMO_CUSTOMER", "DEMO_INVOICE_NUMBER", "DEMO_TENANT_ID", "create_sandbox_app"]

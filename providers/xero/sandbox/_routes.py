@@ -1,0 +1,396 @@
+"""The Accounting API 2.0 routes of the sandbox, plus `/connections`.
+
+Per resource (Contacts, Items, Invoices, Payments, CreditNotes): `GET /{R}` (where, IDs,
+InvoiceNumbers, Statuses, page/pageSize, includeArchived), `GET /{R}/{id}`, `PUT /{R}`
+(create only), `POST /{R}` (update or create), `POST /{R}/{id}` (update one; on Payments:
+delete), `DELETE /Items/{id}`, `PUT /CreditNotes/{id}/Allocations`; `GET /Accounts`,
+`GET /TaxRates`.
+
+Collection writes follow `summarizeErrors`: by default any invalid element makes the answer
+a 400 ValidationException listing the invalid elements, while the valid ones are still
+stored (Xero's non-transactional behaviour); `summarizeErrors=false` answers 200 with every
+element marked OK or ERROR. Every write honours `Idempotency-Key` (see `_idempotency`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from providers._sandbox import Clock
+
+from .._auth import API_PATH, CONNECTIONS_PATH
+from .._dates import date_string, ms_date
+from . import _rules as rules
+from ._idempotency import MAX_KEY_LENGTH, Conflict, IdempotencyCache, Remembered
+from ._state import Company, Json, Outcome
+
+PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+NOT_FOUND_TEXT = "The resource you're looking for cannot be found"
+
+Saver = Callable[[Company, Json, "Json | None", int], Outcome]
+
+
+@dataclass(frozen=True)
+class Kind:
+    collection: str
+    singular: str
+    id_field: str
+    store: str
+    save: Saver | None
+    """None for sub-resources written through their parent (allocations)."""
+
+
+def _save_payment(company: Company, body: Json, existing: Json | None, unitdp: int) -> Outcome:
+    return company.save_payment(body)
+
+
+KINDS = [
+    Kind("Contacts", "Contact", "ContactID", "contacts",
+         lambda c, body, old, dp: c.save_contact(body, old)),
+    Kind("Items", "Item", "ItemID", "items", lambda c, body, old, dp: c.save_item(body, old)),
+    Kind("Invoices", "Invoice", "InvoiceID", "invoices",
+         lambda c, body, old, dp: c.save_invoice(body, old, unitdp=dp)),
+    Kind("Payments", "Payment", "PaymentID", "payments", _save_payment),
+    Kind("CreditNotes", "CreditNote", "CreditNoteID", "credit_notes",
+         lambda c, body, old, dp: c.save_credit_note(body, old, unitdp=dp)),
+]
+
+ALLOCATIONS = Kind("Allocations", "Allocation", "AllocationID", "", None)
+
+_CONDITION = re.compile(r'^\s*([\w.]+)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S+))\s*$')
+_AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
+
+
+@dataclass
+class XeroApi:
+    company: Company
+    clock: Clock
+    idempotency: IdempotencyCache
+    tenant_id: str
+
+    def routes(self) -> list[Route]:
+        routes = [
+            Route(f"{API_PATH}/Accounts", self._reference("Accounts", "accounts"),
+                  methods=["GET"]),
+            Route(f"{API_PATH}/TaxRates", self._reference("TaxRates", "tax_rates"),
+                  methods=["GET"]),
+            Route(f"{API_PATH}/CreditNotes/{{object_id}}/Allocations", self._allocations,
+                  methods=["PUT"]),
+            Route(f"{API_PATH}/Items/{{object_id}}", self._delete_item, methods=["DELETE"]),
+            Route(CONNECTIONS_PATH, self._connections, methods=["GET"]),
+        ]
+        for kind in KINDS:
+            base = f"{API_PATH}/{kind.collection}"
+            routes += [
+                Route(base, self._list(kind), methods=["GET"]),
+                Route(base, self._write_many(kind), methods=["PUT", "POST"]),
+                Route(f"{base}/{{object_id}}", self._get_one(kind), methods=["GET"]),
+                Route(f"{base}/{{object_id}}", self._write_one(kind), methods=["POST"]),
+            ]
+        return routes
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def _list(self, kind: Kind) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            elements = list(getattr(self.company, kind.store).values())
+            try:
+                chosen = _filtered(elements, kind, request.query_params)
+            except ValueError as exc:
+                return _api_exception(400, 16, "QueryParseException", str(exc))
+            extra: Json = {}
+            page_param = request.query_params.get("page")
+            if page_param is not None:
+                page = max(int(page_param), 1) if page_param.isdigit() else 1
+                size = request.query_params.get("pageSize", "")
+                size_n = min(int(size), MAX_PAGE_SIZE) if size.isdigit() else PAGE_SIZE
+                extra["pagination"] = {"page": page, "pageSize": size_n,
+                                       "pageCount": -(-len(chosen) // size_n),
+                                       "itemCount": len(chosen)}
+                chosen = chosen[(page - 1) * size_n: page * size_n]
+            return self._envelope(kind.collection, [self._view(kind, e) for e in chosen], extra)
+
+        return handler
+
+    def _get_one(self, kind: Kind) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            found = self._lookup(kind, request.path_params["object_id"])
+            if found is None:
+                return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+            return self._envelope(kind.collection, [self._view(kind, found)])
+
+        return handler
+
+    def _lookup(self, kind: Kind, object_id: str) -> Json | None:
+        store: dict[str, Json] = getattr(self.company, kind.store)
+        found = store.get(object_id)
+        if found is None and kind.collection == "Invoices":  # Xero accepts the number too
+            found = next((i for i in store.values() if i["InvoiceNumber"] == object_id), None)
+        return found
+
+    def _reference(self, collection: str, attribute: str) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            return self._envelope(collection, list(getattr(self.company, attribute)))
+
+        return handler
+
+    async def _connections(self, request: Request) -> Response:
+        created = self.clock.now().strftime("%Y-%m-%dT%H:%M:%S.%f0")
+        return _json(200, [{
+            "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"xero-sandbox/connection/{self.tenant_id}")),
+            "authEventId": str(uuid.uuid4()), "tenantId": self.tenant_id,
+            "tenantType": "ORGANISATION", "tenantName": self.company.name,
+            "createdDateUtc": created, "updatedDateUtc": created,
+        }])
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def _write_many(self, kind: Kind) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            def write(raw: bytes) -> Response:
+                elements = _elements(raw, kind)
+                if isinstance(elements, Response):
+                    return elements
+                outcomes = [self._save(kind, body, create_only=request.method == "PUT",
+                                       unitdp=_unitdp(request)) for body in elements]
+                return self._answer(kind, outcomes, _summarize(request))
+
+            return await self._idempotent(request, write)
+
+        return handler
+
+    def _write_one(self, kind: Kind) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            found = self._lookup(kind, request.path_params["object_id"])
+            if found is None:
+                return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+
+            def write(raw: bytes) -> Response:
+                if kind.collection == "Payments":
+                    return self._delete_payment(kind, found, raw)
+                elements = _elements(raw, kind)
+                if isinstance(elements, Response):
+                    return elements
+                saved = self._save(kind, {**elements[0], kind.id_field: found[kind.id_field]},
+                                   create_only=False, unitdp=_unitdp(request))
+                return self._answer(kind, [saved], summarize=True)
+
+            return await self._idempotent(request, write)
+
+        return handler
+
+    def _save(self, kind: Kind, body: Json, *, create_only: bool, unitdp: int) -> Outcome:
+        object_id = body.get(kind.id_field)
+        existing = self._lookup(kind, str(object_id)) if object_id else None
+        if object_id and (create_only or existing is None):
+            # PUT with an id is refused (UNCERTAIN in Xero's docs); POST needs a known id.
+            message = rules.PUT_WITH_ID if create_only else \
+                f"{kind.singular} with {kind.id_field} '{object_id}' could not be found."
+            return Outcome(body, [message])
+        assert kind.save is not None
+        return kind.save(self.company, body, existing, unitdp)
+
+    def _delete_payment(self, kind: Kind, payment: Json, raw: bytes) -> Response:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            return _api_exception(400, 14, "PostDataInvalidException", "Invalid Json data")
+        if isinstance(body, Mapping) and isinstance(body.get("Payments"), list) \
+                and body["Payments"]:
+            body = body["Payments"][0]
+        if not isinstance(body, Mapping) or body.get("Status") != "DELETED":
+            outcome = Outcome(dict(body) if isinstance(body, Mapping) else {},
+                              ["A payment can only be deleted: send Status DELETED."])
+        else:
+            outcome = self.company.delete_payment(payment)
+        return self._answer(kind, [outcome], summarize=True)
+
+    async def _delete_item(self, request: Request) -> Response:
+        if self.company.items.pop(request.path_params["object_id"], None) is None:
+            return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+        return Response(status_code=204)
+
+    async def _allocations(self, request: Request) -> Response:
+        credit_note = self.company.credit_notes.get(request.path_params["object_id"])
+        if credit_note is None:
+            return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+        def write(raw: bytes) -> Response:
+            elements = _elements(raw, ALLOCATIONS)
+            if isinstance(elements, Response):
+                return elements
+            outcomes = [self.company.allocate(credit_note, body) for body in elements]
+            return self._answer(ALLOCATIONS, outcomes, _summarize(request))
+
+        return await self._idempotent(request, write)
+
+    async def _idempotent(self, request: Request, write: Callable[[bytes], Response]) -> Response:
+        raw = await request.body()
+        key = request.headers.get("idempotency-key")
+        if key is None:
+            return write(raw)
+        if len(key) > MAX_KEY_LENGTH:
+            return _api_exception(400, 10, "ValidationException",
+                                  f"Idempotency-Key must be at most {MAX_KEY_LENGTH} characters.")
+        tenant = request.headers.get("xero-tenant-id", "")
+        fingerprint = IdempotencyCache.fingerprint(request.method, request.url.path,
+                                                   request.url.query, raw)
+        recalled = self.idempotency.recall(tenant, key, fingerprint)
+        if recalled is Conflict.DIFFERENT_REQUEST:
+            return _api_exception(400, 10, "ValidationException",
+                                  f"Idempotency Key {key} is used with a different request.")
+        if isinstance(recalled, Remembered):
+            return Response(recalled.body, status_code=recalled.status,
+                            media_type="application/json")
+        response = write(raw)
+        self.idempotency.remember(tenant, key, fingerprint, response.status_code,
+                                  bytes(response.body))
+        return response
+
+    # -- answers ---------------------------------------------------------------------------
+
+    def _answer(self, kind: Kind, outcomes: list[Outcome], summarize: bool) -> Response:
+        failed = [o for o in outcomes if not o.ok]
+        if summarize and failed:
+            return _json(400, {
+                "ErrorNumber": 10, "Type": "ValidationException",
+                "Message": "A validation exception occurred",
+                "Elements": [_render(_with_errors(o)) for o in failed],
+            })
+        return self._envelope(kind.collection, [
+            {**self._view(kind, o.element), "StatusAttributeString": "OK"} if o.ok
+            else _with_errors(o) for o in outcomes
+        ])
+
+    def _envelope(self, collection: str, elements: list[Json], extra: Json | None = None) \
+            -> Response:
+        return _json(200, {
+            "Id": str(uuid.uuid4()), "Status": "OK", "ProviderName": "syncdesk sandbox",
+            "DateTimeUTC": ms_date(self.clock.now(), offset=False), **(extra or {}),
+            collection: elements,
+        })
+
+    def _view(self, kind: Kind, element: Json) -> Json:
+        """An object as Xero shows it: documents embed their contact, payments their invoice."""
+        view = dict(element)
+        if "Contact" in element:
+            view["Contact"] = self._contact(element)
+        invoice_ref = element.get("Invoice") if kind.collection == "Payments" else None
+        if isinstance(invoice_ref, Mapping) and invoice_ref.get("InvoiceID") in \
+                self.company.invoices:
+            invoice = self.company.invoices[invoice_ref["InvoiceID"]]
+            view["Invoice"] = {"InvoiceID": invoice["InvoiceID"], "Type": invoice["Type"],
+                               "InvoiceNumber": invoice["InvoiceNumber"],
+                               "Contact": self._contact(invoice)}
+        for name in ("Date", "DueDate"):
+            if isinstance(element.get(name), date):
+                view[f"{name}String"] = date_string(element[name])
+        return view
+
+    def _contact(self, document: Json) -> Json:
+        ref = document.get("Contact")
+        contact = self.company.contacts.get(ref.get("ContactID", "")) \
+            if isinstance(ref, Mapping) else None
+        if contact is None:
+            return dict(ref) if isinstance(ref, Mapping) else {}
+        return {k: contact[k] for k in ("ContactID", "Name", "ContactStatus")}
+
+
+def _with_errors(outcome: Outcome) -> Json:
+    return {**outcome.element, "StatusAttributeString": "ERROR", "HasErrors": True,
+            "ValidationErrors": [{"Message": m} for m in outcome.errors]}
+
+
+def _elements(raw: bytes, kind: Kind) -> list[Json] | Response:
+    try:
+        payload = json.loads(raw or b"null", parse_float=Decimal)
+    except ValueError:
+        return _api_exception(400, 14, "PostDataInvalidException", "Invalid Json data")
+    elements = payload.get(kind.collection) if isinstance(payload, dict) else None
+    if not isinstance(elements, list) or not elements \
+            or not all(isinstance(e, dict) for e in elements):
+        return _api_exception(
+            400, 17, "NoDataProcessedException",
+            "No data has been processed for this endpoint. This endpoint is expecting "
+            f"{kind.singular} data to be specifed in the request body.")
+    return elements
+
+
+def _filtered(elements: list[Json], kind: Kind, query: Mapping[str, str]) -> list[Json]:
+    conditions = [_condition(part) for part in _AND.split(query["where"])] \
+        if query.get("where") else []
+    ids = set(filter(None, query.get("IDs", "").split(",")))
+    numbers = set(filter(None, query.get("InvoiceNumbers", "").split(",")))
+    statuses = set(filter(None, query.get("Statuses", "").split(",")))
+    archived = query.get("includeArchived", "").lower() == "true"
+    chosen = []
+    for element in elements:
+        if ids and element.get(kind.id_field) not in ids:
+            continue
+        if numbers and element.get("InvoiceNumber") not in numbers:
+            continue
+        if statuses and element.get("Status") not in statuses:
+            continue
+        if kind.collection == "Contacts" and not archived \
+                and element.get("ContactStatus") == "ARCHIVED":
+            continue
+        if all(test(element) for test in conditions):
+            chosen.append(element)
+    return chosen
+
+
+def _condition(text: str) -> Callable[[Json], bool]:
+    match = _CONDITION.match(text)
+    if match is None:
+        raise ValueError(f"The where clause could not be parsed: {text}")
+    path, operator, quoted, bare = match.groups()
+    wanted = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
+
+    def test(element: Json) -> bool:
+        value: Any = element
+        for part in path.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        text_value = str(value).lower() if isinstance(value, bool) else str(value)
+        return (text_value == wanted) == (operator == "==")
+
+    return test
+
+
+def _summarize(request: Request) -> bool:
+    return request.query_params.get("summarizeErrors", "true").lower() != "false"
+
+
+def _unitdp(request: Request) -> int:
+    return 4 if request.query_params.get("unitdp") == "4" else 2
+
+
+def _api_exception(status: int, number: int, kind: str, message: str) -> Response:
+    return _json(status, {"ErrorNumber": number, "Type": kind, "Message": message})
+
+
+def _json(status: int, payload: Any) -> Response:
+    return Response(json.dumps(_render(payload)), status_code=status,
+                    media_type="application/json")
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _render(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_render(v) for v in value]
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return ms_date(value)
+    return value

@@ -1,0 +1,473 @@
+"""One Xero organisation's books: contacts, items, invoices, payments, credit notes.
+
+Objects are kept as Xero-shaped dicts holding Python values (Decimal, date, datetime);
+`_routes` renders them to JSON. Every write goes through `save_*`, which answers with the
+stored object or the list of validation messages Xero would give, so batch handlers can mix
+successes and failures element by element. Computed fields follow Xero: LineAmount,
+TaxAmount, SubTotal, TotalTax, Total, AmountDue/AmountPaid/AmountCredited, PAID when nothing
+is due, RemainingCredit on credit notes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any
+
+from providers._sandbox import Clock
+
+from .._dates import parse_wire_date
+from . import _rules as rules
+
+Json = dict[str, Any]
+
+CENT = Decimal("0.01")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# Status transitions a client may ask for (PAID is set by Xero alone).
+_NEXT_STATUS = {
+    "DRAFT": {"DRAFT", "SUBMITTED", "AUTHORISED", "DELETED"},
+    "SUBMITTED": {"SUBMITTED", "DRAFT", "AUTHORISED", "DELETED"},
+    "AUTHORISED": {"AUTHORISED", "VOIDED"},
+    "PAID": set(),
+    "VOIDED": set(),
+    "DELETED": set(),
+}
+
+
+@dataclass
+class Outcome:
+    """What saving one element gave: the stored object, or Xero's messages for it."""
+
+    element: Json
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+@dataclass
+class Company:
+    clock: Clock
+    name: str = "Demo Company (US)"
+    currency: str = "USD"
+    contacts: dict[str, Json] = field(default_factory=dict)
+    items: dict[str, Json] = field(default_factory=dict)
+    invoices: dict[str, Json] = field(default_factory=dict)
+    payments: dict[str, Json] = field(default_factory=dict)
+    credit_notes: dict[str, Json] = field(default_factory=dict)
+    accounts: list[Json] = field(default_factory=list)
+    tax_rates: list[Json] = field(default_factory=list)
+    _sequence: dict[str, int] = field(default_factory=dict)
+
+    # -- contacts --------------------------------------------------------------------------
+
+    def save_contact(self, body: Json, existing: Json | None) -> Outcome:
+        contact = {**(existing or {}), **_strip_ids(body, "ContactID")}
+        name = str(contact.get("Name") or "").strip()
+        errors = []
+        if not name:
+            errors.append(rules.CONTACT_NAME_EMPTY)
+        elif any(c is not existing and c.get("ContactStatus") == "ACTIVE"
+                 and c["Name"].lower() == name.lower() for c in self.contacts.values()):
+            errors.append(rules.contact_name_taken(name))
+        email = contact.get("EmailAddress")
+        if email and not _EMAIL.match(str(email)):
+            errors.append(rules.EMAIL_INVALID)
+        if errors:
+            return Outcome(body, errors)
+        contact["Name"] = name
+        contact.setdefault("ContactID", str(uuid.uuid4()))
+        contact.setdefault("ContactStatus", "ACTIVE")
+        contact["UpdatedDateUTC"] = self.clock.now()
+        if existing is not None:
+            existing.clear()
+            existing.update(contact)
+            contact = existing
+        self.contacts[contact["ContactID"]] = contact
+        return Outcome(contact)
+
+    # -- items -----------------------------------------------------------------------------
+
+    def save_item(self, body: Json, existing: Json | None) -> Outcome:
+        item = {**(existing or {}), **_strip_ids(body, "ItemID")}
+        code = str(item.get("Code") or "").strip()
+        errors = []
+        if not code:
+            errors.append(rules.ITEM_CODE_REQUIRED)
+        elif any(i is not existing and i["Code"].lower() == code.lower()
+                 for i in self.items.values()):
+            errors.append(rules.item_code_taken(code))
+        if len(str(item.get("Name") or "")) > 50:
+            errors.append(rules.name_too_long("Name", 50))
+        sales = item.get("SalesDetails") or {}
+        account = sales.get("AccountCode")
+        if account is not None and self.account(str(account)) is None:
+            errors.append(rules.account_invalid(str(account)))
+        tax = sales.get("TaxType")
+        if tax is not None and self.tax_rate(str(tax)) is None:
+            errors.append(rules.tax_type_invalid(str(tax)))
+        if errors:
+            return Outcome(body, errors)
+        if "UnitPrice" in sales:
+            sales = {**sales, "UnitPrice": _decimal(sales["UnitPrice"])}
+            item["SalesDetails"] = sales
+        item["Code"] = code
+        item.setdefault("ItemID", str(uuid.uuid4()))
+        item.setdefault("Name", code)
+        item["UpdatedDateUTC"] = self.clock.now()
+        if existing is not None:
+            existing.clear()
+            existing.update(item)
+            item = existing
+        self.items[item["ItemID"]] = item
+        return Outcome(item)
+
+    def item_by_code(self, code: str) -> Json | None:
+        return next((i for i in self.items.values() if i["Code"].lower() == code.lower()), None)
+
+    # -- invoices and credit notes ---------------------------------------------------------
+
+    def save_invoice(self, body: Json, existing: Json | None, *, unitdp: int) -> Outcome:
+        return self._save_document(body, existing, unitdp=unitdp, credit=False)
+
+    def save_credit_note(self, body: Json, existing: Json | None, *, unitdp: int) -> Outcome:
+        return self._save_document(body, existing, unitdp=unitdp, credit=True)
+
+    def _save_document(self, body: Json, existing: Json | None, *, unitdp: int,
+                       credit: bool) -> Outcome:
+        id_field = "CreditNoteID" if credit else "InvoiceID"
+        number_field = "CreditNoteNumber" if credit else "InvoiceNumber"
+        store = self.credit_notes if credit else self.invoices
+        doc = {**(existing or {}), **_strip_ids(body, id_field)}
+        errors: list[str] = []
+        kinds = ("ACCRECCREDIT", "ACCPAYCREDIT") if credit else ("ACCREC", "ACCPAY")
+        if doc.get("Type") not in kinds:
+            errors.append(rules.CREDIT_TYPE_REQUIRED if credit else rules.TYPE_REQUIRED)
+        old_status = existing["Status"] if existing else "DRAFT"
+        status = str(doc.get("Status") or old_status)
+        if existing is not None and status not in _NEXT_STATUS[old_status]:
+            errors.append(rules.NOT_MODIFIABLE if not _NEXT_STATUS[old_status]
+                          else rules.status_change_refused(old_status, status))
+        if status == "VOIDED" and existing is not None and (
+                existing.get("AmountPaid") or existing.get("AmountCredited")):
+            errors.append(rules.VOID_WITH_PAYMENTS)
+        contact = self._contact_of(doc.get("Contact"), errors)
+        number = str(doc.get(number_field) or "").strip()
+        if number and doc.get("Type") == "ACCREC" and any(
+                other is not existing and other.get("Type") == "ACCREC"
+                and other.get("Status") != "DELETED" and other["InvoiceNumber"] == number
+                for other in store.values()):
+            errors.append(rules.INVOICE_NUMBER_UNIQUE)
+        lines = self._lines(doc.get("LineItems") or [], doc.get("LineAmountTypes", "Exclusive"),
+                            unitdp, require_account=status == "AUTHORISED", errors=errors)
+        if status == "AUTHORISED" and not lines:
+            errors.append(rules.LINES_REQUIRED)
+        try:
+            issued = parse_wire_date(str(doc["Date"])) if doc.get("Date") else \
+                self.clock.now().date()
+            due = parse_wire_date(str(doc["DueDate"])) if doc.get("DueDate") else None
+        except ValueError as exc:
+            errors.append(str(exc))
+            issued, due = self.clock.now().date(), None
+        if errors:
+            return Outcome(body, errors)
+        assert contact is not None
+        prefix = "CN" if credit else "INV"
+        doc[number_field] = number or self._next_number(prefix, store, number_field)
+        doc[id_field] = doc.get(id_field) or str(uuid.uuid4())
+        doc.update(Contact={"ContactID": contact["ContactID"]}, Status=status, Date=issued,
+                   LineItems=lines, LineAmountTypes=doc.get("LineAmountTypes", "Exclusive"),
+                   CurrencyCode=doc.get("CurrencyCode") or self.currency,
+                   UpdatedDateUTC=self.clock.now())
+        if due is not None:
+            doc["DueDate"] = due
+        doc.setdefault("AmountPaid", Decimal(0))
+        doc.setdefault("AmountCredited", Decimal(0))
+        doc.setdefault("Payments", [])
+        doc.setdefault("Allocations", [])
+        subtotal = sum((line["LineAmount"] for line in lines), Decimal(0))
+        tax = sum((line["TaxAmount"] for line in lines), Decimal(0))
+        inclusive = doc["LineAmountTypes"] == "Inclusive"
+        doc["SubTotal"] = subtotal - tax if inclusive else subtotal
+        doc["TotalTax"] = tax
+        doc["Total"] = doc["SubTotal"] + tax
+        self._settle(doc, credit)
+        if existing is not None:
+            existing.clear()
+            existing.update(doc)
+            doc = existing
+        store[doc[id_field]] = doc
+        return Outcome(doc)
+
+    def _contact_of(self, ref: Any, errors: list[str]) -> Json | None:
+        if not isinstance(ref, Mapping):
+            errors.append(rules.contact_missing(""))
+            return None
+        contact_id = ref.get("ContactID")
+        if contact_id:
+            found = self.contacts.get(str(contact_id))
+            if found is None:
+                errors.append(rules.contact_missing(str(contact_id)))
+            return found
+        name = str(ref.get("Name") or "").strip()
+        match = next((c for c in self.contacts.values()
+                      if c.get("ContactStatus") == "ACTIVE" and c["Name"].lower() == name.lower()),
+                     None)
+        if match is not None or not name:
+            if match is None:
+                errors.append(rules.CONTACT_NAME_EMPTY)
+            return match
+        # Xero creates a contact named on a document when none by that name exists.
+        return self.save_contact({"Name": name}, None).element
+
+    def _lines(self, raw: Iterable[Any], amount_types: str, unitdp: int, *,
+               require_account: bool, errors: list[str]) -> list[Json]:
+        lines = []
+        places = Decimal(1).scaleb(-unitdp) if unitdp in (2, 4) else CENT
+        for given in raw:
+            line: Json = dict(given)
+            item = None
+            if line.get("ItemCode"):
+                item = self.item_by_code(str(line["ItemCode"]))
+                if item is None:
+                    errors.append(rules.item_code_invalid(str(line["ItemCode"])))
+            sales = (item or {}).get("SalesDetails") or {}
+            account = line.get("AccountCode") or sales.get("AccountCode")
+            if account is not None and self.account(str(account)) is None:
+                errors.append(rules.account_invalid(str(account)))
+            elif account is None and require_account:
+                errors.append(rules.ACCOUNT_REQUIRED)
+            tax_type = line.get("TaxType") or sales.get("TaxType") or (
+                self.account(str(account)) or {}).get("TaxType") or "NONE"
+            rate = self.tax_rate(str(tax_type))
+            if rate is None:
+                errors.append(rules.tax_type_invalid(str(tax_type)))
+                continue
+            try:
+                quantity = _decimal(line.get("Quantity", 1))
+                unit = _decimal(line.get("UnitAmount", sales.get("UnitPrice", 0)))
+            except (InvalidOperation, ValueError):
+                errors.append("Quantity and UnitAmount must be numbers.")
+                continue
+            unit = unit.quantize(places, rounding=ROUND_HALF_UP)
+            amount = (quantity * unit).quantize(CENT, rounding=ROUND_HALF_UP)
+            percent = rate["EffectiveRate"] / 100
+            if amount_types == "NoTax":
+                tax = Decimal(0)
+            elif amount_types == "Inclusive":
+                tax = (amount - amount / (1 + percent)).quantize(CENT, ROUND_HALF_UP)
+            else:
+                tax = (amount * percent).quantize(CENT, rounding=ROUND_HALF_UP)
+            line.update(Quantity=quantity, UnitAmount=unit, LineAmount=amount, TaxAmount=tax,
+                        TaxType=tax_type, LineItemID=str(uuid.uuid4()), Tracking=[])
+            if account is not None:
+                line["AccountCode"] = str(account)
+            if item is not None and not line.get("Description"):
+                line["Description"] = item.get("Description") or item.get("Name", "")
+            lines.append(line)
+        return lines
+
+    def _next_number(self, prefix: str, store: Mapping[str, Json], number_field: str) -> str:
+        taken = {doc.get(number_field) for doc in store.values()}
+        while True:
+            self._sequence[prefix] = self._sequence.get(prefix, 0) + 1
+            candidate = f"{prefix}-{self._sequence[prefix]:04d}"
+            if candidate not in taken:
+                return candidate
+
+    def _settle(self, doc: Json, credit: bool) -> None:
+        """Recompute what is left to pay (or credit) and let Xero's PAID status follow it."""
+        if credit:
+            allocated = sum((a["Amount"] for a in doc["Allocations"]), Decimal(0))
+            doc["RemainingCredit"] = doc["Total"] - allocated
+            left = doc["RemainingCredit"]
+        else:
+            doc["AmountDue"] = doc["Total"] - doc["AmountPaid"] - doc["AmountCredited"]
+            left = doc["AmountDue"]
+        if doc["Status"] == "AUTHORISED" and left <= 0 and doc["Total"] > 0:
+            doc["Status"] = "PAID"
+            doc["FullyPaidOnDate"] = self.clock.now().date()
+        elif doc["Status"] == "PAID" and left > 0:
+            doc["Status"] = "AUTHORISED"
+            doc.pop("FullyPaidOnDate", None)
+
+    # -- payments --------------------------------------------------------------------------
+
+    def save_payment(self, body: Json) -> Outcome:
+        errors: list[str] = []
+        if body.get("PaymentID"):
+            return Outcome(body, [rules.PUT_WITH_ID])
+        invoice = self._invoice_of(body.get("Invoice"), body.get("InvoiceNumber"), errors)
+        account_ref = body.get("Account") or {}
+        code = account_ref.get("Code") or body.get("Code")
+        account = self.account(str(code)) if code else next(
+            (a for a in self.accounts if a["AccountID"] == account_ref.get("AccountID")), None)
+        if account is None or not (account["Type"] == "BANK"
+                                   or account.get("EnablePaymentsToAccount")):
+            errors.append(rules.account_invalid(str(code or account_ref.get("AccountID", ""))))
+        try:
+            amount = _decimal(body.get("Amount", 0))
+        except (InvalidOperation, ValueError):
+            amount = Decimal(0)
+        if amount <= 0:
+            errors.append(rules.AMOUNT_POSITIVE)
+        if invoice is not None:
+            if invoice["Status"] != "AUTHORISED":
+                errors.append(rules.PAYMENT_NOT_AUTHORISED)
+            elif amount > invoice["AmountDue"]:
+                errors.append(rules.PAYMENT_EXCEEDS_DUE)
+        try:
+            paid_on = parse_wire_date(str(body["Date"])) if body.get("Date") else \
+                self.clock.now().date()
+        except ValueError as exc:
+            errors.append(str(exc))
+            paid_on = self.clock.now().date()
+        if errors:
+            return Outcome(body, errors)
+        assert invoice is not None and account is not None
+        payment: Json = {
+            "PaymentID": str(uuid.uuid4()), "Date": paid_on, "Amount": amount,
+            "Reference": body.get("Reference", ""), "Status": "AUTHORISED",
+            "PaymentType": "ACCRECPAYMENT" if invoice["Type"] == "ACCREC" else "ACCPAYPAYMENT",
+            "IsReconciled": bool(body.get("IsReconciled", False)),
+            "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
+            "Invoice": {"InvoiceID": invoice["InvoiceID"]},
+            "UpdatedDateUTC": self.clock.now(),
+        }
+        self.payments[payment["PaymentID"]] = payment
+        invoice["AmountPaid"] += amount
+        invoice["Payments"].append({"PaymentID": payment["PaymentID"], "Date": paid_on,
+                                    "Amount": amount, "Reference": payment["Reference"]})
+        invoice["UpdatedDateUTC"] = self.clock.now()
+        self._settle(invoice, credit=False)
+        return Outcome(payment)
+
+    def delete_payment(self, payment: Json) -> Outcome:
+        if payment["Status"] == "DELETED":
+            return Outcome(payment)
+        invoice = self.invoices.get(payment["Invoice"]["InvoiceID"])
+        payment["Status"] = "DELETED"
+        payment["UpdatedDateUTC"] = self.clock.now()
+        if invoice is not None:
+            invoice["AmountPaid"] -= payment["Amount"]
+            invoice["Payments"] = [p for p in invoice["Payments"]
+                                   if p["PaymentID"] != payment["PaymentID"]]
+            self._settle(invoice, credit=False)
+        return Outcome(payment)
+
+    def _invoice_of(self, ref: Any, number: Any, errors: list[str]) -> Json | None:
+        ref = ref if isinstance(ref, Mapping) else {}
+        wanted_id, wanted_number = ref.get("InvoiceID"), ref.get("InvoiceNumber") or number
+        found = self.invoices.get(str(wanted_id)) if wanted_id else next(
+            (i for i in self.invoices.values() if i["InvoiceNumber"] == wanted_number), None)
+        if found is None:
+            errors.append(rules.document_missing("Invoice", str(wanted_id or wanted_number)))
+        return found
+
+    # -- credit-note allocations -----------------------------------------------------------
+
+    def allocate(self, credit_note: Json, body: Json) -> Outcome:
+        errors: list[str] = []
+        invoice = self._invoice_of(body.get("Invoice"), None, errors)
+        try:
+            amount = _decimal(body.get("Amount", 0))
+        except (InvalidOperation, ValueError):
+            amount = Decimal(0)
+        if amount <= 0:
+            errors.append(rules.AMOUNT_POSITIVE)
+        if credit_note["Status"] != "AUTHORISED":
+            errors.append(rules.CREDIT_NOT_AUTHORISED)
+        elif amount > credit_note["RemainingCredit"]:
+            errors.append(rules.ALLOCATION_EXCEEDS_CREDIT)
+        if invoice is not None:
+            if invoice["Status"] != "AUTHORISED":
+                errors.append(rules.PAYMENT_NOT_AUTHORISED)
+            elif amount > invoice["AmountDue"]:
+                errors.append(rules.PAYMENT_EXCEEDS_DUE)
+            if invoice["Contact"] != credit_note["Contact"]:
+                errors.append(rules.CONTACT_MISMATCH)
+        if errors:
+            return Outcome(body, errors)
+        assert invoice is not None
+        allocation: Json = {
+            "AllocationID": str(uuid.uuid4()), "Amount": amount,
+            "Date": parse_wire_date(str(body["Date"])) if body.get("Date")
+            else self.clock.now().date(),
+            "Invoice": {"InvoiceID": invoice["InvoiceID"],
+                        "InvoiceNumber": invoice["InvoiceNumber"]},
+            "CreditNote": {"CreditNoteID": credit_note["CreditNoteID"],
+                           "CreditNoteNumber": credit_note["CreditNoteNumber"]},
+        }
+        credit_note["Allocations"].append(allocation)
+        invoice["AmountCredited"] += amount
+        for doc, credit in ((credit_note, True), (invoice, False)):
+            doc["UpdatedDateUTC"] = self.clock.now()
+            self._settle(doc, credit)
+        return Outcome(allocation)
+
+    # -- reference data --------------------------------------------------------------------
+
+    def account(self, code: str) -> Json | None:
+        return next((a for a in self.accounts if a["Code"] == code), None)
+
+    def tax_rate(self, tax_type: str) -> Json | None:
+        return next((t for t in self.tax_rates if t["TaxType"] == tax_type), None)
+
+
+def _strip_ids(body: Json, id_field: str) -> Json:
+    """A body's writable fields: the id is the store's business, not the client's."""
+    return {k: v for k, v in body.items() if k != id_field}
+
+
+def _decimal(value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise ValueError("not a number")
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+def seed_chart(company: Company) -> None:
+    """What every Xero organisation has: a chart of accounts and its tax rates."""
+    for code, name, kind, tax, payments in (
+        ("090", "Business Bank Account", "BANK", "NONE", True),
+        ("200", "Sales", "REVENUE", "OUTPUT", False),
+        ("260", "Other Revenue", "REVENUE", "OUTPUT", False),
+        ("400", "Advertising", "EXPENSE", "INPUT", False),
+        ("610", "Accounts Receivable", "CURRENT", "NONE", False),
+    ):
+        company.accounts.append({
+            "AccountID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"xero-sandbox/account/{code}")),
+            "Code": code, "Name": name, "Type": kind, "TaxType": tax, "Status": "ACTIVE",
+            "Class": {"BANK": "ASSET", "REVENUE": "REVENUE", "EXPENSE": "EXPENSE",
+                      "CURRENT": "ASSET"}[kind],
+            "EnablePaymentsToAccount": payments,
+        })
+    for tax_type, name, rate in (("OUTPUT", "Tax on Sales", "10.0000"),
+                                 ("INPUT", "Tax on Purchases", "10.0000"),
+                                 ("NONE", "Tax Exempt", "0.0000")):
+        company.tax_rates.append({"TaxType": tax_type, "Name": name, "Status": "ACTIVE",
+                                  "EffectiveRate": Decimal(rate), "DisplayTaxRate": Decimal(rate),
+                                  "CanApplyToRevenue": tax_type != "INPUT"})
+
+
+DEMO_CUSTOMER = "Riverside Property Group LLC"
+DEMO_INVOICE_NUMBER = "INV-1042"
+
+
+def seed_demo(company: Company) -> None:
+    """Someone else's contact and invoice, so the demo's colliding records fail for real."""
+    contact = company.save_contact({"Name": DEMO_CUSTOMER,
+                                    "EmailAddress": "accounts@riverside.example"}, None).element
+    company.save_invoice({
+        "Type": "ACCREC", "Contact": {"ContactID": contact["ContactID"]},
+        "InvoiceNumber": DEMO_INVOICE_NUMBER, "Date": date(2026, 1, 12).isoformat(),
+        "DueDate": date(2026, 2, 11).isoformat(), "Status": "AUTHORISED",
+        "LineItems": [{"Description": "Quarterly gutter maintenance", "Quantity": 1,
+                       "UnitAmount": Decimal("450.00"), "AccountCode": "200",
+                       "TaxType": "NONE"}],
+    }, None, unitdp=2)
