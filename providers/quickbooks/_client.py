@@ -1,0 +1,328 @@
+"""The QuickBooks Online `Provider`: one realm's v3 Accounting API over `ApiClient`.
+
+Writes carry `requestid` so QBO replays the first answer instead of writing twice: creates use
+the push's idempotency key as is; updates and voids add the `SyncToken` they were built on,
+because after a 5010 the re-read retry is a new request that must not get the old 5010 back.
+Updates are sparse (`"sparse": true`), so fields syncdesk does not manage stay untouched.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator, Awaitable, Sequence
+from decimal import Decimal
+from typing import Any
+
+from engine import (
+    ConfigError,
+    ConnectionSettings,
+    CreditNote,
+    Customer,
+    Entity,
+    Item,
+    NotFound,
+    Operation,
+    Payment,
+    PushRequest,
+    Quota,
+    Record,
+    RemoteAccount,
+    RemoteCustomer,
+    RemoteItem,
+    RemoteRef,
+    RemoteTaxCode,
+    SyncError,
+    TokenSource,
+    Transient,
+    Unsupported,
+)
+from providers._http import ApiClient
+
+from ._auth import api_base
+from ._errors import fault_error, read_body
+from ._mapping import (
+    WIRE,
+    Body,
+    body_for,
+    credit_application_body,
+    marker,
+    payment_ref,
+    remote_ref,
+)
+
+MINOR_VERSION = "75"
+BATCH_MAX = 30
+"""Intuit's batch reference allows 30 payloads (its learn page says 10; 30 is the API's)."""
+DEFAULT_PAGE_SIZE = 1000
+"""MAXRESULTS may be at most 1000."""
+
+
+class QuickBooksProvider:
+    """Implements `engine.Provider` for one QuickBooks company (realm)."""
+
+    def __init__(self, settings: ConnectionSettings, tokens: TokenSource) -> None:
+        if not settings.tenant_id:
+            raise ConfigError("a QuickBooks connection needs its realmId as tenant_id")
+        self.realm_id = settings.tenant_id
+        self.page_size = int(settings.options.get("page_size", DEFAULT_PAGE_SIZE))
+        self.api = ApiClient(settings, tokens,
+                             base_url=f"{api_base(settings)}/v3/company/{self.realm_id}/")
+
+    # -- writes ---------------------------------------------------------------------------
+
+    async def push(self, request: PushRequest) -> RemoteRef:
+        wire = WIRE[request.entity]
+        if request.operation is Operation.VOID:
+            return await self._void(request)
+        body = body_for(request)
+        request_id = request.idempotency_key
+        if request.operation is Operation.UPDATE:
+            current = await self._version(request)
+            body = {**body, "Id": current.remote_id, "SyncToken": current.version,
+                    "sparse": True}
+            request_id = f"{request.idempotency_key}.{current.version}"
+        obj = await self._write(wire.resource, wire.name, body, request_id)
+        ref = remote_ref(request.entity, obj)
+        if isinstance(request.record, CreditNote):
+            await self._apply_credit(request, request.record, ref)
+        return ref
+
+    async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
+        results: list[RemoteRef | SyncError] = []
+        for start in range(0, len(requests), BATCH_MAX):
+            results.extend(await self._batch(requests[start:start + BATCH_MAX]))
+        return results
+
+    async def _batch(self, chunk: Sequence[PushRequest]) -> list[RemoteRef | SyncError]:
+        results: dict[int, RemoteRef | SyncError] = {}
+        items: list[Body] = []
+        for index, request in enumerate(chunk):
+            if not _batchable(request):
+                # Voids, updates without a known SyncToken and credit notes that apply credit
+                # need more than one call: they go one by one.
+                results[index] = await self._guarded(self.push(request))
+                continue
+            try:
+                body = body_for(request)
+            except SyncError as exc:
+                results[index] = exc
+                continue
+            wire = WIRE[request.entity]
+            item: Body = {"bId": f"b{index}", "operation": "create", wire.name: body}
+            if request.operation is Operation.UPDATE and request.link is not None:
+                body.update(Id=request.link.remote_id, SyncToken=request.link.version,
+                            sparse=True)
+                item["operation"] = "update"
+            items.append(item)
+        if items:
+            # A batch's requestid (≤ 36 chars) stands for exactly this set of writes.
+            keys = "|".join(r.idempotency_key for r in chunk)
+            request_id = hashlib.sha256(keys.encode()).hexdigest()[:36]
+            answer = await self._call("POST", "batch", {"requestid": request_id},
+                                      {"BatchItemRequest": items})
+            by_bid = {str(a.get("bId")): a for a in answer.get("BatchItemResponse") or []}
+            for item in items:
+                index = int(item["bId"][1:])
+                results[index] = self._batch_result(chunk[index], by_bid.get(item["bId"]))
+        return [results[index] for index in range(len(chunk))]
+
+    def _batch_result(self, request: PushRequest, answer: Body | None) -> RemoteRef | SyncError:
+        if answer is None:
+            return Transient("QuickBooks returned no answer for this batch item; its outcome "
+                             "is unknown until reconciled")
+        if isinstance(answer.get("Fault"), dict):
+            return fault_error(answer["Fault"], 200)
+        obj = answer.get(WIRE[request.entity].name)
+        if not isinstance(obj, dict):
+            return Transient(f"QuickBooks answered a batch item without a "
+                             f"{WIRE[request.entity].name}")
+        return remote_ref(request.entity, obj)
+
+    async def _void(self, request: PushRequest) -> RemoteRef:
+        current = await self._version(request)
+        body: Body = {"Id": current.remote_id, "SyncToken": current.version}
+        if request.entity is Entity.INVOICE:
+            params = {"operation": "void"}
+        elif request.entity is Entity.PAYMENT:
+            params = {"operation": "update", "include": "void"}
+            body["sparse"] = True
+        else:
+            raise Unsupported(f"QuickBooks cannot void a {request.entity.label} through its API")
+        wire = WIRE[request.entity]
+        obj = await self._write(wire.resource, wire.name, body,
+                                f"{request.idempotency_key}.{current.version}", params)
+        return remote_ref(request.entity, obj)
+
+    async def _apply_credit(self, request: PushRequest, note: CreditNote,
+                            memo: RemoteRef) -> None:
+        """Apply the credit memo to its invoices with a linking Payment (QBO's only way)."""
+        customer = request.refs.get((Entity.CUSTOMER, note.customer_id))
+        existing = await self._credit_application(customer, note, memo.remote_id)
+        key = f"{request.idempotency_key}-apply"
+        if not note.allocations:
+            if existing is not None and existing.get("Line"):
+                await self._write("payment", "Payment",
+                                  {"Id": existing["Id"], "SyncToken": existing["SyncToken"],
+                                   "sparse": True}, f"{key}.{existing['SyncToken']}",
+                                  {"operation": "update", "include": "void"})
+            return
+        body = credit_application_body(note, memo.remote_id, request)
+        if existing is None:
+            await self._write("payment", "Payment", body, key)
+            return
+        body.update(Id=existing["Id"], SyncToken=existing["SyncToken"], sparse=True)
+        await self._write("payment", "Payment", body, f"{key}.{existing['SyncToken']}")
+
+    async def _credit_application(self, customer: RemoteRef | None, note: CreditNote,
+                                  memo_id: str) -> Body | None:
+        """The payment that applies this memo's credit, if an earlier push made one."""
+        if customer is None:
+            return None
+        # PrivateNote is not filterable in QBO queries: filter the customer's payments here.
+        for payment in await self._query_all(
+                "Payment", f"CustomerRef = {_quote(customer.remote_id)}"):
+            if payment.get("PrivateNote") != marker(note.id, "credit"):
+                continue
+            for line in payment.get("Line") or []:
+                if any(linked.get("TxnType") == "CreditMemo" and str(linked.get("TxnId"))
+                       == memo_id for linked in line.get("LinkedTxn") or []):
+                    return payment
+        return None
+
+    async def _version(self, request: PushRequest) -> RemoteRef:
+        if request.link is None:
+            raise NotFound(f"{request.entity.label} {request.record.id} has no link to a "
+                           "QuickBooks object to change")
+        if request.link.version is not None:
+            return request.link
+        current = await self.fetch(request.entity, request.link.remote_id)
+        if current is None:
+            raise NotFound(f"{WIRE[request.entity].name} {request.link.remote_id} no longer "
+                           "exists on QuickBooks", code="610")
+        return current
+
+    async def _write(self, resource: str, name: str, body: Body, request_id: str,
+                     params: dict[str, str] | None = None) -> Body:
+        answer = await self._call("POST", resource, {"requestid": request_id, **(params or {})},
+                                  body)
+        obj = answer.get(name)
+        if not isinstance(obj, dict):
+            raise Transient(f"QuickBooks answered a {name} write without a {name}")
+        return obj
+
+    # -- reads ----------------------------------------------------------------------------
+
+    async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
+        wire = WIRE[entity]
+        try:
+            answer = await self._call("GET", f"{wire.resource}/{remote_id}")
+        except NotFound:
+            return None
+        return remote_ref(entity, answer[wire.name])
+
+    async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
+        """Our own copy of `record` on QuickBooks, told apart from others by its marker.
+
+        Items carry no private note: one with the record's SKU (or, failing that, its name
+        and no other SKU) is taken as ours.
+        """
+        wire = WIRE[entity]
+        if isinstance(record, Item):
+            for row in await self._query_all(wire.name, f"Sku = {_quote(record.sku)}"):
+                return remote_ref(entity, row)
+            for row in await self._query_all(wire.name, f"Name = {_quote(record.name)}"):
+                if row.get("Sku") in (None, "", record.sku):
+                    return remote_ref(entity, row)
+            return None
+        note_field = "PrivateNote"
+        if isinstance(record, Customer):
+            condition, note_field = f"DisplayName = {_quote(record.display_name)}", "Notes"
+        elif isinstance(record, Payment):
+            condition = f"PaymentRefNum = {_quote(payment_ref(record))}"
+        else:
+            condition = f"DocNumber = {_quote(record.number)}"
+        for row in await self._query_all(wire.name, condition):
+            if row.get(note_field) == marker(record.id):
+                return remote_ref(entity, row)
+        return None
+
+    async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
+        async for row in self._pages("Customer"):
+            yield RemoteCustomer(
+                remote_id=str(row["Id"]), display_name=str(row.get("DisplayName", "")),
+                company=row.get("CompanyName"),
+                email=(row.get("PrimaryEmailAddr") or {}).get("Address"),
+                phone=(row.get("PrimaryPhone") or {}).get("FreeFormNumber"),
+            )
+
+    async def list_items(self) -> AsyncIterator[RemoteItem]:
+        async for row in self._pages("Item"):
+            price = row.get("UnitPrice")
+            yield RemoteItem(
+                remote_id=str(row["Id"]), name=str(row.get("Name", "")), sku=row.get("Sku"),
+                unit_price=Decimal(str(price)) if price is not None else None,
+                income_account=(row.get("IncomeAccountRef") or {}).get("value"),
+            )
+
+    async def list_accounts(self) -> AsyncIterator[RemoteAccount]:
+        # Income accounts are referenced by Id on QBO (IncomeAccountRef), so Id is the code.
+        async for row in self._pages("Account"):
+            yield RemoteAccount(code=str(row["Id"]), name=str(row.get("Name", "")),
+                                kind=str(row.get("AccountType", "")))
+
+    async def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]:
+        async for row in self._pages("TaxCode"):
+            yield RemoteTaxCode(code=str(row["Id"]), name=str(row.get("Name", "")))
+
+    def quota(self) -> Quota | None:
+        return None  # QBO sends no rate-limit headers
+
+    async def aclose(self) -> None:
+        await self.api.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def _pages(self, name: str, where: str = "") -> AsyncIterator[Body]:
+        start = 1
+        while True:
+            statement = (f"SELECT * FROM {name}{' WHERE ' + where if where else ''} ORDERBY Id "
+                         f"STARTPOSITION {start} MAXRESULTS {self.page_size}")
+            answer = await self._call("GET", "query", {"query": statement})
+            rows = (answer.get("QueryResponse") or {}).get(name) or []
+            for row in rows:
+                yield row
+            if len(rows) < self.page_size:
+                return
+            start += len(rows)
+
+    async def _query_all(self, name: str, where: str) -> list[Body]:
+        return [row async for row in self._pages(name, where)]
+
+    async def _call(self, method: str, path: str, params: dict[str, str] | None = None,
+                    body: Any = None) -> Body:
+        response = await self.api.send(method, path,
+                                       params={"minorversion": MINOR_VERSION, **(params or {})},
+                                       json_body=body)
+        return read_body(response)
+
+    @staticmethod
+    async def _guarded(write: Awaitable[RemoteRef]) -> RemoteRef | SyncError:
+        try:
+            result: RemoteRef = await write
+        except SyncError as exc:
+            return exc
+        return result
+
+
+def _batchable(request: PushRequest) -> bool:
+    if request.operation is Operation.VOID:
+        return False
+    if request.operation is Operation.UPDATE and (request.link is None
+                                                  or request.link.version is None):
+        return False
+    return not (isinstance(request.record, CreditNote) and request.record.allocations)
+
+
+def _quote(value: str) -> str:
+    """A QBO query string literal: single quotes, with `\\` and `'` backslash-escaped."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"

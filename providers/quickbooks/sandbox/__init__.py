@@ -1,0 +1,107 @@
+"""A faithful local emulator of the QuickBooks Online Accounting API v3 (one company).
+
+Defaults are the real platform's behaviour: 500 requests/min and 10/s per realm plus the
+legacy 10-concurrent rule, 40 batch requests/min, access tokens for 3600 s, strictly
+single-use rotating refresh tokens, CustomTxnNumbers on (6140 duplicate numbers).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from starlette.applications import Starlette
+
+from providers._sandbox import (
+    Clock,
+    RateLimiter,
+    RateLimitPolicy,
+    SandboxContext,
+    TokenAuthority,
+    TokenPolicy,
+    build_sandbox_app,
+)
+
+from ._dialect import QuickBooksDialect
+from ._routes import QboApi
+from ._rules import BUILDERS
+from ._state import Company, Preferences
+
+DEFAULT_REALM = "9341452901234567"
+
+
+def create_sandbox_app(
+    *,
+    clock: Clock | None = None,
+    limits_enabled: bool = True,
+    seed_demo_company: bool = True,
+    realm_id: str = DEFAULT_REALM,
+    refresh_grace: float = 0.0,
+    replay_errors: bool = True,
+    custom_txn_numbers: bool = True,
+    batch_max: int = 30,
+) -> Starlette:
+    """The sandbox as a Starlette app; `app.state.company` is its company, for tests."""
+    clock = clock or Clock()
+    company = Company(realm_id=realm_id, clock=clock,
+                      prefs=Preferences(custom_txn_numbers=custom_txn_numbers))
+    _seed_chart(company)
+    if seed_demo_company:
+        _seed_demo(company)
+    context = SandboxContext(
+        clock=clock,
+        authority=TokenAuthority(clock, TokenPolicy(access_ttl=3600.0, refresh_ttl=8_726_400.0,
+                                                    refresh_grace=refresh_grace),
+                                 tenants=[realm_id]),
+        limiter=RateLimiter(clock, RateLimitPolicy(per_second=10, per_minute=500,
+                                                   concurrency=10, enabled=limits_enabled)),
+    )
+    batch_limiter = RateLimiter(clock, RateLimitPolicy(per_minute=40, enabled=limits_enabled))
+    api = QboApi(company, clock, batch_limiter, replay_errors=replay_errors, batch_max=batch_max)
+    app = build_sandbox_app(QuickBooksDialect(company, clock), context, api.routes())
+    app.state.company = company
+    return app
+
+
+def _seed_chart(company: Company) -> None:
+    """What every new QBO company has: income and deposit accounts, US sales-tax codes."""
+    for account_id, name, kind, sub in (
+        ("79", "Sales of Product Income", "Income", "SalesOfProductIncome"),
+        ("80", "Services", "Income", "ServiceFeeIncome"),
+        ("4", "Undeposited Funds", "Other Current Asset", "UndepositedFunds"),
+        ("35", "Checking", "Bank", "Checking"),
+    ):
+        company.seed("Account", account_id, {
+            "Name": name, "FullyQualifiedName": name, "AccountType": kind,
+            "AccountSubType": sub, "Classification": "Revenue" if kind == "Income" else "Asset",
+            "Active": True, "CurrentBalance": Decimal(0),
+            "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
+        })
+    for code_id, name, taxable in (("TAX", "TAX", True), ("NON", "NON", False),
+                                   ("2", "California", True)):
+        company.seed("TaxCode", code_id, {"Name": name, "Description": name, "Active": True,
+                                          "Taxable": taxable, "TaxGroup": code_id == "2"})
+    company.tax_rates["2"] = Decimal(8)
+
+
+def _seed_demo(company: Company) -> None:
+    """Objects someone made in QuickBooks before syncdesk connected (not syncdesk's)."""
+    company.seed("Vendor", "1", {"DisplayName": "Pacific Lumber Supply", "Active": True})
+    company.seed("Employee", "1", {"DisplayName": "Dana Whitfield", "Active": True})
+    company.create("Item", {"Name": "Services", "Type": "Service",
+                            "IncomeAccountRef": {"value": "80"}}, BUILDERS["Item"])
+    riverside = company.create("Customer", {
+        "DisplayName": "Riverside Property Group LLC",
+        "CompanyName": "Riverside Property Group LLC",
+        "PrimaryEmailAddr": {"Address": "ap@riversidepg.example"},
+    }, BUILDERS["Customer"])
+    company.create("Invoice", {
+        "DocNumber": "INV-1042",
+        "CustomerRef": {"value": riverside["Id"]},
+        "Line": [{"DetailType": "SalesItemLineDetail", "Amount": Decimal("1250.00"),
+                  "Description": "Quarterly grounds maintenance",
+                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": Decimal(1),
+                                          "UnitPrice": Decimal("1250.00")}}],
+    }, BUILDERS["Invoice"])
+
+
+__all__ = ["DEFAULT_REALM", "create_sandbox_app"]

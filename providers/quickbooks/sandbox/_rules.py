@@ -1,0 +1,376 @@
+"""The business rules of each QuickBooks entity, and the fields the server computes.
+
+A builder takes the body as written (after sparse merging), validates it the way QBO does and
+returns the object to store: Customer and Item (unique names, 6240), Invoice and CreditMemo
+(lines, 6070 amounts, 6140 document numbers, totals and balances), Payment (LinkedTxn to
+invoices and credit memos, `UnappliedAmt`, balances and LinkedTxn on both sides).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ._state import (
+    PEOPLE,
+    Application,
+    Builder,
+    Company,
+    Obj,
+    not_found,
+    required,
+)
+from ._wire import QboFault
+
+CENT = Decimal("0.01")
+
+_NAME_TAKEN = {
+    "Customer": "The name supplied already exists. : Another customer, vendor or employee is "
+                "already using this name. Please use a different name.",
+    "Item": "The name supplied already exists. : Another product or service is already using "
+            "this name. Please use a different name.",
+}
+
+
+def _duplicate_name(entity: str, element: str) -> QboFault:
+    return QboFault("6240", "Duplicate Name Exists Error", _NAME_TAKEN[entity], element=element)
+
+
+def _business(detail: str, element: str = "") -> QboFault:
+    return QboFault("6000", "A business validation error has occurred while processing your "
+                    "request", f"Business Validation Error: {detail}", element=element)
+
+
+def _decimal(value: Any, element: str) -> Decimal:
+    if value is None:
+        raise required(element)
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        raise QboFault("2010", "Request has invalid or unsupported property",
+                       f"Property Name:{element} specified is unsupported or invalid",
+                       element=element) from None
+
+
+def _named(ref: Obj, target: Obj, name_field: str) -> Obj:
+    return {**ref, "value": target["Id"], "name": target[name_field]}
+
+
+# -- name lists ---------------------------------------------------------------------------
+
+
+def build_customer(company: Company, body: Obj, current: Obj | None, allow_dup: bool) -> Obj:
+    parts = [body.get(k) for k in ("Title", "GivenName", "MiddleName", "FamilyName", "Suffix")]
+    display = body.get("DisplayName") or " ".join(p for p in parts if p)
+    if not display:
+        raise required("DisplayName")
+    if any(ch in display for ch in ":\t\n"):
+        raise QboFault("6000", "A business validation error has occurred while processing your "
+                       "request", "Business Validation Error: The name cannot contain a colon "
+                       "(:), tab or newline.", element="DisplayName")
+    folded = display.casefold()
+    own_id = current["Id"] if current else None
+    for entity in PEOPLE:
+        for other in company.rows(entity):
+            if other["DisplayName"].casefold() == folded and (entity, other["Id"]) != (
+                    "Customer", own_id):
+                raise _duplicate_name("Customer", "DisplayName")
+    return {
+        **body,
+        "DisplayName": display,
+        "FullyQualifiedName": display,
+        "PrintOnCheckName": body.get("PrintOnCheckName") or display,
+        "Active": body.get("Active", True),
+        "Taxable": body.get("Taxable", True),
+        "Job": False,
+        "BillWithParent": False,
+        "Balance": current.get("Balance", 0) if current else Decimal(0),
+        "BalanceWithJobs": current.get("Balance", 0) if current else Decimal(0),
+        "CurrencyRef": body.get("CurrencyRef") or {"value": company.prefs.home_currency},
+        "PreferredDeliveryMethod": body.get("PreferredDeliveryMethod", "Print"),
+    }
+
+
+def build_item(company: Company, body: Obj, current: Obj | None, allow_dup: bool) -> Obj:
+    name = body.get("Name")
+    if not name:
+        raise required("Name")
+    own_id = current["Id"] if current else None
+    for other in company.rows("Item"):
+        if other["Name"].casefold() == name.casefold() and other["Id"] != own_id:
+            raise _duplicate_name("Item", "Name")
+    item_type = body.get("Type", "Service")
+    if item_type not in ("Service", "NonInventory", "Inventory", "Category", "Bundle"):
+        raise QboFault("2170", "Invalid Enumeration",
+                       f"Invalid Enumeration : {item_type}", element="Type")
+    built = {**body, "Type": item_type, "FullyQualifiedName": name,
+             "Active": body.get("Active", True), "Taxable": body.get("Taxable", False),
+             "UnitPrice": _decimal(body.get("UnitPrice", 0), "UnitPrice")}
+    if item_type in ("Service", "NonInventory"):
+        account = company.resolve("Account", body.get("IncomeAccountRef"), "IncomeAccountRef")
+        built["IncomeAccountRef"] = _named(body["IncomeAccountRef"], account, "Name")
+    return built
+
+
+# -- invoices and credit memos --------------------------------------------------------------
+
+
+def _sales_txn(entity: str) -> Builder:
+    def build(company: Company, body: Obj, current: Obj | None, allow_dup: bool) -> Obj:
+        customer = company.resolve("Customer", body.get("CustomerRef"), "CustomerRef")
+        lines = _sales_lines(company, body.get("Line"), current)
+        subtotal = sum((line["Amount"] for line in lines), Decimal(0))
+        taxable = sum((line["Amount"] for line in lines
+                       if line["SalesItemLineDetail"].get("TaxCodeRef", {}).get("value") == "TAX"),
+                      Decimal(0))
+        tax_detail = _tax_detail(company, body.get("TxnTaxDetail"), taxable)
+        total = subtotal + tax_detail["TotalTax"]
+        built = {
+            **body,
+            "DocNumber": _doc_number(company, entity, body.get("DocNumber"), current, allow_dup),
+            "TxnDate": body.get("TxnDate") or company.clock.now().date().isoformat(),
+            "CustomerRef": _named(body["CustomerRef"], customer, "DisplayName"),
+            "CurrencyRef": body.get("CurrencyRef") or {"value": company.prefs.home_currency},
+            "Line": [*lines, {"Amount": subtotal, "DetailType": "SubTotalLineDetail",
+                              "SubTotalLineDetail": {}}],
+            "TxnTaxDetail": tax_detail,
+            "TotalAmt": total,
+            "PrintStatus": body.get("PrintStatus", "NeedToPrint"),
+            "EmailStatus": body.get("EmailStatus", "NotSet"),
+        }
+        if entity == "Invoice":
+            built["Deposit"] = body.get("Deposit", Decimal(0))
+        if current is not None:
+            built["LinkedTxn"] = current.get("LinkedTxn", [])
+        applied = sum((amount for _, amount in company.applications_to(
+            entity, current["Id"])), Decimal(0)) if current else Decimal(0)
+        built["Balance"] = total - applied
+        if entity == "CreditMemo":
+            built["RemainingCredit"] = built["Balance"]
+        return built
+
+    return build
+
+
+def _sales_lines(company: Company, lines_in: Any, current: Obj | None) -> list[Obj]:
+    given = [line for line in (lines_in or []) if isinstance(line, dict)
+             and line.get("DetailType") != "SubTotalLineDetail"]
+    if not given:
+        raise required("Line")
+    known_ids = {line.get("Id") for line in (current or {}).get("Line", []) if line.get("Id")}
+    next_id = max((int(i) for i in known_ids if str(i).isdigit()), default=0) + 1
+    lines: list[Obj] = []
+    for number, line in enumerate(given, start=1):
+        if line.get("DetailType") != "SalesItemLineDetail":
+            raise required("Line.DetailType") if not line.get("DetailType") else QboFault(
+                "2170", "Invalid Enumeration",
+                f"Invalid Enumeration : {line['DetailType']}", element="Line.DetailType")
+        detail = dict(line.get("SalesItemLineDetail") or {})
+        amount = _decimal(line.get("Amount"), "Line.Amount")
+        if "Qty" in detail and "UnitPrice" in detail:
+            expected = (_decimal(detail["Qty"], "Qty") * _decimal(detail["UnitPrice"],
+                                                                   "UnitPrice")).quantize(CENT)
+            if expected != amount.quantize(CENT):
+                raise QboFault("6070", "Amount calculation incorrect in the request",
+                               f"Amount calculation incorrect in the request : Amount={amount} "
+                               f"is not equal to Qty * UnitPrice={expected}",
+                               element="Line.Amount")
+        if "ItemRef" in detail:
+            item = company.resolve("Item", detail["ItemRef"], "Line.SalesItemLineDetail.ItemRef")
+            detail["ItemRef"] = _named(detail["ItemRef"], item, "Name")
+        tax_code = detail.get("TaxCodeRef", {"value": "NON"})
+        if tax_code.get("value") not in ("TAX", "NON"):
+            raise QboFault("6100", "Invalid line TaxCode",
+                           "Valid Line TaxCodes for US should be TAX or NON",
+                           element="Line.SalesItemLineDetail.TaxCodeRef")
+        detail["TaxCodeRef"] = tax_code
+        line_id = str(line["Id"]) if line.get("Id") in known_ids else None
+        if line_id is None:
+            line_id, next_id = str(next_id), next_id + 1
+        lines.append({**line, "Id": line_id, "LineNum": number, "Amount": amount,
+                      "SalesItemLineDetail": detail})
+    return lines
+
+
+def _tax_detail(company: Company, given: Any, taxable: Decimal) -> Obj:
+    """Sales tax at the rate of the transaction's tax code, on the lines coded TAX."""
+    code_ref = given.get("TxnTaxCodeRef") if isinstance(given, dict) else None
+    if not code_ref:
+        return {"TotalTax": Decimal(0)}
+    code = company.resolve("TaxCode", code_ref, "TxnTaxDetail.TxnTaxCodeRef")
+    rate = company.tax_rates.get(code["Id"], Decimal(0))
+    tax = (taxable * rate / 100).quantize(CENT)
+    return {"TxnTaxCodeRef": code_ref, "TotalTax": tax, "TaxLine": [{
+        "Amount": tax, "DetailType": "TaxLineDetail",
+        "TaxLineDetail": {"PercentBased": True, "TaxPercent": rate, "NetAmountTaxable": taxable},
+    }]}
+
+
+def _doc_number(company: Company, entity: str, number: Any, current: Obj | None,
+                allow_dup: bool) -> str:
+    if not number:
+        return str(current["DocNumber"]) if current else company.next_doc_number(entity)
+    if company.prefs.custom_txn_numbers and not allow_dup:
+        own_id = current["Id"] if current else None
+        for other in company.rows(entity):
+            if other.get("DocNumber") == number and other["Id"] != own_id:
+                raise QboFault(
+                    "6140", "Duplicate Document Number Error",
+                    "Duplicate Document Number Error : You must specify a different number. "
+                    f"This number has already been used. DocNumber={number} is assigned to "
+                    f"TxnType={entity} with TxnId={other['Id']}")
+    return str(number)
+
+
+# -- payments --------------------------------------------------------------------------------
+
+
+def build_payment(company: Company, body: Obj, current: Obj | None, allow_dup: bool) -> Obj:
+    customer = company.resolve("Customer", body.get("CustomerRef"), "CustomerRef")
+    if body.get("TotalAmt") is None:
+        raise _business("You must set a transaction amount.", "TotalAmt")
+    total = _decimal(body["TotalAmt"], "TotalAmt")
+    own_id = current["Id"] if current else None
+    lines: list[Obj] = []
+    applications: list[Application] = []
+    for line in body.get("Line") or []:
+        amount = _decimal(line.get("Amount"), "Line.Amount")
+        for linked in line.get("LinkedTxn") or []:
+            txn_type, txn_id = linked.get("TxnType"), str(linked.get("TxnId"))
+            if txn_type not in ("Invoice", "CreditMemo"):
+                raise QboFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {txn_type}",
+                               element="Line.LinkedTxn.TxnType")
+            target = company.objects[txn_type].get(txn_id)
+            if target is None:
+                raise not_found(element="Line.LinkedTxn")
+            if target["CustomerRef"]["value"] != customer["Id"]:
+                raise QboFault("620", "TxnID Cannot Be Linked",
+                               f"TxnID Cannot Be Linked : {txn_type} {txn_id} belongs to another "
+                               "customer", element="Line.LinkedTxn")
+            open_amount = target["Balance"] + sum(
+                (a for pid, a in company.applications_to(txn_type, txn_id) if pid == own_id),
+                Decimal(0))
+            if amount > open_amount:
+                raise _business(f"The amount applied to {txn_type} {target['DocNumber']} "
+                                f"({amount}) is more than its open balance ({open_amount}).",
+                                "Line.Amount")
+            applications.append(Application(txn_type, txn_id, amount))
+        lines.append({**line, "Amount": amount})
+    applied = sum((a.amount if a.txn_type == "Invoice" else -a.amount for a in applications),
+                  Decimal(0))
+    if applied > total:
+        raise _business(f"The payment amount ({total}) is less than the amount applied "
+                        f"({applied}).", "TotalAmt")
+    built = {
+        **body,
+        "CustomerRef": _named(body["CustomerRef"], customer, "DisplayName"),
+        "TxnDate": body.get("TxnDate") or company.clock.now().date().isoformat(),
+        "CurrencyRef": body.get("CurrencyRef") or {"value": company.prefs.home_currency},
+        "DepositToAccountRef": body.get("DepositToAccountRef")
+        or {"value": "4", "name": "Undeposited Funds"},
+        "ProcessPayment": False,
+        "TotalAmt": total,
+        "UnappliedAmt": total - applied,
+        "Line": lines,
+    }
+    # Balances move only once the whole payment is valid: a fault leaves nothing half-applied.
+    built["_applications"] = applications
+    return built
+
+
+def apply_payment(company: Company, payment: Obj) -> None:
+    """Record what a stored payment applies and refresh both sides' balances and links."""
+    applications: list[Application] = payment.pop("_applications", [])
+    touched = {(a.txn_type, a.txn_id) for a in company.applications.get(payment["Id"], [])}
+    company.applications[payment["Id"]] = applications
+    touched |= {(a.txn_type, a.txn_id) for a in applications}
+    for txn_type, txn_id in sorted(touched):
+        refresh_balance(company, txn_type, txn_id)
+
+
+def unapply_payment(company: Company, payment_id: str) -> None:
+    touched = {(a.txn_type, a.txn_id) for a in company.applications.pop(payment_id, [])}
+    for txn_type, txn_id in sorted(touched):
+        refresh_balance(company, txn_type, txn_id)
+
+
+def refresh_balance(company: Company, txn_type: str, txn_id: str) -> None:
+    target = company.objects[txn_type].get(txn_id)
+    if target is None:
+        return
+    payments = list(company.applications_to(txn_type, txn_id))
+    target["Balance"] = target["TotalAmt"] - sum((a for _, a in payments), Decimal(0))
+    if txn_type == "CreditMemo":
+        target["RemainingCredit"] = target["Balance"]
+    target["LinkedTxn"] = [{"TxnId": pid, "TxnType": "Payment"} for pid, _ in payments]
+    company.touch(txn_type, target)
+
+
+def detach_payments(company: Company, txn_type: str, txn_id: str) -> None:
+    """Unlink a voided or deleted invoice/credit memo: its payments become unapplied credit."""
+    for payment_id, applied in company.applications.items():
+        kept = [a for a in applied if (a.txn_type, a.txn_id) != (txn_type, txn_id)]
+        if len(kept) == len(applied):
+            continue
+        company.applications[payment_id] = kept
+        payment = company.objects["Payment"][payment_id]
+        payment["Line"] = [line for line in payment["Line"] if not any(
+            (linked.get("TxnType"), str(linked.get("TxnId"))) == (txn_type, txn_id)
+            for linked in line.get("LinkedTxn") or [])]
+        applied_now = sum((a.amount if a.txn_type == "Invoice" else -a.amount for a in kept),
+                          Decimal(0))
+        payment["UnappliedAmt"] = payment["TotalAmt"] - applied_now
+        company.touch("Payment", payment)
+        for other in kept:
+            refresh_balance(company, other.txn_type, other.txn_id)
+
+
+BUILDERS: dict[str, Builder] = {
+    "Customer": build_customer,
+    "Item": build_item,
+    "Invoice": _sales_txn("Invoice"),
+    "CreditMemo": _sales_txn("CreditMemo"),
+    "Payment": build_payment,
+}
+
+
+# -- void and delete -------------------------------------------------------------------------
+
+
+def void(company: Company, entity: str, body: Obj) -> Obj:
+    """`?operation=void` (invoice) or `?operation=update&include=void` (payment)."""
+    current = company.current(entity, body)
+    if entity == "Invoice":
+        detach_payments(company, entity, current["Id"])
+        lines = [{**line, "Amount": Decimal(0)} for line in current["Line"]]
+        voided = {**current, "Line": lines, "TotalAmt": Decimal(0), "Balance": Decimal(0),
+                  "TxnTaxDetail": {"TotalTax": Decimal(0)}, "LinkedTxn": []}
+    elif entity == "Payment":
+        unapply_payment(company, current["Id"])
+        voided = {**current, "Line": [], "TotalAmt": Decimal(0), "UnappliedAmt": Decimal(0)}
+    else:
+        raise unsupported_operation("void", entity)
+    voided["PrivateNote"] = "Voided"
+    return company.store(entity, voided, current)
+
+
+def delete(company: Company, entity: str, body: Obj) -> Obj:
+    current = company.current(entity, body)
+    discard(company, entity, current["Id"])
+    return {"Id": current["Id"], "status": "Deleted", "domain": "QBO"}
+
+
+def discard(company: Company, entity: str, object_id: str) -> bool:
+    """Remove an object and whatever it applied; False if there is none."""
+    if company.objects[entity].pop(object_id, None) is None:
+        return False
+    if entity == "Payment":
+        unapply_payment(company, object_id)
+    elif entity in ("Invoice", "CreditMemo"):
+        detach_payments(company, entity, object_id)
+    return True
+
+
+def unsupported_operation(operation: str, entity: str) -> QboFault:
+    return QboFault("500", "Unsupported Operation",
+                    f"Operation {operation} is not supported for {entity}.")

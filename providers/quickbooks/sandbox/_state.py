@@ -1,0 +1,197 @@
+"""One QuickBooks company: its objects, id sequences, preferences and the write lifecycle.
+
+What every entity shares lives here: ids (name lists count per entity, transactions share one
+sequence), `SyncToken` (+1 per write, 5010 when stale), full vs sparse update, `MetaData`
+times, references that must point at live objects (610), and the demo company seed.
+The business rules of each entity are in `_rules`.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from providers._sandbox import Clock
+
+from ._wire import QboFault, qbo_time
+
+Obj = dict[str, Any]
+
+PEOPLE = ("Customer", "Vendor", "Employee")
+"""Entities sharing one DisplayName namespace (6240)."""
+NAME_LISTS = (*PEOPLE, "Item", "Account", "TaxCode")
+TRANSACTIONS = ("Invoice", "CreditMemo", "Payment")
+
+ENTITY_OF_CONTROL_NAME = {"customer": "Customer", "item": "Item", "invoice": "Invoice",
+                          "payment": "Payment", "credit_note": "CreditMemo"}
+"""The control API speaks the engine's entity names."""
+
+SERVER_FIELDS = frozenset({"Id", "SyncToken", "MetaData", "domain", "sparse", "status"})
+"""Fields a client may send but only the server sets."""
+
+OBJECT_NOT_FOUND = (
+    "Object Not Found : Something you're trying to use has been made inactive. "
+    "Check the fields with accounts, customers, items, vendors or employees."
+)
+DELETED_TXN = "Object Not Found : Another user has deleted this transaction."
+
+
+def not_found(detail: str = OBJECT_NOT_FOUND, element: str = "") -> QboFault:
+    return QboFault("610", "Object Not Found", detail, element=element)
+
+
+def required(element: str) -> QboFault:
+    return QboFault("2020", "Required Param Missing",
+                    f"Required parameter {element} is missing in the request", element=element)
+
+
+def stale(entity: str) -> QboFault:
+    return QboFault(
+        "5010", "Stale Object Error",
+        "Stale Object Error : You and root were working on this at the same time. root finished "
+        f"before you did, so your work was not saved. Entity={entity}",
+    )
+
+
+@dataclass
+class Preferences:
+    custom_txn_numbers: bool = True
+    """SalesFormsPrefs.CustomTxnNumbers: the company types its own numbers, so 6140 applies."""
+    home_currency: str = "USD"
+
+
+@dataclass
+class Application:
+    """Part of a payment applied to one invoice or taken from one credit memo."""
+
+    txn_type: str
+    txn_id: str
+    amount: Decimal
+
+
+Builder = Callable[["Company", Obj, "Obj | None", bool], Obj]
+"""Validate and complete a written body: (company, body, current, allow_dup_docnum) -> object."""
+
+
+@dataclass
+class Company:
+    realm_id: str
+    clock: Clock
+    name: str = "Sandbox Company_US_1"
+    prefs: Preferences = field(default_factory=Preferences)
+    objects: dict[str, dict[str, Obj]] = field(
+        default_factory=lambda: {entity: {} for entity in (*NAME_LISTS, *TRANSACTIONS)})
+    tax_rates: dict[str, Decimal] = field(default_factory=dict)
+    """Sales-tax code id -> percent (QBO keeps these in TaxRate objects we do not serve)."""
+    applications: dict[str, list[Application]] = field(default_factory=dict)
+    """Payment id -> what it applies; invoice and credit memo balances derive from it."""
+    _sequences: dict[str, int] = field(default_factory=dict)
+
+    # -- reading --------------------------------------------------------------------------
+
+    def rows(self, entity: str) -> list[Obj]:
+        return list(self.objects[entity].values())
+
+    def read(self, entity: str, object_id: str) -> Obj:
+        found = self.objects[entity].get(object_id)
+        if found is None:
+            raise not_found()
+        return found
+
+    def resolve(self, entity: str, ref: Any, element: str) -> Obj:
+        """The live object a `{"value": id}` reference names; 2020 if absent, 610 if gone."""
+        if not isinstance(ref, dict) or not ref.get("value"):
+            raise required(element)
+        found = self.objects[entity].get(str(ref["value"]))
+        if found is None or found.get("Active") is False:
+            raise not_found(element=element)
+        return found
+
+    def counts(self) -> dict[str, int]:
+        return {control: len(self.objects[entity])
+                for control, entity in ENTITY_OF_CONTROL_NAME.items()}
+
+    def applications_to(self, txn_type: str, txn_id: str) -> Iterator[tuple[str, Decimal]]:
+        for payment_id, applied in self.applications.items():
+            for application in applied:
+                if (application.txn_type, application.txn_id) == (txn_type, txn_id):
+                    yield payment_id, application.amount
+
+    # -- writing --------------------------------------------------------------------------
+
+    def create(self, entity: str, body: Obj, build: Builder, *, allow_dup: bool = False) -> Obj:
+        body = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
+        built = build(self, body, None, allow_dup)
+        return self.store(entity, built, None)
+
+    def update(self, entity: str, body: Obj, build: Builder, *, allow_dup: bool = False) -> Obj:
+        current = self.current(entity, body)
+        fields_in = {k: v for k, v in body.items() if k not in SERVER_FIELDS}
+        if body.get("sparse") is True:
+            # Sparse: only the elements sent change; everything else stays as it was.
+            merged = {k: copy.deepcopy(v) for k, v in current.items() if k not in SERVER_FIELDS}
+            merged.update(fields_in)
+        else:
+            # Full: the body is the whole object; writable fields it omits are cleared.
+            merged = fields_in
+        built = build(self, merged, current, allow_dup)
+        return self.store(entity, built, current)
+
+    def current(self, entity: str, body: Obj) -> Obj:
+        """The object an update/void/delete names, checked against its `SyncToken`."""
+        object_id = body.get("Id")
+        if not object_id:
+            raise required("Id")
+        found = self.objects[entity].get(str(object_id))
+        if found is None:
+            raise not_found(DELETED_TXN if entity in TRANSACTIONS else OBJECT_NOT_FOUND)
+        if "SyncToken" not in body:
+            raise required("SyncToken")
+        if str(body["SyncToken"]) != found["SyncToken"]:
+            raise stale(entity)
+        return found
+
+    def store(self, entity: str, obj: Obj, current: Obj | None) -> Obj:
+        now = qbo_time(self.clock.now())
+        if current is None:
+            obj["Id"] = self.next_id(entity)
+            obj["SyncToken"] = "0"
+            obj["MetaData"] = {"CreateTime": now, "LastUpdatedTime": now}
+        else:
+            obj["Id"] = current["Id"]
+            obj["SyncToken"] = str(int(current["SyncToken"]) + 1)
+            obj["MetaData"] = {"CreateTime": current["MetaData"]["CreateTime"],
+                               "LastUpdatedTime": now}
+        obj["domain"] = "QBO"
+        obj["sparse"] = False
+        self.objects[entity][obj["Id"]] = obj
+        return obj
+
+    def touch(self, entity: str, obj: Obj) -> None:
+        """A server-side change to an existing object (a payment changed its balance)."""
+        obj["MetaData"]["LastUpdatedTime"] = qbo_time(self.clock.now())
+        self.objects[entity][obj["Id"]] = obj
+
+    def next_id(self, entity: str) -> str:
+        sequence = "txn" if entity in TRANSACTIONS else entity
+        number = self._sequences.get(sequence, 0) + 1
+        self._sequences[sequence] = number
+        return str(number)
+
+    def next_doc_number(self, entity: str) -> str:
+        used = {obj.get("DocNumber") for obj in self.objects[entity].values()}
+        number = 1001 + len(self.objects[entity])
+        while str(number) in used:
+            number += 1
+        return str(number)
+
+    def seed(self, entity: str, object_id: str, obj: Obj) -> Obj:
+        """Put a name-list object in place with a fixed id, as a new QBO company has it."""
+        now = qbo_time(self.clock.now())
+        stored = {**obj, "Id": object_id, "SyncToken": "0", "domain": "QBO", "sparse": False,
+                  "MetaData": {"CreateTime": now, "LastUpdatedTime": now}}
+        self.objects[entity][object_id] = stored
+        return stored
