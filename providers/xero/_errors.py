@@ -50,7 +50,10 @@ def error_from_response(response: httpx.Response) -> SyncError:
     if status == 404:
         text = _preview(response) or "The resource you're looking for cannot be found"
         return NotFound(text, code="404", http_status=status)
-    body = read_json(response)
+    try:
+        body = read_json(response)
+    except Transient as exc:  # an HTML or XML page, or a cut-off body
+        return exc
     if not isinstance(body, Mapping):
         return Transient(f"Xero answered HTTP {status} with unexpected JSON: {body!r:.120}",
                          http_status=status)
