@@ -1,0 +1,452 @@
+"""What each `syncdesk` command does. The parser lives in `cli.py`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import json
+import secrets
+import sys
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from engine._demo import generate_demo
+
+from engine import (
+    ConfigError,
+    ConnectionSettings,
+    Entity,
+    JobFilter,
+    Ledger,
+    Sealer,
+    Store,
+    SyncService,
+    default_db_path,
+)
+from engine._engine import EngineSettings, SyncEngine
+from engine._importer import parse_file
+
+from ._fleet import SandboxFleet
+from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
+
+# -- shared helpers ----------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def open_store(args: argparse.Namespace) -> AsyncIterator[Store]:
+    store = await Store.open(args.db or default_db_path())
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+async def resolve_connection(store: Store, ref: str | None) -> int | None:
+    if ref is None:
+        return None
+    if ref.isdigit():
+        if await store.fetch_value("SELECT 1 FROM connections WHERE id = ?", (int(ref),)):
+            return int(ref)
+        raise ConfigError(f"no connection {ref}; `syncdesk status` lists them")
+    rows = await store.fetch_all("SELECT id FROM connections WHERE platform = ?", (ref,))
+    if len(rows) != 1:
+        found = "no" if not rows else str(len(rows))
+        raise ConfigError(f"{found} connection(s) to {ref!r}; name one by id")
+    return int(rows[0]["id"])
+
+
+async def job_filter(store: Store, args: argparse.Namespace) -> JobFilter:
+    return JobFilter(
+        connection_id=await resolve_connection(store, args.connection),
+        entity=Entity(args.entity) if args.entity else None,
+        statuses=(args.status,) if args.status else (),
+        error_class=args.error_class, error_code=args.error_code, text=args.match,
+    )
+
+
+def new_service(store: Store, **options: Any) -> SyncService:
+    return SyncService(store, actor=getpass.getuser(), **options)
+
+
+def confirm(question: str, assume_yes: bool) -> bool:
+    if assume_yes:
+        return True
+    if not sys.stdin.isatty():
+        raise ConfigError(f"{question} Refusing without a terminal to ask: add --yes")
+    return input(f"{question} [y/N] ").strip().lower() in ("y", "yes")
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+def _engine(store: Store, sealer: Sealer) -> SyncEngine:
+    config = Config.load()
+    settings = EngineSettings(schedule=config.schedule) if config.schedule else None
+    return SyncEngine(store, platforms(), sealer, settings=settings)
+
+
+# -- ledger ------------------------------------------------------------------------------
+
+
+async def seed(args: argparse.Namespace) -> int:
+    records = generate_demo(seed=args.seed, size=args.size)
+    async with open_store(args) as store:
+        result = await Ledger(store).upsert(records)
+    print(f"seeded {store.path}: {result.created} created, {result.updated} updated, "
+          f"{result.unchanged} unchanged, {result.jobs_queued} sync jobs queued")
+    return 0
+
+
+async def import_file(args: argparse.Namespace) -> int:
+    parsed = parse_file(args.file)
+    if parsed.problems and not args.partial:
+        for problem in parsed.problems:
+            print(problem, file=sys.stderr)
+        print(f"syncdesk: {len(parsed.problems)} problem(s) in {args.file}; nothing was "
+              "imported (use --partial to import the good records)", file=sys.stderr)
+        return 1
+    async with open_store(args) as store:
+        result = await Ledger(store).upsert(parsed.records, partial=args.partial)
+    for problem in parsed.problems:
+        print(problem, file=sys.stderr)
+    for rejection in result.rejected:
+        print(f"{args.file}: {rejection}", file=sys.stderr)
+    print(f"imported {args.file}: {result.created} created, {result.updated} updated, "
+          f"{result.unchanged} unchanged, {result.jobs_queued} sync jobs queued"
+          + (f"; {len(parsed.problems) + len(result.rejected)} rejected"
+             if parsed.problems or result.rejected else ""))
+    return 1 if parsed.problems or result.rejected else 0
+
+
+# -- looking ----------------------------------------------------------------------------
+
+
+async def status_data(store: Store) -> dict[str, Any]:
+    service = new_service(store)
+    connections = []
+    for summary in await service.connections():
+        connections.append({
+            "id": summary.id, "platform": summary.platform, "tenant": summary.tenant_name,
+            "state": summary.state, "reason": summary.state_reason,
+            "parked_until": summary.parked_until,
+            "counts": {c.entity.value: dict(sorted(c.by_status.items()))
+                       for c in summary.counts if c.by_status},
+        })
+    ledger = {}
+    for table in ("customers", "items", "invoices", "payments", "credit_notes"):
+        ledger[table] = await store.fetch_value(f"SELECT COUNT(*) FROM {table}")
+    return {"db": str(store.path), "ledger": ledger, "connections": connections,
+            "unread_notifications": await service.unread_count()}
+
+
+async def status(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        data = await status_data(store)
+    if args.json:
+        print_json(data)
+        return 0
+    print(f"store {data['db']}")
+    print("ledger: " + ", ".join(f"{n} {table}" for table, n in data["ledger"].items()))
+    if not data["connections"]:
+        print("no connections yet: `syncdesk connect <platform>` or `syncdesk demo`")
+    for c in data["connections"]:
+        print(f"\n[{c['id']}] {c['platform']} — {c['tenant']} ({c['state']})")
+        for entity, counts in c["counts"].items():
+            print(f"  {entity:<12} " + "  ".join(f"{s} {n}" for s, n in counts.items()))
+    print(f"\nunread notifications: {data['unread_notifications']}")
+    return 0
+
+
+async def records(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        where = await job_filter(store, args)
+        page = await new_service(store).page(where, limit=args.limit)
+    if args.json:
+        print_json([vars(row) for row in page.rows])
+        return 0
+    for row in page.rows:
+        amount = f"{row.amount} {row.currency}" if row.amount is not None else ""
+        error = f"  {row.error_code or ''} {row.error_message or ''}".rstrip()
+        print(f"{row.id:>7} {row.platform:<10} {row.entity.value:<11} {row.label:<28.28} "
+              f"{amount:>14} {row.status:<11}{error}")
+    return 0
+
+
+# -- operator commands ------------------------------------------------------------------
+
+
+async def retry(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        where = await job_filter(store, args)
+        service = new_service(store)
+        count = await service.retry_matching(where, dry_run=True)
+        scope = where.describe()
+        if args.dry_run:
+            print(f"{count} record(s) would be retried ({scope})")
+            return 0
+        if count == 0:
+            print(f"nothing to retry ({scope})")
+            return 0
+        if not confirm(f"Retry {count} record(s) ({scope})?", args.yes):
+            print("nothing retried")
+            return 1
+        done = await service.retry_matching(where)
+    print(f"{done} record(s) queued again ({scope})")
+    return 0
+
+
+async def resync(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        count = await new_service(store).resync(args.job)
+    print(f"{count} record(s) queued to push again")
+    return 0
+
+
+async def relink(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        await new_service(store).relink(args.job)
+    print(f"job {args.job} will be looked up on its platform by number, or re-created")
+    return 0
+
+
+async def connection_command(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        connection_id = await resolve_connection(store, args.connection)
+        assert connection_id is not None
+        service = new_service(store, revoker=_revoker(store))
+        if args.action == "purge":
+            if not confirm(f"Revoke connection {connection_id} and delete all its links and "
+                           "sync history?", args.yes):
+                print("nothing purged")
+                return 1
+            purged = await service.purge(connection_id)
+            print(f"connection {connection_id} revoked; {purged} sync record(s) purged")
+            return 0
+        await getattr(service, args.action)(connection_id)
+    print(f"connection {connection_id}: {args.action} done")
+    return 0
+
+
+def _revoker(store: Store) -> Any:
+    from engine._connections import connection_settings, live_connections
+
+    async def revoke(connection_id: int) -> None:
+        sealer = Sealer.load()
+        rows = [c for c in await live_connections(store) if c.id == connection_id]
+        if not rows:
+            return
+        settings = await connection_settings(store, rows[0], sealer)
+        sealed = await store.fetch_value("SELECT sealed FROM tokens WHERE connection_id = ?",
+                                         (connection_id,))
+        if sealed is None:
+            return
+        token = sealer.unseal(sealed).get("refresh_token")
+        if token:
+            await platforms()[rows[0].platform].oauth(settings).revoke(str(token))
+
+    return revoke
+
+
+# -- connecting ---------------------------------------------------------------------------
+
+
+async def connect(args: argparse.Namespace) -> int:
+    available = platforms()
+    if args.platform not in available:
+        raise ConfigError(f"{args.platform} is not available in this build")
+    platform = available[args.platform]
+    configured = Config.load().platforms.get(args.platform, {})
+    client_id = args.client_id or configured.get("client_id")
+    client_secret = args.client_secret or configured.get("client_secret")
+    if not client_id or not client_secret:
+        raise ConfigError(f"{platform.title} needs your app's client id and secret: pass "
+                          f"--client-id/--client-secret or set them in [platforms.{args.platform}] "
+                          "of config.toml")
+    settings = ConnectionSettings(platform=platform.name, client_id=client_id,
+                                  client_secret=client_secret,
+                                  base_url=args.base_url or configured.get("base_url"))
+    oauth = platform.oauth(settings)
+    redirect_uri = f"http://127.0.0.1:{args.redirect_port}/callback"
+    state = secrets.token_urlsafe(16)
+    url = oauth.authorization_url(redirect_uri, state)
+    print(f"Open this address in a browser and approve syncdesk:\n\n  {url}\n", flush=True)
+    if args.paste:
+        redirect_url = await asyncio.to_thread(
+            input, "Paste the address the browser was sent to after approving: ")
+    else:
+        print(f"Waiting for the redirect on {redirect_uri} (or press Ctrl+C and rerun with "
+              "--paste over SSH)...", flush=True)
+        redirect_url = await _wait_for_redirect(args.redirect_port)
+    if f"state={state}" not in redirect_url:
+        raise ConfigError("the redirect does not carry this request's state: it came from "
+                          "another attempt; run `syncdesk connect` again")
+    grant = await oauth.exchange_code(redirect_url.strip(), redirect_uri)
+    async with open_store(args) as store:
+        ids = await store_grant(store, platform, grant, settings, Sealer.load())
+    names = ", ".join(t.name for t in grant.tenants)
+    print(f"connected {platform.title}: {names} (connection {', '.join(map(str, ids))}); "
+          "every record is queued for its first sync")
+    return 0
+
+
+async def _wait_for_redirect(port: int, wait_seconds: float = 600) -> str:
+    received: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        request_line = (await reader.readline()).decode("latin-1")
+        target = request_line.split(" ")[1] if request_line.count(" ") >= 2 else "/"
+        body = b"syncdesk is connected. You can close this tab."
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: "
+                     + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n" + body)
+        await writer.drain()
+        writer.close()
+        if urlparse(target).path == "/callback" and not received.done():
+            received.set_result(f"http://127.0.0.1:{port}{target}")
+
+    server = await asyncio.start_server(handle, "127.0.0.1", port)
+    async with server:
+        return await asyncio.wait_for(received, wait_seconds)
+
+
+# -- running ------------------------------------------------------------------------------
+
+
+async def engine_run(args: argparse.Namespace) -> int:
+    stop = asyncio.Event()
+    _stop_on_signals(stop)
+    async with open_store(args) as store:
+        print(f"engine running on {store.path}; Ctrl+C or SIGTERM stops it", flush=True)
+        report = await _engine(store, Sealer.load()).run(stop)
+    print(f"engine stopped: {report.pushed} pushed, {report.failed} failed, "
+          f"{report.requests} requests")
+    return 0
+
+
+async def sandbox_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    app = sandbox_app(args.platform, limits_enabled=not args.no_limits,
+                      seed_demo_company=not args.empty)
+    print(f"{args.platform} sandbox on http://127.0.0.1:{args.port}", flush=True)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port,
+                                           log_level="warning", lifespan="off"))
+    await server.serve()
+    return 0
+
+
+def demo_db_path(args: argparse.Namespace) -> Path:
+    if args.db:
+        return Path(args.db)
+    return default_db_path().with_name("demo.db")
+
+
+async def prepare_demo(db: Path, size: int, seed_value: int) -> tuple[SandboxFleet, Store]:
+    """Fresh store, sandboxes on loopback, the demo business seeded, every platform connected."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+    fleet = SandboxFleet(platforms())
+    urls = await asyncio.to_thread(fleet.start)
+    store = await Store.open(db)
+    await Ledger(store).upsert(generate_demo(seed=seed_value, size=size))
+    sealer = Sealer.load()
+    for name, platform in platforms().items():
+        await connect_sandbox(store, platform, urls[name], sealer)
+    return fleet, store
+
+
+async def demo(args: argparse.Namespace) -> int:
+    db = demo_db_path(args)
+    fleet, store = await prepare_demo(db, args.size, args.seed)
+    try:
+        if args.headless:
+            stop = asyncio.Event()
+            _stop_on_signals(stop)
+            await _engine(store, Sealer.load()).run(stop, until_idle=True)
+            print_json(await status_data(store))
+            return 0
+        await _run_console_with_engine(store)
+        return 0
+    finally:
+        await store.close()
+        fleet.stop()
+
+
+class _EngineThread(threading.Thread):
+    """The engine on a loop and store connections of its own, beside the console's loop."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(name="engine", daemon=True)
+        self.path = path
+        self.failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._halt: asyncio.Event | None = None
+        self._started = threading.Event()
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # handed to the console's thread by stop()
+            self.failure = exc
+        finally:
+            self._started.set()
+
+    async def _main(self) -> None:
+        self._loop, self._halt = asyncio.get_running_loop(), asyncio.Event()
+        self._started.set()
+        store = await Store.open(self.path)
+        try:
+            await _engine(store, Sealer.load()).run(self._halt)
+        finally:
+            await store.close()
+
+    def stop(self) -> None:
+        self._started.wait(10)
+        if self._loop is not None and self._halt is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._halt.set)
+        self.join(15)
+        if self.failure is not None:
+            raise self.failure
+
+
+async def _run_console_with_engine(store: Store) -> None:
+    engine = _EngineThread(store.path)
+    engine.start()
+    try:
+        await _console_app(store, read_only=False).run_async()
+    finally:
+        await asyncio.to_thread(engine.stop)
+
+
+def _console_app(store: Store, *, read_only: bool) -> Any:
+    from .app import SyncdeskApp
+
+    config = Config.load()
+    return SyncdeskApp(new_service(store, read_only=read_only, revoker=_revoker(store)),
+                       read_only=read_only, keymap=config.keymap)
+
+
+async def console(args: argparse.Namespace) -> int:
+    path = Path(args.db or default_db_path())
+    if not path.exists():
+        raise ConfigError(f"no store at {path}: run `syncdesk demo`, or `syncdesk import` "
+                          "and `syncdesk connect` first")
+    async with open_store(args) as store:
+        await _console_app(store, read_only=args.read_only).run_async()
+    return 0

@@ -1,0 +1,123 @@
+"""The composition root's parts: which platforms exist, and how a connection is made.
+
+This is the only place that imports `providers`: the engine receives platforms as a mapping.
+"""
+
+from __future__ import annotations
+
+import importlib
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import platformdirs
+
+from engine import (
+    ConfigError,
+    ConnectionSettings,
+    Grant,
+    NewConnection,
+    Platform,
+    Sealer,
+    Store,
+    add_connection,
+)
+
+PLATFORM_NAMES = ("quickbooks", "xero", "wave", "freshbooks")
+"""Every platform syncdesk knows, in the order of the console's 1–4 keys."""
+
+ENV_CONFIG = "SYNCDESK_CONFIG"
+
+
+def platforms() -> dict[str, Platform]:
+    """The platforms whose folder is present under `providers/`."""
+    found: dict[str, Platform] = {}
+    for name in PLATFORM_NAMES:
+        try:
+            module = importlib.import_module(f"providers.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"providers.{name}":
+                raise
+            continue
+        found[name] = module.PLATFORM
+    return found
+
+
+def sandbox_app(name: str, **options: Any) -> Any:
+    """The named platform's sandbox (a Starlette app)."""
+    if name not in platforms():
+        raise ConfigError(f"no sandbox for {name!r}; platforms here: {', '.join(platforms())}")
+    module = importlib.import_module(f"providers.{name}")
+    return module.create_sandbox_app(**options)
+
+
+@dataclass(frozen=True)
+class Config:
+    """`config.toml`: platform credentials, key bindings, the weekly schedule."""
+
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    schedule: str | None = None
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Config:
+        import os
+
+        path = path or Path(os.environ.get(ENV_CONFIG) or Path(
+            platformdirs.user_config_dir("syncdesk", appauthor=False)) / "config.toml")
+        if not path.exists():
+            return cls()
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        keymap = data.get("keymap", {})
+        if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
+            raise ConfigError(f"{path}: [keymap] maps binding ids to keys, e.g. retry = \"t\"")
+        unknown = set(data) - {"keymap", "platforms", "engine"}
+        if unknown:
+            raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; "
+                              "expected [keymap], [platforms.<name>], [engine]")
+        return cls(keymap=keymap, platforms=data.get("platforms", {}),
+                   schedule=data.get("engine", {}).get("schedule"))
+
+
+async def connect_sandbox(store: Store, platform: Platform, base_url: str, sealer: Sealer,
+                          *, client_id: str = "syncdesk-demo",
+                          client_secret: str = "demo-secret") -> list[int]:
+    """Connect to a sandbox through the real authorization-code flow.
+
+    The sandbox's consent page approves at once, so following its redirect by hand stands in
+    for the person clicking "Connect" in a browser.
+    """
+    settings = ConnectionSettings(platform=platform.name, client_id=client_id,
+                                  client_secret=client_secret, base_url=base_url)
+    oauth = platform.oauth(settings)
+    redirect_uri = "http://127.0.0.1/callback"
+    state = secrets.token_urlsafe(12)
+    async with httpx.AsyncClient(timeout=10) as client:
+        consent = await client.get(oauth.authorization_url(redirect_uri, state),
+                                   follow_redirects=False)
+    location = consent.headers.get("location")
+    if consent.status_code != 302 or not location:
+        raise ConfigError(f"{platform.title} sandbox at {base_url} did not redirect back "
+                          f"(HTTP {consent.status_code})")
+    grant = await oauth.exchange_code(location, redirect_uri)
+    return await store_grant(store, platform, grant, settings, sealer)
+
+
+async def store_grant(store: Store, platform: Platform, grant: Grant,
+                      settings: ConnectionSettings, sealer: Sealer) -> list[int]:
+    """Save one connection per granted tenant, each queued for its first sync."""
+    if not grant.tenants:
+        raise ConfigError(f"{platform.title} granted access to no organisation")
+    return [await add_connection(store, NewConnection(
+        platform=platform.name, tenant_id=tenant.tenant_id, tenant_name=tenant.name,
+        tokens=grant.tokens, client_id=settings.client_id,
+        client_secret=settings.client_secret, base_url=settings.base_url,
+        unsupported=platform.capabilities.unsupported,
+    ), sealer) for tenant in grant.tenants]

@@ -1,0 +1,135 @@
+"""`syncdesk`: the command line, and the composition root that wires providers into the engine.
+
+Every command opens the store named by `--db` (default `$SYNCDESK_DB`, else the per-user data
+directory), does one thing, and exits 0; a refusal or bad input prints one clear line on stderr
+and exits 2 (1 when some records were rejected).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+
+from engine import JOB_STATUSES, Entity, SyncdeskError
+
+from . import _commands as commands
+from ._wiring import PLATFORM_NAMES
+
+Handler = Callable[[argparse.Namespace], Awaitable[int]]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    handler: Handler | None = getattr(args, "handler", None)
+    if handler is None:
+        parser.print_help()
+        return 2
+    try:
+        return asyncio.run(handler(args))
+    except SyncdeskError as exc:
+        print(f"syncdesk: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="syncdesk",
+        description="Sync a business's ledger to QuickBooks, Xero, Wave and FreshBooks, and "
+                    "watch and repair it from the terminal.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("--db", type=Path, default=None,
+                       help="store file (default: $SYNCDESK_DB or the per-user data dir)")
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("demo", commands.demo, "Start sandboxes, seed a demo business, connect every "
+                "platform, sync, and open the console (or print the status with --headless).")
+    p.add_argument("--headless", action="store_true",
+                   help="no console: run until nothing is due, print the status as JSON, exit")
+    p.add_argument("--size", type=int, default=300, help="customers in the demo business")
+    p.add_argument("--seed", type=int, default=7, help="random seed of the demo business")
+
+    p = command("console", commands.console, "Open the console on an existing store.")
+    p.add_argument("--read-only", action="store_true", help="refuse every change")
+
+    p = command("seed", commands.seed, "Write the demo business into a store.")
+    p.add_argument("--size", type=int, default=300)
+    p.add_argument("--seed", type=int, default=7)
+
+    p = command("import", commands.import_file, "Import customers, items, invoices, payments "
+                "and credit notes from a JSON or CSV file (see docs/IMPORT.md).")
+    p.add_argument("file", type=Path)
+    p.add_argument("--partial", action="store_true",
+                   help="import the good records and report the rest (default: all or nothing)")
+
+    p = command("status", commands.status, "Counts per connection, entity and status.")
+    p.add_argument("--json", action="store_true")
+
+    p = command("records", commands.records, "List sync records matching filters.")
+    _filters(p)
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = command("retry", commands.retry, "Retry every record matching the filters.")
+    _filters(p)
+    p.add_argument("--dry-run", action="store_true", help="only say how many would be retried")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    for name, handler, text in (
+        ("resync", commands.resync, "Push a record again (an invoice with its unsynced payments)."),
+        ("relink", commands.relink, "Find a record on its platform by number, or re-create it."),
+    ):
+        p = command(name, handler, text)
+        p.add_argument("job", type=int, help="sync job id (see `syncdesk records`)")
+
+    for name, text in (("pause", "Stop syncing a connection for now."),
+                       ("resume", "Resume a paused connection."),
+                       ("disconnect", "Stop syncing a connection; links are kept."),
+                       ("purge", "Revoke a connection at its platform and delete its links.")):
+        p = command(name, commands.connection_command, text)
+        p.add_argument("connection", help="connection id or platform name")
+        p.set_defaults(action=name)
+        if name == "purge":
+            p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+
+    p = command("connect", commands.connect, "Connect a platform (OAuth2 authorization code).")
+    p.add_argument("platform", choices=PLATFORM_NAMES)
+    p.add_argument("--client-id", default=None)
+    p.add_argument("--client-secret", default=None)
+    p.add_argument("--base-url", default=None,
+                   help="serve every endpoint from here (a sandbox); default: the real platform")
+    p.add_argument("--redirect-port", type=int, default=8765,
+                   help="port of the local redirect listener")
+    p.add_argument("--paste", action="store_true",
+                   help="no local listener (over SSH): paste the redirect URL instead")
+
+    p = command("engine", commands.engine_run, "Run the sync engine until interrupted.")
+    p.add_argument("action", choices=["run"])
+
+    p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--platform", required=True, choices=PLATFORM_NAMES)
+    p.add_argument("--port", type=int, required=True)
+    p.add_argument("--no-limits", action="store_true", help="turn the rate limits off")
+    p.add_argument("--empty", action="store_true", help="no demo company data")
+    p.set_defaults(handler=commands.sandbox_serve)
+    return parser
+
+
+def _filters(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--connection", help="connection id or platform name")
+    p.add_argument("--entity", choices=[e.value for e in Entity])
+    p.add_argument("--status", choices=JOB_STATUSES)
+    p.add_argument("--error-class")
+    p.add_argument("--error-code")
+    p.add_argument("--match", help="text in the number, name, customer or error message")

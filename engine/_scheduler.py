@@ -1,0 +1,62 @@
+"""The weekly full sync, on a cron schedule (UTC), remembered in the store across restarts.
+
+A full sync makes every waiting job due now (nothing sits out a long back-off past the
+weekly run) and records when it ran. The last run is kept in `settings`, so a restarted
+engine neither repeats nor skips a run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from croniter import croniter
+
+from ._errors import ConfigError
+from ._store import Store
+from ._time import Clock, from_iso, to_iso
+
+_LAST_RUN = "weekly_sync_last_run"
+
+
+def next_run(schedule: str, after: datetime) -> datetime:
+    if not croniter.is_valid(schedule):
+        raise ConfigError(f"schedule {schedule!r} is not a cron expression (e.g. '0 6 * * 0')")
+    following: datetime = croniter(schedule, after).get_next(datetime)
+    return following
+
+
+class WeeklySync:
+    def __init__(self, store: Store, schedule: str, clock: Clock) -> None:
+        next_run(schedule, clock())  # fail at start-up, not at the first tick
+        self.store = store
+        self.schedule = schedule
+        self.clock = clock
+
+    async def last_run(self) -> datetime | None:
+        value = await self.store.fetch_value("SELECT value FROM settings WHERE key = ?",
+                                             (_LAST_RUN,))
+        return from_iso(value) if value else None
+
+    async def due_at(self) -> datetime:
+        last = await self.last_run()
+        if last is None:
+            # A new store is not owed a run for the weeks before it existed.
+            return next_run(self.schedule, self.clock())
+        return next_run(self.schedule, last)
+
+    async def run_if_due(self) -> bool:
+        now = self.clock()
+        if await self.due_at() > now:
+            return False
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET next_attempt_at = NULL, updated_at = ? "
+                "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL",
+                (stamp,),
+            )
+            await db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),
+            )
+        return True
