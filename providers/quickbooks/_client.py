@@ -83,8 +83,10 @@ class QuickBooksProvider:
             request_id = f"{request.idempotency_key}.{current.version}"
         obj = await self._write(wire.resource, wire.name, body, request_id)
         ref = remote_ref(request.entity, obj)
-        if isinstance(request.record, CreditNote):
-            await self._apply_credit(request, request.record, ref)
+        if isinstance(request.record, CreditNote) and await self._apply_credit(
+                request, request.record, ref):
+            # Applying credit is a new version of the memo: hand back its current SyncToken.
+            ref = await self.fetch(request.entity, ref.remote_id) or ref
         return ref
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
@@ -154,8 +156,10 @@ class QuickBooksProvider:
         return remote_ref(request.entity, obj)
 
     async def _apply_credit(self, request: PushRequest, note: CreditNote,
-                            memo: RemoteRef) -> None:
-        """Apply the credit memo to its invoices with a linking Payment (QBO's only way)."""
+                            memo: RemoteRef) -> bool:
+        """Apply the credit memo to its invoices with a linking Payment (QBO's only way).
+
+        True when a payment was written (which changes the memo's version)."""
         customer = request.refs.get((Entity.CUSTOMER, note.customer_id))
         existing = await self._credit_application(customer, note, memo.remote_id)
         key = f"{request.idempotency_key}-apply"
@@ -165,13 +169,15 @@ class QuickBooksProvider:
                                   {"Id": existing["Id"], "SyncToken": existing["SyncToken"],
                                    "sparse": True}, f"{key}.{existing['SyncToken']}",
                                   {"operation": "update", "include": "void"})
-            return
+                return True
+            return False
         body = credit_application_body(note, memo.remote_id, request)
         if existing is None:
             await self._write("payment", "Payment", body, key)
-            return
+            return True
         body.update(Id=existing["Id"], SyncToken=existing["SyncToken"], sparse=True)
         await self._write("payment", "Payment", body, f"{key}.{existing['SyncToken']}")
+        return True
 
     async def _credit_application(self, customer: RemoteRef | None, note: CreditNote,
                                   memo_id: str) -> Body | None:

@@ -171,8 +171,10 @@ class Company:
         return obj
 
     def touch(self, entity: str, obj: Obj) -> None:
-        """A server-side change to an existing object (a payment changed its balance)."""
-        obj["MetaData"]["LastUpdatedTime"] = qbo_time(self.clock.now())
+        """A side effect changed an object (a payment moved an invoice's balance and links):
+        like QBO, that is a new version, so a client still holding the old token gets 5010."""
+        obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
+        obj["MetaData"] = {**obj["MetaData"], "LastUpdatedTime": qbo_time(self.clock.now())}
         self.objects[entity][obj["Id"]] = obj
 
     def next_id(self, entity: str) -> str:
