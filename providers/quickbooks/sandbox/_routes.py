@@ -16,7 +16,7 @@ same response", whether it covers errors is not documented). Ids over 50 charact
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,7 @@ from ._rules import BUILDERS, apply_payment, delete, unsupported_operation, void
 from ._state import Company, Obj, not_found
 from ._wire import (
     QboFault,
+    as_xml,
     fault_response,
     json_response,
     loads,
@@ -43,6 +44,8 @@ WRITABLE = {"customer": "Customer", "item": "Item", "invoice": "Invoice",
 READABLE = {**WRITABLE, "vendor": "Vendor", "employee": "Employee", "account": "Account",
             "taxcode": "TaxCode"}
 MAX_REQUEST_ID = 50
+
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
 @dataclass
@@ -64,11 +67,11 @@ class QboApi:
     def routes(self) -> list[Route]:
         base = "/v3/company/{realm}"
         return [
-            Route(f"{base}/query", self.query, methods=["GET", "POST"]),
-            Route(f"{base}/batch", self.batch, methods=["POST"]),
-            Route(f"{base}/companyinfo/{{id}}", self.company_info, methods=["GET"]),
-            Route(f"{base}/{{resource}}", self.write, methods=["POST"]),
-            Route(f"{base}/{{resource}}/{{id}}", self.read, methods=["GET"]),
+            Route(f"{base}/query", _negotiated(self.query), methods=["GET", "POST"]),
+            Route(f"{base}/batch", _negotiated(self.batch), methods=["POST"]),
+            Route(f"{base}/companyinfo/{{id}}", _negotiated(self.company_info), methods=["GET"]),
+            Route(f"{base}/{{resource}}", _negotiated(self.write), methods=["POST"]),
+            Route(f"{base}/{{resource}}/{{id}}", _negotiated(self.read), methods=["GET"]),
         ]
 
     # -- endpoints ------------------------------------------------------------------------
@@ -214,6 +217,20 @@ class QboApi:
 
     def _time(self) -> str:
         return qbo_response_time(self.clock.now())
+
+
+def _negotiated(endpoint: Endpoint) -> Endpoint:
+    """QBO answers XML unless the client's Accept header asks for JSON."""
+
+    async def negotiated(request: Request) -> Response:
+        response = await endpoint(request)
+        wants_json = "json" in request.headers.get("accept", "")
+        if wants_json or response.media_type != "application/json":
+            return response
+        return Response(as_xml(bytes(response.body)), status_code=response.status_code,
+                        media_type="application/xml")
+
+    return negotiated
 
 
 def _parse_body(raw: bytes) -> Obj:

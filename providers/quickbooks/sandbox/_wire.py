@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
+from xml.etree.ElementTree import Element, SubElement, tostring
 from xml.sax.saxutils import escape
 
 from starlette.responses import Response
@@ -68,6 +69,45 @@ def json_response(payload: Any, status: int = 200) -> Response:
 def fault_response(fault: QboFault, now: datetime) -> Response:
     return json_response({"Fault": fault.envelope(), "time": qbo_response_time(now)},
                          fault.status)
+
+
+def as_xml(body: bytes) -> bytes:
+    """A JSON answer as the XML QBO sends a client that did not ask for JSON."""
+    payload = loads(body)
+    root = Element("IntuitResponse", {"xmlns": "http://schema.intuit.com/finance/v3",
+                                      "time": str(payload.pop("time", ""))})
+    for key, value in payload.items():
+        _xml_append(root, key, value)
+    return b'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>' + tostring(root)
+
+
+def _xml_append(parent: Element, key: str, value: Any) -> None:
+    if isinstance(value, list):
+        for entry in value:
+            _xml_append(parent, key, entry)
+        return
+    if key in ("domain", "sparse", "status", "type", "code", "element"):
+        parent.set(key, _xml_text(value))  # XSD attributes, written as JSON keys
+        return
+    element = SubElement(parent, key)
+    if not isinstance(value, dict):
+        element.text = _xml_text(value)
+        return
+    for child_key, child in value.items():
+        if "value" in value and child_key in ("value", "name"):
+            # A reference: the id is the element's text, its name an attribute.
+            if child_key == "value":
+                element.text = _xml_text(child)
+            else:
+                element.set(child_key, _xml_text(child))
+        else:
+            _xml_append(element, child_key, child)
+
+
+def _xml_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
 
 
 @dataclass(frozen=True)

@@ -254,3 +254,22 @@ async def test_batch_splits_at_thirty(provider: QuickBooksProvider, ledger: Ledg
     assert all(isinstance(r, RemoteRef) for r in results)
     batches = [r for r in recorder.requests if r.url.path.endswith("/batch")]  # type: ignore[attr-defined]
     assert len(batches) == 2
+
+
+async def test_payment_update_moves_the_application(provider: QuickBooksProvider,
+                                                    ledger: Ledger, control: httpx.AsyncClient,
+                                                    tokens: SandboxTokens) -> None:
+    await _basics(provider, ledger)
+    inv = await ledger.push(provider, Entity.INVOICE, invoice())
+    payment = Payment(id="p1", customer_id="c1", date=date(2026, 2, 1), amount=Decimal(100),
+                      allocations=[Allocation(invoice_id="inv1", amount=Decimal(100))])
+    ref = await ledger.push(provider, Entity.PAYMENT, payment)
+    smaller = payment.model_copy(update={"allocations": [Allocation(invoice_id="inv1",
+                                                                    amount=Decimal(40))]})
+    updated = await provider.push(ledger.request(Entity.PAYMENT, smaller, key="k-p-2",
+                                                 operation=Operation.UPDATE, link=ref))
+    assert updated.version == "1"
+    remote = (await raw_get(control, tokens, f"invoice/{inv.remote_id}"))["Invoice"]
+    assert remote["Balance"] == 235.5
+    remote_payment = (await raw_get(control, tokens, f"payment/{ref.remote_id}"))["Payment"]
+    assert remote_payment["UnappliedAmt"] == 60

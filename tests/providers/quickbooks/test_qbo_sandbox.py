@@ -231,3 +231,11 @@ async def test_expired_token_gets_the_lowercase_gateway_fault(
     error = response.json()["fault"]["error"][0]
     assert (error["code"], error["message"]) == (
         "3200", "message=AuthenticationFailed; errorCode=003200; statusCode=401")
+
+
+async def test_xml_unless_json_is_asked_for(api: Api, control: httpx.AsyncClient) -> None:
+    response = await control.get(f"/v3/company/{REALM}/invoice/1",
+                                 headers={"Authorization": api.headers["Authorization"]})
+    assert response.headers["content-type"].startswith("application/xml")
+    assert '<CustomerRef name="Riverside Property Group LLC">1</CustomerRef>' in response.text
+    assert "<DocNumber>INV-1042</DocNumber>" in response.text
