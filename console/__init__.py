@@ -1,0 +1,1 @@
+"""syncdesk's console: the Textual app (`console.app.SyncdeskApp`) and the CLI."""

@@ -1,0 +1,272 @@
+"""The syncdesk console: watch and repair the sync, from the keyboard, over SSH.
+
+The app follows the store by polling `last_event_id()` (cheap, and it works when the engine
+runs in another process); when it moved, `revision` bumps and the current screen reloads.
+Every operator command goes through `run_command`, so refusals and failures are reported
+in one place, and the console refreshes as soon as a command is done.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import TypeVar
+
+from textual import work
+from textual.app import App
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+from engine import ConfigError, ConnectionSummary, JobFilter, SyncdeskError, SyncService
+
+from .commands import OperatorCommands
+from .format import describe
+from .keymap import WRITES, bind
+from .screens.connections import ConnectionsScreen
+from .screens.dashboard import DashboardScreen
+from .screens.modals import ConfirmScreen, HelpScreen
+from .screens.notifications import NotificationsScreen
+
+T = TypeVar("T")
+
+Connect = Callable[[str], Awaitable[str]]
+"""Connects a platform (OAuth in a browser, …) and says how it went."""
+
+
+class SyncdeskApp(App[None]):
+    CSS_PATH = Path(__file__).parent / "syncdesk.tcss"
+    TITLE = "syncdesk"
+    COMMANDS = App.COMMANDS | {OperatorCommands}
+    BINDINGS = [
+        bind("quit"),
+        bind("palette", "command_palette"),
+        bind("help"),
+        bind("notifications"),
+        bind("live", "toggle_live"),
+        bind("connections"),
+        bind("overview"),
+        *(bind(f"platform_{n}", f"platform({n})") for n in range(1, 5)),
+    ]
+
+    revision: reactive[int] = reactive(0, init=False)
+    """Bumps whenever the store changed (or a command finished): the current screen reloads."""
+    unread: reactive[int] = reactive(0, init=False)
+    """Unread notifications, shown in the header on every screen."""
+    live: reactive[bool] = reactive(True, init=False)
+    """Follow the store; `p` pauses it, to read a screen that would otherwise move."""
+    busy: reactive[str] = reactive("", init=False)
+    """The long command that is running, in words ("" when none): screens show progress."""
+
+    def __init__(self, service: SyncService, *, read_only: bool = False,
+                 keymap: Mapping[str, str] | None = None,
+                 connect: Connect | None = None, poll_interval: float = 0.5) -> None:
+        super().__init__()
+        self.service = service
+        self.read_only = read_only or service.read_only
+        service.read_only = self.read_only  # the service refuses too, whatever asks it
+        self.poll_interval = poll_interval
+        self._connect = connect
+        self._user_keymap = dict(keymap or {})
+        self._poller: Worker[None] | None = None
+        self._again = False
+        self._last_event: int | None = None
+        self._last_note: int | None = None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[None]:
+        return DashboardScreen()
+
+    def on_mount(self) -> None:
+        if self._user_keymap:
+            self.set_keymap(self._user_keymap)
+        self._show_status()
+        self.set_interval(self.poll_interval, self.poll)
+        self.poll()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in WRITES and self.read_only)
+
+    # -- following the store ------------------------------------------------------------
+
+    def poll(self, force: bool = False) -> None:
+        """Check the event log (in a worker); `force` reloads even if nothing moved."""
+        if self._poller is not None and self._poller.is_running:
+            self._again = self._again or force
+            return
+        if self.live or force:
+            self._poller = self._check(force)
+
+    @work(group="poll", exit_on_error=False)
+    async def _check(self, force: bool) -> None:
+        last = await self.service.last_event_id()
+        if last != self._last_event or force:
+            first = self._last_event is None
+            self._last_event = last
+            unread = await self.service.notifications(unread_only=True, limit=50)
+            if not first and self._last_note is not None:
+                for note in reversed([n for n in unread if n.id > self._last_note]):
+                    self.notify(note.message, title=f"{note.platform}: {note.title}",
+                                severity="warning", markup=False)
+            self._last_note = max([n.id for n in unread], default=self._last_note or 0)
+            self.unread = await self.service.unread_count()
+            self.revision += 1
+        if self._again:
+            self._again = False
+            self.call_later(self.poll, True)
+
+    def watch_unread(self) -> None:
+        self._show_status()
+
+    def watch_live(self) -> None:
+        self._show_status()
+        if self.live:
+            self.poll()
+
+    def _show_status(self) -> None:
+        parts = [f"{self.unread} unread", "live" if self.live else "PAUSED"]
+        if self.read_only:
+            parts.append("read-only")
+        self.sub_title = " · ".join(parts)
+
+    # -- navigation ---------------------------------------------------------------------
+
+    def action_toggle_live(self) -> None:
+        self.live = not self.live
+
+    def action_help(self) -> None:
+        screen = self.screen
+        keys: dict[tuple[str, str], None] = {}
+        for active in screen.active_bindings.values():
+            binding = active.binding
+            if binding.description and binding.system is False:
+                keys[(self.get_key_display(binding), binding.description)] = None
+        title = screen.title or type(screen).__name__.removesuffix("Screen")
+        self.push_screen(HelpScreen(title, keys))
+
+    def _to_dashboard(self) -> DashboardScreen:
+        while len(self.screen_stack) > 1:
+            self.pop_screen()
+        screen = self.screen
+        assert isinstance(screen, DashboardScreen)
+        return screen
+
+    def action_overview(self) -> None:
+        self._to_dashboard().focus_panel(1)
+
+    def action_platform(self, position: int) -> None:
+        self._to_dashboard().focus_panel(position)
+
+    def action_notifications(self) -> None:
+        if not isinstance(self.screen, NotificationsScreen):
+            self.push_screen(NotificationsScreen())
+
+    def action_connections(self) -> None:
+        if not isinstance(self.screen, ConnectionsScreen):
+            self.push_screen(ConnectionsScreen())
+
+    # -- commands -----------------------------------------------------------------------
+
+    def run_command(self, call: Callable[[], Awaitable[T]], done: Callable[[T], str], *,
+                    busy: str = "") -> Worker[None]:
+        """Run one service command in a worker; say how it went; refresh what is shown."""
+
+        async def run() -> None:
+            self.busy = busy
+            try:
+                result = await call()
+            finally:
+                self.busy = ""
+            self.notify(done(result), markup=False)
+            self.poll(force=True)
+
+        return self.run_worker(run(), group="command", exit_on_error=False)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR and event.worker.error is not None:
+            self.report(event.worker.error)
+
+    def report(self, error: BaseException) -> None:
+        """The one place failures are shown; a refused command is not a crash."""
+        title = "Refused" if isinstance(error, ConfigError) else "Failed"
+        text = str(error) if isinstance(error, SyncdeskError) else (
+            f"{type(error).__name__}: {error}")
+        self.notify(text, title=title, severity="error", markup=False, timeout=8)
+
+    async def confirm(self, question: str, scope: str, action: str) -> bool:
+        """Ask in a modal (call from a worker); True only if the user confirmed."""
+        return await self.push_screen(ConfirmScreen(question, scope, action),
+                                      wait_for_dismiss=True)
+
+    def retry(self, job_ids: list[int]) -> None:
+        self.run_command(lambda: self.service.retry(job_ids),
+                         lambda n: f"{n:,} of {len(job_ids):,} records re-queued")
+
+    @work(group="command", exit_on_error=False)
+    async def retry_where(self, where: JobFilter, scope: str,
+                          on_confirmed: Callable[[], None] | None = None) -> None:
+        """Count what `where` would retry, confirm with that count, then retry it all."""
+        count = await self.service.retry_matching(where, dry_run=True)
+        if not count:
+            self.notify(f"Nothing to retry in {scope}.", markup=False)
+            return
+        if not await self.confirm(f"Retry {count:,} records?", scope, f"Retry {count:,}"):
+            return
+        if on_confirmed is not None:
+            on_confirmed()
+        self.run_command(lambda: self.service.retry_matching(where),
+                         lambda n: f"{n:,} records re-queued ({scope})",
+                         busy=f"Retrying {count:,} records…")
+
+    def resync(self, job_id: int, label: str) -> None:
+        self.run_command(lambda: self.service.resync(job_id),
+                         lambda n: f"{label}: resync queued ({n} job{'s' * (n != 1)})")
+
+    def relink(self, job_id: int, label: str) -> None:
+        self.run_command(lambda: self.service.relink(job_id),
+                         lambda n: f"{label}: link forgotten, re-link queued")
+
+    def toggle_connection(self, connection: ConnectionSummary) -> None:
+        name = describe(connection)
+        if connection.state == "paused":
+            self.run_command(lambda: self.service.resume(connection.id),
+                             lambda _: f"{name} resumed")
+        else:
+            self.run_command(lambda: self.service.pause(connection.id),
+                             lambda _: f"{name} paused")
+
+    @work(group="command", exit_on_error=False)
+    async def disconnect(self, connection: ConnectionSummary) -> None:
+        name = describe(connection)
+        if await self.confirm(f"Disconnect {name}?",
+                              "Syncing stops; links and history stay for a reconnect.",
+                              "Disconnect"):
+            self.run_command(lambda: self.service.disconnect(connection.id),
+                             lambda _: f"{name} disconnected")
+
+    @work(group="command", exit_on_error=False)
+    async def purge(self, connection: ConnectionSummary) -> None:
+        name = describe(connection)
+        links = await self.service.link_count(connection.id)
+        jobs = sum(c.total for c in connection.counts)
+        if await self.confirm(
+            f"Revoke and purge {name}?",
+            f"Revokes access at {connection.platform}, then deletes {links:,} links and "
+            f"{jobs:,} sync jobs with their history. This cannot be undone.", "Purge",
+        ):
+            self.run_command(lambda: self.service.purge(connection.id),
+                             lambda n: f"{name} purged: {n:,} jobs deleted",
+                             busy=f"Purging {name}…")
+
+    def connect(self, platform: str) -> None:
+        connect = self._connect
+        if connect is None:
+            self.notify(f"Connect with `syncdesk connect {platform}`.", markup=False)
+            return
+        self.run_command(lambda: connect(platform), str, busy=f"Connecting {platform}…")
+
+    def map_account(self, item_id: str, platform: str, account: str) -> None:
+        self.run_command(
+            lambda: self.service.set_income_account(item_id, platform, account),
+            lambda n: f"{item_id} → {account} on {platform}; {n:,} records re-queued")

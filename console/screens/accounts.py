@@ -1,0 +1,65 @@
+"""Account mapping: items without an income account on a platform; `enter` maps one."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.widgets import DataTable, Footer, Header, Static
+
+from ..format import plain
+from ..widgets.activity import Activity
+from ..widgets.table import Table
+from .base import SyncScreen
+from .modals import PromptScreen
+
+COLUMNS: list[tuple[str, str, int | None]] = [
+    ("id", "item", 14),
+    ("sku", "sku", 16),
+    ("name", "name", 40),
+]
+
+
+class AccountsScreen(SyncScreen):
+    """Mapping an item re-queues the records it held back (the service does that)."""
+
+    def __init__(self, platform: str) -> None:
+        super().__init__()
+        self.platform = platform
+        self.title = f"Income accounts · {platform}"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(Text(f"Items with no income account on {self.platform}. "
+                          "enter: give one an account code."), classes="hint")
+        yield Table(COLUMNS, id="items")
+        yield Activity()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(Table).focus()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        items = await self.syncdesk.service.items_missing_account(self.platform)
+        self.query_one(Table).sync([(item.id, [plain(item.id), plain(item.sku),
+                                               plain(item.name)]) for item in items])
+
+    @on(DataTable.RowSelected, "#items")
+    def _selected(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self._map(event.row_key.value)
+
+    @work
+    async def _map(self, item_id: str) -> None:
+        if self.syncdesk.read_only:
+            self.notify("This console is read-only.", severity="warning")
+            return
+        account = await self.app.push_screen_wait(
+            PromptScreen(f"Income account code for {item_id} on {self.platform}", "e.g. 4000"))
+        if account is not None:
+            self.syncdesk.map_account(item_id, self.platform, account)

@@ -1,0 +1,98 @@
+"""Connections: state, connect, pause/resume, disconnect, purge, and account mapping."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.widgets import Footer, Header
+
+from engine import ConnectionSummary
+
+from ..format import PLATFORMS, ago, plain
+from ..keymap import bind
+from ..widgets.activity import Activity
+from ..widgets.connection_panel import health
+from ..widgets.table import Table
+from .accounts import AccountsScreen
+from .base import SyncScreen
+from .modals import PromptScreen
+
+COLUMNS: list[tuple[str, str, int | None]] = [
+    ("id", "#", 3),
+    ("platform", "platform", 10),
+    ("tenant", "tenant", 24),
+    ("state", "state", 16),
+    ("jobs", "jobs", 9),
+    ("last", "last sync", 10),
+    ("health", "health", 100),
+]
+
+
+class ConnectionsScreen(SyncScreen):
+    TITLE = "Connections"
+    BINDINGS = [bind("connect"), bind("toggle_connection"), bind("disconnect"), bind("purge"),
+                bind("map_accounts")]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.connections: dict[str, ConnectionSummary] = {}
+        """The connections shown, by row key."""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Table(COLUMNS, id="connections")
+        yield Activity()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(Table).focus()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        service = self.syncdesk.service
+        connections = await service.connections()
+        now = service.clock()
+        self.connections = {str(c.id): c for c in connections}
+        self.query_one(Table).sync([(str(c.id), [
+            Text(str(c.id)), plain(c.platform), plain(c.tenant_name),
+            plain(c.state.replace("_", " ")), Text(f"{sum(n.total for n in c.counts):,}"),
+            Text(ago(c.last_success_at, now)),
+            Text(" ").join(health(c, now).split("\n")),
+        ]) for c in connections])
+
+    @property
+    def current(self) -> ConnectionSummary | None:
+        return self.connections.get(self.query_one(Table).cursor_key or "")
+
+    @work
+    async def action_connect(self) -> None:
+        platform = await self.app.push_screen_wait(
+            PromptScreen("Connect which platform?", " / ".join(PLATFORMS)))
+        if platform is None:
+            return
+        if platform.lower() not in PLATFORMS:
+            self.notify(f"Unknown platform {platform!r}: one of {', '.join(PLATFORMS)}.",
+                        severity="error", markup=False)
+            return
+        self.syncdesk.connect(platform.lower())
+
+    def action_toggle_connection(self) -> None:
+        if (connection := self.current) is not None:
+            self.syncdesk.toggle_connection(connection)
+
+    def action_disconnect(self) -> None:
+        if (connection := self.current) is not None:
+            self.syncdesk.disconnect(connection)
+
+    def action_purge(self) -> None:
+        if (connection := self.current) is not None:
+            self.syncdesk.purge(connection)
+
+    def action_map_accounts(self) -> None:
+        if (connection := self.current) is not None:
+            self.app.push_screen(AccountsScreen(connection.platform))

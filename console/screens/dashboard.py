@@ -1,0 +1,76 @@
+"""The overview: one panel per connection, updated in place as the store changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Footer, Header, Static
+
+from engine import ConnectionSummary, JobFilter
+
+from ..widgets.activity import Activity
+from ..widgets.connection_panel import ConnectionPanel
+from .base import SyncScreen
+from .records import RecordScreen
+
+
+class DashboardScreen(SyncScreen):
+    """`enter` on a count opens those records; `1`–`4` jump to a panel."""
+
+    TITLE = "Overview"
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield VerticalScroll(id="panels")
+        yield Static("No connections yet: press o for Connections, then a to connect.",
+                     id="empty")
+        yield Activity()
+        yield Footer()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return action != "back" and super().check_action(action, parameters)
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        service = self.syncdesk.service
+        self._show(await service.connections(), service.clock())
+
+    def _show(self, connections: list[ConnectionSummary], now: datetime) -> None:
+        box = self.query_one("#panels", VerticalScroll)
+        panels = {panel.summary.id: panel for panel in self.query(ConnectionPanel)}
+        wanted = {summary.id for summary in connections}
+        first_load = not panels
+        with self.app.batch_update():
+            for connection_id, gone in panels.items():
+                if connection_id not in wanted:
+                    gone.remove()
+            for position, summary in enumerate(connections, 1):
+                if (panel := panels.get(summary.id)) is None:
+                    box.mount(ConnectionPanel(summary, position, now))
+                else:
+                    panel.position = position
+                    panel.show(summary, now)
+            self.query_one("#empty").display = not connections
+        if first_load and connections:
+            self.call_after_refresh(self.focus_panel, 1)
+
+    def focus_panel(self, position: int) -> None:
+        """Focus the counts of the `position`th connection (1-based), if there is one."""
+        panels = list(self.query(ConnectionPanel))
+        if 1 <= position <= len(panels):
+            panel = panels[position - 1]
+            panel.table.focus()
+            panel.scroll_visible(animate=False)
+
+    @on(ConnectionPanel.OpenRecords)
+    def _open(self, event: ConnectionPanel.OpenRecords) -> None:
+        event.stop()
+        where = JobFilter(connection_id=event.summary.id, entity=event.entity,
+                          statuses=event.statuses)
+        self.app.push_screen(RecordScreen(event.summary, where))

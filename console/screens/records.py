@@ -1,0 +1,309 @@
+"""A listing of sync jobs: filter, search, sort, mark, retry, and open one.
+
+A million jobs never reach the widget: the table holds a window of at most `WINDOW` keyset
+pages of `PAGE` rows. When the cursor comes within `EDGE` rows of the window's end the next
+page is read (and the first one dropped), and the same going up. `starts[i]` remembers where
+page i begins, so going back up re-reads a page by its cursor, never with OFFSET.
+
+Marks are job ids (`space`) or a query (`A`: every job matching the filter, counted by the
+service, never by the loaded rows). A filter change clears the marks it hides, out loud.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.reactive import reactive
+from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.worker import Worker
+
+from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sort
+
+from ..format import copy_text, describe
+from ..keymap import bind
+from ..widgets.activity import Activity
+from ..widgets.job_table import JobTable
+from .base import SyncScreen
+from .detail import DetailScreen
+
+PAGE = 200
+WINDOW = 3
+EDGE = 40
+
+STATUSES: tuple[tuple[str, ...], ...] = (
+    (), ("failed",), ("pending", "in_flight"), ("blocked",), ("skipped",), ("broken_link",),
+    ("uncertain",), ("synced",),
+)
+"""What `f` cycles through."""
+CLASSES: tuple[str | None, ...] = (None, *(c.value for c in ErrorClass))
+"""What `e` cycles through."""
+
+
+def _next(options: tuple[object, ...], current: object) -> int:
+    return (options.index(current) + 1) % len(options) if current in options else 0
+
+
+@dataclass
+class Window:
+    """Which pages of the listing the table holds: pages `first` .. `first + len(pages)`."""
+
+    starts: list[Cursor | None] = field(default_factory=lambda: [None])
+    """Where each page begins (page 0 at the start); learnt as pages are read."""
+    first: int = 0
+    pages: list[list[JobRow]] = field(default_factory=list)
+    more: bool = False
+    """Whether a page follows the last one held."""
+
+    @property
+    def jobs(self) -> list[JobRow]:
+        return [job for page in self.pages for job in page]
+
+
+class SearchInput(Input):
+    BINDINGS = [bind("clear_search", "clear")]
+
+    def action_clear(self) -> None:
+        self.value = ""
+        self.post_message(self.Submitted(self, ""))
+
+
+class RecordScreen(SyncScreen):
+    BINDINGS = [
+        bind("search"), bind("status_filter"), bind("class_filter"), bind("sort"),
+        bind("mark"), bind("mark_all"), bind("clear_marks"), bind("retry"),
+        bind("retry_matching"), bind("copy"),
+    ]
+
+    where: reactive[JobFilter] = reactive(JobFilter, init=False)
+    """Which jobs are listed; changing it re-reads from the first page."""
+    sort: reactive[Sort] = reactive(Sort.RECENT, init=False)
+    """The listing's order (newest change first by default)."""
+
+    def __init__(self, connection: ConnectionSummary, where: JobFilter) -> None:
+        super().__init__()
+        self.connection = connection
+        self.set_reactive(RecordScreen.where, where)
+        self.title = f"{describe(connection)} › {where.entity.label if where.entity else 'all'}s"
+        self.window = Window()
+        self.marked: set[int] = set()
+        self.marked_query: JobFilter | None = None
+        """Set by `A`: every job matching this filter is marked."""
+        self.marked_count = 0
+        self._filler: Worker[None] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="filters")
+        yield SearchInput(placeholder="search number, name, customer or error; esc clears",
+                          id="search")
+        yield JobTable(id="jobs")
+        yield Static(id="window")
+        yield Activity()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one("#search").display = False
+        self._show_filters()
+        self.query_one(JobTable).focus()
+
+    @property
+    def scope(self) -> str:
+        return f"{describe(self.connection)}: {self.where.describe()}"
+
+    # -- loading ------------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Re-read the pages held (live refresh): rows update in place, keyed by job id."""
+        self._fill(self.window.first, max(1, len(self.window.pages)))
+
+    def _fill(self, first: int, count: int, *, reset: bool = False) -> None:
+        if reset:
+            self.window = Window()
+        self._filler = self._read(first, count)
+
+    @work(exclusive=True, group="page")
+    async def _read(self, first: int, count: int) -> None:
+        service, window = self.syncdesk.service, self.window
+        pages: list[list[JobRow]] = []
+        more = False
+        for index in range(first, first + count):
+            if index >= len(window.starts):
+                break
+            page = await service.page(self.where, after=window.starts[index], limit=PAGE,
+                                      sort=self.sort)
+            pages.append(page.rows)
+            del window.starts[index + 1:]
+            more = page.next is not None
+            if page.next is None:
+                break
+            window.starts.append(page.next)
+        window.first, window.pages, window.more = first, pages, more
+        self._show_jobs(service.clock())
+
+    def _show_jobs(self, now: datetime) -> None:
+        table = self.query_one(JobTable)
+        table.show(self.window.jobs, self._is_marked, now)
+        held = len(table.rows)
+        start = self.window.first * PAGE
+        more = "+" if self.window.more else ""
+        self.query_one("#window", Static).update(
+            f"rows {start + 1:,}–{start + held:,}{more}" if held else "no records match")
+
+    def _near_edge(self, row: int) -> None:
+        if self._filler is not None and self._filler.is_running:
+            return
+        window, held = self.window, len(self.query_one(JobTable).rows)
+        if window.more and row >= held - EDGE:
+            full = len(window.pages) >= WINDOW
+            self._fill(window.first + full, min(len(window.pages) + 1, WINDOW))
+        elif window.first > 0 and row < EDGE:
+            self._fill(window.first - 1, len(window.pages))
+
+    @on(DataTable.RowHighlighted, "#jobs")
+    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._near_edge(event.cursor_row)
+
+    @on(JobTable.Top)
+    def _top(self) -> None:
+        if self.window.first > 0:
+            self._fill(0, 1, reset=True)
+
+    @on(DataTable.RowSelected, "#jobs")
+    def _open(self, event: DataTable.RowSelected) -> None:
+        if event.row_key.value is not None:
+            self.app.push_screen(DetailScreen(int(event.row_key.value)))
+
+    def current_job(self) -> JobRow | None:
+        key = self.query_one(JobTable).cursor_key
+        return next((job for job in self.window.jobs if str(job.id) == key), None)
+
+    # -- filtering ----------------------------------------------------------------------
+
+    def watch_where(self, old: JobFilter, new: JobFilter) -> None:
+        self._show_filters()
+        self._refilter(old, new)
+
+    def watch_sort(self) -> None:
+        self._show_filters()
+        self._fill(0, 1, reset=True)
+
+    @work(exclusive=True, group="filter")
+    async def _refilter(self, old: JobFilter, new: JobFilter) -> None:
+        if self.marked_query is not None:
+            self.notify(f"Cleared the mark on all {self.marked_count:,} records of the "
+                        f"previous filter.", markup=False)
+            self.marked_query = None
+        if self.marked:
+            page = await self.syncdesk.service.page(replace(new, ids=tuple(self.marked)),
+                                                    limit=len(self.marked))
+            visible = {job.id for job in page.rows}
+            hidden = len(self.marked - visible)
+            if hidden:
+                self.marked &= visible
+                self.notify(f"{hidden:,} marked record{'s' * (hidden != 1)} hidden by the "
+                            f"filter: mark{'s' * (hidden != 1)} cleared.", markup=False)
+        self._show_filters()
+        self._fill(0, 1, reset=True)
+
+    def _show_filters(self) -> None:
+        where = self.where
+        text = Text()
+        for name, value in (("status", "/".join(where.statuses) or "any"),
+                            ("class", where.error_class or "any"),
+                            ("sort", self.sort.value)):
+            text.append(f"{name} ", "dim")
+            text.append(f"{value}  ", "bold")
+        if where.text:
+            text.append("search ", "dim")
+            text.append(f"{where.text!r}  ", "bold")
+        if self.marked_query is not None:
+            text.append(f"marked: all {self.marked_count:,} matching", "bold yellow")
+        elif self.marked:
+            text.append(f"marked: {len(self.marked):,}", "bold yellow")
+        self.query_one("#filters", Static).update(text)
+
+    def action_status_filter(self) -> None:
+        statuses = STATUSES[_next(STATUSES, self.where.statuses)]
+        self.where = replace(self.where, statuses=statuses)
+
+    def action_class_filter(self) -> None:
+        error_class = CLASSES[_next(CLASSES, self.where.error_class)]
+        self.where = replace(self.where, error_class=error_class)
+
+    def action_sort(self) -> None:
+        options = tuple(Sort)
+        self.sort = options[_next(options, self.sort)]
+
+    def action_search(self) -> None:
+        search = self.query_one("#search", SearchInput)
+        search.display = True
+        search.focus()
+
+    @on(Input.Submitted, "#search")
+    def _searched(self, event: Input.Submitted) -> None:
+        event.stop()
+        event.input.display = False
+        self.query_one(JobTable).focus()
+        self.where = replace(self.where, text=event.value.strip() or None)
+
+    # -- marks and retries --------------------------------------------------------------
+
+    def _is_marked(self, job_id: int) -> bool:
+        return self.marked_query is not None or job_id in self.marked
+
+    def _show_marks(self) -> None:
+        table = self.query_one(JobTable)
+        with self.app.batch_update():
+            for job in self.window.jobs:
+                table.show_mark(job.id, self._is_marked(job.id))
+        self._show_filters()
+
+    def action_mark(self) -> None:
+        job = self.current_job()
+        if job is None:
+            return
+        if self.marked_query is not None:
+            self.notify("Every matching record is marked; U clears the marks.")
+            return
+        self.marked ^= {job.id}
+        self.query_one(JobTable).show_mark(job.id, job.id in self.marked)
+        self.query_one(JobTable).action_cursor_down()
+        self._show_filters()
+
+    @work(group="marks")
+    async def action_mark_all(self) -> None:
+        where = self.where
+        self.marked_count = await self.syncdesk.service.count(where)
+        self.marked_query, self.marked = where, set()
+        self._show_marks()
+        self.notify(f"Marked all {self.marked_count:,} records matching {where.describe()}.",
+                    markup=False)
+
+    def action_clear_marks(self) -> None:
+        self.marked_query, self.marked = None, set()
+        self._show_marks()
+
+    def action_retry(self) -> None:
+        if self.marked_query is not None:
+            self.syncdesk.retry_where(self.marked_query, self.scope,
+                                      on_confirmed=self.action_clear_marks)
+        elif self.marked:
+            self.syncdesk.retry(sorted(self.marked))
+            self.action_clear_marks()
+        elif (job := self.current_job()) is not None:
+            self.syncdesk.retry([job.id])
+
+    def action_retry_matching(self) -> None:
+        self.syncdesk.retry_where(self.where, self.scope)
+
+    def action_copy(self) -> None:
+        job = self.current_job()
+        if job is not None:
+            self.app.copy_to_clipboard(copy_text(job))
+            self.notify(f"Copied {job.label}.", markup=False)
+

@@ -1,0 +1,122 @@
+"""One connection on the dashboard: its health line and its counts per entity and status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from engine import ConnectionSummary, Entity
+
+from ..format import STATUS_STYLE, ago, span, until
+from .table import Row, Table
+
+COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("synced", "synced", ("synced",)),
+    ("pending", "pending", ("pending", "in_flight")),
+    ("failed", "failed", ("failed",)),
+    ("blocked", "blocked", ("blocked",)),
+    ("skipped", "skipped", ("skipped",)),
+    ("broken_link", "broken link", ("broken_link",)),
+    ("uncertain", "uncertain", ("uncertain",)),
+)
+"""Column key, label, and the job statuses the column counts (and opens)."""
+
+_STATUSES = {key: statuses for key, _, statuses in COLUMNS}
+
+
+class ConnectionPanel(Vertical, can_focus=False):
+    """Shows one `ConnectionSummary`; `enter` on a cell asks to open those records."""
+
+    class OpenRecords(Message):
+        """The user picked an entity (and maybe a status column) of this connection."""
+
+        def __init__(self, summary: ConnectionSummary, entity: Entity,
+                     statuses: tuple[str, ...]) -> None:
+            super().__init__()
+            self.summary = summary
+            """The connection the records belong to."""
+            self.entity = entity
+            """Which kind of record."""
+            self.statuses = statuses
+            """The statuses of the picked column; empty for every status."""
+
+    def __init__(self, summary: ConnectionSummary, position: int, now: datetime) -> None:
+        super().__init__(id=f"connection-{summary.id}", classes="panel")
+        self.summary = summary
+        self.position = position
+        self._now = now
+
+    def compose(self) -> ComposeResult:
+        yield Static(classes="health")
+        yield Table([("entity", "", 12), *((key, label, None) for key, label, _ in COLUMNS),
+                     ("total", "total", None)], classes="counts")
+
+    def on_mount(self) -> None:
+        self.query_one(Table).cursor_type = "cell"
+        self.show(self.summary, self._now)
+
+    @property
+    def table(self) -> Table:
+        return self.query_one(Table)
+
+    def show(self, summary: ConnectionSummary, now: datetime) -> None:
+        """Update in place: the health line and the cells whose count changed."""
+        self.summary = summary
+        self.border_title = f"{self.position} · {summary.platform} · {summary.tenant_name}"
+        self.query_one(".health", Static).update(health(summary, now))
+        rows: list[Row] = []
+        by_entity = {counts.entity: counts for counts in summary.counts}
+        for entity in Entity:
+            counts = by_entity.get(entity)
+            cells = [Text(entity.label + "s", style="bold")]
+            for key, _, statuses in COLUMNS:
+                n = sum(counts[s] for s in statuses) if counts else 0
+                cells.append(Text(f"{n:,}", style=STATUS_STYLE[key] if n else "dim",
+                                  justify="right"))
+            cells.append(Text(f"{counts.total if counts else 0:,}", justify="right"))
+            rows.append((entity.value, cells))
+        self.table.sync(rows)
+
+    def on_data_table_cell_selected(self, event: DataTable.CellSelected) -> None:
+        event.stop()
+        row, column = event.cell_key.row_key.value, event.cell_key.column_key.value
+        if row is None or column is None:
+            return
+        self.post_message(self.OpenRecords(self.summary, Entity(row),
+                                           _STATUSES.get(column, ())))
+
+
+def health(summary: ConnectionSummary, now: datetime) -> Text:
+    """The connection's state, quota, token life, last success and how far behind it is."""
+    text = Text()
+    state = {
+        "active": ("● connected", "green"),
+        "paused": ("‖ paused", "yellow"),
+        "needs_reconnect": ("✖ needs reconnecting", "bold red"),
+        "disconnected": ("○ disconnected", "dim"),
+    }.get(summary.state, (summary.state, ""))
+    text.append(*state)
+    if summary.parked_until is not None and summary.parked_until > now:
+        text.append(f"  rate-limited, parked {until(summary.parked_until, now)}", "yellow")
+    if summary.state_reason:
+        text.append(f" ({summary.state_reason})", "dim")
+    quota = [f"{n:,}/{unit}" for n, unit in ((summary.minute_remaining, "min"),
+                                             (summary.day_remaining, "day")) if n is not None]
+    if quota:
+        text.append("  quota left " + " ".join(quota))
+    if summary.refresh_expires_at is not None:
+        days = (summary.refresh_expires_at - now).total_seconds() / 86400
+        text.append(f"  token {int(days)}d left" if days > 0 else "  token expired",
+                    "yellow" if days < 7 else "")
+    text.append(f"\nlast sync {ago(summary.last_success_at, now)}")
+    if summary.oldest_pending_at is not None:
+        text.append(f"  behind {span((now - summary.oldest_pending_at).total_seconds())}",
+                    "yellow")
+    else:
+        text.append("  up to date", "green")
+    return text

@@ -1,0 +1,75 @@
+"""A keyboard table: DataTable plus j/k/g/G, with rows set by key and updated in place."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
+
+from ..keymap import bind
+
+Row = tuple[str, Sequence[Text]]
+"""A row's key and its cells, in column order."""
+
+
+class Table(DataTable[Text]):
+    """Rows are keyed; `sync()` changes only what changed, so live refreshes do not flicker."""
+
+    BINDINGS = [
+        bind("cursor_down"),
+        bind("cursor_up"),
+        bind("top", "scroll_top"),
+        bind("bottom", "scroll_bottom"),
+    ]
+
+    def __init__(self, columns: Sequence[tuple[str, str, int | None]], *,
+                 id: str | None = None, classes: str | None = None) -> None:
+        """`columns`: (key, label, width or None to fit the content)."""
+        super().__init__(cursor_type="row", id=id, classes=classes)
+        self._spec = columns
+        self._keys: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in self._spec:
+            self.add_column(label, key=key, width=width)
+
+    @property
+    def cursor_key(self) -> str | None:
+        """The key of the row under the cursor, if any."""
+        if not self.row_count:
+            return None
+        try:
+            row_key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        except CellDoesNotExist:
+            return None
+        return row_key.value
+
+    def sync(self, rows: Sequence[Row]) -> None:
+        """Show exactly `rows`: update cells in place when the keys are the same, append when
+        they only grew, else rebuild and keep the cursor on the same key where it still is."""
+        keys = [key for key, _ in rows]
+        fit = [width is None for _, _, width in self._spec]
+        columns = [key for key, _, _ in self._spec]
+        with self.app.batch_update():
+            if keys[: len(self._keys)] == self._keys:
+                for key, cells in rows[: len(self._keys)]:
+                    for column, cell, resize in zip(columns, cells, fit, strict=True):
+                        if self.get_cell(key, column) != cell:
+                            self.update_cell(key, column, cell, update_width=resize)
+                for key, cells in rows[len(self._keys):]:
+                    self.add_row(*cells, key=key)
+            else:
+                self._rebuild(rows)
+        self._keys = keys
+
+    def _rebuild(self, rows: Sequence[Row]) -> None:
+        current, index = self.cursor_key, self.cursor_row
+        self.clear()
+        for key, cells in rows:
+            self.add_row(*cells, key=key)
+        if current is not None and current in self.rows:
+            index = self.get_row_index(current)
+        if rows:
+            self.move_cursor(row=min(index, len(rows) - 1), animate=False, scroll=True)
