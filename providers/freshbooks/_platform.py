@@ -1,0 +1,57 @@
+"""FreshBooks as the engine sees it: what it can do, its limits, and how to connect."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from engine import (
+    Capabilities,
+    ConnectionSettings,
+    Entity,
+    Limits,
+    Operation,
+    TokenSource,
+)
+
+from ._auth import FreshBooksOAuth
+from ._client import FreshBooksProvider
+
+_EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
+
+PER_MINUTE = 600
+"""FreshBooks publishes no limit (PLATFORMS.md §4.5, UNCERTAIN); 10 a second is a polite
+pace its SDKs' retry-on-429 tolerates, and the sandbox enforces the same by default."""
+CONCURRENCY = 5
+
+CAPABILITIES = Capabilities(
+    operations={
+        Entity.CUSTOMER: _EDIT,
+        Entity.ITEM: _EDIT,
+        # Voiding is FreshBooks' soft delete (DELETE → vis_state 1).
+        Entity.INVOICE: _EDIT | {Operation.VOID},
+        # One local payment may be several FreshBooks payments: created and deleted whole.
+        Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
+        # Applied at creation; changing an applied credit note means void and re-issue.
+        Entity.CREDIT_NOTE: frozenset({Operation.CREATE, Operation.VOID}),
+    },
+    limits=Limits(per_minute=PER_MINUTE, concurrency=CONCURRENCY),
+    idempotency_keys=False,
+)
+
+
+@dataclass(frozen=True)
+class FreshBooksPlatform:
+    """Implements `engine.Platform` for FreshBooks."""
+
+    name: str = "freshbooks"
+    title: str = "FreshBooks"
+    capabilities: Capabilities = field(default=CAPABILITIES)
+
+    def oauth(self, settings: ConnectionSettings) -> FreshBooksOAuth:
+        return FreshBooksOAuth(settings)
+
+    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> FreshBooksProvider:
+        return FreshBooksProvider(settings, tokens)
+
+
+PLATFORM = FreshBooksPlatform()

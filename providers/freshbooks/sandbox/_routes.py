@@ -1,0 +1,279 @@
+"""The accounting routes of the sandbox, plus `/auth/api/v1/users/me`.
+
+Under `/accounting/account/{accountId}/`, per resource (`users/clients`, `items/items`,
+`invoices/invoices`, `payments/payments`, `credit_notes/credit_notes`): `GET` a page of
+the list, `POST` create, `GET …/{id}`, `PUT …/{id}` update (soft delete with
+`{"vis_state": 1}`); `DELETE …/{id}` on invoices only, as FreshBooks deletes invoices;
+`GET taxes/taxes`.
+
+Lists page by `page` and `per_page` (default 30; anything above 100 is silently cut to 100,
+as FreshBooks does) and answer `page`, `pages`, `per_page`, `total`. Filters:
+`search[<field>]=v` is equality, `search[<field>_like]=v` a case-insensitive substring,
+`search[updated_min]`/`search[updated_max]` bound `updated` (US/Eastern, like the answers).
+A `GET` by id also returns soft-deleted objects, with their `vis_state` (UNCERTAIN).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from .._auth import ME_PATH
+from .._dates import EASTERN, eastern
+from . import _rules as rules
+from ._rules import FbError, Refused
+from ._state import CENT, CREDIT_TYPE, Books, Json
+
+ACCOUNT = "/accounting/account/{account_id}"
+DEFAULT_PER_PAGE = 30
+MAX_PER_PAGE = 100
+MONEY_FIELDS = frozenset({"amount", "paid", "outstanding", "applied", "balance"})
+_SEARCH = re.compile(r"^search\[(\w+)\]$")
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    path: str
+    single: str
+    plural: str
+    store: str
+    create: Callable[[Books, Json], Json] | None
+    update: Callable[[Books, Json, Json], Json] | None
+    delete: Callable[[Books, Json], Json] | None = None
+    """HTTP DELETE; only invoices (and taxes, not emulated) are deleted this way."""
+
+
+KINDS = [
+    Kind("users/clients", "client", "clients", "clients", Books.create_client,
+         Books.update_client),
+    Kind("items/items", "item", "items", "items", Books.create_item, Books.update_item),
+    Kind("invoices/invoices", "invoice", "invoices", "invoices", Books.create_invoice,
+         Books.update_invoice, Books.delete_invoice),
+    Kind("payments/payments", "payment", "payments", "payments", Books.create_payment,
+         Books.update_payment),
+    Kind("credit_notes/credit_notes", "credit_note", "credit_notes", "credit_notes",
+         Books.create_credit_note, Books.update_credit_note),
+]
+TAXES = Kind("taxes/taxes", "tax", "taxes", "taxes", None, None)
+
+
+@dataclass
+class FreshBooksApi:
+    books: Books
+
+    def routes(self) -> list[Route]:
+        routes = [Route(ME_PATH, self._me, methods=["GET"]),
+                  Route(f"{ACCOUNT}/{TAXES.path}", self._list(TAXES), methods=["GET"])]
+        for kind in KINDS:
+            base = f"{ACCOUNT}/{kind.path}"
+            routes += [
+                Route(base, self._list(kind), methods=["GET"]),
+                Route(base, self._create(kind), methods=["POST"]),
+                Route(f"{base}/{{object_id}}", self._get(kind), methods=["GET"]),
+                Route(f"{base}/{{object_id}}", self._update(kind), methods=["PUT"]),
+            ]
+            if kind.delete is not None:
+                routes.append(Route(f"{base}/{{object_id}}", self._delete(kind),
+                                    methods=["DELETE"]))
+        return routes
+
+    async def _me(self, request: Request) -> Response:
+        books = self.books
+        business = {"id": books.business_id, "business_uuid": f"uuid-{books.business_id}",
+                    "name": books.name, "account_id": books.account_id,
+                    "date_format": "mm/dd/yyyy"}
+        return JSONResponse({"response": {
+            "id": 1, "identity_id": 1, "first_name": "Sandbox", "last_name": "Owner",
+            "email": "owner@sandbox.example", "language": "en",
+            "business_memberships": [{"id": 1, "role": "owner",
+                                      "unacknowledged_change": False, "business": business}],
+            "roles": [{"id": 1, "role": "admin", "accountid": books.account_id}],
+        }})
+
+    # -- handlers --------------------------------------------------------------------------
+
+    def _list(self, kind: Kind) -> Handler:
+        @_refusals
+        async def handler(request: Request) -> Response:
+            query = request.query_params
+            page = _positive(query.get("page", "1"), rules.INVALID_PAGE, "page")
+            per_page = min(_positive(query.get("per_page", str(DEFAULT_PER_PAGE)),
+                                     rules.INVALID_PER_PAGE, "per_page"), MAX_PER_PAGE)
+            chosen = [e for e in self._store(kind).values() if _matches(e, query)]
+            window = chosen[(page - 1) * per_page: page * per_page]
+            return _ok({kind.plural: [_view(e) for e in window], "page": page,
+                        "pages": max(math.ceil(len(chosen) / per_page), 1),
+                        "per_page": per_page, "total": len(chosen)})
+
+        return handler
+
+    def _get(self, kind: Kind) -> Handler:
+        @_refusals
+        async def handler(request: Request) -> Response:
+            return _ok({kind.single: _view(self._find(kind, request))})
+
+        return handler
+
+    def _create(self, kind: Kind) -> Handler:
+        @_refusals
+        async def handler(request: Request) -> Response:
+            assert kind.create is not None
+            created = kind.create(self.books, await _body(request, kind))
+            return _ok({kind.single: _view(created)})
+
+        return handler
+
+    def _update(self, kind: Kind) -> Handler:
+        @_refusals
+        async def handler(request: Request) -> Response:
+            assert kind.update is not None
+            found = self._find(kind, request)
+            updated = kind.update(self.books, found, await _body(request, kind))
+            return _ok({kind.single: _view(updated)})
+
+        return handler
+
+    def _delete(self, kind: Kind) -> Handler:
+        @_refusals
+        async def handler(request: Request) -> Response:
+            assert kind.delete is not None
+            return _ok({kind.single: _view(kind.delete(self.books, self._find(kind, request)))})
+
+        return handler
+
+    def _store(self, kind: Kind) -> dict[int, Json]:
+        store: dict[int, Json] = getattr(self.books, kind.store)
+        return store
+
+    def _find(self, kind: Kind, request: Request) -> Json:
+        raw = request.path_params["object_id"]
+        found = self._store(kind).get(int(raw)) if str(raw).isdigit() else None
+        if found is None:
+            raise rules.not_found(kind.single, raw)
+        return found
+
+
+def counted(books: Books) -> dict[str, int]:
+    """Live objects per engine entity; credit applications are not payments of the ledger."""
+    def live(store: dict[int, Json]) -> list[Json]:
+        return [e for e in store.values() if e["vis_state"] == 0]
+
+    return {"customer": len(live(books.clients)), "item": len(live(books.items)),
+            "invoice": len(live(books.invoices)),
+            "payment": sum(1 for p in live(books.payments) if p["type"] != CREDIT_TYPE),
+            "credit_note": len(live(books.credit_notes))}
+
+
+def _refusals(handler: Handler) -> Handler:
+    async def guarded(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except Refused as refused:
+            return error_response(refused.status, *refused.errors)
+
+    return guarded
+
+
+def error_response(status: int, *errors: FbError) -> JSONResponse:
+    return JSONResponse({"response": {"errors": [e.wire() for e in errors]}}, status_code=status)
+
+
+async def _body(request: Request, kind: Kind) -> Json:
+    try:
+        payload = json.loads(await request.body() or b"null", parse_float=Decimal)
+    except ValueError:
+        raise Refused(400, FbError(rules.PARSE, None, "Could not parse the request body as "
+                                   "JSON.", kind.single)) from None
+    body = payload.get(kind.single) if isinstance(payload, dict) else None
+    if not isinstance(body, dict):
+        raise Refused(400, rules.required(kind.single, kind.single))
+    return body
+
+
+def _positive(raw: str, errno: int, name: str) -> int:
+    if not raw.isdigit() or int(raw) < 1:
+        raise Refused(400, FbError(errno, name, f"{name} must be a positive integer.", "list",
+                                   raw))
+    return int(raw)
+
+
+def _matches(element: Json, query: Mapping[str, str]) -> bool:
+    for key, wanted in query.items():
+        match = _SEARCH.match(key)
+        if match is None:
+            continue
+        name = match.group(1)
+        if name in ("updated_min", "updated_max"):
+            bound = _moment(wanted)
+            if (element["updated"] < bound) if name == "updated_min" \
+                    else (element["updated"] > bound):
+                return False
+        elif name.endswith("_like"):
+            if wanted.lower() not in str(element.get(name[:-5]) or "").lower():
+                return False
+        elif _text(element.get(name)) != wanted:
+            return False
+    return True
+
+
+def _moment(text: str) -> datetime:
+    """A filter bound, read like FreshBooks' own timestamps: US/Eastern."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace(" ", "T"))
+    except ValueError:
+        raise Refused(400, rules.invalid("list", "updated_min", "Invalid date.", text)) \
+            from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=EASTERN)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, date):
+        return value.isoformat()
+    return "" if value is None else str(value)
+
+
+def _view(element: Json) -> Json:
+    """An object as FreshBooks shows it: money with its code, times in US/Eastern."""
+    currency = str(element.get("currency_code") or "USD")
+    view: Json = {}
+    for key, value in element.items():
+        if key.startswith("_"):
+            continue
+        if key in MONEY_FIELDS and isinstance(value, Decimal) and "taxid" not in element:
+            value = {"amount": value, "code": currency}
+        elif key == "lines":
+            value = [_view({**line, "currency_code": currency}) for line in value]
+            for line in value:
+                line.pop("currency_code")
+        view[key] = _render(value)
+    return view
+
+
+def _render(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {str(k): _render(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_render(v) for v in value]
+    if isinstance(value, Decimal):
+        return format(value.quantize(CENT) if value == value.quantize(CENT) else value, "f")
+    if isinstance(value, datetime):
+        return eastern(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _ok(result: Json) -> JSONResponse:
+    return JSONResponse({"response": {"result": result}})
