@@ -1,0 +1,242 @@
+"""The Wave `Provider`: pushes customers, products and invoices to one Wave business.
+
+Everything is one GraphQL endpoint (PLATFORMS.md §3): writes are `…Create` / `…Patch`
+mutations carrying the business id, reads walk `business(id) { … }`. Wave has no
+idempotency key and no version token, so a create whose answer was lost is reconciled by
+`find` (invoice by number, customer by our `displayId` or its name, product by name) before
+the engine sends it again, and an update simply patches.
+
+Invoice states. Local DRAFT is a Wave DRAFT; SENT is created SAVED (approved, posted to the
+books) and then `invoiceMarkSent`; an update approves and marks sent what is not yet. Wave
+cannot take an approved invoice back to draft, so that change is not sent. VOID deletes the
+invoice (`invoiceDelete`: Wave's public API has no void), and an invoice already gone counts
+as voided, so a retry after a lost answer does not end as a broken link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import suppress
+from decimal import Decimal
+from typing import Any
+
+from engine import (
+    ConnectionSettings,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Item,
+    NotFound,
+    Operation,
+    PushRequest,
+    Quota,
+    Record,
+    RemoteAccount,
+    RemoteCustomer,
+    RemoteItem,
+    RemoteRef,
+    RemoteTaxCode,
+    SyncError,
+    TokenSource,
+    Unsupported,
+)
+from providers._http import ApiClient
+
+from . import _documents as gql
+from . import _mapping as wire
+from ._auth import API_PATH, WaveHosts
+from ._errors import Json, data_of, is_unauthenticated, mutation_result, reading
+
+PAGE_SIZE = 50
+"""Wave does not publish a largest page size (UNCERTAIN); 50 stays well inside any."""
+
+
+class WaveProvider:
+    def __init__(self, settings: ConnectionSettings, tokens: TokenSource) -> None:
+        self._api = ApiClient(settings, tokens, base_url=WaveHosts.of(settings).api,
+                              is_expired_token=is_unauthenticated)
+        self._business = settings.tenant_id
+
+    # -- writes ------------------------------------------------------------------------------
+
+    async def push(self, request: PushRequest) -> RemoteRef:
+        record = request.record
+        if isinstance(record, Customer):
+            return await self._save(request, wire.customer(record),
+                                    (gql.CUSTOMER_CREATE, gql.CUSTOMER_PATCH), "name")
+        if isinstance(record, Item):
+            return await self._save(request, wire.product(record),
+                                    (gql.PRODUCT_CREATE, gql.PRODUCT_PATCH), "name")
+        if isinstance(record, Invoice):
+            return await self._push_invoice(request, record)
+        raise Unsupported(wire.UNSUPPORTED[request.entity])
+
+    async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
+        # Wave has no batch writes (batch_size 1), so a batch is pushes one by one.
+        results: list[RemoteRef | SyncError] = []
+        for request in requests:
+            try:
+                results.append(await self.push(request))
+            except SyncError as exc:
+                results.append(exc)
+        return results
+
+    async def _save(self, request: PushRequest, fields: Json,
+                    mutations: tuple[gql.Mutation, gql.Mutation], number_field: str) -> RemoteRef:
+        create, patch = mutations
+        if request.operation is Operation.CREATE:
+            node = await self._mutate(create, {"businessId": self._business, **fields})
+        else:
+            node = await self._mutate(patch, {"id": _link(request).remote_id, **fields})
+        with reading(create.name):
+            return wire.ref(node, number_field)
+
+    async def _push_invoice(self, request: PushRequest, record: Invoice) -> RemoteRef:
+        if request.operation is Operation.VOID:
+            return await self._delete_invoice(_link(request))
+        fields = wire.invoice(request, record)
+        if request.operation is Operation.CREATE:
+            node = await self._mutate(gql.INVOICE_CREATE, {
+                "businessId": self._business, "status": wire.create_status(record), **fields,
+            })
+        else:
+            node = await self._mutate(gql.INVOICE_PATCH,
+                                      {"id": _link(request).remote_id, **fields})
+        if record.status is InvoiceStatus.SENT:
+            node = await self._mark_sent(node)
+        with reading("invoice"):
+            return wire.ref(node, "invoiceNumber")
+
+    async def _mark_sent(self, node: Json) -> Json:
+        with reading("invoice"):
+            invoice_id, status, sent = str(node["id"]), node["status"], node["lastSentAt"]
+        if status == "DRAFT":
+            node = await self._mutate(gql.INVOICE_APPROVE, {"invoiceId": invoice_id})
+        if sent is None:
+            node = await self._mutate(gql.INVOICE_MARK_SENT, {
+                "invoiceId": invoice_id, "sendMethod": "MARKED_SENT"})
+        return node
+
+    async def _delete_invoice(self, link: RemoteRef) -> RemoteRef:
+        # Already gone counts as done: an earlier delete landed and its answer was lost.
+        with suppress(NotFound):
+            await self._mutate(gql.INVOICE_DELETE, {"invoiceId": link.remote_id})
+        return link
+
+    # -- reads -------------------------------------------------------------------------------
+
+    async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
+        documents = {Entity.CUSTOMER: (gql.GET_CUSTOMER, "customer", "name"),
+                     Entity.ITEM: (gql.GET_PRODUCT, "product", "name"),
+                     Entity.INVOICE: (gql.GET_INVOICE, "invoice", "invoiceNumber")}
+        if entity not in documents:
+            raise Unsupported(wire.UNSUPPORTED[entity])
+        document, field, number_field = documents[entity]
+        try:
+            data = await self._query(document, {"id": remote_id})
+        except NotFound:
+            return None
+        with reading(field):
+            node = data["business"][field]
+            # An archived product cannot go on invoices any more: for syncdesk it is gone.
+            if node is None or node.get("isArchived"):
+                return None
+            return wire.ref(node, number_field)
+
+    async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
+        if isinstance(record, Invoice):
+            async for node in self._pages("invoices", gql.INVOICES_NUMBERED,
+                                          {"invoiceNumber": record.number}):
+                return wire.ref(node, "invoiceNumber")
+            return None
+        if isinstance(record, Customer):
+            return await self._find_customer(record)
+        if isinstance(record, Item):
+            async for node in self._pages("products", gql.PRODUCTS):
+                if node["name"] == record.name and not node["isArchived"]:
+                    return wire.ref(node, "name")
+            return None
+        raise Unsupported(wire.UNSUPPORTED[entity])
+
+    async def _find_customer(self, record: Customer) -> RemoteRef | None:
+        """Ours by `displayId` first; else the newest customer of that name (and email)."""
+        by_name = None
+        filters = {"email": record.email} if record.email else {}
+        async for node in self._pages("customers", gql.CUSTOMERS, filters):
+            if node.get("displayId") == record.id:
+                return wire.ref(node, "name")
+            if by_name is None and str(node["name"]).casefold() == \
+                    record.display_name.casefold():
+                by_name = wire.ref(node, "name")
+        return by_name
+
+    async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
+        async for node in self._pages("customers", gql.CUSTOMERS):
+            with reading("customers"):
+                yield RemoteCustomer(remote_id=str(node["id"]), display_name=str(node["name"]),
+                                     email=node.get("email") or None,
+                                     phone=node.get("phone") or None)
+
+    async def list_items(self) -> AsyncIterator[RemoteItem]:
+        async for node in self._pages("products", gql.PRODUCTS):
+            with reading("products"):
+                account = node.get("incomeAccount") or {}
+                yield RemoteItem(remote_id=str(node["id"]), name=str(node["name"]),
+                                 unit_price=Decimal(str(node["unitPrice"])),
+                                 income_account=account.get("id"))
+
+    async def list_accounts(self) -> AsyncIterator[RemoteAccount]:
+        async for node in self._pages("accounts", gql.ACCOUNTS):
+            with reading("accounts"):
+                if not node["isArchived"]:
+                    # Wave accounts are mapped by id: its account numbers are optional.
+                    yield RemoteAccount(code=str(node["id"]), name=str(node["name"]),
+                                        kind=str(node["type"]["value"]))
+
+    async def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]:
+        async for node in self._pages("salesTaxes", gql.SALES_TAXES):
+            with reading("salesTaxes"):
+                if not node["isArchived"]:
+                    yield RemoteTaxCode(code=str(node["id"]), name=str(node["name"]),
+                                        rate=Decimal(str(node["rate"])))
+
+    def quota(self) -> Quota | None:
+        return None  # Wave sends no rate-limit headers
+
+    async def aclose(self) -> None:
+        await self._api.aclose()
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    async def _pages(self, field: str, document: str,
+                     filters: Mapping[str, Any] | None = None) -> AsyncIterator[Json]:
+        page, pages = 1, 1
+        while page <= pages:
+            data = await self._query(document, {"page": page, "pageSize": PAGE_SIZE,
+                                                **(filters or {})})
+            with reading(field):
+                listing = data["business"][field]
+                pages = int(listing["pageInfo"]["totalPages"])
+                nodes = [dict(edge["node"]) for edge in listing["edges"]]
+            for node in nodes:
+                yield node
+            page += 1
+
+    async def _query(self, document: str, variables: Mapping[str, Any]) -> Json:
+        return await self._graphql(document, {"businessId": self._business, **variables})
+
+    async def _mutate(self, mutation: gql.Mutation, payload: Json) -> Json:
+        data = await self._graphql(mutation.text, {"input": payload})
+        return mutation_result(data, mutation.name, mutation.entity)
+
+    async def _graphql(self, document: str, variables: Mapping[str, Any]) -> Json:
+        response = await self._api.send("POST", API_PATH,
+                                        json_body={"query": document, "variables": variables})
+        return data_of(response)
+
+
+def _link(request: PushRequest) -> RemoteRef:
+    if request.link is None:
+        raise TypeError(f"{request.operation} of {request.entity} needs the remote link")
+    return request.link
