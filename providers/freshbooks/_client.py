@@ -377,7 +377,7 @@ def _result(response: httpx.Response) -> Json:
     try:
         payload = json.loads(response.content, parse_float=Decimal)
     except ValueError:
-        raise malformed("JSON", response.text, response.status_code) from None
+        raise malformed("valid JSON", response.text, response.status_code) from None
     envelope = payload.get("response") if isinstance(payload, dict) else None
     result = envelope.get("result") if isinstance(envelope, dict) else None
     if not isinstance(result, dict):
