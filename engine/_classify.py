@@ -33,26 +33,12 @@ LEGAL_SUFFIXES: frozenset[str] = frozenset(
 )
 """Legal forms of a company, as words after dots are dropped ("L.L.C." is "llc")."""
 
-BUSINESS_WORDS: tuple[tuple[str, ...], ...] = (
-    ("group",),
-    ("holdings",),
-    ("properties",),
-    ("property", "management"),
-    ("realty",),
-    ("restaurant",),
-    ("cafe",),
-    ("bakery",),
-    ("hotel",),
-    ("motel",),
-    ("clinic",),
-    ("dental",),
-    ("services",),
-    ("associates",),
-    ("partners",),
-    ("enterprises",),
-    ("industries",),
-    ("and", "sons"),
-    ("and", "daughters"),
+BUSINESS_WORDS: frozenset[str] = frozenset(
+    {
+        "group", "holdings", "properties", "property management", "realty", "restaurant",
+        "cafe", "bakery", "hotel", "motel", "clinic", "dental", "services", "associates",
+        "partners", "enterprises", "industries", "and sons", "and daughters",
+    }
 )
 """Words a commercial customer's name carries; "&" is read as "and"."""
 
@@ -75,11 +61,6 @@ def _words(name: str) -> list[str]:
     return "".join(chars).split()
 
 
-def _contains(words: list[str], phrase: tuple[str, ...]) -> bool:
-    size = len(phrase)
-    return any(tuple(words[i : i + size]) == phrase for i in range(len(words) - size + 1))
-
-
 def classify(name: str, company: str | None = None) -> Classification:
     """Classify a customer by its display name and, if given, its company name."""
     name_words = _words(name)
@@ -87,7 +68,8 @@ def classify(name: str, company: str | None = None) -> Classification:
     words = [*name_words, *company_words]
     if BUILDER_WORDS.intersection(words):
         return Classification.BUILDER
-    if LEGAL_SUFFIXES.intersection(words) or any(_contains(words, p) for p in BUSINESS_WORDS):
+    spaced = f" {' '.join(words)} "  # whole-word phrase search: " and sons " in " patel and sons "
+    if LEGAL_SUFFIXES.intersection(words) or any(f" {p} " in spaced for p in BUSINESS_WORDS):
         return Classification.BUSINESS
     if company_words and company_words != name_words:
         return Classification.BUSINESS

@@ -30,7 +30,7 @@ def test_every_legal_suffix_makes_a_business(suffix: str) -> None:
     assert classify(f"Blue Heron, {suffix.upper()}.") is BUSINESS
 
 
-@pytest.mark.parametrize("phrase", [" ".join(p) for p in BUSINESS_WORDS])
+@pytest.mark.parametrize("phrase", sorted(BUSINESS_WORDS))
 def test_every_business_word_makes_a_business(phrase: str) -> None:
     assert classify(f"Blue Heron {phrase.title()}") is BUSINESS
 
