@@ -36,6 +36,7 @@ SECTIONS: dict[str, Entity] = {
     "credit_notes": Entity.CREDIT_NOTE,
 }
 """The keys of a JSON ledger file, in the dependency order records are returned in."""
+_ORDER = {MODEL_OF[entity]: position for position, entity in enumerate(SECTIONS.values())}
 
 CSV_MARKERS: tuple[tuple[str, Entity], ...] = (
     ("display_name", Entity.CUSTOMER),
@@ -212,8 +213,6 @@ def _duplicate_numbers(file: str, candidates: list[_Candidate], skip: set[int],
     return clashing
 
 
-_ORDER = {MODEL_OF[entity]: position for position, entity in enumerate(SECTIONS.values())}
-
 _REWORDED = {
     "missing": "is required",
     "extra_forbidden": "is not a known field",
@@ -254,8 +253,9 @@ def _clip(text: str, limit: int = _CLIP) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _failed(file: str, message: str, field: str = "") -> ParsedFile:
-    return ParsedFile([], [Problem(file, "", field, message)])
+def _failed(file: str, message: str) -> ParsedFile:
+    """The whole file is unusable: one problem, no records."""
+    return ParsedFile([], [Problem(file, "", "", message)])
 
 
 # --- JSON -----------------------------------------------------------------------------------
