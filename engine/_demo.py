@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -53,7 +53,7 @@ _LABOR_INVOICES = 3
 _STARTER_CUSTOMERS = 5
 """C-0002 to C-0006 get only sent invoices, so that every way of paying has one to pay."""
 
-# (sku, name, unit price, largest quantity on one line, taxable)
+# (sku, name, unit price, largest quantity on one line); materials are taxable
 _SERVICES = (
     ("DEMO-HR", "Demolition (hour)", "65.00", 16),
     ("CARP-HR", "Carpentry (hour)", "72.00", 40),
@@ -147,10 +147,8 @@ class _Balance:
 
     invoice: Invoice
     left: Decimal
-    paid_on: date = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.paid_on = self.invoice.issue_date
+    paid_on: date
+    """The last day money came in for it (its issue date until then): payments follow it."""
 
 
 class _Demo:
@@ -292,7 +290,7 @@ class _Demo:
             specials.append(self.invoice(f"INV-{next(numbers)}", self.day(1, 90),
                                          rng.choice(special_customers), lines,
                                          InvoiceStatus.SENT))
-        open_invoices = [_Balance(i, i.total) for i in invoices
+        open_invoices = [_Balance(i, i.total, i.issue_date) for i in invoices
                          if i.status is InvoiceStatus.SENT and i.total > 0]
         return invoices + specials, open_invoices, starters
 
