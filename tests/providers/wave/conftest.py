@@ -13,7 +13,6 @@ from wave_support import BASE_URL, Ledger, Recording, SandboxTokens
 from engine import ConnectionSettings
 from providers._sandbox import Clock, SandboxContext
 from providers.wave import PLATFORM, WaveProvider, create_sandbox_app
-from providers.wave.sandbox import DEMO_BUSINESS_UUID
 
 
 @pytest.fixture
@@ -75,8 +74,3 @@ async def control(recording: Recording) -> AsyncIterator[httpx.AsyncClient]:
     """The sandbox's control API (faults, clock, deletes) and raw GraphQL access."""
     async with httpx.AsyncClient(transport=recording.inner, base_url=BASE_URL) as client:
         yield client
-
-
-@pytest.fixture
-def business_uuid() -> str:
-    return DEMO_BUSINESS_UUID
