@@ -146,16 +146,18 @@ class WaveProvider:
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         if isinstance(record, Invoice):
-            async for node in self._pages("invoices", gql.INVOICES_NUMBERED,
-                                          {"invoiceNumber": record.number}):
-                return wire.ref(node, "invoiceNumber")
+            with reading("invoices"):
+                async for node in self._pages("invoices", gql.INVOICES_NUMBERED,
+                                              {"invoiceNumber": record.number}):
+                    return wire.ref(node, "invoiceNumber")
             return None
         if isinstance(record, Customer):
             return await self._find_customer(record)
         if isinstance(record, Item):
-            async for node in self._pages("products", gql.PRODUCTS):
-                if node["name"] == record.name and not node["isArchived"]:
-                    return wire.ref(node, "name")
+            with reading("products"):
+                async for node in self._pages("products", gql.PRODUCTS):
+                    if node["name"] == record.name and not node["isArchived"]:
+                        return wire.ref(node, "name")
             return None
         raise Unsupported(wire.UNSUPPORTED[entity])
 
@@ -163,12 +165,13 @@ class WaveProvider:
         """Ours by `displayId` first; else the newest customer of that name (and email)."""
         by_name = None
         filters = {"email": record.email} if record.email else {}
-        async for node in self._pages("customers", gql.CUSTOMERS, filters):
-            if node.get("displayId") == record.id:
-                return wire.ref(node, "name")
-            if by_name is None and str(node["name"]).casefold() == \
-                    record.display_name.casefold():
-                by_name = wire.ref(node, "name")
+        with reading("customers"):
+            async for node in self._pages("customers", gql.CUSTOMERS, filters):
+                if node.get("displayId") == record.id:
+                    return wire.ref(node, "name")
+                if by_name is None and str(node["name"]).casefold() == \
+                        record.display_name.casefold():
+                    by_name = wire.ref(node, "name")
         return by_name
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:

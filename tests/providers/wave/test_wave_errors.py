@@ -7,11 +7,12 @@ from typing import Any
 
 import httpx
 import pytest
-from wave_support import Ledger, SandboxTokens, customer, invoice
+from wave_support import Ledger, SandboxTokens, customer, invoice, item
 
 from engine import (
     AuthExpired,
     AuthRevoked,
+    ConnectionSettings,
     Duplicate,
     Entity,
     NotFound,
@@ -172,3 +173,27 @@ async def test_unknown_business_is_not_found(provider: WaveProvider, settings: A
     with pytest.raises(NotFound, match=r"Business 'QnVzaW5lc3M6bm9wZQ==' could not be found\."):
         await stranger.push(Ledger().request(Entity.CUSTOMER, customer()))
     await stranger.aclose()
+
+
+class FixedToken:
+    async def access_token(self) -> str:
+        return "t"
+
+    async def refreshed(self, rejected: str) -> str:
+        return "t"
+
+
+@pytest.mark.parametrize("data", [
+    {"business": {"products": {"pageInfo": {"totalPages": 1}, "edges": [{"node": {"id": "1"}}]}}},
+    {"business": {"products": {"edges": []}}},
+    {"business": None},
+])
+async def test_misshapen_reads_are_transient(data: dict[str, Any]) -> None:
+    from providers.wave import PLATFORM
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"data": data}))
+    settings = ConnectionSettings(platform="wave", tenant_id="b", transport=transport)
+    provider = PLATFORM.provider(settings, FixedToken())
+    with pytest.raises(Transient, match="not shaped as expected"):
+        await provider.find(Entity.ITEM, item())
+    await provider.aclose()
