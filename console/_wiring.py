@@ -88,18 +88,20 @@ class Config:
 
 async def connect_sandbox(store: Store, platform: Platform, base_url: str, sealer: Sealer,
                           *, client_id: str = "syncdesk-demo",
-                          client_secret: str = "demo-secret") -> list[int]:
+                          client_secret: str = "demo-secret",
+                          transport: httpx.AsyncBaseTransport | None = None) -> list[int]:
     """Connect to a sandbox through the real authorization-code flow.
 
     The sandbox's consent page approves at once, so following its redirect by hand stands in
     for the person clicking "Connect" in a browser.
     """
     settings = ConnectionSettings(platform=platform.name, client_id=client_id,
-                                  client_secret=client_secret, base_url=base_url)
+                                  client_secret=client_secret, base_url=base_url,
+                                  transport=transport)
     oauth = platform.oauth(settings)
     redirect_uri = "http://127.0.0.1/callback"
     state = secrets.token_urlsafe(12)
-    async with httpx.AsyncClient(timeout=10) as client:
+    async with httpx.AsyncClient(timeout=10, transport=transport) as client:
         consent = await client.get(oauth.authorization_url(redirect_uri, state),
                                    follow_redirects=False)
     location = consent.headers.get("location")

@@ -35,10 +35,19 @@ def default_db_path() -> Path:
 
 async def _connect(path: Path) -> aiosqlite.Connection:
     db = await aiosqlite.connect(path, isolation_level=None)
-    db.row_factory = aiosqlite.Row
-    await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    await db.execute("PRAGMA foreign_keys = ON")
-    await db.execute("PRAGMA synchronous = NORMAL")
+    try:
+        db.row_factory = aiosqlite.Row
+        await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        await db.execute("PRAGMA foreign_keys = ON")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
+    except BaseException:
+        # aiosqlite's thread is not a daemon: a connection left open keeps the process alive.
+        await db.close()
+        raise
+    if mode is None or str(mode[0]).lower() != "wal":
+        await db.close()
+        raise StoreError(f"{path}: SQLite refused WAL mode (is it on a network share?)")
     return db
 
 
@@ -57,17 +66,13 @@ class Store:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             writer = await _connect(path)
+        except aiosqlite.DatabaseError as exc:
+            raise StoreError(f"{path} is not a syncdesk store (SQLite: {exc})") from exc
         except (OSError, aiosqlite.Error) as exc:
             raise StoreError(f"cannot open the store {path}: {exc}") from exc
         try:
-            mode = await (await writer.execute("PRAGMA journal_mode = WAL")).fetchone()
-            if mode is None or str(mode[0]).lower() != "wal":
-                raise StoreError(f"{path}: SQLite refused WAL mode (is it on a network share?)")
             await _migrate(writer, path)
             reader = await _connect(path)
-        except aiosqlite.DatabaseError as exc:
-            await writer.close()
-            raise StoreError(f"{path} is not a syncdesk store: {exc}") from exc
         except BaseException:
             await writer.close()
             raise

@@ -133,7 +133,8 @@ async def _misbehave(fault: Fault, dialect: PlatformDialect, context: SandboxCon
     if fault.kind is FaultKind.ERROR:
         return dialect.server_error(fault.status, request)
     if fault.kind is FaultKind.RATE_LIMIT:
-        return dialect.rate_limited(RateVerdict(False, "minute", 60, 0, None), request)
+        return dialect.rate_limited(RateVerdict(False, "minute", fault.retry_after, 0, None),
+                                    request)
     if fault.kind is FaultKind.GARBAGE:
         return Response("<html><body><h1>502 Bad Gateway</h1></body></html>",
                         status_code=200, media_type="text/html")

@@ -33,6 +33,8 @@ class Fault:
     path_contains: str | None = None
     probability: float = 1.0
     """Chance that a matching request is hit; with count -1 this gives a steady fault rate."""
+    retry_after: int = 60
+    """Seconds a `rate_limit` fault tells the client to wait."""
 
 
 @dataclass

@@ -1,0 +1,85 @@
+"""The store file: migrations, WAL, refusal of newer files, and index-only hot queries."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from engine import JobFilter, Store, StoreError
+from engine._schema import MIGRATIONS
+
+
+async def test_new_file_is_migrated_in_wal_with_foreign_keys(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "new" / "s.db")
+    assert await store.fetch_value("PRAGMA user_version") == len(MIGRATIONS)
+    assert await store.fetch_value("PRAGMA journal_mode") == "wal"
+    assert await store.fetch_value("PRAGMA foreign_keys") == 1
+    await store.close()
+
+
+async def test_existing_file_opens_again_without_change(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = await Store.open(path)
+    async with store.write() as db:
+        await db.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')")
+    await store.close()
+    store = await Store.open(path)
+    assert await store.fetch_value("SELECT value FROM settings WHERE key = 'k'") == "v"
+    await store.close()
+
+
+async def test_an_older_file_is_migrated_forward(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    sqlite3.connect(path).close()  # a version-0 file: what an interrupted first run leaves
+    store = await Store.open(path)
+    assert await store.fetch_value("PRAGMA user_version") == len(MIGRATIONS)
+    await store.close()
+
+
+async def test_a_newer_file_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as db:
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StoreError, match="newer syncdesk"):
+        await Store.open(path)
+
+
+async def test_a_file_that_is_not_sqlite_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database, just text " * 100)
+    with pytest.raises(StoreError, match="not a syncdesk store"):
+        await Store.open(path)
+
+
+async def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.write() as db:
+            await db.execute("INSERT INTO settings (key, value) VALUES ('half', 'written')")
+            raise RuntimeError("crash mid-transaction")
+    assert await store.fetch_value("SELECT COUNT(*) FROM settings") == 0
+
+
+async def test_dashboard_counts_and_pages_are_index_searches(store: Store) -> None:
+    """No hot console query may scan sync_jobs (1,000,000 rows in production)."""
+    clause, params = JobFilter(connection_id=1, entity=None, statuses=("failed",)).sql()
+    queries = {
+        "counts": ("SELECT connection_id, entity, status, n FROM job_counts "
+                   "WHERE connection_id = ?", [1]),
+        "page": ("SELECT * FROM sync_jobs j WHERE j.connection_id = ? AND j.entity = ? AND "
+                 "j.status = ? ORDER BY j.updated_at DESC, j.id DESC LIMIT 100",
+                 [1, "invoice", "failed"]),
+        "page after cursor": (
+            "SELECT * FROM sync_jobs j WHERE j.connection_id = ? AND j.entity = ? "
+            "AND (j.updated_at, j.id) < (?, ?) ORDER BY j.updated_at DESC, j.id DESC LIMIT 100",
+            [1, "invoice", "2026-09-01", 10**6]),
+        "due jobs": ("SELECT id FROM sync_jobs WHERE connection_id = ? AND status = 'pending' "
+                     "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                     "ORDER BY stage, next_attempt_at LIMIT 40", [1, "2026-09-01"]),
+        "filter count": (f"SELECT COUNT(*) FROM sync_jobs j WHERE {clause}", params),
+    }
+    for name, (sql, args) in queries.items():
+        plan = await store.explain(sql, args)
+        assert not any(step.startswith("SCAN") for step in plan), (name, plan)
+        assert not any("TEMP B-TREE" in step for step in plan), (name, plan)
