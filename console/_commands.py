@@ -15,21 +15,22 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from engine._demo import generate_demo
-
 from engine import (
     ConfigError,
     ConnectionSettings,
+    EngineSettings,
     Entity,
     JobFilter,
     Ledger,
     Sealer,
     Store,
+    SyncEngine,
     SyncService,
+    WorkerSettings,
     default_db_path,
+    generate_demo,
+    parse_file,
 )
-from engine._engine import EngineSettings, SyncEngine
-from engine._importer import parse_file
 
 from ._fleet import SandboxFleet
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
@@ -95,9 +96,11 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def _engine(store: Store, sealer: Sealer) -> SyncEngine:
+def _engine(store: Store, sealer: Sealer, *, throttle: bool = True) -> SyncEngine:
     config = Config.load()
-    settings = EngineSettings(schedule=config.schedule) if config.schedule else None
+    settings = EngineSettings(worker=WorkerSettings(throttle=throttle))
+    if config.schedule:
+        settings.schedule = config.schedule
     return SyncEngine(store, platforms(), sealer, settings=settings)
 
 
@@ -356,11 +359,12 @@ def demo_db_path(args: argparse.Namespace) -> Path:
     return default_db_path().with_name("demo.db")
 
 
-async def prepare_demo(db: Path, size: int, seed_value: int) -> tuple[SandboxFleet, Store]:
+async def prepare_demo(db: Path, size: int, seed_value: int, *,
+                       limits: bool) -> tuple[SandboxFleet, Store]:
     """Fresh store, sandboxes on loopback, the demo business seeded, every platform connected."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
-    fleet = SandboxFleet(platforms())
+    fleet = SandboxFleet(platforms(), limits_enabled=limits)
     urls = await asyncio.to_thread(fleet.start)
     store = await Store.open(db)
     await Ledger(store).upsert(generate_demo(seed=seed_value, size=size))
@@ -372,15 +376,16 @@ async def prepare_demo(db: Path, size: int, seed_value: int) -> tuple[SandboxFle
 
 async def demo(args: argparse.Namespace) -> int:
     db = demo_db_path(args)
-    fleet, store = await prepare_demo(db, args.size, args.seed)
+    limits = (args.limits or ("off" if args.headless else "real")) == "real"
+    fleet, store = await prepare_demo(db, args.size, args.seed, limits=limits)
     try:
         if args.headless:
             stop = asyncio.Event()
             _stop_on_signals(stop)
-            await _engine(store, Sealer.load()).run(stop, until_idle=True)
+            await _engine(store, Sealer.load(), throttle=limits).run(stop, until_idle=True)
             print_json(await status_data(store))
             return 0
-        await _run_console_with_engine(store)
+        await _run_console_with_engine(store, throttle=limits)
         return 0
     finally:
         await store.close()
@@ -390,9 +395,10 @@ async def demo(args: argparse.Namespace) -> int:
 class _EngineThread(threading.Thread):
     """The engine on a loop and store connections of its own, beside the console's loop."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, throttle: bool) -> None:
         super().__init__(name="engine", daemon=True)
         self.path = path
+        self.throttle = throttle
         self.failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._halt: asyncio.Event | None = None
@@ -411,7 +417,7 @@ class _EngineThread(threading.Thread):
         self._started.set()
         store = await Store.open(self.path)
         try:
-            await _engine(store, Sealer.load()).run(self._halt)
+            await _engine(store, Sealer.load(), throttle=self.throttle).run(self._halt)
         finally:
             await store.close()
 
@@ -425,8 +431,8 @@ class _EngineThread(threading.Thread):
             raise self.failure
 
 
-async def _run_console_with_engine(store: Store) -> None:
-    engine = _EngineThread(store.path)
+async def _run_console_with_engine(store: Store, *, throttle: bool) -> None:
+    engine = _EngineThread(store.path, throttle=throttle)
     engine.start()
     try:
         await _console_app(store, read_only=False).run_async()

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no console: run until nothing is due, print the status as JSON, exit")
     p.add_argument("--size", type=int, default=300, help="customers in the demo business")
     p.add_argument("--seed", type=int, default=7, help="random seed of the demo business")
+    p.add_argument("--limits", choices=["real", "off"], default=None,
+                   help="the platforms' rate limits in the sandboxes and the engine (default: "
+                        "real with the console, off with --headless so it ends in seconds)")
 
     p = command("console", commands.console, "Open the console on an existing store.")
     p.add_argument("--read-only", action="store_true", help="refuse every change")

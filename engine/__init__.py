@@ -1,6 +1,15 @@
 """syncdesk's engine: the ledger, the store, the sync engine and the port to platforms."""
 
+from ._classify import classify, normalise_name
 from ._connections import NewConnection, add_connection
+from ._demo import (
+    CONFLICTING_CUSTOMER_NAME,
+    CONFLICTING_INVOICE_NUMBER,
+    UNMAPPED_ITEM_NAME,
+    UNMAPPED_ITEM_SKU,
+    generate_demo,
+)
+from ._engine import EngineReport, EngineSettings, SyncEngine
 from ._errors import (
     ERROR_TYPES,
     AuthExpired,
@@ -20,6 +29,7 @@ from ._errors import (
     Unsupported,
     Validation,
 )
+from ._importer import ParsedFile, Problem, parse_file
 from ._ledger import Balance, Ledger, Rejection, UpsertResult
 from ._models import (
     Address,
@@ -74,11 +84,16 @@ from ._service import (
 )
 from ._store import Store, default_db_path
 from ._vault import TokenVault
+from ._worker import WorkerSettings
 
 __all__ = [
+    "CONFLICTING_CUSTOMER_NAME",
+    "CONFLICTING_INVOICE_NUMBER",
     "ERROR_TYPES",
     "JOB_STATUSES",
     "MINOR_UNITS",
+    "UNMAPPED_ITEM_NAME",
+    "UNMAPPED_ITEM_SKU",
     "Address",
     "Allocation",
     "AttemptRow",
@@ -94,6 +109,8 @@ __all__ = [
     "Cursor",
     "Customer",
     "Duplicate",
+    "EngineReport",
+    "EngineSettings",
     "Entity",
     "EntityCounts",
     "ErrorClass",
@@ -116,8 +133,10 @@ __all__ = [
     "OAuthClient",
     "Operation",
     "Page",
+    "ParsedFile",
     "Payment",
     "Platform",
+    "Problem",
     "Provider",
     "PushRequest",
     "Quota",
@@ -134,6 +153,7 @@ __all__ = [
     "Stale",
     "Store",
     "StoreError",
+    "SyncEngine",
     "SyncError",
     "SyncService",
     "SyncdeskError",
@@ -146,6 +166,11 @@ __all__ = [
     "Unsupported",
     "UpsertResult",
     "Validation",
+    "WorkerSettings",
     "add_connection",
+    "classify",
     "default_db_path",
+    "generate_demo",
+    "normalise_name",
+    "parse_file",
 ]

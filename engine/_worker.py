@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -230,27 +230,30 @@ class ConnectionWorker:
         job, request = prepared.job, prepared.request
         if job.reconcile and not (job.was == "uncertain" and not job.lookup_first
                                   and self.capabilities.idempotency_keys):
-            found = await self._call(self.provider.find(job.entity, request.record))
+            found = await self._call(lambda: self.provider.find(job.entity, request.record))
             if found is not None:
                 if not job.lookup_first:
                     return found, "reconciled"
                 # A re-link found the object: bring it up to our version.
                 request = _with_link(request, found)
         try:
-            return await self._call(self.provider.push(request)), "synced"
+            return await self._call(lambda: self.provider.push(request)), "synced"
         except Stale:
             if request.link is None:
                 raise
-            fresh = await self._call(self.provider.fetch(job.entity, request.link.remote_id))
+            remote_id = request.link.remote_id
+            fresh = await self._call(lambda: self.provider.fetch(job.entity, remote_id))
             if fresh is None:
                 raise NotFound(f"{job.describe()} was deleted on {self.title}") from None
-            return await self._call(self.provider.push(_with_link(request, fresh))), "synced"
+            retried = _with_link(request, fresh)
+            return await self._call(lambda: self.provider.push(retried)), "synced"
 
-    async def _call(self, awaitable: Awaitable[T]) -> T:
+    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+        # A factory, not a coroutine: one cancelled while waiting for a slot was never made.
         async with self.gate.slot():
             self.stats.requests += 1
             try:
-                return await awaitable
+                return await request()
             finally:
                 self._observe_quota()
 
