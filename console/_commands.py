@@ -96,9 +96,10 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
             loop.add_signal_handler(sig, stop.set)
 
 
-def _engine(store: Store, sealer: Sealer, *, throttle: bool = True) -> SyncEngine:
+def _engine(store: Store, sealer: Sealer, *, throttle: bool = True,
+            timeout: float = 30.0) -> SyncEngine:
     config = Config.load()
-    settings = EngineSettings(worker=WorkerSettings(throttle=throttle))
+    settings = EngineSettings(worker=WorkerSettings(throttle=throttle), timeout=timeout)
     if config.schedule:
         settings.schedule = config.schedule
     return SyncEngine(store, platforms(), sealer, settings=settings)
@@ -335,7 +336,8 @@ async def engine_run(args: argparse.Namespace) -> int:
     _stop_on_signals(stop)
     async with open_store(args) as store:
         print(f"engine running on {store.path}; Ctrl+C or SIGTERM stops it", flush=True)
-        report = await _engine(store, Sealer.load()).run(stop)
+        report = await _engine(store, Sealer.load(), timeout=args.timeout).run(
+            stop, until_idle=args.until_idle)
     print(f"engine stopped: {report.pushed} pushed, {report.failed} failed, "
           f"{report.requests} requests")
     return 0

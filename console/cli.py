@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
 
 from engine import JOB_STATUSES, Entity, SyncdeskError
@@ -18,7 +18,7 @@ from engine import JOB_STATUSES, Entity, SyncdeskError
 from . import _commands as commands
 from ._wiring import PLATFORM_NAMES
 
-Handler = Callable[[argparse.Namespace], Awaitable[int]]
+Handler = Callable[[argparse.Namespace], Coroutine[None, None, int]]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,6 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("engine", commands.engine_run, "Run the sync engine until interrupted.")
     p.add_argument("action", choices=["run"])
+    p.add_argument("--until-idle", action="store_true",
+                   help="stop once nothing is due instead of running until interrupted")
+    p.add_argument("--timeout", type=float, default=30.0,
+                   help="seconds to wait for a platform's answer (default 30)")
 
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
     p.add_argument("action", choices=["serve"])

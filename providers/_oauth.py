@@ -123,7 +123,8 @@ class OAuth2Endpoints:
 def token_set(payload: dict[str, Any], now: datetime | None = None) -> TokenSet:
     """A token response as a `TokenSet` (expiry fields become absolute times)."""
     now = now or datetime.now(UTC)
-    refresh_in = payload.get("x_refresh_token_expires_in") or payload.get("refresh_token_expires_in")
+    refresh_in = (payload.get("x_refresh_token_expires_in")
+                  or payload.get("refresh_token_expires_in"))
     return TokenSet(
         access_token=str(payload["access_token"]),
         refresh_token=payload.get("refresh_token"),

@@ -9,7 +9,7 @@ from ._app import PlatformDialect, SandboxContext, build_sandbox_app
 from ._clock import Clock
 from ._faults import Fault, FaultKind, FaultPlan
 from ._oauth import AuthFailure, TokenAuthority, TokenPolicy
-from ._ratelimit import RateLimitPolicy, RateLimiter, RateVerdict
+from ._ratelimit import RateLimiter, RateLimitPolicy, RateVerdict
 from ._serve import serve
 
 __all__ = [

@@ -12,7 +12,9 @@ Control API (for tests and the demo; a real platform has none of it):
     POST /_sandbox/revoke          revoke every grant (the user disconnected the app)
     POST /_sandbox/expire-tokens   expire every access token now
     POST /_sandbox/clock           {"advance": seconds}
-    POST /_sandbox/limits          {"per_minute": N, "per_day": N, "concurrency": N, "enabled": bool}
+    POST /_sandbox/limits          {"per_minute": N, "per_day": N, "concurrency": N,
+                                    "enabled": bool}
+    POST /_sandbox/hang            {"seconds": N}: how long `timeout` and `drop` faults hang
 """
 
 from __future__ import annotations
@@ -242,7 +244,13 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
             setattr(policy, name, value)
         return JSONResponse(asdict(policy))
 
+    async def hang(request: Request) -> Response:
+        body = await request.json()
+        context.faults.hang_seconds = float(body.get("seconds", context.faults.hang_seconds))
+        return JSONResponse({"hang_seconds": context.faults.hang_seconds})
+
     return [
+        Route("/_sandbox/hang", hang, methods=["POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),
         Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
