@@ -21,7 +21,7 @@ from textual.worker import Worker, WorkerState
 from engine import ConfigError, ConnectionSummary, JobFilter, SyncdeskError, SyncService
 
 from .commands import OperatorCommands
-from .format import describe
+from .format import count, describe
 from .keymap import WRITES, bind
 from .screens.connections import ConnectionsScreen
 from .screens.dashboard import DashboardScreen
@@ -194,34 +194,42 @@ class SyncdeskApp(App[None]):
             f"{type(error).__name__}: {error}")
         self.notify(text, title=title, severity="error", markup=False, timeout=8)
 
-    async def confirm(self, question: str, scope: str, action: str) -> bool:
-        """Ask in a modal (call from a worker); True only if the user confirmed."""
-        return await self.push_screen(ConfirmScreen(question, scope, action),
-                                      wait_for_dismiss=True)
+    def confirm(self, question: str, scope: str, action: str,
+                then: Callable[[], object]) -> None:
+        """Ask in a modal (focus on Cancel); run `then` only if the user confirmed."""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.push_screen(ConfirmScreen(question, scope, action), answered)
 
     def retry(self, job_ids: list[int]) -> None:
         self.run_command(lambda: self.service.retry(job_ids),
-                         lambda n: f"{n:,} of {len(job_ids):,} records re-queued")
+                         lambda n: f"{n:,} of {count(len(job_ids), 'record')} re-queued")
 
     @work(group="command", exit_on_error=False)
     async def retry_where(self, where: JobFilter, scope: str,
                           on_confirmed: Callable[[], None] | None = None) -> None:
         """Count what `where` would retry, confirm with that count, then retry it all."""
-        count = await self.service.retry_matching(where, dry_run=True)
-        if not count:
+        matching = await self.service.retry_matching(where, dry_run=True)
+        if not matching:
             self.notify(f"Nothing to retry in {scope}.", markup=False)
             return
-        if not await self.confirm(f"Retry {count:,} records?", scope, f"Retry {count:,}"):
-            return
-        if on_confirmed is not None:
-            on_confirmed()
-        self.run_command(lambda: self.service.retry_matching(where),
-                         lambda n: f"{n:,} records re-queued ({scope})",
-                         busy=f"Retrying {count:,} records…")
+
+        def retry() -> None:
+            if on_confirmed is not None:
+                on_confirmed()
+            self.run_command(lambda: self.service.retry_matching(where),
+                             lambda n: f"{count(n, 'record')} re-queued ({scope})",
+                             busy=f"Retrying {count(matching, 'record')}…")
+
+        self.confirm(f"Retry {count(matching, 'record')}?", scope, f"Retry {matching:,}",
+                     retry)
 
     def resync(self, job_id: int, label: str) -> None:
         self.run_command(lambda: self.service.resync(job_id),
-                         lambda n: f"{label}: resync queued ({n} job{'s' * (n != 1)})")
+                         lambda n: f"{label}: resync queued ({count(n, 'job')})")
 
     def relink(self, job_id: int, label: str) -> None:
         self.run_command(lambda: self.service.relink(job_id),
@@ -236,28 +244,26 @@ class SyncdeskApp(App[None]):
             self.run_command(lambda: self.service.pause(connection.id),
                              lambda _: f"{name} paused")
 
-    @work(group="command", exit_on_error=False)
-    async def disconnect(self, connection: ConnectionSummary) -> None:
+    def disconnect(self, connection: ConnectionSummary) -> None:
         name = describe(connection)
-        if await self.confirm(f"Disconnect {name}?",
-                              "Syncing stops; links and history stay for a reconnect.",
-                              "Disconnect"):
-            self.run_command(lambda: self.service.disconnect(connection.id),
-                             lambda _: f"{name} disconnected")
+        self.confirm(f"Disconnect {name}?",
+                     "Syncing stops; links and history stay for a reconnect.", "Disconnect",
+                     lambda: self.run_command(lambda: self.service.disconnect(connection.id),
+                                              lambda _: f"{name} disconnected"))
 
     @work(group="command", exit_on_error=False)
     async def purge(self, connection: ConnectionSummary) -> None:
         name = describe(connection)
         links = await self.service.link_count(connection.id)
         jobs = sum(c.total for c in connection.counts)
-        if await self.confirm(
+        self.confirm(
             f"Revoke and purge {name}?",
-            f"Revokes access at {connection.platform}, then deletes {links:,} links and "
-            f"{jobs:,} sync jobs with their history. This cannot be undone.", "Purge",
-        ):
-            self.run_command(lambda: self.service.purge(connection.id),
-                             lambda n: f"{name} purged: {n:,} jobs deleted",
-                             busy=f"Purging {name}…")
+            f"Revokes access at {connection.platform}, then deletes {count(links, 'link')} "
+            f"and {count(jobs, 'sync job')} with their history. This cannot be undone.",
+            "Purge",
+            lambda: self.run_command(lambda: self.service.purge(connection.id),
+                                     lambda n: f"{name} purged: {count(n, 'job')} deleted",
+                                     busy=f"Purging {name}…"))
 
     def connect(self, platform: str) -> None:
         connect = self._connect
@@ -269,4 +275,4 @@ class SyncdeskApp(App[None]):
     def map_account(self, item_id: str, platform: str, account: str) -> None:
         self.run_command(
             lambda: self.service.set_income_account(item_id, platform, account),
-            lambda n: f"{item_id} → {account} on {platform}; {n:,} records re-queued")
+            lambda n: f"{item_id} → {account} on {platform}; {count(n, 'record')} re-queued")

@@ -64,6 +64,11 @@ def money(amount: Decimal | None, currency: str | None) -> str:
     return f"{amount:,} {currency or ''}".strip()
 
 
+def count(n: int, noun: str) -> str:
+    """`count(1, "record")` -> "1 record", `count(2000, "record")` -> "2,000 records"."""
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
 def describe(connection: ConnectionSummary) -> str:
     """How a connection is named in messages: "quickbooks · Acme Builders"."""
     return f"{connection.platform} · {connection.tenant_name}"

@@ -26,7 +26,7 @@ class Key:
 KEYS: dict[str, Key] = {
     # app-wide
     "quit": Key("q,ctrl+q", "Quit", show=False),
-    "palette": Key("ctrl+p,colon", "Commands"),
+    "palette": Key("ctrl+p,colon", "Commands", show=False),
     "help": Key("question_mark", "Help"),
     "notifications": Key("n", "Notifications"),
     "live": Key("p", "Pause/resume live", show=False),

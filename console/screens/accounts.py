@@ -54,12 +54,15 @@ class AccountsScreen(SyncScreen):
         if event.row_key.value is not None:
             self._map(event.row_key.value)
 
-    @work
-    async def _map(self, item_id: str) -> None:
+    def _map(self, item_id: str) -> None:
         if self.syncdesk.read_only:
             self.notify("This console is read-only.", severity="warning")
             return
-        account = await self.app.push_screen_wait(
-            PromptScreen(f"Income account code for {item_id} on {self.platform}", "e.g. 4000"))
-        if account is not None:
-            self.syncdesk.map_account(item_id, self.platform, account)
+
+        def mapped(account: str | None) -> None:
+            if account is not None:
+                self.syncdesk.map_account(item_id, self.platform, account)
+
+        self.app.push_screen(
+            PromptScreen(f"Income account code for {item_id} on {self.platform}", "e.g. 4000"),
+            mapped)

@@ -69,10 +69,11 @@ class ConnectionsScreen(SyncScreen):
     def current(self) -> ConnectionSummary | None:
         return self.connections.get(self.query_one(Table).cursor_key or "")
 
-    @work
-    async def action_connect(self) -> None:
-        platform = await self.app.push_screen_wait(
-            PromptScreen("Connect which platform?", " / ".join(PLATFORMS)))
+    def action_connect(self) -> None:
+        self.app.push_screen(PromptScreen("Connect which platform?", " / ".join(PLATFORMS)),
+                             self._connect)
+
+    def _connect(self, platform: str | None) -> None:
         if platform is None:
             return
         if platform.lower() not in PLATFORMS:

@@ -9,7 +9,7 @@ from textual.widgets import DataTable, Footer, Header
 
 from engine import NotificationRow
 
-from ..format import ago, plain
+from ..format import ago, count, plain
 from ..keymap import bind
 from ..widgets.activity import Activity
 from ..widgets.table import Table
@@ -81,6 +81,6 @@ class NotificationsScreen(SyncScreen):
 
     @work(group="read")
     async def action_read_all(self) -> None:
-        count = await self.syncdesk.service.mark_read(None)
-        self.notify(f"{count:,} notifications marked read.")
+        read = await self.syncdesk.service.mark_read(None)
+        self.notify(f"{count(read, 'notification')} marked read.")
         self.syncdesk.poll(force=True)

@@ -23,7 +23,7 @@ from textual.worker import Worker
 
 from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sort
 
-from ..format import copy_text, describe
+from ..format import copy_text, count, describe
 from ..keymap import bind
 from ..widgets.activity import Activity
 from ..widgets.job_table import JobTable
@@ -154,10 +154,16 @@ class RecordScreen(SyncScreen):
         self.query_one("#window", Static).update(
             f"rows {start + 1:,}–{start + held:,}{more}" if held else "no records match")
 
-    def _near_edge(self, row: int) -> None:
+    def _near_edge(self) -> None:
+        """Read the next (or previous) page if the cursor is near the window's edge.
+
+        The cursor is read now, not from the event: a rebuild's own highlight of row 0 is
+        stale by the time it arrives and must not page back up.
+        """
         if self._filler is not None and self._filler.is_running:
             return
-        window, held = self.window, len(self.query_one(JobTable).rows)
+        table = self.query_one(JobTable)
+        window, held, row = self.window, len(table.rows), table.cursor_row
         if window.more and row >= held - EDGE:
             full = len(window.pages) >= WINDOW
             self._fill(window.first + full, min(len(window.pages) + 1, WINDOW))
@@ -165,8 +171,8 @@ class RecordScreen(SyncScreen):
             self._fill(window.first - 1, len(window.pages))
 
     @on(DataTable.RowHighlighted, "#jobs")
-    def _highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self._near_edge(event.cursor_row)
+    def _highlighted(self) -> None:
+        self._near_edge()
 
     @on(JobTable.Top)
     def _top(self) -> None:
@@ -195,8 +201,8 @@ class RecordScreen(SyncScreen):
     @work(exclusive=True, group="filter")
     async def _refilter(self, old: JobFilter, new: JobFilter) -> None:
         if self.marked_query is not None:
-            self.notify(f"Cleared the mark on all {self.marked_count:,} records of the "
-                        f"previous filter.", markup=False)
+            self.notify(f"Cleared the mark on all {count(self.marked_count, 'record')} of "
+                        f"the previous filter.", markup=False)
             self.marked_query = None
         if self.marked:
             page = await self.syncdesk.service.page(replace(new, ids=tuple(self.marked)),
@@ -205,8 +211,9 @@ class RecordScreen(SyncScreen):
             hidden = len(self.marked - visible)
             if hidden:
                 self.marked &= visible
-                self.notify(f"{hidden:,} marked record{'s' * (hidden != 1)} hidden by the "
-                            f"filter: mark{'s' * (hidden != 1)} cleared.", markup=False)
+                self.notify(f"{count(hidden, 'marked record')} hidden by the filter: "
+                            f"{'its mark' if hidden == 1 else 'their marks'} cleared.",
+                            markup=False)
         self._show_filters()
         self._fill(0, 1, reset=True)
 
@@ -281,8 +288,8 @@ class RecordScreen(SyncScreen):
         self.marked_count = await self.syncdesk.service.count(where)
         self.marked_query, self.marked = where, set()
         self._show_marks()
-        self.notify(f"Marked all {self.marked_count:,} records matching {where.describe()}.",
-                    markup=False)
+        self.notify(f"Marked all {count(self.marked_count, 'record')} matching "
+                    f"{where.describe()}.", markup=False)
 
     def action_clear_marks(self) -> None:
         self.marked_query, self.marked = None, set()
