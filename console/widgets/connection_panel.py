@@ -21,7 +21,7 @@ COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("failed", "failed", ("failed",)),
     ("blocked", "blocked", ("blocked",)),
     ("skipped", "skipped", ("skipped",)),
-    ("broken_link", "broken link", ("broken_link",)),
+    ("broken_link", "broken", ("broken_link",)),
     ("uncertain", "uncertain", ("uncertain",)),
 )
 """Column key, label, and the job statuses the column counts (and opens)."""
@@ -53,8 +53,8 @@ class ConnectionPanel(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield Static(classes="health")
-        yield Table([("entity", "", 12), *((key, label, None) for key, label, _ in COLUMNS),
-                     ("total", "total", None)], classes="counts")
+        yield Table([("entity", "", 12), *((key, label, None) for key, label, _ in COLUMNS)],
+                    classes="counts")
 
     def on_mount(self) -> None:
         self.query_one(Table).cursor_type = "cell"
@@ -78,7 +78,6 @@ class ConnectionPanel(Vertical, can_focus=False):
                 n = sum(counts[s] for s in statuses) if counts else 0
                 cells.append(Text(f"{n:,}", style=STATUS_STYLE[key] if n else "dim",
                                   justify="right"))
-            cells.append(Text(f"{counts.total if counts else 0:,}", justify="right"))
             rows.append((entity.value, cells))
         self.table.sync(rows)
 

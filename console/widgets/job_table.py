@@ -15,13 +15,13 @@ from .table import Row, Table
 
 COLUMNS: list[tuple[str, str, int | None]] = [
     ("mark", " ", 1),
-    ("label", "number / name", 16),
-    ("customer", "customer", 18),
-    ("amount", "amount", 14),
+    ("label", "number / name", 14),
+    ("customer", "customer", 16),
+    ("amount", "amount", 13),
     ("status", "status", 11),
-    ("remote", "remote id", 10),
-    ("attempts", "#", 3),
-    ("last", "last try", 9),
+    ("remote", "remote id", 9),
+    ("attempts", "#", 2),
+    ("last", "last try", 8),
     ("error", "error", 80),
 ]
 """Fixed widths: a page of rows is added without measuring every cell."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
@@ -34,11 +35,10 @@ async def settle(pilot: Pilot[None]) -> None:
     await pilot.pause()
 
 
-async def until(pilot: Pilot[None], done: Callable[[], bool], steps: int = 100) -> None:
-    """Wait for a state reached through the poll timer (about 1 s at most)."""
-    for _ in range(steps):
-        if done():
-            return
+async def until(pilot: Pilot[None], done: Callable[[], bool], within: float = 2.0) -> None:
+    """Wait for a state the poll timer brings (0.05 s here; 1 s leaves room on busy CI)."""
+    deadline = time.monotonic() + within
+    while not done() and time.monotonic() < deadline:
         await pilot.pause(0.01)
     assert done()
 
