@@ -13,7 +13,13 @@ Lifecycle, the way FreshBooks does it:
 
 Whole or not at all: when a later step of one push fails (marking sent, applying a credit
 note, the second part of a split payment), what the push already created is deleted again
-before the error is raised, so a retry never leaves a half-pushed twin behind.
+before the error is raised, so a retry never leaves a half-pushed twin behind. The step that
+failed is often a 429 and then the undo gets one too: it is tried again (`UNDO_WAITS`), and
+if it still cannot land the push ends `Transient` ("unknown until reconciled"), never with the
+step's own error — a `RateLimited` makes the engine send the create again without `find`,
+which then collides with our own leftover ("Invoice number already exists."). `find` treats
+what such a push left (a draft invoice, a credit note not fully applied, part of a payment)
+as ours cut short: it finishes the invoice, and deletes the others so they are pushed whole.
 
 Payments. A FreshBooks payment has one `invoiceid`, so a local payment over several invoices
 becomes several payments; the remote id is their ids comma-joined in allocation order (as
@@ -24,6 +30,7 @@ with unapplied money but no invoice it settles is `Unsupported`, never pushed sh
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from decimal import Decimal
@@ -44,6 +51,7 @@ from engine import (
     Payment,
     PushRequest,
     Quota,
+    RateLimited,
     Record,
     RemoteAccount,
     RemoteCustomer,
@@ -52,6 +60,7 @@ from engine import (
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    Transient,
     Unsupported,
 )
 from providers._http import ApiClient
@@ -64,12 +73,17 @@ from ._mapping import RESOURCES, TAXES, Json, Resource, amount_of, marker
 PER_PAGE = 100
 """FreshBooks silently caps `per_page` at 100: ask for that and follow `pages`."""
 ACTIVE = {"search[vis_state]": "0"}
+UNDO_WAITS = (0.25, 1.0, 4.0)
+"""Seconds between tries of an undo refused for load (429, 5xx, no answer); FreshBooks says
+nothing about how long to wait, and its 429s come from bursts more than from a quota."""
 
 
 class FreshBooksProvider:
-    def __init__(self, settings: ConnectionSettings, tokens: TokenSource) -> None:
+    def __init__(self, settings: ConnectionSettings, tokens: TokenSource, *,
+                 undo_waits: Sequence[float] = UNDO_WAITS) -> None:
         self._api = ApiClient(settings, tokens, base_url=accounting_base(settings))
         self._rates: dict[str, Decimal] | None = None
+        self._undo_waits = tuple(undo_waits)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -94,8 +108,8 @@ class FreshBooksProvider:
         ref = resource.ref(element)
         try:
             return await self._complete(request, ref) or ref
-        except SyncError:
-            await self._undo(request.entity, ref.remote_id)
+        except SyncError as error:
+            await self._undo(request.entity, [ref.remote_id], error)
             raise
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
@@ -148,17 +162,44 @@ class FreshBooksProvider:
             raise Unsupported(f"FreshBooks cannot void a {request.entity.label}")
         return link
 
-    async def _undo(self, entity: Entity, remote_id: str) -> None:
-        """Delete what a failed push created; a failure here leaves the first error standing."""
+    async def _undo(self, entity: Entity, remote_ids: Sequence[str],
+                    cause: SyncError | None = None) -> None:
+        """Delete what a failed push created, trying again while FreshBooks is busy.
+
+        Raises `Transient` when something could not be deleted: it still holds our number (or
+        money), so the engine must reconcile through `find` before it sends the push again.
+        """
+        left: list[str] = []
+        last: SyncError | None = None
+        for remote_id in remote_ids:
+            try:
+                await self._delete_retrying(entity, remote_id)
+            except SyncError as exc:
+                left.append(remote_id)
+                last = exc
+        if last is not None:
+            why = f" after {cause.message}" if cause is not None else ""
+            raise Transient(
+                f"FreshBooks {RESOURCES[entity].single} {', '.join(left)} of a push cut "
+                f"short{why} could not be deleted again ({last.message}); the outcome is "
+                "unknown until reconciled") from last
+
+    async def _delete_retrying(self, entity: Entity, remote_id: str) -> None:
         resource = RESOURCES[entity]
-        try:
-            if entity is Entity.INVOICE:
-                await self._call("DELETE", f"{resource.path}/{remote_id}")
-            else:
-                await self._write("PUT", f"{resource.path}/{remote_id}", resource,
-                                  {"vis_state": 1})
-        except SyncError:
-            return
+        for wait in (*self._undo_waits, None):
+            try:
+                if entity is Entity.INVOICE:
+                    await self._call("DELETE", f"{resource.path}/{remote_id}")
+                else:
+                    await self._write("PUT", f"{resource.path}/{remote_id}", resource,
+                                      {"vis_state": 1})
+                return
+            except NotFound:
+                return  # already gone: what the undo was for
+            except (RateLimited, Transient):
+                if wait is None:
+                    raise
+                await asyncio.sleep(wait)
 
     async def _push_payment(self, request: PushRequest) -> RemoteRef:
         record = cast(Payment, request.record)
@@ -186,9 +227,8 @@ class FreshBooksProvider:
                 element = await self._write("POST", resource.path, resource,
                                             wire.payment(invoice_id, amount, record))
                 created.append(str(element["id"]))
-        except SyncError:
-            for remote_id in created:
-                await self._undo(Entity.PAYMENT, remote_id)
+        except SyncError as error:
+            await self._undo(Entity.PAYMENT, created, error)
             raise
         return RemoteRef(remote_id=",".join(created))
 
@@ -260,15 +300,29 @@ class FreshBooksProvider:
 
     async def _find_document(self, resource: Resource,
                              record: Invoice | CreditNote) -> RemoteRef | None:
-        """By number; number, date and total together tell our copy from a stranger's."""
+        """By number; number, date and total together tell our copy from a stranger's.
+
+        Ours but cut short (its create landed, a later step did not, and neither did the
+        undo): a draft invoice is marked sent here (syncdesk never pushes drafts); a credit
+        note applied less than the record says is deleted, and None has it pushed whole.
+        """
         assert resource.number_field is not None
         day = record.issue_date if isinstance(record, Invoice) else record.date
         for row in await self._search(resource, {f"search[{resource.number_field}]":
                                                  record.number}):
-            if row.get(resource.number_field) == record.number \
-                    and row.get("create_date") == day.isoformat() \
-                    and amount_of(row.get("amount")) == record.total:
-                return resource.ref(row)
+            if row.get(resource.number_field) != record.number \
+                    or row.get("create_date") != day.isoformat() \
+                    or amount_of(row.get("amount")) != record.total:
+                continue
+            if isinstance(record, Invoice) and record.status is InvoiceStatus.SENT \
+                    and row.get("v3_status") == "draft":
+                row = await self._write("PUT", f"{resource.path}/{row['id']}", resource,
+                                        {"action_mark_as_sent": True})
+            elif isinstance(record, CreditNote) and amount_of(row.get("applied")) < sum(
+                    (a.amount for a in record.allocations), Decimal(0)):
+                await self._undo(Entity.CREDIT_NOTE, [str(row["id"])])
+                return None
+            return resource.ref(row)
         return None
 
     async def _find_payment(self, resource: Resource, record: Payment) -> RemoteRef | None:
@@ -289,8 +343,7 @@ class FreshBooksProvider:
         found = sorted(by_invoice.values(), key=int)
         if found and len(found) == len(record.allocations):
             return RemoteRef(remote_id=",".join(found))
-        for remote_id in found:
-            await self._undo(Entity.PAYMENT, remote_id)
+        await self._undo(Entity.PAYMENT, found)
         return None
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:

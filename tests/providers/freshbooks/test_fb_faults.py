@@ -17,7 +17,9 @@ import pytest
 from engine import (
     Allocation,
     ConnectionSettings,
+    CreditNote,
     Entity,
+    Line,
     Payment,
     RateLimited,
     Record,
@@ -73,6 +75,65 @@ async def test_dropped_mark_as_sent_leaves_one_invoice(provider: FreshBooksProvi
     ref = await _find_then_create(provider, ledger, Entity.INVOICE, invoice())
     assert (await state(control))["objects"]["invoice"] == 2  # INV-1042 and ours
     assert await provider.fetch(Entity.INVOICE, ref.remote_id) is not None
+
+
+async def test_rate_limited_mark_as_sent_and_undo_leave_no_twin(
+        provider: FreshBooksProvider, ledger: Ledger, app: Any,
+        control: httpx.AsyncClient) -> None:
+    """The demo's INV-1159 & co.: under load the undo gets a 429 too. It must be tried
+    again, or the invoice stays behind holding our number and the engine's plain resend
+    (a 429 is certain, so no `find` first) fails as a duplicate of ourselves."""
+    await ledger.basics(provider)
+    for path in ("PUT", "DELETE"):
+        await control.post("/_sandbox/faults", json={"kind": "rate_limit", "method": path,
+                                                     "path_contains": "invoices"})
+    with pytest.raises(RateLimited):
+        await provider.push(ledger.request(Entity.INVOICE, invoice()))
+    ref = await provider.push(ledger.request(Entity.INVOICE, invoice()))
+    ours = [i for i in app.state.books.invoices.values()
+            if i["invoice_number"] == "SD-1001" and i["vis_state"] == 0]
+    assert [(str(i["id"]), i["v3_status"]) for i in ours] == [(ref.remote_id, "sent")]
+
+
+async def test_undo_that_cannot_land_sends_the_engine_to_reconcile(
+        settings: ConnectionSettings, tokens: Any, ledger: Ledger, app: Any,
+        control: httpx.AsyncClient) -> None:
+    provider = FreshBooksProvider(settings, tokens, undo_waits=(0.0, 0.0))
+    await ledger.basics(provider)
+    await control.post("/_sandbox/faults", json={"kind": "rate_limit", "method": "PUT",
+                                                 "path_contains": "invoices"})
+    await control.post("/_sandbox/faults", json={"kind": "rate_limit", "method": "DELETE",
+                                                 "path_contains": "invoices", "count": 3})
+    with pytest.raises(Transient, match="unknown until reconciled"):
+        await provider.push(ledger.request(Entity.INVOICE, invoice()))
+    # The draft left behind is ours, cut short: find finishes it rather than making a twin.
+    ref = await _find_then_create(provider, ledger, Entity.INVOICE, invoice())
+    ours = [i for i in app.state.books.invoices.values()
+            if i["invoice_number"] == "SD-1001" and i["vis_state"] == 0]
+    assert [(str(i["id"]), i["v3_status"]) for i in ours] == [(ref.remote_id, "sent")]
+    await provider.aclose()
+
+
+async def test_unapplied_credit_note_left_behind_is_pushed_whole(
+        settings: ConnectionSettings, tokens: Any, ledger: Ledger, app: Any,
+        control: httpx.AsyncClient) -> None:
+    provider = FreshBooksProvider(settings, tokens, undo_waits=(0.0,))
+    await ledger.basics(provider)
+    await ledger.push(provider, Entity.INVOICE, invoice())
+    note = CreditNote(id="cn1", number="CN-0001", customer_id="c1", date=date(2026, 2, 3),
+                      lines=[Line(description="Goodwill", unit_price=Decimal("50.00"))],
+                      allocations=[Allocation(invoice_id="inv1", amount=Decimal("50.00"))])
+    await control.post("/_sandbox/faults", json={"kind": "rate_limit", "method": "POST",
+                                                 "path_contains": "payments"})
+    await control.post("/_sandbox/faults", json={"kind": "rate_limit", "method": "PUT",
+                                                 "path_contains": "credit_notes", "count": 2})
+    with pytest.raises(Transient, match="unknown until reconciled"):
+        await provider.push(ledger.request(Entity.CREDIT_NOTE, note))
+    assert await _find_then_create(provider, ledger, Entity.CREDIT_NOTE, note) is not None
+    live = [(n["credit_number"], n["applied"]) for n in app.state.books.credit_notes.values()
+            if n["vis_state"] == 0]
+    assert live == [("CN-0001", Decimal("50.00"))]
+    await provider.aclose()
 
 
 class _DropAfterFirst(httpx.AsyncBaseTransport):
