@@ -211,7 +211,14 @@ class Provider(Protocol):
         ...
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
-        """Look a record up by its number, reference or name, to reconcile a lost response."""
+        """Find the object syncdesk itself created for this record, to reconcile a write
+        whose answer was lost (or to re-link a broken link).
+
+        Only a provably-ours object may be returned: one carrying the mark the provider
+        writes on every create (the local id in a note, reference or external-id field).
+        Someone else's object with the same number or name is not ours — returning it would
+        link our record to a stranger's document.
+        """
         ...
 
     async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:

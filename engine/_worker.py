@@ -274,11 +274,13 @@ class ConnectionWorker:
             await jobs.release(self.store, job, now)
             raise error
         self.stats.failed += 1
-        if isinstance(error, Duplicate) and error.remote_id and job.was == "uncertain":
-            # Our own earlier write landed: the platform names the object holding our number.
-            await jobs.succeed(self.store, job, RemoteRef(error.remote_id), attempt, now,
-                               outcome="reconciled")
-            return
+        if isinstance(error, Duplicate) and job.was == "uncertain":
+            # Perhaps our own earlier write landed; perhaps someone else's object holds the
+            # number. Only the provider's find, which knows our marks, can tell them apart.
+            ours = await self._find_ours(prepared)
+            if ours is not None:
+                await jobs.succeed(self.store, job, ours, attempt, now, outcome="reconciled")
+                return
         if isinstance(error, (Unmapped, Unsupported)):
             await jobs.fail(self.store, job, error, attempt, now, status="skipped", counts=False,
                             notify="skipped" if isinstance(error, Unmapped) else None,
@@ -298,6 +300,13 @@ class ConnectionWorker:
             return
         await jobs.fail(self.store, job, error, attempt, now, status="failed", notify="failed",
                         platform=self.title)
+
+    async def _find_ours(self, prepared: _Prepared) -> RemoteRef | None:
+        try:
+            return await self._call(
+                lambda: self.provider.find(prepared.job.entity, prepared.request.record))
+        except SyncError:
+            return None
 
     async def _rate_limited(self, job: ClaimedJob, error: RateLimited, now: datetime) -> None:
         wait = max(error.retry_after, 1.0)
