@@ -2,13 +2,12 @@
 
 Screens build their `BINDINGS` with `bind(id, action)`, so a binding's default keys and
 description live here only. A user keymap (id -> keys, loaded by the CLI from the config
-file) is handed to `App.set_keymap`; `unknown_ids()` lets the CLI warn about typos.
+file) is handed to `App.set_keymap`; the CLI can check its ids against `KEYS`.
 Bindings marked `writes` change the store: a read-only console hides and refuses them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from textual.binding import Binding
@@ -77,7 +76,3 @@ def bind(binding_id: str, action: str | None = None, *, priority: bool = False) 
     return Binding(key.keys, action or binding_id, key.description, show=key.show,
                    id=binding_id, priority=priority)
 
-
-def unknown_ids(binding_ids: Iterable[str]) -> list[str]:
-    """The ids in a user's keymap that no binding has (likely typos)."""
-    return sorted(set(binding_ids) - KEYS.keys())
