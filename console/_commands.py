@@ -55,9 +55,10 @@ async def resolve_connection(store: Store, ref: str | None) -> int | None:
             return int(ref)
         raise ConfigError(f"no connection {ref}; `syncdesk status` lists them")
     rows = await store.fetch_all("SELECT id FROM connections WHERE platform = ?", (ref,))
-    if len(rows) != 1:
-        found = "no" if not rows else str(len(rows))
-        raise ConfigError(f"{found} connection(s) to {ref!r}; name one by id")
+    if not rows:
+        raise ConfigError(f"no connection to {ref!r}; `syncdesk status` lists them")
+    if len(rows) > 1:
+        raise ConfigError(f"{len(rows)} connections to {ref!r}; name one by its id")
     return int(rows[0]["id"])
 
 

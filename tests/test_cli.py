@@ -1,0 +1,74 @@
+"""The `syncdesk` command line: status, seed, import, records, retry, and clear refusals."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from console.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_status_works_on_an_empty_store(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                        ) -> None:
+    code, out, _ = run(capsys, "status", "--db", str(tmp_path / "new.db"), "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["connections"] == [] and data["ledger"]["invoices"] == 0
+
+
+def test_default_store_follows_syncdesk_db(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SYNCDESK_DB", str(tmp_path / "env.db"))
+    code, out, _ = run(capsys, "status")
+    assert code == 0 and str(tmp_path / "env.db") in out
+
+
+def test_seed_then_status_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "s.db")
+    assert run(capsys, "seed", "--db", db, "--size", "12")[0] == 0
+    code, out, _ = run(capsys, "status", "--db", db, "--json")
+    assert json.loads(out)["ledger"]["customers"] == 12
+
+
+def test_import_is_all_or_nothing_and_idempotent(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "s.db")
+    example = str(ROOT / "examples" / "ledger.json")
+    code, out, _ = run(capsys, "import", example, "--db", db)
+    assert code == 0 and "created" in out
+    code, out, _ = run(capsys, "import", example, "--db", db)
+    assert code == 0 and " 0 created, 0 updated" in out
+
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"customers": [{"id": "C-X", "display_name": "Ok"}, '
+                      '{"id": "C-Y", "display_name": ""}]}')
+    code, _, err = run(capsys, "import", str(broken), "--db", db)
+    assert code == 1
+    assert "broken.json" in err and "display_name" in err and "nothing was imported" in err
+    code, out, _ = run(capsys, "status", "--db", db, "--json")
+    assert json.loads(out)["ledger"]["customers"] == 2  # from the example only
+
+    code, out, err = run(capsys, "import", str(broken), "--db", db, "--partial")
+    assert code == 1 and "1 rejected" in out
+
+
+def test_retry_dry_run_and_refusal_without_a_terminal(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "s.db")
+    code, out, _ = run(capsys, "retry", "--db", db, "--status", "failed", "--dry-run")
+    assert code == 0 and "0 record(s) would be retried (status failed)" in out
+
+
+def test_unknown_connection_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "pause", "xero", "--db", str(tmp_path / "s.db"))
+    assert code == 2 and "no connection to 'xero'" in err
