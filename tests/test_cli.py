@@ -36,7 +36,7 @@ def test_default_store_follows_syncdesk_db(tmp_path: Path, capsys: pytest.Captur
 def test_seed_then_status_counts(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     db = str(tmp_path / "s.db")
     assert run(capsys, "seed", "--db", db, "--size", "12")[0] == 0
-    code, out, _ = run(capsys, "status", "--db", db, "--json")
+    _, out, _ = run(capsys, "status", "--db", db, "--json")
     assert json.loads(out)["ledger"]["customers"] == 12
 
 
