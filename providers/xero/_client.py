@@ -1,5 +1,9 @@
 """The Xero `Provider`: pushes records to the Accounting API 2.0 of one tenant.
 
+Provably ours: every create and update writes `syncdesk:<local id>` into a field Xero
+stores (`_mapping.MARK_FIELDS`: a contact's ContactNumber, an item's PurchaseDescription, a
+document's or payment's Reference), and `find` returns only objects carrying it.
+
 Wire habits (PLATFORMS.md §2): PUT creates, POST `/{Resource}/{id}` updates; bodies are
 plural arrays; every write carries `Idempotency-Key`, so a retry after a lost response is
 replayed by Xero instead of creating a second object; collection writes ask for
@@ -8,7 +12,7 @@ replayed by Xero instead of creating a second object; collection writes ask for
 Payments. A Xero Payment applies to exactly one invoice, so a local payment split over
 several invoices becomes several Xero Payments, sent in one request. Its remote id is the
 comma-joined PaymentIDs in allocation order; `fetch` reads each (None as soon as one is gone)
-and `find` collects the live payments carrying the payment's `Reference`. If one of them is
+and `find` collects the live payments carrying the payment's marked `Reference`. If one of them is
 refused, the ones Xero accepted are deleted again before the error is raised, so a local
 payment is on Xero whole or not at all. Unapplied money (an overpayment) is not pushed: Xero
 creates overpayments only as RECEIVE-OVERPAYMENT bank transactions, which syncdesk does not
@@ -270,18 +274,26 @@ class XeroProvider:
         return resource.ref(found[0])
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
+        """Our copy of `record`: only a live object carrying its mark (`_mapping.mark`).
+
+        Xero's `where` filters on any element, so the mark itself is the query; each answer
+        is checked again here. A contact, item or invoice that merely shares the record's
+        name, code or number is someone else's and is never returned.
+        """
         resource = RESOURCES[entity]
-        params = _lookup(entity, record)
-        payload = await self._call("GET", f"/{resource.collection}", params=params)
+        field, wanted = wire.MARK_FIELDS[entity], _mark(entity, record)
+        payload = await self._call("GET", f"/{resource.collection}",
+                                   params={"where": wire.where_equals(field, wanted)})
         kind = _SALES_TYPE.get(entity)
-        live = [e for e in _elements(payload, resource.collection)
-                if e.get("Status") not in _GONE and (kind is None or e.get("Type") == kind)]
+        ours = [e for e in _elements(payload, resource.collection)
+                if e.get(field) == wanted and e.get("Status") not in _GONE
+                and (kind is None or e.get("Type") == kind)]
         if entity is Entity.PAYMENT:
-            if not live:
+            if not ours:
                 return None
-            return RemoteRef(remote_id=",".join(str(e["PaymentID"]) for e in live),
-                             number=wire.payment_reference(cast(Payment, record)))
-        return resource.ref(live[0]) if live else None
+            return RemoteRef(remote_id=",".join(str(e["PaymentID"]) for e in ours),
+                             number=wanted)
+        return resource.ref(ours[0]) if ours else None
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for contact in self._pages("Contacts"):
@@ -353,19 +365,11 @@ class XeroProvider:
         return _decode(response)
 
 
-def _lookup(entity: Entity, record: Record) -> dict[str, str]:
-    """The query that finds a record by what the business knows it by."""
-    if isinstance(record, Customer):
-        return {"where": wire.where_equals("Name", record.display_name)}
-    if isinstance(record, Item):
-        return {"where": wire.where_equals("Code", record.sku)}
-    if isinstance(record, Invoice):
-        return {"InvoiceNumbers": record.number}
-    if isinstance(record, CreditNote):
-        return {"where": wire.where_equals("CreditNoteNumber", record.number)}
+def _mark(entity: Entity, record: Record) -> str:
+    """The mark an object of this record carries, exactly as the provider wrote it."""
     if isinstance(record, Payment):
-        return {"where": wire.where_equals("Reference", wire.payment_reference(record))}
-    raise TypeError(f"cannot look up {entity} {type(record).__name__}")
+        return wire.payment_reference(record)
+    return wire.mark_of(entity, record.id)
 
 
 def _link(request: PushRequest) -> RemoteRef:

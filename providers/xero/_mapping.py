@@ -8,6 +8,7 @@ digits reads back as the same decimal, and Xero's own SDKs send doubles.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +29,8 @@ from engine import (
 )
 
 PLATFORM_NAME = "xero"
+CONTACT_NUMBER_MAX = 50
+"""Contact.ContactNumber holds at most 50 characters (spec `maxLength`)."""
 
 Json = dict[str, Any]
 
@@ -54,6 +57,36 @@ RESOURCES: dict[Entity, Resource] = {
     Entity.CREDIT_NOTE: Resource("CreditNotes", "CreditNoteID", "CreditNoteNumber"),
 }
 
+
+def mark(record_id: str, limit: int | None = None) -> str:
+    """What proves an object is syncdesk's copy of `record_id`: written on every create and
+    update, and the only thing `find` accepts as proof (a number or name proves nothing).
+
+    Where the field is shorter than `syncdesk:<id>` (ids run to 64), the id's SHA-256 stands
+    in for it: still one value per record, and still nothing a person would type.
+    """
+    text = f"syncdesk:{record_id}"
+    if limit is None or len(text) <= limit:
+        return text
+    digest = hashlib.sha256(record_id.encode()).hexdigest()
+    return f"syncdesk:#{digest}"[:limit]
+
+
+MARK_FIELDS: dict[Entity, str] = {
+    Entity.CUSTOMER: "ContactNumber",
+    Entity.ITEM: "PurchaseDescription",
+    Entity.INVOICE: "Reference",
+    Entity.CREDIT_NOTE: "Reference",
+    Entity.PAYMENT: "Reference",
+}
+"""Where each entity carries its mark (see `mark`, `payment_reference`)."""
+
+
+def mark_of(entity: Entity, record_id: str) -> str:
+    """The mark `find` looks for on an `entity` object of local record `record_id`."""
+    return mark(record_id, CONTACT_NUMBER_MAX if entity is Entity.CUSTOMER else None)
+
+
 def number(value: Decimal) -> float:
     return float(value)
 
@@ -65,10 +98,10 @@ def where_equals(field: str, value: str) -> str:
 
 
 def contact(customer: Customer) -> Json:
-    body: Json = {"Name": customer.display_name}
-    # ContactNumber is Xero's field for "the id in an external system" (max 50).
-    if len(customer.id) <= 50:
-        body["ContactNumber"] = customer.id
+    # ContactNumber is Xero's field for "the id in an external system": set through the API
+    # only, read-only on Xero's contact screen (max 50).
+    body: Json = {"Name": customer.display_name,
+                  "ContactNumber": mark_of(Entity.CUSTOMER, customer.id)}
     if customer.email:
         body["EmailAddress"] = customer.email
     if customer.phone:
@@ -88,11 +121,16 @@ def item(record: Item) -> Json:
     account = record.income_account_for(PLATFORM_NAME)
     if account is None:
         raise _no_income_account(record)
+    # An item has no private field. Code is our SKU, and a stranger's item may hold it, so
+    # the mark goes in PurchaseDescription: shown only on bills and purchase orders, never
+    # on the sales documents syncdesk writes (Description would print on every invoice line
+    # that names the item without a description of its own).
     return {
         "Code": record.sku,
         "Name": record.name,
         "IsSold": True,
         "SalesDetails": {"UnitPrice": number(record.unit_price), "AccountCode": account},
+        "PurchaseDescription": mark_of(Entity.ITEM, record.id),
     }
 
 
@@ -136,8 +174,13 @@ def payments(request: PushRequest, record: Payment, bank_account: str) -> list[J
 
 
 def payment_reference(record: Payment) -> str:
-    """What `find` looks the payment up by: the business's reference, else its own id."""
-    return record.reference or record.id
+    """The payment's Reference: the business's own reference (if any) and our mark.
+
+    A Xero payment has no other free-text field (`Details` is for batch payments), so the
+    mark shares Reference; `find` asks for this exact text.
+    """
+    marked = mark_of(Entity.PAYMENT, record.id)
+    return f"{record.reference} {marked}" if record.reference else marked
 
 
 def _document(request: PushRequest, record: Invoice | CreditNote, kind: str,
@@ -151,6 +194,8 @@ def _document(request: PushRequest, record: Invoice | CreditNote, kind: str,
         "Contact": {"ContactID": customer.remote_id},
         "LineAmountTypes": "Exclusive",
         "CurrencyCode": record.currency,
+        # Reference ("additional reference number", ACCREC/ACCRECCREDIT only) carries the mark.
+        "Reference": mark_of(request.entity, record.id),
         "LineItems": [_line(request, line, default_account) for line in record.lines],
     }
 

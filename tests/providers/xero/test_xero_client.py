@@ -75,7 +75,11 @@ async def test_customer_create_update_fetch_find(provider: XeroProvider) -> None
     assert updated == RemoteRef(ref.remote_id, number="Alice H. Owner")
     assert await provider.fetch(Entity.CUSTOMER, ref.remote_id) == updated
     assert await provider.find(Entity.CUSTOMER, renamed) == updated
-    assert await provider.find(Entity.CUSTOMER, ALICE) is None
+    # The mark decides, not the name: the same record under its old name is still ours,
+    # another record under the current name is not.
+    assert await provider.find(Entity.CUSTOMER, ALICE) == updated
+    namesake = Customer(id="c-other", display_name="Alice H. Owner")
+    assert await provider.find(Entity.CUSTOMER, namesake) is None
     names = {c.display_name: c async for c in provider.list_customers()}
     assert names["Alice H. Owner"].email == "alice@example.com"
     assert names["Alice H. Owner"].phone == "555-0100"
@@ -132,7 +136,8 @@ async def test_payment_over_two_invoices_is_two_xero_payments(provider: XeroProv
     refs = {(Entity.INVOICE, "inv-SD-1"): first, (Entity.INVOICE, "inv-SD-2"): second}
     ref = await provider.push(push(Entity.PAYMENT, payment, "k-pay", refs=refs))
     ids = ref.remote_id.split(",")
-    assert len(ids) == 2 and ref.number == "CHK-77"
+    # Reference holds the business's reference and our mark; the number is what Xero shows.
+    assert len(ids) == 2 and ref.number == "CHK-77 syncdesk:pay-1"
     company = app.state.company
     assert company.invoices[first.remote_id]["Status"] == "PAID"
     assert company.invoices[second.remote_id]["AmountDue"] == Decimal("100.00")
