@@ -3,8 +3,9 @@
 Everything is one GraphQL endpoint (PLATFORMS.md §3): writes are `…Create` / `…Patch`
 mutations carrying the business id, reads walk `business(id) { … }`. Wave has no
 idempotency key and no version token, so a create whose answer was lost is reconciled by
-`find` (invoice by number, customer by our `displayId` or its name, product by name) before
-the engine sends it again, and an update simply patches.
+`find` before the engine sends it again, and an update simply patches. `find` returns only an
+object carrying the record's mark (`_mapping.mark`: customer `displayId`, product
+`description`, invoice `footer`); a namesake or a stranger's invoice with the number is None.
 
 Invoice states. Local DRAFT is a Wave DRAFT; SENT is created SAVED (approved, posted to the
 books) and then `invoiceMarkSent`; an update approves and marks sent what is not yet. Wave
@@ -145,34 +146,29 @@ class WaveProvider:
             return wire.ref(node, number_field)
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
+        wanted = wire.mark(record.id)
         if isinstance(record, Invoice):
+            # Wave filters invoices by number; the footer tells ours from a stranger's.
             with reading("invoices"):
                 async for node in self._pages("invoices", gql.INVOICES_NUMBERED,
                                               {"invoiceNumber": record.number}):
-                    return wire.ref(node, "invoiceNumber")
+                    if node["footer"] == wanted:
+                        return wire.ref(node, "invoiceNumber")
             return None
         if isinstance(record, Customer):
-            return await self._find_customer(record)
+            # No filter on displayId: newest first, our lost create comes early.
+            with reading("customers"):
+                async for node in self._pages("customers", gql.CUSTOMERS):
+                    if node["displayId"] == wanted:
+                        return wire.ref(node, "name")
+            return None
         if isinstance(record, Item):
             with reading("products"):
                 async for node in self._pages("products", gql.PRODUCTS):
-                    if node["name"] == record.name and not node["isArchived"]:
+                    if node["description"] == wanted and not node["isArchived"]:
                         return wire.ref(node, "name")
             return None
         raise Unsupported(wire.UNSUPPORTED[entity])
-
-    async def _find_customer(self, record: Customer) -> RemoteRef | None:
-        """Ours by `displayId` first; else the newest customer of that name (and email)."""
-        by_name = None
-        filters = {"email": record.email} if record.email else {}
-        with reading("customers"):
-            async for node in self._pages("customers", gql.CUSTOMERS, filters):
-                if node.get("displayId") == record.id:
-                    return wire.ref(node, "name")
-                if by_name is None and str(node["name"]).casefold() == \
-                        record.display_name.casefold():
-                    by_name = wire.ref(node, "name")
-        return by_name
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for node in self._pages("customers", gql.CUSTOMERS):

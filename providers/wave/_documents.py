@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 CUSTOMER = "id name displayId email phone"
-PRODUCT = "id name unitPrice isArchived incomeAccount { id }"
-INVOICE = "id invoiceNumber status lastSentAt"
+PRODUCT = "id name description unitPrice isArchived incomeAccount { id }"
+INVOICE = "id invoiceNumber status lastSentAt footer"
 ACCOUNT = "id name isArchived type { value } subtype { value }"
 SALES_TAX = "id name abbreviation rate isArchived"
 

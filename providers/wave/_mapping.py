@@ -4,6 +4,15 @@ Pure functions: they raise `Unmapped` before any request when Wave would need so
 syncdesk has not linked yet, and never touch the network. Amounts leave as decimal strings
 ("49.99"), which Wave's `Decimal` scalar takes without a float in between.
 
+Provably ours: every create and patch writes `syncdesk:<local id>` (`mark`) into a field
+Wave stores and returns, and `find` accepts nothing else as proof:
+- a customer's `displayId` (Wave's user-defined id; a person's own customers have theirs or
+  none, and a namesake proves nothing);
+- a product's `description` (its only free-text field; invoice lines always send their own
+  description, so the mark never reaches an invoice syncdesk writes);
+- an invoice's `footer` (Wave's invoices have no private field; the number alone is not
+  proof, since someone else's invoice may hold it).
+
 What Wave cannot hold, and so is not sent:
 - an item's SKU: a Wave product has a name, a price and an income account, no code;
 - a line without an item: every Wave invoice line needs a product (`productId: ID!`).
@@ -51,6 +60,11 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _REGION = re.compile(r"^[A-Z0-9]{1,3}$")
 
 
+def mark(record_id: str) -> str:
+    """What proves a Wave object is syncdesk's copy of local record `record_id`."""
+    return f"syncdesk:{record_id}"
+
+
 def amount(value: Decimal) -> str:
     return str(value)
 
@@ -59,8 +73,8 @@ def customer(record: Customer) -> Json:
     """Every writable field, so a patch replaces what an earlier push set."""
     fields: Json = {
         "name": record.display_name,
-        # displayId is Wave's "user defined id": ours, so `find` can prove an object ours.
-        "displayId": record.id,
+        # displayId is Wave's "user defined id": our mark, so `find` can prove an object ours.
+        "displayId": mark(record.id),
         "email": record.email,
         "phone": record.phone,
     }
@@ -82,7 +96,8 @@ def customer(record: Customer) -> Json:
 
 
 def product(record: Item) -> Json:
-    fields: Json = {"name": record.name, "unitPrice": amount(record.unit_price)}
+    fields: Json = {"name": record.name, "unitPrice": amount(record.unit_price),
+                    "description": mark(record.id)}
     account = record.income_account_for(PLATFORM_NAME)
     if account is not None:
         fields["incomeAccountId"] = account
@@ -101,6 +116,7 @@ def invoice(request: PushRequest, record: Invoice) -> Json:
         "invoiceDate": record.issue_date.isoformat(),
         "currency": record.currency,
         "items": [_item(request, record, line) for line in record.lines],
+        "footer": mark(record.id),
     }
     if record.due_date is not None:
         fields["dueDate"] = record.due_date.isoformat()
@@ -125,10 +141,10 @@ def _item(request: PushRequest, record: Invoice, line: Line) -> Json:
     if linked is None:
         raise Unmapped(f"item {line.item_id!r} of {record.number} is not on Wave yet — "
                        "sync the item first")
-    item: Json = {"productId": linked.remote_id, "quantity": amount(line.quantity),
-                  "unitPrice": amount(line.unit_price)}
-    if line.description:
-        item["description"] = line.description
+    # Always a description of its own ("" for none): without one Wave copies the product's,
+    # which is our mark.
+    item: Json = {"productId": linked.remote_id, "description": line.description,
+                  "quantity": amount(line.quantity), "unitPrice": amount(line.unit_price)}
     if line.tax_code:
         # A line's tax code on Wave is the id of one of the business's sales taxes.
         item["taxes"] = [{"salesTaxId": line.tax_code}]

@@ -27,7 +27,7 @@ async def test_customer_create_update_find_fetch(provider: WaveProvider, ledger:
     ref = await ledger.push(provider, Entity.CUSTOMER, addressed())
     stored = app.state.books.customers[ref.remote_id]
     assert (stored["name"], stored["displayId"], stored["email"]) == (
-        "Harbor View Dental", "c1", "billing@harborview.example")
+        "Harbor View Dental", "syncdesk:c1", "billing@harborview.example")
     assert stored["address"]["province"]["code"] == "US-OR"
     assert stored["address"]["country"]["code"] == "US"
     renamed = customer(name="Harbor View Dental Group", email=None)
@@ -47,11 +47,14 @@ async def test_find_customer_prefers_our_display_id_over_a_namesake(
     assert await provider.find(Entity.CUSTOMER, customer("c9", email=None)) == ours
 
 
-async def test_find_customer_by_name_when_not_ours(provider: WaveProvider) -> None:
-    riverside = customer("c-r", "Riverside Property Group LLC", email="ap@riversidepg.example")
-    found = await provider.find(Entity.CUSTOMER, riverside)
-    assert found is not None and found.number == "Riverside Property Group LLC"
-    assert await provider.find(Entity.CUSTOMER, customer("c-x", "Nobody", None)) is None
+async def test_a_namesake_is_never_ours(provider: WaveProvider, ledger: Ledger) -> None:
+    # The demo's own Riverside (same name, same email) was made by someone else.
+    riverside = customer("C-0007", "Riverside Property Group LLC",
+                         email="ap@riversidepg.example")
+    assert await provider.find(Entity.CUSTOMER, riverside) is None
+    ours = await ledger.push(provider, Entity.CUSTOMER, customer("c9", email=None))
+    assert await provider.find(Entity.CUSTOMER, customer("c10", email=None)) is None
+    assert await provider.find(Entity.CUSTOMER, customer("c9", "New name", None)) == ours
 
 
 async def test_product_with_and_without_an_income_account(provider: WaveProvider,
@@ -89,7 +92,8 @@ async def test_draft_invoice_then_sent_by_update(provider: WaveProvider, ledger:
     stored = app.state.books.invoices[ref.remote_id]
     assert (ref.number, stored["status"]) == ("SD-1001", "DRAFT")
     assert stored["total"]["value"] == "293.25"  # 2 x 120.00 + 1.5 x 35.50
-    assert [line["description"] for line in stored["items"]] == ["Front", None]
+    # A line without a description sends "": Wave would copy the product's (our mark).
+    assert [line["description"] for line in stored["items"]] == ["Front", ""]
     sent = draft.model_copy(update={"status": InvoiceStatus.SENT})
     await ledger.push(provider, Entity.INVOICE, sent, operation=Operation.UPDATE, link=ref)
     assert stored["status"] == "SENT" and stored["lastSentVia"] == "MARKED_SENT"
