@@ -4,7 +4,8 @@ Wire habits (PLATFORMS.md §4): `POST` creates, `PUT …/{id}` updates, bodies a
 wrapped (`{"invoice": {…}}` in, `{"response": {"result": {"invoice": {…}}}}` out). There is
 no batch endpoint and no idempotency key, so every write is one request, and after an
 uncertain outcome the engine calls `find`, which looks the object up by what the business
-knows it by (see each lookup below).
+knows it by and returns it only if it carries our marker (`_mapping.marker`) — someone
+else's client, item or invoice with the same name or number is never ours.
 
 Lifecycle, the way FreshBooks does it:
 - a sent invoice is created, then marked sent (`PUT {"action_mark_as_sent": true}`);
@@ -279,7 +280,7 @@ class FreshBooksProvider:
             return await self._find_client(resource, record)
         if isinstance(record, Item):
             for row in await self._search(resource, {"search[name]": record.name}):
-                if row.get("name") == record.name and row.get("sku") in (None, "", record.sku):
+                if row.get("description") == marker(record.id):
                     return resource.ref(row)
             return None
         if isinstance(record, Invoice | CreditNote):
@@ -300,19 +301,16 @@ class FreshBooksProvider:
 
     async def _find_document(self, resource: Resource,
                              record: Invoice | CreditNote) -> RemoteRef | None:
-        """By number; number, date and total together tell our copy from a stranger's.
+        """By number; only the one whose `po_number` carries our marker is ours.
 
         Ours but cut short (its create landed, a later step did not, and neither did the
         undo): a draft invoice is marked sent here (syncdesk never pushes drafts); a credit
         note applied less than the record says is deleted, and None has it pushed whole.
         """
         assert resource.number_field is not None
-        day = record.issue_date if isinstance(record, Invoice) else record.date
         for row in await self._search(resource, {f"search[{resource.number_field}]":
                                                  record.number}):
-            if row.get(resource.number_field) != record.number \
-                    or row.get("create_date") != day.isoformat() \
-                    or amount_of(row.get("amount")) != record.total:
+            if row.get("po_number") != marker(record.id):
                 continue
             if isinstance(record, Invoice) and record.status is InvoiceStatus.SENT \
                     and row.get("v3_status") == "draft":

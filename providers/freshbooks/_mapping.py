@@ -6,9 +6,12 @@ customer, item or invoice is not on FreshBooks yet.
 Choices where FreshBooks leaves room:
 - A client's `organization` is the customer's display name (what FreshBooks shows as the
   client's name on invoices); a person without a company also gets `fname`/`lname`.
-- A client's internal `note` and a payment's `note` carry the marker `[syncdesk:<id>]`, so
-  `find` tells our objects from ones a person made. Invoices get no marker (their notes are
-  printed): `find` matches number, date and total instead.
+- Every object syncdesk writes carries the marker `[syncdesk:<id>]`, so `find` tells our
+  objects from ones a person made (a number, name, date or total proves nothing): a
+  client's internal `note`, an item's `description` (invoice lines send their own, so it
+  never reaches an invoice), an invoice's or credit note's `po_number` (shown as its
+  "Reference": FreshBooks documents have no private field, and their notes and terms are
+  printed in full), a payment's `note`.
 - Money goes out as strings (`{"amount": "20.00", "code": "USD"}`), as FreshBooks sends it.
 - Credit notes (UNCERTAIN shape, PLATFORMS.md §4.2): `{"credit_note": {"clientid",
   "create_date", "credit_number", "currency_code", "lines": [...]}}`, lines like an
@@ -115,7 +118,7 @@ def client(customer: Customer) -> Json:
 
 def item(record: Item) -> Json:
     # FreshBooks books sales to its own income category: no account to map per item.
-    return {"name": record.name, "sku": record.sku,
+    return {"name": record.name, "sku": record.sku, "description": marker(record.id),
             "unit_cost": money(record.unit_price, "USD")}
 
 
@@ -163,6 +166,7 @@ def _document(request: PushRequest, record: Invoice | CreditNote,
               rates: Mapping[str, Decimal]) -> Json:
     return {
         "clientid": int(linked(request, Entity.CUSTOMER, record.customer_id).remote_id),
+        "po_number": marker(record.id),
         "currency_code": record.currency,
         "lines": [_line(request, line, record.currency, rates) for line in record.lines],
     }

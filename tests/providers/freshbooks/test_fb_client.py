@@ -157,7 +157,7 @@ async def test_invoice_number_taken_by_someone_else(provider: FreshBooksProvider
                                                     ledger: Ledger) -> None:
     await ledger.basics(provider)
     ours = invoice(number="INV-1042")
-    assert await provider.find(Entity.INVOICE, ours) is None  # another date, another total
+    assert await provider.find(Entity.INVOICE, ours) is None  # no marker of ours on it
     with pytest.raises(Duplicate, match=r"Invoice number already exists\.") as caught:
         await provider.push(ledger.request(Entity.INVOICE, ours))
     assert caught.value.field == "invoice_number"
