@@ -28,14 +28,16 @@ class RateGate:
         self._monotonic = monotonic
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
         self._sent: deque[float] = deque()
+        self._batches: deque[float] = deque()
         self._hold_until = 0.0
         self.waited = 0.0
         """Seconds spent waiting for the budget (reported by benchmarks)."""
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+        """Hold one of the platform's concurrent slots, once the budget allows a request."""
         async with self._slots:
-            await self._wait_turn()
+            await self._wait_turn(batch)
             yield
 
     def hold(self, seconds: float) -> None:
@@ -49,25 +51,34 @@ class RateGate:
             oldest = self._sent[0] if self._sent else self._monotonic()
             self._hold_until = max(self._hold_until, oldest + 60.0)
 
-    async def _wait_turn(self) -> None:
+    async def _wait_turn(self, batch: bool) -> None:
         while True:
             now = self._monotonic()
             delay = self._hold_until - now
             if self.throttle:
-                delay = max(delay, self._budget_delay(now))
+                delay = max(delay, self._budget_delay(now, batch))
             if delay <= 0:
                 self._sent.append(now)
+                if batch:
+                    self._batches.append(now)
                 return
             self.waited += delay
             await asyncio.sleep(delay)
 
-    def _budget_delay(self, now: float) -> float:
-        while self._sent and now - self._sent[0] >= 60.0:
-            self._sent.popleft()
-        delay = 0.0
-        if len(self._sent) >= self.limits.per_minute:
-            delay = self._sent[-self.limits.per_minute] + 60.0 - now
-        per_second = self.limits.per_second
-        if per_second and len(self._sent) >= per_second:
-            delay = max(delay, self._sent[-per_second] + 1.0 - now)
+    def _budget_delay(self, now: float, batch: bool) -> float:
+        limits = self.limits
+        delay = max(_window_delay(self._sent, limits.per_minute, 60.0, now),
+                    _window_delay(self._sent, limits.per_second, 1.0, now))
+        if batch:
+            delay = max(delay, _window_delay(self._batches, limits.batch_per_minute, 60.0, now))
         return delay
+
+
+def _window_delay(sent: deque[float], limit: int | None, window: float, now: float) -> float:
+    """How long until one more request fits `limit` requests per `window` seconds."""
+    if window >= 60.0:
+        while sent and now - sent[0] >= window:
+            sent.popleft()
+    if not limit or len(sent) < limit:
+        return 0.0
+    return sent[-limit] + window - now

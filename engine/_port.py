@@ -37,6 +37,8 @@ class Limits:
     per_second: int | None = None
     batch_size: int = 1
     """Largest batch of writes in one request; 1 means the platform has no batch writes."""
+    batch_per_minute: int | None = None
+    """Batch requests' own per-minute budget, where the platform has one (QBO: 40)."""
 
 
 @dataclass(frozen=True)

@@ -211,7 +211,7 @@ class ConnectionWorker:
     async def _run_batch(self, unit: list[_Prepared]) -> None:
         started, t0 = self.clock(), time.monotonic()
         try:
-            async with self.gate.slot():
+            async with self.gate.slot(batch=True):
                 self.stats.requests += 1
                 results = await self.provider.push_batch([p.request for p in unit])
             self._observe_quota()

@@ -29,7 +29,8 @@ CAPABILITIES = Capabilities(
         # A CreditMemo has no void operation in the v3 API (only delete).
         Entity.CREDIT_NOTE: _EDIT,
     },
-    limits=Limits(per_minute=500, per_second=10, concurrency=10, batch_size=BATCH_MAX),
+    limits=Limits(per_minute=500, per_second=10, concurrency=10, batch_size=BATCH_MAX,
+                  batch_per_minute=40),
     idempotency_keys=True,
 )
 
