@@ -26,11 +26,14 @@ from engine import (
     Store,
     SyncEngine,
     SyncService,
+    TokenVault,
     WorkerSettings,
     default_db_path,
     generate_demo,
     parse_file,
 )
+from engine._connections import connection_settings, live_connections
+from engine._directory import pull_directory
 
 from ._fleet import SandboxFleet
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
@@ -248,24 +251,54 @@ async def connection_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def _revoker(store: Store) -> Any:
-    from engine._connections import connection_settings, live_connections
+@contextlib.asynccontextmanager
+async def _provider_for(store: Store, connection_id: int) -> AsyncIterator[Any]:
+    """A connection's provider, with tokens from the store, as the engine would build it."""
+    rows = [c for c in await live_connections(store) if c.id == connection_id]
+    if not rows or rows[0].platform not in platforms():
+        raise ConfigError(f"connection {connection_id} is not live or its platform is missing")
+    platform, sealer = platforms()[rows[0].platform], Sealer.load()
+    settings = await connection_settings(store, rows[0], sealer)
+    vault = TokenVault(store, connection_id, platform.oauth(settings).refresh, sealer)
+    provider = platform.provider(settings, vault)
+    try:
+        yield provider
+    finally:
+        await provider.aclose()
 
+
+def _revoker(store: Store) -> Any:
     async def revoke(connection_id: int) -> None:
-        sealer = Sealer.load()
         rows = [c for c in await live_connections(store) if c.id == connection_id]
-        if not rows:
-            return
-        settings = await connection_settings(store, rows[0], sealer)
         sealed = await store.fetch_value("SELECT sealed FROM tokens WHERE connection_id = ?",
                                          (connection_id,))
-        if sealed is None:
+        if not rows or sealed is None:
             return
+        sealer = Sealer.load()
+        settings = await connection_settings(store, rows[0], sealer)
         token = sealer.unseal(sealed).get("refresh_token")
         if token:
             await platforms()[rows[0].platform].oauth(settings).revoke(str(token))
 
     return revoke
+
+
+async def pull(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        connection_id = await resolve_connection(store, args.connection)
+        assert connection_id is not None
+        await _pull(store, connection_id)
+    return 0
+
+
+async def _pull(store: Store, connection_id: int) -> None:
+    platform = await store.fetch_value("SELECT platform FROM connections WHERE id = ?",
+                                       (connection_id,))
+    async with _provider_for(store, connection_id) as provider:
+        report = await pull_directory(store, connection_id, str(platform), provider)
+    print(f"from {platform}: {report.customers_linked} customers matched and linked, "
+          f"{report.customers_imported} imported; {report.items_linked} items matched and "
+          f"linked, {report.items_imported} imported")
 
 
 # -- connecting ---------------------------------------------------------------------------
@@ -304,9 +337,12 @@ async def connect(args: argparse.Namespace) -> int:
     grant = await oauth.exchange_code(redirect_url.strip(), redirect_uri)
     async with open_store(args) as store:
         ids = await store_grant(store, platform, grant, settings, Sealer.load())
-    names = ", ".join(t.name for t in grant.tenants)
-    print(f"connected {platform.title}: {names} (connection {', '.join(map(str, ids))}); "
-          "every record is queued for its first sync")
+        names = ", ".join(t.name for t in grant.tenants)
+        print(f"connected {platform.title}: {names} (connection {', '.join(map(str, ids))}); "
+              "every record is queued for its first sync")
+        if not args.no_import:
+            for connection_id in ids:
+                await _pull(store, connection_id)
     return 0
 
 

@@ -115,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="port of the local redirect listener")
     p.add_argument("--paste", action="store_true",
                    help="no local listener (over SSH): paste the redirect URL instead")
+    p.add_argument("--no-import", action="store_true",
+                   help="do not pull the platform's customers and items into the ledger")
+
+    p = command("pull", commands.pull, "Pull a connection's customers and items: link the "
+                "ones that match local records, import the rest.")
+    p.add_argument("connection", help="connection id or platform name")
 
     p = command("engine", commands.engine_run, "Run the sync engine until interrupted.")
     p.add_argument("action", choices=["run"])

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 from ._connections import ConnectionRow, connection_settings, live_connections
+from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
 from ._jobs import recover_in_flight
+from ._notify import raise_notification
 from ._port import ConnectionSettings, Platform
 from ._scheduler import WeeklySync
 from ._secrets import Sealer
@@ -75,6 +77,7 @@ class SyncEngine:
         self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._workers: dict[int, ConnectionWorker] = {}
+        self._chores: set[asyncio.Task[None]] = set()
 
     async def run(self, stop: asyncio.Event | None = None, *,
                   until_idle: bool = False) -> EngineReport:
@@ -89,8 +92,11 @@ class SyncEngine:
                 if now - beat >= self.settings.heartbeat_interval:
                     await self._heartbeat()
                     beat = now
-                if not until_idle:
-                    await self.weekly.run_if_due()
+                if not until_idle and await self.weekly.run_if_due():
+                    for worker in list(self._workers.values()):
+                        chore = asyncio.create_task(self._weekly(worker))
+                        self._chores.add(chore)
+                        chore.add_done_callback(self._chores.discard)
                 elif await self._idle():
                     break
                 with contextlib.suppress(TimeoutError):
@@ -158,6 +164,20 @@ class SyncEngine:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), poll)
 
+    async def _weekly(self, worker: ConnectionWorker) -> None:
+        """The weekly full sync's platform side: pull the directory, read every link back."""
+        try:
+            await pull_directory(self.store, worker.connection_id, worker.platform,
+                                 worker.provider, self.clock)
+            await check_links(self.store, worker.connection_id, worker.provider, worker.title,
+                              self.clock)
+        except SyncError as error:
+            stamp = to_iso(self.clock())
+            async with self.store.write() as db:
+                await raise_notification(db, worker.connection_id, None, None, kind="weekly",
+                                         title=f"{worker.title}: weekly check did not finish",
+                                         message=error.message, now=stamp)
+
     def _tally(self, worker: ConnectionWorker) -> None:
         stats = [w.stats for w in self._workers.values()]
         self.report.pushed = sum(s.pushed for s in stats)
@@ -166,8 +186,9 @@ class SyncEngine:
         self.report.rate_limited = sum(s.rate_limited for s in stats)
 
     async def _stop_workers(self) -> None:
-        for task in self._tasks.values():
+        for task in [*self._tasks.values(), *self._chores]:
             task.cancel()
+        await asyncio.gather(*self._chores, return_exceptions=True)
         results = await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         for worker in self._workers.values():
             await worker.provider.aclose()

@@ -152,7 +152,7 @@ async def succeed(store: Store, job: ClaimedJob, ref: RemoteRef, attempt: Attemp
 
 async def fail(store: Store, job: ClaimedJob, error: SyncError, attempt: Attempt | None,
                now: datetime, *, status: str, retry_at: datetime | None = None,
-               counts: bool = True, notify: str | None = None, platform: str = "") -> None:
+               counts: bool = True, notify: str | None = None) -> None:
     """Record a failed (or skipped, or to-be-retried) attempt and put the job in `status`."""
     stamp = to_iso(now)
     async with store.write() as db:
@@ -168,7 +168,7 @@ async def fail(store: Store, job: ClaimedJob, error: SyncError, attempt: Attempt
             outcome = "retry" if status in ("pending", "uncertain") else status
             await _record_attempt(db, job, attempt, outcome, error, None)
         if notify:
-            title = f"{platform}: {job.describe()} {notify}"
+            title = f"{job.describe()} {notify}"
             await raise_notification(db, job.connection_id, job.entity, job.record_id,
                                      kind=notify.replace(" ", "_"), title=title,
                                      message=error.message, now=stamp)

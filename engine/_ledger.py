@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -30,7 +30,7 @@ from ._models import (
     Payment,
 )
 from ._money import from_minor, to_minor
-from ._port import Record
+from ._port import Record, RemoteRef
 from ._store import Store
 from ._time import Clock, to_iso, utcnow
 
@@ -99,14 +99,19 @@ class Ledger:
         self.store = store
         self.clock = clock
 
-    async def upsert(self, records: Sequence[Record], *, partial: bool = False) -> UpsertResult:
+    async def upsert(self, records: Sequence[Record], *, partial: bool = False,
+                     linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]] | None = None,
+                     ) -> UpsertResult:
         """Insert or update records (keyed by their own id), queueing their sync jobs.
 
         With `partial` False, any rejected record rolls the whole batch back and raises
         `InputError` listing every rejection. With `partial` True the good records are kept
-        and the rejected ones are returned.
+        and the rejected ones are returned. `linked` names records that already exist on a
+        connection (pulled from the platform): they are linked there and marked synced in
+        the same transaction, so no worker can push them back as new.
         """
         result = UpsertResult()
+        linked = linked or {}
         ordered = sorted(records, key=lambda r: (entity_of(r).stage, _STAGE_TIE[entity_of(r)]))
         async with self.store.write() as db:
             for record in ordered:
@@ -119,6 +124,10 @@ class Ledger:
                                                      str(exc)))
                 else:
                     setattr(result, outcome, getattr(result, outcome) + 1)
+                    link = linked.get((entity_of(record), record.id))
+                    if link is not None:
+                        await link_synced(db, link[0], entity_of(record), record.id, link[1],
+                                          to_iso(self.clock()))
                 await db.execute("RELEASE record")
             if result.rejected and not partial:
                 lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
@@ -381,3 +390,27 @@ async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: st
         )
         queued += cursor.rowcount
     return queued
+
+
+async def link_synced(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+                      record_id: str, ref: RemoteRef, now: str) -> None:
+    """Record that the current version of a record already is `ref` on a connection."""
+    version = await (await db.execute(f"SELECT version FROM {table_of(entity)} WHERE id = ?",
+                                      (record_id,))).fetchone()
+    if version is None:
+        return
+    await db.execute(
+        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+        "remote_number = excluded.remote_number, synced_version = excluded.synced_version, "
+        "synced_at = excluded.synced_at",
+        (connection_id, entity.value, record_id, ref.remote_id, ref.version, ref.number,
+         version[0], now),
+    )
+    await db.execute(
+        "UPDATE sync_jobs SET status = 'synced', operation = 'update', updated_at = ? "
+        "WHERE connection_id = ? AND entity = ? AND record_id = ? AND status = 'pending' "
+        "AND record_version = ?", (now, connection_id, entity.value, record_id, version[0]),
+    )

@@ -40,9 +40,18 @@ class WeeklySync:
     async def due_at(self) -> datetime:
         last = await self.last_run()
         if last is None:
-            # A new store is not owed a run for the weeks before it existed.
-            return next_run(self.schedule, self.clock())
+            # A new store is not owed a run for the weeks before it existed: its schedule
+            # starts now, and says so in the store so a restart keeps the same anchor.
+            last = self.clock()
+            await self._remember(to_iso(last))
         return next_run(self.schedule, last)
+
+    async def _remember(self, stamp: str) -> None:
+        async with self.store.write() as db:
+            await db.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),
+            )
 
     async def run_if_due(self) -> bool:
         now = self.clock()
@@ -55,8 +64,5 @@ class WeeklySync:
                 "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL",
                 (stamp,),
             )
-            await db.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),
-            )
+        await self._remember(stamp)
         return True

@@ -283,12 +283,11 @@ class ConnectionWorker:
                 return
         if isinstance(error, (Unmapped, Unsupported)):
             await jobs.fail(self.store, job, error, attempt, now, status="skipped", counts=False,
-                            notify="skipped" if isinstance(error, Unmapped) else None,
-                            platform=self.title)
+                            notify="skipped" if isinstance(error, Unmapped) else None)
             return
         if isinstance(error, NotFound) and prepared.request.link is not None:
             await jobs.fail(self.store, job, error, attempt, now, status="broken_link",
-                            notify="broken link", platform=self.title)
+                            notify="broken link")
             return
         if isinstance(error, Transient) and job.attempts + 1 < self.settings.max_attempts:
             # A create that got no answer may have landed: reconcile before sending again.
@@ -298,8 +297,7 @@ class ConnectionWorker:
             await jobs.fail(self.store, job, error, attempt, now,
                             status="uncertain" if unknown else "pending", retry_at=retry_at)
             return
-        await jobs.fail(self.store, job, error, attempt, now, status="failed", notify="failed",
-                        platform=self.title)
+        await jobs.fail(self.store, job, error, attempt, now, status="failed", notify="failed")
 
     async def _find_ours(self, prepared: _Prepared) -> RemoteRef | None:
         try:

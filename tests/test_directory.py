@@ -1,0 +1,114 @@
+"""Import at setup and the weekly full sync: pull, match, link, import, detect deletions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine import Classification, Customer, Item, SyncService
+from engine._directory import check_links, pull_directory
+from engine._scheduler import WeeklySync, next_run
+from engine._vault import TokenVault
+from tests._world import World
+
+MakeWorld = Callable[..., Any]
+
+
+async def provider_of(world: World, platform: str) -> Any:
+    from dataclasses import replace
+
+    from console._wiring import platforms
+    from engine._connections import connection_settings, live_connections
+
+    row = next(c for c in await live_connections(world.store) if c.platform == platform)
+    settings = replace(await connection_settings(world.store, row, world.sealer),
+                       transport=world.transport(platform))
+    plugin = platforms()[platform]
+    vault = TokenVault(world.store, row.id, plugin.oauth(settings).refresh, world.sealer)
+    return plugin.provider(settings, vault)
+
+
+async def test_pull_links_matches_and_imports_the_rest(make_world: MakeWorld) -> None:
+    world: World = await make_world(("xero",))
+    # The demo company on Xero already has "Riverside Property Group LLC" and its sales items.
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maria Lopez")])
+    provider = await provider_of(world, "xero")
+    report = await pull_directory(world.store, world.connections["xero"], "xero", provider)
+    await provider.aclose()
+    assert report.customers_imported >= 1
+    imported = await world.store.fetch_one(
+        "SELECT id, classification FROM customers WHERE display_name = ?",
+        ("Riverside Property Group LLC",))
+    assert imported is not None
+    assert imported["classification"] == Classification.BUSINESS.value
+    job = await world.job("xero", "customer", imported["id"])
+    assert job["status"] == "synced"  # it came from Xero: nothing to push back
+
+    # Pulling again changes nothing: linked objects are left alone.
+    provider = await provider_of(world, "xero")
+    again = await pull_directory(world.store, world.connections["xero"], "xero", provider)
+    await provider.aclose()
+    assert (again.customers_imported, again.customers_linked) == (0, 0)
+
+
+async def test_a_matching_local_customer_is_linked_not_duplicated(make_world: MakeWorld) -> None:
+    world: World = await make_world(("quickbooks",))
+    local = Customer(id="C-7", display_name="Riverside Property Group, LLC")
+    await world.ledger.upsert([local])
+    provider = await provider_of(world, "quickbooks")
+    report = await pull_directory(world.store, world.connections["quickbooks"], "quickbooks",
+                                  provider)
+    await provider.aclose()
+    assert report.customers_linked == 1
+    await world.sync()
+    assert (await world.remote_counts("quickbooks"))["customer"] == 1
+
+
+async def test_weekly_check_finds_objects_deleted_on_the_platform(make_world: MakeWorld) -> None:
+    world: World = await make_world(("quickbooks",))
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maria Lopez"),
+                               Item(id="TILE", sku="TILE", name="Tile",
+                                    income_accounts={"quickbooks": "79"})])
+    await world.sync()
+    remote_id = await world.store.fetch_value(
+        "SELECT remote_id FROM sync_links WHERE entity = 'item'")
+    await world.sandbox("quickbooks", "POST", "/_sandbox/delete",
+                        json={"entity": "item", "id": remote_id})
+    provider = await provider_of(world, "quickbooks")
+    broken = await check_links(world.store, world.connections["quickbooks"], provider,
+                               "QuickBooks Online")
+    await provider.aclose()
+    assert broken == 1
+    assert (await world.job("quickbooks", "item", "TILE"))["status"] == "broken_link"
+    kinds = [n.kind for n in await SyncService(world.store, actor="t").notifications()]
+    assert kinds == ["broken_link"]
+
+
+def test_schedule_defaults_to_sunday_six_utc() -> None:
+    saturday = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+    assert next_run("0 6 * * 0", saturday) == datetime(2026, 11, 22, 6, 0, tzinfo=UTC)
+
+
+async def test_weekly_sync_runs_once_per_due_time(store: Any) -> None:
+    now = [datetime(2026, 11, 21, 12, 0, tzinfo=UTC)]
+    weekly = WeeklySync(store, "0 6 * * 0", lambda: now[0])
+    assert not await weekly.run_if_due()          # a new store owes no past runs
+    now[0] += timedelta(hours=18, minutes=1)       # Sunday 06:01
+    assert await weekly.run_if_due()
+    assert not await weekly.run_if_due()           # not twice for the same Sunday
+    now[0] += timedelta(days=7)
+    assert await weekly.run_if_due()
+
+
+async def test_weekly_sync_makes_waiting_jobs_due(make_world: MakeWorld) -> None:
+    world: World = await make_world(("quickbooks",))
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maria Lopez")])
+    async with world.store.write() as db:
+        await db.execute("UPDATE sync_jobs SET next_attempt_at = '2099-01-01T00:00:00.000000Z'")
+    now = [datetime(2026, 11, 22, 7, 0, tzinfo=UTC)]
+    async with world.store.write() as db:
+        await db.execute("INSERT INTO settings VALUES ('weekly_sync_last_run', "
+                         "'2026-11-15T06:00:00.000000Z')")
+    assert await WeeklySync(world.store, "0 6 * * 0", lambda: now[0]).run_if_due()
+    assert (await world.job("quickbooks", "customer", "C-1"))["next_attempt_at"] is None
