@@ -12,6 +12,14 @@ books) and then `invoiceMarkSent`; an update approves and marks sent what is not
 cannot take an approved invoice back to draft, so that change is not sent. VOID deletes the
 invoice (`invoiceDelete`: Wave's public API has no void), and an invoice already gone counts
 as voided, so a retry after a lost answer does not end as a broken link.
+
+A sent invoice is two requests, and the second can fail after the first landed (most often a
+429: Wave allows about 60 requests a minute). Then the invoice exists, holding our number and
+our mark, so the push ends `Transient` ("unknown until reconciled"), never with the second
+step's own error: a `RateLimited` makes the engine send the create again without `find`, and
+that create fails as "Invoice number … is already in use." against our own invoice. `find`
+finishes what such a push left: our invoice that should be sent but is not yet is approved
+and marked sent there before it is returned.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from engine import (
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    Transient,
     Unsupported,
 )
 from providers._http import ApiClient
@@ -101,13 +110,33 @@ class WaveProvider:
             node = await self._mutate(gql.INVOICE_CREATE, {
                 "businessId": self._business, "status": wire.create_status(record), **fields,
             })
+            if record.status is InvoiceStatus.SENT:
+                node = await self._finish_created(record, node)
         else:
+            # A patch is safe to send again, so a failure here needs no reconciling.
             node = await self._mutate(gql.INVOICE_PATCH,
                                       {"id": _link(request).remote_id, **fields})
-        if record.status is InvoiceStatus.SENT:
-            node = await self._mark_sent(node)
+            if record.status is InvoiceStatus.SENT:
+                node = await self._mark_sent(node)
         with reading("invoice"):
             return wire.ref(node, "invoiceNumber")
+
+    async def _finish_created(self, record: Invoice, node: Json) -> Json:
+        """Approve and mark sent the invoice just created; a failure is `Transient`.
+
+        The create landed, so whatever the later step's error (a 429, no answer, a refusal),
+        sending the create again would collide with our own invoice: the engine must `find`
+        it, which finishes it (`_found_invoice`).
+        """
+        try:
+            return await self._mark_sent(node)
+        except SyncError as error:
+            with reading("invoice"):
+                invoice_id = str(node["id"])
+            raise Transient(
+                f"Wave invoice {record.number} ({invoice_id}) was created but not marked "
+                f"sent ({type(error).__name__}: {error.message}); the outcome is unknown "
+                "until reconciled", code=error.code, http_status=error.http_status) from error
 
     async def _mark_sent(self, node: Json) -> Json:
         with reading("invoice"):
@@ -153,7 +182,7 @@ class WaveProvider:
                 async for node in self._pages("invoices", gql.INVOICES_NUMBERED,
                                               {"invoiceNumber": record.number}):
                     if node["footer"] == wanted:
-                        return wire.ref(node, "invoiceNumber")
+                        return await self._found_invoice(record, node)
             return None
         if isinstance(record, Customer):
             # No filter on displayId: newest first, our lost create comes early.
@@ -169,6 +198,14 @@ class WaveProvider:
                         return wire.ref(node, "name")
             return None
         raise Unsupported(wire.UNSUPPORTED[entity])
+
+    async def _found_invoice(self, record: Invoice, node: Json) -> RemoteRef:
+        """Our invoice, finished if a push was cut short after its create: a record that is
+        sent but whose invoice is still a draft or unsent is approved and marked sent here."""
+        if record.status is InvoiceStatus.SENT:
+            node = await self._mark_sent(node)
+        with reading("invoice"):
+            return wire.ref(node, "invoiceNumber")
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for node in self._pages("customers", gql.CUSTOMERS):

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from wave_support import Ledger, customer, invoice
+from wave_support import Ledger, Recording, customer, invoice
 
-from engine import ConnectionSettings, Entity, RateLimited, Transient
+from engine import ConnectionSettings, Entity, InvoiceStatus, RateLimited, Transient
 from providers.wave import PLATFORM, WaveProvider
 
 
@@ -95,3 +95,27 @@ async def test_sixty_requests_a_minute(provider: WaveProvider, app: Starlette,
     await control.post("/_sandbox/clock", json={"advance": 61})
     assert await provider.fetch(Entity.CUSTOMER, "x") is None
     assert app.state.sandbox.limiter.policy.per_minute == 3
+
+
+async def test_429_after_the_create_is_reconciled_not_created_again(
+        provider: WaveProvider, ledger: Ledger, app: Starlette, control: httpx.AsyncClient,
+        recording: Recording) -> None:
+    # A sent invoice is invoiceCreate then invoiceMarkSent; at 60 a minute the second is the
+    # one refused. A RateLimited would have the engine send the create again, which collides
+    # with our own invoice: "Invoice number SD-2002 is already in use."
+    await ledger.basics(provider)
+    before = (await objects(control))["invoice"]
+    await control.post("/_sandbox/clock", json={"advance": 61})
+    await control.post("/_sandbox/limits", json={"enabled": True, "per_minute": 1})
+    record = invoice(number="SD-2002", status=InvoiceStatus.SENT)
+    with pytest.raises(Transient, match="unknown until reconciled") as caught:
+        await provider.push(ledger.request(Entity.INVOICE, record))
+    assert isinstance(caught.value.__cause__, RateLimited)
+    assert recording.operations()[-2:] == ["invoiceCreate", "invoiceMarkSent"]
+    await control.post("/_sandbox/limits", json={"enabled": False})
+    # The engine's reconcile step: find finishes our invoice the push left unsent.
+    found = await provider.find(Entity.INVOICE, record)
+    assert found is not None and found.number == "SD-2002"
+    assert app.state.books.invoices[found.remote_id]["status"] == "SENT"
+    assert recording.operations()[-2:] == ["business", "invoiceMarkSent"]
+    assert (await objects(control))["invoice"] == before + 1
