@@ -18,7 +18,14 @@ from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from engine import ConfigError, ConnectionSummary, JobFilter, SyncdeskError, SyncService
+from engine import (
+    ConfigError,
+    ConnectionSummary,
+    JobFilter,
+    NotificationRow,
+    SyncdeskError,
+    SyncService,
+)
 
 from .commands import OperatorCommands
 from .format import count, describe
@@ -29,6 +36,9 @@ from .screens.modals import ConfirmScreen, HelpScreen
 from .screens.notifications import NotificationsScreen
 
 T = TypeVar("T")
+
+TOASTS_AT_ONCE = 3
+"""New problems toasted one by one; past this many, one toast counts the rest."""
 
 Connect = Callable[[str], Awaitable[str]]
 """Connects a platform (OAuth in a browser, …) and says how it went."""
@@ -106,15 +116,23 @@ class SyncdeskApp(App[None]):
             self._last_event = last
             unread = await self.service.notifications(unread_only=True, limit=50)
             if not first and self._last_note is not None:
-                for note in reversed([n for n in unread if n.id > self._last_note]):
-                    self.notify(note.message, title=f"{note.platform}: {note.title}",
-                                severity="warning", markup=False)
+                self._announce([n for n in unread if n.id > self._last_note])
             self._last_note = max([n.id for n in unread], default=self._last_note or 0)
             self.unread = await self.service.unread_count()
             self.revision += 1
         if self._again:
             self._again = False
             self.call_later(self.poll, True)
+
+    def _announce(self, fresh: list[NotificationRow]) -> None:
+        """A toast per new problem, but never a wall of them: the feed holds the rest."""
+        shown = list(reversed(fresh))[:TOASTS_AT_ONCE]
+        for note in shown:
+            self.notify(note.message, title=f"{note.platform}: {note.title}",
+                        severity="warning", markup=False)
+        if len(fresh) > len(shown):
+            self.notify(f"and {len(fresh) - len(shown)} more — press n for the feed",
+                        severity="warning", markup=False)
 
     def watch_unread(self) -> None:
         self._show_status()

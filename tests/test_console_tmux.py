@@ -22,17 +22,34 @@ pytestmark = [
 
 
 class Terminal:
-    def __init__(self, session: str) -> None:
+    """A tmux session on a server of its own (`-L`), away from any other tmux in use."""
+
+    def __init__(self, socket: str, session: str) -> None:
+        self.socket = socket
         self.session = session
+
+    def tmux(self, *args: str, check: bool = True) -> str:
+        return subprocess.run(["tmux", "-L", self.socket, "-f", "/dev/null", *args],
+                              capture_output=True, text=True, check=check).stdout
 
     def keys(self, *keys: str) -> None:
         for key in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.session, key], check=True)
+            self.tmux("send-keys", "-t", self.session, key)
             time.sleep(0.15)  # a person's pace; correctness waits on the screen below
 
+    def press_until(self, key: str, text: str, timeout: float = 30.0) -> str:
+        """Press `key` until `text` shows, as a person does when a screen was still loading."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.keys(key)
+            try:
+                return self.wait_for(text, timeout=3.0)
+            except AssertionError:
+                continue
+        return self.wait_for(text, timeout=1.0)
+
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.session],
-                              capture_output=True, text=True, check=True).stdout
+        return self.tmux("capture-pane", "-p", "-t", self.session)
 
     def wait_for(self, text: str, timeout: float = 60.0) -> str:
         deadline = time.monotonic() + timeout
@@ -46,20 +63,19 @@ class Terminal:
 
 @pytest.fixture
 def demo_terminal(tmp_path: Path) -> Iterator[Terminal]:
-    session = f"syncdesk-e2e-{tmp_path.name}"[:60]
+    term = Terminal(f"syncdesk-e2e-{tmp_path.name}"[:60], "demo")
     command = " ".join(shlex.quote(part) for part in [
         sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())",
         "demo", "--size", "20", "--db", str(tmp_path / "demo.db")])
-    env = f"SYNCDESK_KEY_FILE={tmp_path / 'key'} SYNCDESK_CONFIG={tmp_path / 'none.toml'}"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
-                    f"env {env} TERM=xterm-256color {command}"], check=True)
-    # Detached sessions may start at tmux's default size whatever -x says.
-    subprocess.run(["tmux", "resize-window", "-t", session, "-x", "120", "-y", "40"],
-                   check=False)
+    # COLUMNS/LINES inherited from the test runner would override the pane's real size.
+    env = (f"-u COLUMNS -u LINES SYNCDESK_KEY_FILE={tmp_path / 'key'} "
+           f"SYNCDESK_CONFIG={tmp_path / 'none.toml'}")
+    term.tmux("new-session", "-d", "-s", term.session, "-x", "120", "-y", "40",
+              f"env {env} TERM=xterm-256color {command}")
     try:
-        yield Terminal(session)
+        yield term
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+        term.tmux("kill-server", check=False)
 
 
 @pytest.mark.timeout(300)
@@ -73,20 +89,15 @@ def test_triage_a_blocked_invoice_fix_its_cause_and_see_it_sync(
     term.wait_for("› invoices")
     term.keys("f", "f", "f")
     term.wait_for("status blocked")
-    screen = term.wait_for("USD  blocked")
-    number = next(word for line in screen.splitlines() if "USD  blocked" in line
-                  for word in line.split() if word.startswith("INV-"))
-    term.keys("Enter")
-    term.wait_for(f"invoice {number}")
-    term.wait_for("blocked by item Labor")
+    term.wait_for("USD  blocked")
+    screen = term.press_until("Enter", "blocked by item Labor")
+    number = next(word for word in screen.split() if word.startswith("INV-"))
 
     # Fix the cause: give Labor an income account on QuickBooks.
-    term.keys("o")
-    term.wait_for("Connections")
-    term.keys("m")
-    term.wait_for("Items with no income account on quickbooks")
-    term.keys("Enter")
-    term.wait_for("Income account code for LABOR")
+    term.press_until("o", "Connections")
+    term.wait_for("Sandbox Company_US_1")
+    term.press_until("m", "Items with no income account on quickbooks")
+    term.press_until("Enter", "Income account code for LABOR")
     term.keys("80", "Enter")
     term.keys("Escape", "Escape")
     term.wait_for(f"invoice {number}")

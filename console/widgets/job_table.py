@@ -54,7 +54,8 @@ class JobTable(Table):
 def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
     error = ""
     if job.error_message:
-        error = f"{job.error_class or ''}: {job.error_message}".splitlines()[0]
+        prefix = f"{job.error_class}: " if job.error_class else ""
+        error = f"{prefix}{job.error_message}".splitlines()[0]
     elif job.blocked_by:
         error = f"waits for {job.blocked_by}"
     return (str(job.id), [
