@@ -206,6 +206,9 @@ class ConnectionWorker:
         except SyncError as error:
             await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
+        except Exception as exc:
+            await self._failed(prepared, _internal(exc), self._attempt(prepared, started, t0))
+            return
         await self._succeeded(prepared, ref, self._attempt(prepared, started, t0), outcome)
 
     async def _run_batch(self, unit: list[_Prepared]) -> None:
@@ -215,7 +218,8 @@ class ConnectionWorker:
                 self.stats.requests += 1
                 results = await self.provider.push_batch([p.request for p in unit])
             self._observe_quota()
-        except SyncError as error:
+        except Exception as exc:
+            error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
                 await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
@@ -369,6 +373,12 @@ class ConnectionWorker:
                 "WHERE id = ?", (quota.minute_remaining, quota.day_remaining,
                                  to_iso(self.clock()), self.connection_id),
             )
+
+
+def _internal(exc: Exception) -> Transient:
+    """A provider bug on one record must not stop the others: it is retried like any
+    transient failure and, if it persists, shown as failed with what went wrong."""
+    return Transient(f"syncdesk could not handle this record: {type(exc).__name__}: {exc}")
 
 
 def _parents(record: Record) -> list[tuple[Entity, str]]:

@@ -250,3 +250,29 @@ async def test_revoke_and_purge_forgets_links_but_not_the_ledger(
     assert await world.store.fetch_value("SELECT COUNT(*) FROM customers") == 1
     audit = await world.store.fetch_one("SELECT actor, command, affected FROM audit")
     assert audit is not None and tuple(audit) == ("ana", "purge", 2)
+
+
+async def test_a_provider_bug_on_one_record_is_shown_not_fatal(
+        make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
+    from providers.quickbooks import QuickBooksProvider
+
+    original = QuickBooksProvider.push
+
+    async def push(self: QuickBooksProvider, request: Any) -> Any:
+        if request.record.id == "C-BAD":
+            raise KeyError("Id")
+        return await original(self, request)
+
+    async def push_batch(self: QuickBooksProvider, requests: Any) -> Any:
+        return [await push(self, request) for request in requests]
+
+    monkeypatch.setattr(QuickBooksProvider, "push", push)
+    monkeypatch.setattr(QuickBooksProvider, "push_batch", push_batch)
+    world: World = await make_world(("quickbooks",))
+    world.worker.max_attempts = 2
+    await world.ledger.upsert([MARIA, Customer(id="C-BAD", display_name="Odd Record")])
+    await world.sync()
+    assert (await world.job("quickbooks", "customer", "C-1"))["status"] == "synced"
+    bad = await world.job("quickbooks", "customer", "C-BAD")
+    assert bad["status"] == "failed"
+    assert bad["error_message"] == "syncdesk could not handle this record: KeyError: 'Id'"
