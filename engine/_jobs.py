@@ -191,7 +191,7 @@ async def block(store: Store, job: ClaimedJob, parent: tuple[Entity, str], paren
         await db.execute(
             "UPDATE sync_jobs SET status = 'blocked', blocked_entity = ?, blocked_record = ?, "
             "error_class = NULL, error_code = NULL, error_message = ?, http_status = NULL, "
-            "updated_at = ? WHERE id = ?",
+            "next_attempt_at = NULL, updated_at = ? WHERE id = ?",
             (parent[0].value, parent[1], f"blocked by {parent[0].label} {parent_label}", stamp,
              job.id),
         )

@@ -124,7 +124,7 @@ def facts(detail: JobDetail, now: datetime) -> Text:
     if detail.hint:
         line("hint", detail.hint, "italic")
     line("last attempt", f"{stamp(job.last_attempt_at)}  ({ago(job.last_attempt_at, now)})")
-    if job.next_attempt_at and job.status in ("pending", "uncertain"):
+    if job.next_attempt_at:
         line("next attempt",
              f"{stamp(job.next_attempt_at)}  ({until(job.next_attempt_at, now)})")
     line("attempts", str(job.attempts))
