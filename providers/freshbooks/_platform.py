@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from engine import (
-    Capabilities,
-    ConnectionSettings,
-    Entity,
-    Limits,
-    Operation,
-    TokenSource,
-)
+from engine import Capabilities, Entity, Limits, Operation
+from providers._platform import ProviderPlatform
 
 from ._auth import FreshBooksOAuth
 from ._client import FreshBooksProvider
@@ -38,20 +30,8 @@ CAPABILITIES = Capabilities(
     idempotency_keys=False,
 )
 
+FreshBooksPlatform = ProviderPlatform[FreshBooksOAuth, FreshBooksProvider]
+"""Implements `engine.Platform` for FreshBooks."""
 
-@dataclass(frozen=True)
-class FreshBooksPlatform:
-    """Implements `engine.Platform` for FreshBooks."""
-
-    name: str = "freshbooks"
-    title: str = "FreshBooks"
-    capabilities: Capabilities = field(default=CAPABILITIES)
-
-    def oauth(self, settings: ConnectionSettings) -> FreshBooksOAuth:
-        return FreshBooksOAuth(settings)
-
-    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> FreshBooksProvider:
-        return FreshBooksProvider(settings, tokens)
-
-
-PLATFORM = FreshBooksPlatform()
+PLATFORM = FreshBooksPlatform(name="freshbooks", title="FreshBooks", capabilities=CAPABILITIES,
+                              make_oauth=FreshBooksOAuth, make_provider=FreshBooksProvider)

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from engine import (
-    Capabilities,
-    ConnectionSettings,
-    Entity,
-    Limits,
-    Operation,
-    TokenSource,
-)
+from engine import Capabilities, Entity, Limits, Operation
+from providers._platform import ProviderPlatform
 
 from ._auth import QuickBooksOAuth
 from ._client import BATCH_MAX, QuickBooksProvider
@@ -34,20 +26,9 @@ CAPABILITIES = Capabilities(
     idempotency_keys=True,
 )
 
+QuickBooksPlatform = ProviderPlatform[QuickBooksOAuth, QuickBooksProvider]
+"""Implements `engine.Platform` for QuickBooks Online."""
 
-@dataclass(frozen=True)
-class QuickBooksPlatform:
-    """Implements `engine.Platform` for QuickBooks Online."""
-
-    name: str = "quickbooks"
-    title: str = "QuickBooks Online"
-    capabilities: Capabilities = field(default=CAPABILITIES)
-
-    def oauth(self, settings: ConnectionSettings) -> QuickBooksOAuth:
-        return QuickBooksOAuth(settings)
-
-    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> QuickBooksProvider:
-        return QuickBooksProvider(settings, tokens)
-
-
-PLATFORM = QuickBooksPlatform()
+PLATFORM = QuickBooksPlatform(name="quickbooks", title="QuickBooks Online",
+                              capabilities=CAPABILITIES, make_oauth=QuickBooksOAuth,
+                              make_provider=QuickBooksProvider)

@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
-from engine import (
-    Capabilities,
-    ConnectionSettings,
-    Entity,
-    Limits,
-    Operation,
-    TokenSource,
-)
+from engine import Capabilities, Entity, Limits, Operation
+from providers._platform import ProviderPlatform
 
 from ._auth import WaveOAuth
 from ._client import WaveProvider
@@ -34,20 +26,8 @@ CAPABILITIES = Capabilities(
     unsupported=UNSUPPORTED,
 )
 
+WavePlatform = ProviderPlatform[WaveOAuth, WaveProvider]
+"""Implements `engine.Platform` for Wave."""
 
-@dataclass(frozen=True)
-class WavePlatform:
-    """Implements `engine.Platform` for Wave."""
-
-    name: str = "wave"
-    title: str = "Wave"
-    capabilities: Capabilities = field(default=CAPABILITIES)
-
-    def oauth(self, settings: ConnectionSettings) -> WaveOAuth:
-        return WaveOAuth(settings)
-
-    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> WaveProvider:
-        return WaveProvider(settings, tokens)
-
-
-PLATFORM = WavePlatform()
+PLATFORM = WavePlatform(name="wave", title="Wave", capabilities=CAPABILITIES,
+                        make_oauth=WaveOAuth, make_provider=WaveProvider)

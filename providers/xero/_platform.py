@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-from engine import (
-    Capabilities,
-    ConnectionSettings,
-    Entity,
-    Limits,
-    Operation,
-    TokenSource,
-)
+from engine import Capabilities, Entity, Limits, Operation
+from providers._platform import ProviderPlatform
 
 from ._auth import XeroOAuth
 from ._client import BATCH_SIZE, XeroProvider
@@ -17,31 +11,22 @@ from ._client import BATCH_SIZE, XeroProvider
 _WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
 _DOCUMENT = frozenset({Operation.CREATE, Operation.UPDATE, Operation.VOID})
 
+CAPABILITIES = Capabilities(
+    operations={
+        Entity.CUSTOMER: _WRITE,
+        Entity.ITEM: _WRITE,
+        Entity.INVOICE: _DOCUMENT,
+        # A Xero payment cannot be edited, only deleted (spec `deletePayment`).
+        Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
+        Entity.CREDIT_NOTE: _DOCUMENT,
+    },
+    # Per tenant: 60/min, 5 concurrent, 5,000/day (developer.xero.com/faq/limits).
+    limits=Limits(per_minute=60, concurrency=5, per_day=5000, batch_size=BATCH_SIZE),
+    idempotency_keys=True,
+)
 
-class XeroPlatform:
-    """Implements `engine.Platform`."""
+XeroPlatform = ProviderPlatform[XeroOAuth, XeroProvider]
+"""Implements `engine.Platform` for Xero."""
 
-    name = "xero"
-    title = "Xero"
-    capabilities = Capabilities(
-        operations={
-            Entity.CUSTOMER: _WRITE,
-            Entity.ITEM: _WRITE,
-            Entity.INVOICE: _DOCUMENT,
-            # A Xero payment cannot be edited, only deleted (spec `deletePayment`).
-            Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
-            Entity.CREDIT_NOTE: _DOCUMENT,
-        },
-        # Per tenant: 60/min, 5 concurrent, 5,000/day (developer.xero.com/faq/limits).
-        limits=Limits(per_minute=60, concurrency=5, per_day=5000, batch_size=BATCH_SIZE),
-        idempotency_keys=True,
-    )
-
-    def oauth(self, settings: ConnectionSettings) -> XeroOAuth:
-        return XeroOAuth(settings)
-
-    def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> XeroProvider:
-        return XeroProvider(settings, tokens)
-
-
-PLATFORM = XeroPlatform()
+PLATFORM = XeroPlatform(name="xero", title="Xero", capabilities=CAPABILITIES,
+                        make_oauth=XeroOAuth, make_provider=XeroProvider)
