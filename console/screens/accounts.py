@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from rich.text import Text
-from textual import on, work
-from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header, Static
+from textual import on
+from textual.widget import Widget
+from textual.widgets import DataTable, Static
 
 from ..format import plain
-from ..widgets.activity import Activity
-from ..widgets.table import Table
-from .base import SyncScreen
+from ..widgets.table import Row
+from .base import ListScreen
 from .modals import PromptScreen
 
 COLUMNS: list[tuple[str, str, int | None]] = [
@@ -20,34 +21,25 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-class AccountsScreen(SyncScreen):
+class AccountsScreen(ListScreen):
     """Mapping an item re-queues the records it held back (the service does that)."""
+
+    COLUMNS = COLUMNS
+    TABLE_ID = "items"
 
     def __init__(self, platform: str) -> None:
         super().__init__()
         self.platform = platform
         self.title = f"Income accounts · {platform}"
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static(Text(f"Items with no income account on {self.platform}. "
-                          "enter: give one an account code."), classes="hint")
-        yield Table(COLUMNS, id="items")
-        yield Activity()
-        yield Footer()
+    def above_table(self) -> Sequence[Widget]:
+        return [Static(Text(f"Items with no income account on {self.platform}. "
+                            "enter: give one an account code."), classes="hint")]
 
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one(Table).focus()
-
-    def reload(self) -> None:
-        self._load()
-
-    @work(exclusive=True, group="load")
-    async def _load(self) -> None:
+    async def rows(self) -> list[Row]:
         items = await self.syncdesk.service.items_missing_account(self.platform)
-        self.query_one(Table).sync([(item.id, [plain(item.id), plain(item.sku),
-                                               plain(item.name)]) for item in items])
+        return [(item.id, [plain(item.id), plain(item.sku), plain(item.name)])
+                for item in items]
 
     @on(DataTable.RowSelected, "#items")
     def _selected(self, event: DataTable.RowSelected) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, ClassVar, cast
 
+from textual import work
+from textual.app import ComposeResult
 from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
 from ..keymap import WRITES, bind
 from ..widgets.activity import Activity
+from ..widgets.table import Row, Table
 
 if TYPE_CHECKING:
     from ..app import SyncdeskApp
@@ -50,3 +56,36 @@ class SyncScreen(Screen[None]):
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR and event.worker.error is not None:
             self.syncdesk.report(event.worker.error)
+
+
+class ListScreen(SyncScreen):
+    """A screen that is one keyed table, re-read from the service on every change."""
+
+    COLUMNS: ClassVar[Sequence[tuple[str, str, int | None]]]
+    TABLE_ID: ClassVar[str]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield from self.above_table()
+        yield Table(self.COLUMNS, id=self.TABLE_ID)
+        yield Activity()
+        yield Footer()
+
+    def above_table(self) -> Sequence[Widget]:
+        """Widgets between the header and the table (a hint line, say)."""
+        return ()
+
+    def on_mount(self) -> None:
+        super().on_mount()
+        self.query_one(Table).focus()
+
+    def reload(self) -> None:
+        self._load()
+
+    @work(exclusive=True, group="load")
+    async def _load(self) -> None:
+        self.query_one(Table).sync(await self.rows())
+
+    async def rows(self) -> list[Row]:
+        """The table's rows, read from the service."""
+        raise NotImplementedError

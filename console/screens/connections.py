@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual import work
-from textual.app import ComposeResult
-from textual.widgets import Footer, Header
 
 from engine import ConnectionSummary
 
 from ..format import PLATFORMS, ago, plain
 from ..keymap import bind
-from ..widgets.activity import Activity
 from ..widgets.connection_panel import health
-from ..widgets.table import Table
+from ..widgets.table import Row, Table
 from .accounts import AccountsScreen
-from .base import SyncScreen
+from .base import ListScreen
 from .modals import PromptScreen
 
 COLUMNS: list[tuple[str, str, int | None]] = [
@@ -29,41 +25,29 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-class ConnectionsScreen(SyncScreen):
+class ConnectionsScreen(ListScreen):
     TITLE = "Connections"
     BINDINGS = [bind("connect"), bind("toggle_connection"), bind("disconnect"), bind("purge"),
                 bind("map_accounts")]
+    COLUMNS = COLUMNS
+    TABLE_ID = "connections"
 
     def __init__(self) -> None:
         super().__init__()
         self.connections: dict[str, ConnectionSummary] = {}
         """The connections shown, by row key."""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Table(COLUMNS, id="connections")
-        yield Activity()
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one(Table).focus()
-
-    def reload(self) -> None:
-        self._load()
-
-    @work(exclusive=True, group="load")
-    async def _load(self) -> None:
+    async def rows(self) -> list[Row]:
         service = self.syncdesk.service
         connections = await service.connections()
         now = service.clock()
         self.connections = {str(c.id): c for c in connections}
-        self.query_one(Table).sync([(str(c.id), [
+        return [(str(c.id), [
             Text(str(c.id)), plain(c.platform), plain(c.tenant_name),
             plain(c.state.replace("_", " ")), Text(f"{sum(n.total for n in c.counts):,}"),
             Text(ago(c.last_success_at, now)),
             Text(" ").join(health(c, now).split("\n")),
-        ]) for c in connections])
+        ]) for c in connections]
 
     @property
     def current(self) -> ConnectionSummary | None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import DataTable
 
 from engine import NotificationRow
 
 from ..format import ago, count, plain
 from ..keymap import bind
-from ..widgets.activity import Activity
-from ..widgets.table import Table
-from .base import SyncScreen
+from ..widgets.table import Row
+from .base import ListScreen
 from .detail import DetailScreen
 
 COLUMNS: list[tuple[str, str, int | None]] = [
@@ -26,42 +24,30 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 ]
 
 
-class NotificationsScreen(SyncScreen):
+class NotificationsScreen(ListScreen):
     TITLE = "Notifications"
     BINDINGS = [bind("read_all")]
+    COLUMNS = COLUMNS
+    TABLE_ID = "feed"
 
     def __init__(self) -> None:
         super().__init__()
         self.notes: dict[str, NotificationRow] = {}
         """The notifications shown, by row key."""
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Table(COLUMNS, id="feed")
-        yield Activity()
-        yield Footer()
-
-    def on_mount(self) -> None:
-        super().on_mount()
-        self.query_one(Table).focus()
-
-    def reload(self) -> None:
-        self._load()
-
-    @work(exclusive=True, group="load")
-    async def _load(self) -> None:
+    async def rows(self) -> list[Row]:
         service = self.syncdesk.service
         notes = await service.notifications()
         now = service.clock()
         self.notes = {str(note.id): note for note in notes}
-        self.query_one(Table).sync([(str(note.id), [
+        return [(str(note.id), [
             Text("●", style="bold yellow") if note.read_at is None else Text(" "),
             Text(ago(note.created_at, now)),
             plain(note.platform),
             plain(note.kind),
             plain(note.title, "bold" if note.read_at is None else ""),
             plain(note.message),
-        ]) for note in notes])
+        ]) for note in notes]
 
     @on(DataTable.RowSelected, "#feed")
     def _open(self, event: DataTable.RowSelected) -> None:
