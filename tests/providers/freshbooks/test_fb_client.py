@@ -26,17 +26,9 @@ from engine import (
     Validation,
 )
 from providers.freshbooks import FreshBooksProvider
+from tests.providers._support import SandboxTokens, state
 
-from .conftest import (
-    Ledger,
-    Recorder,
-    SandboxTokens,
-    customer,
-    invoice,
-    item,
-    raw,
-    state,
-)
+from .conftest import Ledger, Recorder, customer, invoice, item, raw
 
 
 async def _remote(control: httpx.AsyncClient, tokens: SandboxTokens, path: str) -> dict:

@@ -22,8 +22,9 @@ from engine import (
 )
 from providers.freshbooks import FreshBooksProvider
 from providers.freshbooks._errors import error_from_response
+from tests.providers._support import SandboxTokens
 
-from .conftest import SandboxTokens, customer, raw
+from .conftest import customer, raw
 
 
 def _response(status: int, body: Any = None, *, text: str | None = None,

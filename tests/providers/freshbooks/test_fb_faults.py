@@ -27,9 +27,10 @@ from engine import (
     Transient,
 )
 from providers._sandbox import Fault, FaultKind, SandboxContext
-from providers.freshbooks import FreshBooksProvider, create_sandbox_app
+from providers.freshbooks import PLATFORM, FreshBooksProvider, create_sandbox_app
+from tests.providers._support import connect, state
 
-from .conftest import Ledger, Recorder, connect, customer, invoice, state
+from .conftest import Ledger, Recorder, customer, invoice
 
 
 async def _find_then_create(provider: FreshBooksProvider, ledger: Ledger, entity: Entity,
@@ -243,7 +244,7 @@ async def test_sandbox_limiter_answers_429() -> None:
     transport = httpx.ASGITransport(app=app)
     settings = ConnectionSettings(platform="freshbooks", tenant_id="zDmNq", client_id="x",
                                   client_secret="y", base_url="http://fb", transport=transport)
-    tokens, _ = await connect(settings)
+    tokens, _ = await connect(PLATFORM, settings)
     provider = FreshBooksProvider(settings, tokens)
     for _ in range(3):
         await provider.fetch(Entity.CUSTOMER, "1")

@@ -13,13 +13,14 @@ from console._fleet import SandboxFleet
 from console._wiring import connect_sandbox, platforms
 from engine import AuthRevoked, ConnectionSettings, Entity, Sealer, Store
 from providers.freshbooks import PLATFORM, FreshBooksProvider
+from tests.providers._support import REDIRECT_URI, SandboxTokens, connect
 
-from .conftest import ACCOUNT, BASE, REDIRECT, Recorder, SandboxTokens, connect
+from .conftest import ACCOUNT, BASE, Recorder
 
 
 def test_real_urls_when_no_base_url() -> None:
     oauth = PLATFORM.oauth(ConnectionSettings(platform="freshbooks", client_id="abc"))
-    url = urlsplit(oauth.authorization_url(REDIRECT, "st"))
+    url = urlsplit(oauth.authorization_url(REDIRECT_URI, "st"))
     assert f"{url.scheme}://{url.netloc}{url.path}" == \
         "https://auth.freshbooks.com/oauth/authorize/"
     query = parse_qs(url.query)
@@ -32,7 +33,7 @@ def test_real_urls_when_no_base_url() -> None:
 
 async def test_code_exchange_finds_the_account(settings: ConnectionSettings,
                                                recorder: Recorder) -> None:
-    tokens, grant = await connect(settings)
+    tokens, grant = await connect(PLATFORM, settings)
     assert [(t.tenant_id, t.name) for t in grant.tenants] == [(ACCOUNT, "Sandbox Renovations")]
     assert grant.tokens.refresh_expires_at is None  # FreshBooks refresh tokens never expire
     hours = (grant.tokens.access_expires_at - datetime.now(UTC)).total_seconds() / 3600

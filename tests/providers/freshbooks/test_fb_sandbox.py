@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 
 from providers.freshbooks._dates import eastern, parse_eastern
+from tests.providers._support import SandboxTokens, state
 
-from .conftest import SandboxTokens, raw, state
+from .conftest import raw
 
 
 def test_eastern_time_follows_daylight_saving() -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,77 +11,22 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import (
-    ConnectionSettings,
-    Customer,
-    Entity,
-    Invoice,
-    Item,
-    Line,
-    Operation,
-    PushRequest,
-    Record,
-    RemoteRef,
-    TokenSet,
-)
+from engine import ConnectionSettings, Customer, Invoice, Item, Line
 from providers._sandbox import Clock
-from providers.quickbooks import PLATFORM, QuickBooksOAuth, QuickBooksProvider, create_sandbox_app
+from providers.quickbooks import PLATFORM, QuickBooksProvider, create_sandbox_app
 from providers.quickbooks.sandbox import DEFAULT_REALM
+from tests.providers._support import Ledger, Recording, SandboxTokens, connect
 
 BASE = "http://quickbooks.sandbox"
-REDIRECT = "https://syncdesk.example/callback"
 REALM = DEFAULT_REALM
 
 
-class Recorder(httpx.AsyncBaseTransport):
-    """Passes requests to the sandbox and keeps every one, for assertions on the wire."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
+class Recorder(Recording):
+    """Records the wire; reads the QuickBooks API writes back with their bodies."""
 
     def api_writes(self) -> list[tuple[httpx.Request, Any]]:
         return [(r, json.loads(r.content)) for r in self.requests
                 if r.method == "POST" and "/v3/company/" in r.url.path and r.content]
-
-
-class SandboxTokens:
-    """A TokenSource that got its tokens through the sandbox's OAuth flow."""
-
-    def __init__(self, oauth: QuickBooksOAuth, tokens: TokenSet) -> None:
-        self.oauth = oauth
-        self.tokens = tokens
-        self.refreshes = 0
-
-    async def access_token(self) -> str:
-        return self.tokens.access_token
-
-    async def refreshed(self, rejected: str) -> str:
-        if rejected == self.tokens.access_token:
-            assert self.tokens.refresh_token is not None
-            self.tokens = await self.oauth.refresh(self.tokens.refresh_token)
-            self.refreshes += 1
-        return self.tokens.access_token
-
-
-async def connect(settings: ConnectionSettings) -> tuple[SandboxTokens, Any]:
-    """The real authorization-code flow: consent redirect, then code exchange."""
-    oauth = PLATFORM.oauth(settings)
-    async with httpx.AsyncClient(transport=settings.transport) as client:
-        consent = await client.get(oauth.authorization_url(REDIRECT, "state-1"))
-    assert consent.status_code == 302
-    grant = await oauth.exchange_code(consent.headers["location"], REDIRECT)
-    return SandboxTokens(oauth, grant.tokens), grant
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
@@ -105,7 +49,7 @@ def settings(recorder: Recorder) -> ConnectionSettings:
 
 @pytest.fixture
 async def tokens(settings: ConnectionSettings) -> SandboxTokens:
-    source, _ = await connect(settings)
+    source, _ = await connect(PLATFORM, settings)
     return source
 
 
@@ -146,36 +90,9 @@ def invoice(local_id: str = "inv1", number: str = "SD-1001", customer_id: str = 
                                    Line(description="Call-out fee", unit_price=Decimal("35.50"))])
 
 
-@dataclass
-class Ledger:
-    """Remote refs of what a test has pushed, so later pushes can reference them."""
-
-    refs: dict[tuple[Entity, str], RemoteRef] = field(default_factory=dict)
-    items: dict[str, Item] = field(default_factory=dict)
-
-    def request(self, entity: Entity, record: Record, *, operation: Operation = Operation.CREATE,
-                key: str | None = None, link: RemoteRef | None = None) -> PushRequest:
-        return PushRequest(entity=entity, operation=operation, record=record,
-                           idempotency_key=key or f"k-{entity.value}-{record.id}-1",
-                           link=link, refs=dict(self.refs), items=dict(self.items))
-
-    async def push(self, provider: QuickBooksProvider, entity: Entity, record: Record,
-                   **options: Any) -> RemoteRef:
-        ref = await provider.push(self.request(entity, record, **options))
-        self.refs[(entity, record.id)] = ref
-        if isinstance(record, Item):
-            self.items[record.id] = record
-        return ref
-
-
 @pytest.fixture
 def ledger() -> Ledger:
     return Ledger()
-
-
-async def state(control: httpx.AsyncClient) -> dict[str, Any]:
-    response = await control.get("/_sandbox/state")
-    return dict(response.json())
 
 
 async def raw_get(control: httpx.AsyncClient, tokens: SandboxTokens, path: str) -> Any:

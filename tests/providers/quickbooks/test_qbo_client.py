@@ -22,8 +22,9 @@ from engine import (
     Unmapped,
 )
 from providers.quickbooks import QuickBooksProvider
+from tests.providers._support import Ledger, SandboxTokens, state
 
-from .conftest import Ledger, SandboxTokens, customer, invoice, item, raw_get, state
+from .conftest import customer, invoice, item, raw_get
 
 
 async def _basics(provider: QuickBooksProvider, ledger: Ledger) -> None:

@@ -22,8 +22,9 @@ from engine import (
 )
 from providers.quickbooks import QuickBooksProvider
 from providers.quickbooks._errors import read_body
+from tests.providers._support import Ledger, SandboxTokens, state
 
-from .conftest import Ledger, SandboxTokens, customer, state
+from .conftest import customer
 
 # Bodies as quoted in PLATFORMS.md §1.6 (observed traffic and Intuit's docs).
 DUPLICATE_DOC = {"Fault": {"Error": [{

@@ -10,8 +10,9 @@ import pytest
 
 from engine import ConnectionSettings, Duplicate, Entity, Transient
 from providers.quickbooks import QuickBooksProvider
+from tests.providers._support import Ledger, SandboxTokens, state
 
-from .conftest import REALM, Ledger, Recorder, SandboxTokens, customer, invoice, item, state
+from .conftest import REALM, Recorder, customer, invoice, item
 
 
 async def test_dropped_create_then_retry_makes_one_object(

@@ -10,13 +10,14 @@ import pytest
 
 from engine import AuthRevoked, ConnectionSettings, Entity
 from providers.quickbooks import PLATFORM, QuickBooksProvider
+from tests.providers._support import REDIRECT_URI, SandboxTokens, connect
 
-from .conftest import BASE, REALM, REDIRECT, Recorder, SandboxTokens, connect
+from .conftest import BASE, REALM, Recorder
 
 
 def test_real_urls_when_no_base_url() -> None:
     oauth = PLATFORM.oauth(ConnectionSettings(platform="quickbooks", client_id="abc"))
-    url = urlsplit(oauth.authorization_url(REDIRECT, "st"))
+    url = urlsplit(oauth.authorization_url(REDIRECT_URI, "st"))
     assert f"{url.scheme}://{url.netloc}{url.path}" == "https://appcenter.intuit.com/connect/oauth2"
     query = parse_qs(url.query)
     assert query["scope"] == ["com.intuit.quickbooks.accounting"]
@@ -36,7 +37,7 @@ def test_real_api_host() -> None:
 
 
 async def test_code_exchange_finds_the_realm(settings: ConnectionSettings) -> None:
-    tokens, grant = await connect(settings)
+    tokens, grant = await connect(PLATFORM, settings)
     assert [(t.tenant_id, t.name) for t in grant.tenants] == [(REALM, "Sandbox Company_US_1")]
     assert grant.tokens.refresh_expires_at is not None
     delta = grant.tokens.access_expires_at - grant.tokens.refresh_expires_at
@@ -47,10 +48,10 @@ async def test_code_exchange_finds_the_realm(settings: ConnectionSettings) -> No
 async def test_redirect_without_realm_is_refused(settings: ConnectionSettings) -> None:
     oauth = PLATFORM.oauth(settings)
     async with httpx.AsyncClient(transport=settings.transport) as client:
-        consent = await client.get(oauth.authorization_url(REDIRECT, "s"))
+        consent = await client.get(oauth.authorization_url(REDIRECT_URI, "s"))
     location = consent.headers["location"].replace(f"&realmId={REALM}", "")
     with pytest.raises(AuthRevoked, match="realmId"):
-        await oauth.exchange_code(location, REDIRECT)
+        await oauth.exchange_code(location, REDIRECT_URI)
 
 
 async def test_refresh_rotates_and_revoke_ends_the_grant(settings: ConnectionSettings,

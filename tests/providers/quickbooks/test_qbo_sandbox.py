@@ -10,8 +10,9 @@ import pytest
 
 from providers._sandbox import Clock
 from providers.quickbooks import create_sandbox_app
+from tests.providers._support import SandboxTokens
 
-from .conftest import BASE, REALM, SandboxTokens
+from .conftest import BASE, REALM
 
 LINE = {"DetailType": "SalesItemLineDetail", "Amount": 47.5,
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 5, "UnitPrice": 9.5}}

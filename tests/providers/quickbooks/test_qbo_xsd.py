@@ -16,8 +16,9 @@ import pytest
 
 from engine import Allocation, CreditNote, Entity, Operation, Payment
 from providers.quickbooks import QuickBooksProvider
+from tests.providers._support import Ledger
 
-from .conftest import Ledger, Recorder, customer, invoice, item
+from .conftest import Recorder, customer, invoice, item
 
 xmlschema = pytest.importorskip("xmlschema")
 

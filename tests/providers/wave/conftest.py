@@ -8,29 +8,18 @@ from dataclasses import replace
 import httpx
 import pytest
 from starlette.applications import Starlette
-from wave_support import BASE_URL, Ledger, Recording, SandboxTokens
+from wave_support import BASE_URL, Ledger, Recording
 
 from engine import ConnectionSettings
-from providers._sandbox import Clock, SandboxContext
+from providers._sandbox import Clock
 from providers.wave import PLATFORM, WaveProvider, create_sandbox_app
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
+from tests.providers._support import SandboxTokens, connect
 
 
 @pytest.fixture
 def app(clock: Clock) -> Starlette:
     # The 60/minute limit has tests of its own; the rest run far faster than that.
     return create_sandbox_app(clock=clock, limits_enabled=False)
-
-
-@pytest.fixture
-def context(app: Starlette) -> SandboxContext:
-    sandbox: SandboxContext = app.state.sandbox
-    sandbox.faults.hang_seconds = 0.5
-    return sandbox
 
 
 @pytest.fixture
@@ -43,8 +32,7 @@ async def tokens(recording: Recording) -> SandboxTokens:
     settings = ConnectionSettings(platform="wave", client_id="syncdesk",
                                   client_secret="secret", base_url=BASE_URL,
                                   transport=recording)
-    source = SandboxTokens(PLATFORM.oauth(settings), recording)
-    await source.connect()
+    source, _ = await connect(PLATFORM, settings)
     return source
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
-from wave_support import Ledger, SandboxTokens, customer, invoice, item
+from wave_support import Ledger, customer, invoice, item
 
 from engine import (
     AuthExpired,
@@ -24,6 +24,7 @@ from engine import (
 )
 from providers.wave import WaveProvider
 from providers.wave._errors import data_of, mutation_result
+from tests.providers._support import SandboxTokens
 
 
 def answer(body: Any = None, status: int = 200, **kwargs: Any) -> httpx.Response:

@@ -7,10 +7,11 @@ from typing import Any
 import httpx
 import pytest
 from starlette.applications import Starlette
-from wave_support import BASE_URL, REDIRECT_URI, SandboxTokens
+from wave_support import BASE_URL
 
 from providers.wave import create_sandbox_app
 from providers.wave.sandbox import account_id
+from tests.providers._support import REDIRECT_URI, SandboxTokens
 
 
 async def gql(control: httpx.AsyncClient, token: str, query: str,

@@ -1,46 +1,22 @@
-"""Test doubles shared by the Wave tests: a recording transport, tokens, records, pushes."""
+"""What the Wave tests share beyond `tests.providers._support`: GraphQL operations on the
+wire, Wave's records, and the customer and item an invoice needs."""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-import httpx
+from engine import Address, Customer, Entity, Invoice, InvoiceStatus, Item, Line
+from providers.wave import WaveProvider
+from tests.providers import _support as support
 
-from engine import (
-    Address,
-    Customer,
-    Entity,
-    Grant,
-    Invoice,
-    InvoiceStatus,
-    Item,
-    Line,
-    Operation,
-    PushRequest,
-    Record,
-    RemoteRef,
-)
-from providers.wave import WaveOAuth, WaveProvider
-
-REDIRECT_URI = "https://syncdesk.example/callback"
 BASE_URL = "http://wave.sandbox"
 
 
-class Recording(httpx.AsyncBaseTransport):
-    """Passes requests to the sandbox and keeps a copy of each one."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
-        self.inner = inner
-        self.requests: list[httpx.Request] = []
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        await request.aread()
-        self.requests.append(request)
-        return await self.inner.handle_async_request(request)
+class Recording(support.Recording):
+    """Records the wire; reads back which GraphQL operations were sent."""
 
     def operations(self) -> list[str]:
         """The root field each GraphQL request asked for, in order ("customerCreate", …)."""
@@ -50,38 +26,6 @@ class Recording(httpx.AsyncBaseTransport):
                 query = json.loads(request.content)["query"]
                 names.append(query.split("{", 2)[1].split("(")[0].strip())
         return names
-
-
-class SandboxTokens:
-    """A TokenSource that connects through the real authorization-code flow."""
-
-    def __init__(self, oauth: WaveOAuth, transport: httpx.AsyncBaseTransport) -> None:
-        self.oauth = oauth
-        self.transport = transport
-        self.grant: Grant | None = None
-        self.current = ""
-        self.refresh_token: str | None = None
-        self.refreshes = 0
-
-    async def connect(self) -> Grant:
-        url = self.oauth.authorization_url(REDIRECT_URI, "state-1")
-        async with httpx.AsyncClient(transport=self.transport) as client:
-            consent = await client.get(url, follow_redirects=False)
-        self.grant = await self.oauth.exchange_code(consent.headers["location"], REDIRECT_URI)
-        self.current = self.grant.tokens.access_token
-        self.refresh_token = self.grant.tokens.refresh_token
-        return self.grant
-
-    async def access_token(self) -> str:
-        return self.current
-
-    async def refreshed(self, rejected: str) -> str:
-        if rejected == self.current:
-            assert self.refresh_token is not None
-            tokens = await self.oauth.refresh(self.refresh_token)
-            self.current, self.refresh_token = tokens.access_token, tokens.refresh_token
-            self.refreshes += 1
-        return self.current
 
 
 def customer(local_id: str = "c1", name: str = "Harbor View Dental",
@@ -112,24 +56,8 @@ def invoice(local_id: str = "inv1", number: str = "SD-1001", *,
                                         unit_price=Decimal("35.50"))])
 
 
-@dataclass
-class Ledger:
-    """Remote refs of what a test has pushed, so later pushes can reference them."""
-
-    refs: dict[tuple[Entity, str], RemoteRef] = field(default_factory=dict)
-
-    def request(self, entity: Entity, record: Record, *,
-                operation: Operation = Operation.CREATE,
-                link: RemoteRef | None = None) -> PushRequest:
-        return PushRequest(entity=entity, operation=operation, record=record,
-                           idempotency_key=f"k-{entity.value}-{record.id}",
-                           link=link, refs=dict(self.refs))
-
-    async def push(self, provider: WaveProvider, entity: Entity, record: Record,
-                   **options: Any) -> RemoteRef:
-        ref = await provider.push(self.request(entity, record, **options))
-        self.refs[(entity, record.id)] = ref
-        return ref
+class Ledger(support.Ledger):
+    """What a test has pushed, and the customer and item an invoice needs."""
 
     async def basics(self, provider: WaveProvider) -> None:
         """The customer c1 and item i1 an invoice needs."""

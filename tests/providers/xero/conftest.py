@@ -14,12 +14,13 @@ import httpx
 import pytest
 from openapi_core import Config, OpenAPI
 from starlette.applications import Starlette
-from xero_support import Recording, SandboxTokens, SpecRequest
+from xero_support import SpecRequest
 
 from engine import ConnectionSettings
-from providers._sandbox import Clock, SandboxContext
+from providers._sandbox import Clock
 from providers.xero import PLATFORM, XeroProvider, create_sandbox_app
 from providers.xero.sandbox import DEMO_TENANT_ID
+from tests.providers._support import Recording, SandboxTokens, connect
 
 SPEC = Path(__file__).resolve().parents[3].parent / "shared/specs/xero/xero_accounting.yaml"
 BASE_URL = "http://xero.sandbox"
@@ -33,20 +34,8 @@ def openapi() -> OpenAPI:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
 def app(clock: Clock) -> Starlette:
     return create_sandbox_app(clock=clock)
-
-
-@pytest.fixture
-def context(app: Starlette) -> SandboxContext:
-    sandbox: SandboxContext = app.state.sandbox
-    sandbox.faults.hang_seconds = 0.5
-    return sandbox
 
 
 @pytest.fixture
@@ -62,9 +51,8 @@ def settings(recording: Recording) -> ConnectionSettings:
 
 
 @pytest.fixture
-async def tokens(settings: ConnectionSettings, recording: Recording) -> SandboxTokens:
-    source = SandboxTokens(PLATFORM.oauth(settings), recording)
-    await source.connect()
+async def tokens(settings: ConnectionSettings) -> SandboxTokens:
+    source, _ = await connect(PLATFORM, settings)
     return source
 
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import httpx
 import pytest
-from xero_support import Recording, api_requests
+from xero_support import api_requests
 
 from engine import (
     Allocation,
@@ -29,6 +29,7 @@ from engine import (
 )
 from providers.xero import XeroProvider
 from providers.xero.sandbox import DEMO_CUSTOMER, DEMO_INVOICE_NUMBER
+from tests.providers._support import Recording
 
 
 def push(entity: Entity, record: object, key: str, *, op: Operation = Operation.CREATE,

@@ -8,7 +8,7 @@ import httpx
 import pytest
 from openapi_core import OpenAPI
 from openapi_core.exceptions import OpenAPIError
-from xero_support import Recording, SandboxTokens, SpecRequest, api_requests
+from xero_support import SpecRequest, api_requests
 
 from engine import (
     AuthRevoked,
@@ -27,6 +27,7 @@ from engine import (
 )
 from providers._sandbox import SandboxContext
 from providers.xero import PLATFORM, XeroProvider
+from tests.providers._support import Recording, SandboxTokens
 
 
 def create(entity: Entity, record: Customer | Item, key: str) -> PushRequest:

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 from starlette.applications import Starlette
-from xero_support import REDIRECT_URI, SandboxTokens
 
 from engine import AuthRevoked
 from providers.xero.sandbox import DEMO_TENANT_ID
+from tests.providers._support import REDIRECT_URI, SandboxTokens
 
 API = "/api.xro/2.0"
 
