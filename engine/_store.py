@@ -93,7 +93,15 @@ class Store:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         async with self._write_lock:
             db = self._writer
-            await db.execute("BEGIN IMMEDIATE")
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "within a transaction" not in str(exc):
+                    raise
+                # A block cancelled while its BEGIN was still queued on aiosqlite's thread
+                # left that transaction open. Nothing of it was committed: roll it back.
+                await db.execute("ROLLBACK")
+                await db.execute("BEGIN IMMEDIATE")
             try:
                 yield db
             except BaseException:

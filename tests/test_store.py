@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -83,3 +84,21 @@ async def test_dashboard_counts_and_pages_are_index_searches(store: Store) -> No
         plan = await store.explain(sql, args)
         assert not any(step.startswith("SCAN") for step in plan), (name, plan)
         assert not any("TEMP B-TREE" in step for step in plan), (name, plan)
+
+
+async def test_a_write_cancelled_at_its_begin_does_not_wedge_the_store(store: Store) -> None:
+    import asyncio
+
+    async def write() -> None:
+        async with store.write() as db:
+            await db.execute("INSERT INTO settings (key, value) VALUES ('lost', 'x')")
+
+    for _ in range(20):  # cancel at every point the event loop offers, BEGIN included
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        async with store.write() as db:
+            await db.execute("DELETE FROM settings")
+    assert await store.fetch_value("SELECT COUNT(*) FROM settings") == 0
