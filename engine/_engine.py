@@ -28,7 +28,7 @@ from ._secrets import Sealer
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
 from ._vault import TokenVault
-from ._worker import ConnectionWorker, WorkerSettings
+from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings
 
 SettingsHook = Callable[[ConnectionRow, ConnectionSettings], ConnectionSettings]
 
@@ -199,8 +199,12 @@ class SyncEngine:
                 raise result
 
     async def _idle(self) -> bool:
-        """Nothing due on any active, unparked connection, and no worker mid-flight."""
-        now = to_iso(self.clock())
+        """Nothing due on any active connection, and no worker mid-flight.
+
+        A connection parked for a short while (a Retry-After) is waited for; one parked
+        for long (a spent daily quota) is not.
+        """
+        now = to_iso(self.clock() + timedelta(seconds=LONG_WAIT))
         waiting = await self.store.fetch_value(
             "SELECT COALESCE(SUM(jc.n), 0) FROM job_counts jc "
             "JOIN connections c ON c.id = jc.connection_id "

@@ -66,9 +66,11 @@ class RateGate:
             await asyncio.sleep(delay)
 
     def _budget_delay(self, now: float, batch: bool) -> float:
+        # The platform counts arrivals, we count departures: network jitter can squeeze ten
+        # requests sent over one second into less. Slightly wider windows keep us under.
         limits = self.limits
-        delay = max(_window_delay(self._sent, limits.per_minute, 60.0, now),
-                    _window_delay(self._sent, limits.per_second, 1.0, now))
+        delay = max(_window_delay(self._sent, limits.per_minute, 61.0, now),
+                    _window_delay(self._sent, limits.per_second, 1.2, now))
         if batch:
             delay = max(delay, _window_delay(self._batches, limits.batch_per_minute, 60.0, now))
         return delay

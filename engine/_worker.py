@@ -95,9 +95,11 @@ class ConnectionWorker:
 
     async def run_once(self) -> int:
         """Claim and push one round of due jobs; the number of jobs handled (0: idle)."""
+        # One round of requests' worth: a claimed job shows as in flight, so claim only
+        # what the platform's limits let us send now.
         limits = self.capabilities.limits
         claimed = await jobs.claim(self.store, self.connection_id,
-                                   max(limits.concurrency, 1) * max(limits.batch_size, 1) * 2,
+                                   max(limits.concurrency, 1) * max(limits.batch_size, 1),
                                    self.clock())
         if not claimed:
             return 0
@@ -314,21 +316,22 @@ class ConnectionWorker:
         wait = max(error.retry_after, 1.0)
         retry_at = now + timedelta(seconds=wait)
         await jobs.release(self.store, job, now, retry_at=retry_at)
-        if error.daily or wait > LONG_WAIT:
-            await self._park(retry_at, error)
-        else:
-            self.gate.hold(wait)
+        self.gate.hold(wait)
+        await self._park(retry_at, error, notify=error.daily or wait > LONG_WAIT)
 
-    async def _park(self, until: datetime, error: RateLimited) -> None:
+    async def _park(self, until: datetime, error: RateLimited, *, notify: bool) -> None:
+        """Show the wait on the connection (the dashboard says rate-limited until when);
+        a long one, such as a spent daily quota, is also a notification."""
         stamp = to_iso(self.clock())
         async with self.store.write() as db:
             await db.execute("UPDATE connections SET parked_until = ?, updated_at = ? "
                              "WHERE id = ? AND (parked_until IS NULL OR parked_until < ?)",
                              (to_iso(until), stamp, self.connection_id, to_iso(until)))
-            await raise_notification(
-                db, self.connection_id, None, None, kind="quota",
-                title=f"{self.title}: request quota used up until {to_iso(until)[:16]} UTC",
-                message=error.message, now=stamp)
+            if notify:
+                await raise_notification(
+                    db, self.connection_id, None, None, kind="quota",
+                    title=f"{self.title}: request quota used up until {to_iso(until)[:16]} UTC",
+                    message=error.message, now=stamp)
 
     async def parked_until(self) -> datetime | None:
         value = await self.store.fetch_value("SELECT parked_until FROM connections WHERE id = ?",
