@@ -51,6 +51,9 @@ class Capabilities:
     """True when creates carry a key the platform replays (QBO requestid, Xero Idempotency-Key)."""
     unsupported: Mapping[Entity, str] = field(default_factory=dict)
     """Why an entity is not supported, in words a user reads ("not supported by Wave: …")."""
+    batched: frozenset[Entity] = frozenset()
+    """Entities whose creates `push_batch` sends as one request (up to `limits.batch_size`);
+    the engine batches only these, so each batch costs one request of the rate budget."""
 
     def supports(self, entity: Entity, operation: Operation = Operation.CREATE) -> bool:
         return operation in self.operations.get(entity, frozenset())

@@ -250,10 +250,7 @@ class SyncService:
             entity_counts.setdefault(row["entity"], {})[row["status"]] = row["n"]
         summaries = []
         for row in rows:
-            oldest = await self.store.fetch_value(
-                "SELECT MIN(updated_at) FROM sync_jobs WHERE connection_id = ? AND "
-                "status = 'pending'", (row["id"],),
-            )
+            oldest = await self.store.fetch_value(_OLDEST_PENDING, [row["id"]] * len(Entity))
             entity_counts = by_connection.get(row["id"], {})
             summaries.append(ConnectionSummary(
                 id=row["id"], platform=row["platform"], tenant_name=row["tenant_name"],
@@ -545,6 +542,12 @@ async def _requeue(db: aiosqlite.Connection, clause: str, params: list[Any], now
     )
     return cursor.rowcount
 
+
+# One index seek per entity (sync_jobs_page leads with connection, entity, status,
+# updated_at); a single MIN over all entities would read every pending row.
+_OLDEST_PENDING = "SELECT MIN(oldest) FROM (" + " UNION ALL ".join(
+    f"SELECT MIN(updated_at) AS oldest FROM sync_jobs WHERE connection_id = ? "
+    f"AND entity = '{entity.value}' AND status = 'pending'" for entity in Entity) + ")"
 
 _JOB_SELECT = """
     SELECT j.*, c.platform, l.remote_id, l.remote_version, l.remote_number,

@@ -123,6 +123,7 @@ class ConnectionWorker:
             if prepared is None:
                 continue
             batchable = (prepared.request.operation is Operation.CREATE and not job.reconcile
+                         and job.entity in self.capabilities.batched
                          and self.capabilities.limits.batch_size > 1)
             if batchable:
                 creates.setdefault(job.entity, []).append(prepared)

@@ -10,6 +10,7 @@ import pytest
 
 from engine import JobFilter, Store, StoreError
 from engine._schema import MIGRATIONS
+from engine._service import _OLDEST_PENDING
 
 
 async def test_new_file_is_migrated_in_wal_with_foreign_keys(tmp_path: Path) -> None:
@@ -79,6 +80,7 @@ async def test_dashboard_counts_and_pages_are_index_searches(store: Store) -> No
                      "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
                      "ORDER BY stage, next_attempt_at LIMIT 40", [1, "2026-09-01"]),
         "filter count": (f"SELECT COUNT(*) FROM sync_jobs j WHERE {clause}", params),
+        "oldest pending": (_OLDEST_PENDING, [1] * 5),
     }
     for name, (sql, args) in queries.items():
         plan = await store.explain(sql, args)

@@ -24,6 +24,8 @@ CAPABILITIES = Capabilities(
     limits=Limits(per_minute=500, per_second=10, concurrency=10, batch_size=BATCH_MAX,
                   batch_per_minute=40),
     idempotency_keys=True,
+    # QBO's /batch takes any entity's create (BatchItemRequest in IntuitRestServiceDef.xsd).
+    batched=frozenset(Entity),
 )
 
 QuickBooksPlatform = ProviderPlatform[QuickBooksOAuth, QuickBooksProvider]

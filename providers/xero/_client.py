@@ -64,7 +64,8 @@ PAGE_SIZE = 100
 BATCH_SIZE = 50
 """Xero's advice: about 50 elements per request keeps it under the size limit."""
 
-_BATCHED = (Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE)
+BATCHED = frozenset({Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE})
+"""What Xero takes as arrays in one request; payments and credit notes go one by one."""
 _GONE = ("DELETED",)
 _SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
 """Invoice numbers are unique only among sales documents: bills may reuse them."""
@@ -113,7 +114,7 @@ class XeroProvider:
         results: dict[int, RemoteRef | SyncError] = {}
         groups: dict[tuple[Entity, Operation], list[int]] = {}
         for index, request in enumerate(requests):
-            if request.entity in _BATCHED and request.operation is not Operation.VOID:
+            if request.entity in BATCHED and request.operation is not Operation.VOID:
                 groups.setdefault((request.entity, request.operation), []).append(index)
                 continue
             try:

@@ -6,7 +6,7 @@ from engine import Capabilities, Entity, Limits, Operation
 from providers._platform import ProviderPlatform
 
 from ._auth import XeroOAuth
-from ._client import BATCH_SIZE, XeroProvider
+from ._client import BATCH_SIZE, BATCHED, XeroProvider
 
 _WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
 _DOCUMENT = frozenset({Operation.CREATE, Operation.UPDATE, Operation.VOID})
@@ -23,6 +23,7 @@ CAPABILITIES = Capabilities(
     # Per tenant: 60/min, 5 concurrent, 5,000/day (developer.xero.com/faq/limits).
     limits=Limits(per_minute=60, concurrency=5, per_day=5000, batch_size=BATCH_SIZE),
     idempotency_keys=True,
+    batched=BATCHED,
 )
 
 XeroPlatform = ProviderPlatform[XeroOAuth, XeroProvider]
