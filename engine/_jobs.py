@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -116,38 +117,50 @@ async def claim(store: Store, connection_id: int, limit: int, now: datetime) -> 
 
 async def succeed(store: Store, job: ClaimedJob, ref: RemoteRef, attempt: Attempt | None,
                   now: datetime, *, outcome: str = "synced") -> None:
+    await succeed_many(store, [(job, ref, attempt)], now, outcome=outcome)
+
+
+async def succeed_many(store: Store, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
+                       now: datetime, *, outcome: str = "synced") -> None:
+    """Link and mark synced, one transaction for a whole batch's successes."""
     stamp = to_iso(now)
     async with store.write() as db:
-        await db.execute(
-            "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
-            "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
-            "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
-            "remote_number = COALESCE(excluded.remote_number, remote_number), "
-            "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
-            (job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
-             ref.number, job.version, stamp),
-        )
-        # A change that arrived while this version was in flight is pushed next.
-        await db.execute(
-            "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
-            "THEN 'synced' ELSE 'pending' END, operation = CASE WHEN operation = 'create' "
-            "THEN 'update' ELSE operation END, attempts = 0, next_attempt_at = NULL, "
-            "lookup_first = 0, error_class = NULL, error_code = NULL, error_message = NULL, "
-            "http_status = NULL, blocked_entity = NULL, blocked_record = NULL, updated_at = ? "
-            "WHERE id = ?", (stamp, job.id),
-        )
-        await db.execute(
-            "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
-            "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
-            "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
-            "AND status = 'blocked'",
-            (stamp, job.connection_id, job.entity.value, job.record_id),
-        )
-        await db.execute("UPDATE connections SET last_success_at = ? WHERE id = ?",
-                         (stamp, job.connection_id))
-        if attempt is not None:
-            await _record_attempt(db, job, attempt, outcome, None, ref.remote_id)
+        for job, ref, attempt in done:
+            await _succeed(db, job, ref, attempt, stamp, outcome)
+
+
+async def _succeed(db: aiosqlite.Connection, job: ClaimedJob, ref: RemoteRef,
+                   attempt: Attempt | None, stamp: str, outcome: str) -> None:
+    await db.execute(
+        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+        "remote_number = COALESCE(excluded.remote_number, remote_number), "
+        "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
+        (job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
+         ref.number, job.version, stamp),
+    )
+    # A change that arrived while this version was in flight is pushed next.
+    await db.execute(
+        "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
+        "THEN 'synced' ELSE 'pending' END, operation = CASE WHEN operation = 'create' "
+        "THEN 'update' ELSE operation END, attempts = 0, next_attempt_at = NULL, "
+        "lookup_first = 0, error_class = NULL, error_code = NULL, error_message = NULL, "
+        "http_status = NULL, blocked_entity = NULL, blocked_record = NULL, updated_at = ? "
+        "WHERE id = ?", (stamp, job.id),
+    )
+    await db.execute(
+        "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
+        "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
+        "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
+        "AND status = 'blocked'",
+        (stamp, job.connection_id, job.entity.value, job.record_id),
+    )
+    await db.execute("UPDATE connections SET last_success_at = ? WHERE id = ?",
+                     (stamp, job.connection_id))
+    if attempt is not None:
+        await _record_attempt(db, job, attempt, outcome, None, ref.remote_id)
 
 
 async def fail(store: Store, job: ClaimedJob, error: SyncError, attempt: Attempt | None,

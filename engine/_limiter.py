@@ -27,8 +27,8 @@ class RateGate:
         self.throttle = throttle
         self._monotonic = monotonic
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
-        self._sent: deque[float] = deque()
-        self._batches: deque[float] = deque()
+        self._sent: deque[list[float]] = deque()
+        self._batches: deque[list[float]] = deque()
         self._hold_until = 0.0
         self.waited = 0.0
         """Seconds spent waiting for the budget (reported by benchmarks)."""
@@ -37,8 +37,15 @@ class RateGate:
     async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
         """Hold one of the platform's concurrent slots, once the budget allows a request."""
         async with self._slots:
-            await self._wait_turn(batch)
-            yield
+            stamps = await self._wait_turn(batch)
+            try:
+                yield
+            finally:
+                # The platform counted this request at some moment before its answer came
+                # back: dating it by the answer keeps our windows at least as full as its.
+                finished = self._monotonic()
+                for stamp in stamps:
+                    stamp[0] = finished
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (the platform said Retry-After)."""
@@ -48,39 +55,52 @@ class RateGate:
         if quota is None or not self.throttle:
             return
         if quota.minute_remaining is not None and quota.minute_remaining <= 0:
-            oldest = self._sent[0] if self._sent else self._monotonic()
+            oldest = min((stamp[0] for stamp in self._sent), default=self._monotonic())
             self._hold_until = max(self._hold_until, oldest + 60.0)
 
-    async def _wait_turn(self, batch: bool) -> None:
+    async def _wait_turn(self, batch: bool) -> list[list[float]]:
         while True:
             now = self._monotonic()
             delay = self._hold_until - now
             if self.throttle:
                 delay = max(delay, self._budget_delay(now, batch))
             if delay <= 0:
-                self._sent.append(now)
+                stamps = [[now]]
+                self._sent.append(stamps[0])
                 if batch:
-                    self._batches.append(now)
-                return
+                    stamps.append([now])
+                    self._batches.append(stamps[1])
+                return stamps
             self.waited += delay
             await asyncio.sleep(delay)
 
     def _budget_delay(self, now: float, batch: bool) -> float:
         # The platform counts arrivals, we count departures: network jitter can squeeze ten
-        # requests sent over one second into less. Slightly wider windows keep us under.
+        # requests sent over one second into less, so the windows are slightly wider. And
+        # the budget is the tenant's, not ours alone (the platform's own app, a `connect`,
+        # other integrations spend it too), so we leave a tenth of it unused: one 429 from
+        # QuickBooks costs the whole minute it asks us to wait.
         limits = self.limits
-        delay = max(_window_delay(self._sent, limits.per_minute, 61.0, now),
-                    _window_delay(self._sent, limits.per_second, 1.2, now))
+        delay = max(_window_delay(self._sent, _headroom(limits.per_minute), 61.0, now),
+                    _window_delay(self._sent, _headroom(limits.per_second), 1.2, now))
         if batch:
-            delay = max(delay, _window_delay(self._batches, limits.batch_per_minute, 60.0, now))
+            delay = max(delay, _window_delay(self._batches, _headroom(limits.batch_per_minute),
+                                             61.0, now))
         return delay
 
 
-def _window_delay(sent: deque[float], limit: int | None, window: float, now: float) -> float:
+def _headroom(limit: int | None) -> int | None:
+    return None if limit is None else max(1, (limit * 9) // 10)
+
+
+def _window_delay(sent: deque[list[float]], limit: int | None, window: float,
+                  now: float) -> float:
     """How long until one more request fits `limit` requests per `window` seconds."""
-    if window >= 60.0:
-        while sent and now - sent[0] >= window:
-            sent.popleft()
-    if not limit or len(sent) < limit:
+    while sent and now - sent[0][0] >= 61.0 and len(sent) > 1:
+        sent.popleft()
+    if not limit:
         return 0.0
-    return sent[-limit] + window - now
+    recent = sorted(stamp[0] for stamp in sent if now - stamp[0] < window)
+    if len(recent) < limit:
+        return 0.0
+    return recent[-limit] + window - now

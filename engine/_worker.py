@@ -226,12 +226,15 @@ class ConnectionWorker:
             for prepared in unit:
                 await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
+        synced = []
         for prepared, result in zip(unit, results, strict=True):
             attempt = self._attempt(prepared, started, t0)
             if isinstance(result, SyncError):
                 await self._failed(prepared, result, attempt)
             else:
-                await self._succeeded(prepared, result, attempt, "synced")
+                synced.append((prepared.job, result, attempt))
+        self.stats.pushed += len(synced)
+        await jobs.succeed_many(self.store, synced, self.clock())
 
     async def _send(self, prepared: _Prepared) -> tuple[RemoteRef, str]:
         job, request = prepared.job, prepared.request
