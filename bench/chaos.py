@@ -41,9 +41,10 @@ from engine import (
     SyncEngine,
     TokenVault,
     WorkerSettings,
+    connection_settings,
     generate_demo,
+    live_connections,
 )
-from engine._connections import connection_settings, live_connections
 
 FAULTS = (
     {"kind": "error", "count": -1, "probability": 0.05, "status": 503},

@@ -28,12 +28,13 @@ from engine import (
     SyncService,
     TokenVault,
     WorkerSettings,
+    connection_settings,
     default_db_path,
     generate_demo,
+    live_connections,
     parse_file,
+    pull_directory,
 )
-from engine._connections import connection_settings, live_connections
-from engine._directory import pull_directory
 
 from ._fleet import SandboxFleet
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant

@@ -1,7 +1,13 @@
 """syncdesk's engine: the ledger, the store, the sync engine and the port to platforms."""
 
 from ._classify import classify, normalise_name
-from ._connections import NewConnection, add_connection
+from ._connections import (
+    ConnectionRow,
+    NewConnection,
+    add_connection,
+    connection_settings,
+    live_connections,
+)
 from ._demo import (
     CONFLICTING_CUSTOMER_NAME,
     CONFLICTING_INVOICE_NUMBER,
@@ -9,6 +15,7 @@ from ._demo import (
     UNMAPPED_ITEM_SKU,
     generate_demo,
 )
+from ._directory import PullReport, check_links, pull_directory
 from ._engine import EngineReport, EngineSettings, SyncEngine
 from ._errors import (
     ERROR_TYPES,
@@ -103,6 +110,7 @@ __all__ = [
     "Capabilities",
     "Classification",
     "ConfigError",
+    "ConnectionRow",
     "ConnectionSettings",
     "ConnectionSummary",
     "CreditNote",
@@ -138,6 +146,7 @@ __all__ = [
     "Platform",
     "Problem",
     "Provider",
+    "PullReport",
     "PushRequest",
     "Quota",
     "RateLimited",
@@ -168,9 +177,13 @@ __all__ = [
     "Validation",
     "WorkerSettings",
     "add_connection",
+    "check_links",
     "classify",
+    "connection_settings",
     "default_db_path",
     "generate_demo",
+    "live_connections",
     "normalise_name",
     "parse_file",
+    "pull_directory",
 ]

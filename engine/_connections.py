@@ -87,20 +87,15 @@ async def live_connections(store: Store) -> list[ConnectionRow]:
     return [ConnectionRow(**dict(row)) for row in rows]
 
 
-async def connection_settings(store: Store, connection: ConnectionRow, sealer: Sealer,
-                              **overrides: object) -> ConnectionSettings:
+async def connection_settings(store: Store, connection: ConnectionRow,
+                              sealer: Sealer) -> ConnectionSettings:
     sealed = await store.fetch_value("SELECT sealed FROM tokens WHERE connection_id = ?",
                                      (connection.id,))
     secret = str(sealer.unseal(sealed).get("client_secret", "")) if sealed else ""
-    settings = ConnectionSettings(
+    return ConnectionSettings(
         platform=connection.platform, tenant_id=connection.tenant_id,
         client_id=connection.client_id, client_secret=secret, base_url=connection.base_url,
     )
-    if overrides:
-        from dataclasses import replace
-
-        settings = replace(settings, **overrides)  # type: ignore[arg-type]
-    return settings
 
 
 async def set_state(db: aiosqlite.Connection, connection_id: int, state: str,
