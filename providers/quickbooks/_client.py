@@ -227,21 +227,13 @@ class QuickBooksProvider:
         return remote_ref(entity, answer[wire.name])
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
-        """Our own copy of `record` on QuickBooks, told apart from others by its marker.
-
-        Items carry no private note: one with the record's SKU (or, failing that, its name
-        and no other SKU) is taken as ours.
-        """
+        """Our own copy of `record` on QuickBooks, told apart from others by its marker
+        (items carry it in PurchaseDesc, customers in Notes, transactions in PrivateNote)."""
         wire = WIRE[entity]
-        if isinstance(record, Item):
-            for row in await self._query_all(wire.name, f"Sku = {_quote(record.sku)}"):
-                return remote_ref(entity, row)
-            for row in await self._query_all(wire.name, f"Name = {_quote(record.name)}"):
-                if row.get("Sku") in (None, "", record.sku):
-                    return remote_ref(entity, row)
-            return None
         note_field = "PrivateNote"
-        if isinstance(record, Customer):
+        if isinstance(record, Item):
+            condition, note_field = f"Name = {_quote(record.name)}", "PurchaseDesc"
+        elif isinstance(record, Customer):
             condition, note_field = f"DisplayName = {_quote(record.display_name)}", "Notes"
         elif isinstance(record, Payment):
             condition = f"PaymentRefNum = {_quote(payment_ref(record))}"

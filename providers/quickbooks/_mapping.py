@@ -102,9 +102,11 @@ def item_body(item: Item) -> Body:
     if not account:
         raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — map one",
                        field="income_account")
+    # Items have no private note: the purchase description, which sales forms never show,
+    # carries our mark so that find() can tell our item from a namesake.
     return {"Name": item.name, "Sku": item.sku, "Type": "Service",
             "UnitPrice": amount(item.unit_price), "Taxable": item.taxable,
-            "IncomeAccountRef": {"value": account}}
+            "IncomeAccountRef": {"value": account}, "PurchaseDesc": marker(item.id)}
 
 
 def invoice_body(invoice: Invoice, request: PushRequest) -> Body:

@@ -86,6 +86,15 @@ async def test_item_create_find_and_list(provider: QuickBooksProvider, ledger: L
     assert listed[ref.remote_id].income_account == "80"
 
 
+async def test_an_item_of_the_same_name_made_by_a_person_is_not_ours(
+        provider: QuickBooksProvider, ledger: Ledger) -> None:
+    # The demo company already sells "Services"; our item of that name is a stranger's twin.
+    assert await provider.find(Entity.ITEM, item("i7", "Services")) is None
+    ours = await ledger.push(provider, Entity.ITEM, item("i8", "Stone Sealing"))
+    assert await provider.find(Entity.ITEM, item("i8", "Stone Sealing")) == ours
+    assert await provider.find(Entity.ITEM, item("i9", "Stone Sealing")) is None
+
+
 async def test_invoice_create_computes_totals(provider: QuickBooksProvider, ledger: Ledger,
                                              control: httpx.AsyncClient,
                                              tokens: SandboxTokens) -> None:
