@@ -39,11 +39,10 @@ from engine import (
     Sealer,
     Store,
     SyncEngine,
-    TokenVault,
     WorkerSettings,
-    connection_settings,
     generate_demo,
     live_connections,
+    open_provider,
 )
 
 FAULTS = (
@@ -93,11 +92,7 @@ async def _finish(db: Path) -> None:
 async def _lost(store: Store, connection_id: int) -> list[str]:
     """Links whose remote object cannot be read back: records we think synced but are not."""
     row = next(c for c in await live_connections(store) if c.id == connection_id)
-    platform = platforms()[row.platform]
-    sealer = Sealer.load()
-    settings = await connection_settings(store, row, sealer)
-    vault = TokenVault(store, connection_id, platform.oauth(settings).refresh, sealer)
-    provider = platform.provider(settings, vault)
+    provider = await open_provider(store, row, platforms()[row.platform], Sealer.load())
     lost = []
     try:
         for link in await store.fetch_all(

@@ -17,21 +17,24 @@ from urllib.parse import urlparse
 
 from engine import (
     ConfigError,
+    ConnectionRow,
     ConnectionSettings,
     EngineSettings,
     Entity,
     JobFilter,
     Ledger,
+    Platform,
+    Provider,
     Sealer,
     Store,
     SyncEngine,
     SyncService,
-    TokenVault,
     WorkerSettings,
     connection_settings,
     default_db_path,
     generate_demo,
     live_connections,
+    open_provider,
     parse_file,
     pull_directory,
 )
@@ -252,16 +255,19 @@ async def connection_command(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.asynccontextmanager
-async def _provider_for(store: Store, connection_id: int) -> AsyncIterator[Any]:
-    """A connection's provider, with tokens from the store, as the engine would build it."""
+async def _live(store: Store, connection_id: int) -> tuple[ConnectionRow, Platform]:
     rows = [c for c in await live_connections(store) if c.id == connection_id]
     if not rows or rows[0].platform not in platforms():
-        raise ConfigError(f"connection {connection_id} is not live or its platform is missing")
-    platform, sealer = platforms()[rows[0].platform], Sealer.load()
-    settings = await connection_settings(store, rows[0], sealer)
-    vault = TokenVault(store, connection_id, platform.oauth(settings).refresh, sealer)
-    provider = platform.provider(settings, vault)
+        raise ConfigError(f"connection {connection_id} is disconnected or its platform is not "
+                          "in this build; `syncdesk status` lists connections")
+    return rows[0], platforms()[rows[0].platform]
+
+
+@contextlib.asynccontextmanager
+async def _provider_for(store: Store, connection_id: int) -> AsyncIterator[Provider]:
+    """A connection's provider, with tokens from the store, as the engine builds it."""
+    row, platform = await _live(store, connection_id)
+    provider = await open_provider(store, row, platform, Sealer.load())
     try:
         yield provider
     finally:
@@ -270,16 +276,16 @@ async def _provider_for(store: Store, connection_id: int) -> AsyncIterator[Any]:
 
 def _revoker(store: Store) -> Any:
     async def revoke(connection_id: int) -> None:
-        rows = [c for c in await live_connections(store) if c.id == connection_id]
         sealed = await store.fetch_value("SELECT sealed FROM tokens WHERE connection_id = ?",
                                          (connection_id,))
-        if not rows or sealed is None:
-            return
+        if sealed is None:
+            return  # nothing was ever granted, or it was purged already
+        row, platform = await _live(store, connection_id)
         sealer = Sealer.load()
-        settings = await connection_settings(store, rows[0], sealer)
         token = sealer.unseal(sealed).get("refresh_token")
         if token:
-            await platforms()[rows[0].platform].oauth(settings).revoke(str(token))
+            settings = await connection_settings(store, row, sealer)
+            await platform.oauth(settings).revoke(str(token))
 
     return revoke
 

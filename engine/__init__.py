@@ -7,6 +7,7 @@ from ._connections import (
     add_connection,
     connection_settings,
     live_connections,
+    open_provider,
 )
 from ._demo import (
     CONFLICTING_CUSTOMER_NAME,
@@ -184,6 +185,7 @@ __all__ = [
     "generate_demo",
     "live_connections",
     "normalise_name",
+    "open_provider",
     "parse_file",
     "pull_directory",
 ]

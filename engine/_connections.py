@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import aiosqlite
 
 from ._ledger import queue_everything
 from ._models import Entity
-from ._port import ConnectionSettings, TokenSet
+from ._port import ConnectionSettings, Platform, Provider, TokenSet
 from ._secrets import Sealer
 from ._store import Store
 from ._time import Clock, to_iso, utcnow
+from ._vault import TokenVault
 
 
 @dataclass(frozen=True)
@@ -104,3 +105,21 @@ async def set_state(db: aiosqlite.Connection, connection_id: int, state: str,
         "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
         (state, reason, now, connection_id),
     )
+
+
+SettingsHook = Callable[[ConnectionRow, ConnectionSettings], ConnectionSettings]
+
+
+async def open_provider(store: Store, connection: ConnectionRow, platform: Platform,
+                        sealer: Sealer, *, clock: Clock = utcnow,
+                        adjust: SettingsHook | None = None) -> Provider:
+    """A connection's provider, its tokens refreshed through the store's lock.
+
+    `adjust` changes the settings first (a timeout, or an in-process transport in tests).
+    The caller closes the provider.
+    """
+    settings = await connection_settings(store, connection, sealer)
+    if adjust is not None:
+        settings = adjust(connection, settings)
+    vault = TokenVault(store, connection.id, platform.oauth(settings).refresh, sealer, clock)
+    return platform.provider(settings, vault)

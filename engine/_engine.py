@@ -13,11 +13,11 @@ import contextlib
 import os
 import socket
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
-from ._connections import ConnectionRow, connection_settings, live_connections
+from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
 from ._jobs import recover_in_flight
@@ -27,10 +27,7 @@ from ._scheduler import WeeklySync
 from ._secrets import Sealer
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
-from ._vault import TokenVault
 from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings
-
-SettingsHook = Callable[[ConnectionRow, ConnectionSettings], ConnectionSettings]
 
 
 @dataclass
@@ -127,15 +124,15 @@ class SyncEngine:
         old = self._workers.pop(connection.id, None)
         if old is not None:
             await old.provider.aclose()
-        settings = await connection_settings(self.store, connection, self.sealer)
-        settings = replace(settings, timeout=self.settings.timeout)
-        if self.settings_hook is not None:
-            settings = self.settings_hook(connection, settings)
-        oauth = platform.oauth(settings)
-        vault = TokenVault(self.store, connection.id, oauth.refresh, self.sealer, self.clock)
+        def adjust(row: ConnectionRow, settings: ConnectionSettings) -> ConnectionSettings:
+            settings = replace(settings, timeout=self.settings.timeout)
+            return self.settings_hook(row, settings) if self.settings_hook else settings
+
+        provider = await open_provider(self.store, connection, platform, self.sealer,
+                                       clock=self.clock, adjust=adjust)
         worker = ConnectionWorker(
             store=self.store, connection_id=connection.id, platform=platform.name,
-            title=platform.title, provider=platform.provider(settings, vault),
+            title=platform.title, provider=provider,
             capabilities=platform.capabilities, clock=self.clock,
             settings=self.settings.worker,
         )

@@ -3,30 +3,31 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine import Classification, Customer, Item, SyncService
+from console._wiring import platforms
+from engine import (
+    Classification,
+    Customer,
+    Item,
+    SyncService,
+    live_connections,
+    open_provider,
+)
 from engine._directory import check_links, pull_directory
 from engine._scheduler import WeeklySync, next_run
-from engine._vault import TokenVault
 from tests._world import World
 
 MakeWorld = Callable[..., Any]
 
 
 async def provider_of(world: World, platform: str) -> Any:
-    from dataclasses import replace
-
-    from console._wiring import platforms
-    from engine._connections import connection_settings, live_connections
-
     row = next(c for c in await live_connections(world.store) if c.platform == platform)
-    settings = replace(await connection_settings(world.store, row, world.sealer),
-                       transport=world.transport(platform))
-    plugin = platforms()[platform]
-    vault = TokenVault(world.store, row.id, plugin.oauth(settings).refresh, world.sealer)
-    return plugin.provider(settings, vault)
+    return await open_provider(
+        world.store, row, platforms()[platform], world.sealer,
+        adjust=lambda r, s: replace(s, transport=world.transport(r.platform)))
 
 
 async def test_pull_links_matches_and_imports_the_rest(make_world: MakeWorld) -> None:
