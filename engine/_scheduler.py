@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import aiosqlite
 from croniter import croniter
 
 from ._errors import ConfigError
@@ -48,21 +49,26 @@ class WeeklySync:
 
     async def _remember(self, stamp: str) -> None:
         async with self.store.write() as db:
-            await db.execute(
-                "INSERT INTO settings (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),
-            )
+            await _remember(db, stamp)
 
     async def run_if_due(self) -> bool:
         now = self.clock()
         if await self.due_at() > now:
             return False
         stamp = to_iso(now)
+        # One transaction: a crash can neither run the week twice nor skip its jobs.
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE sync_jobs SET next_attempt_at = NULL, updated_at = ? "
                 "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL",
                 (stamp,),
             )
-        await self._remember(stamp)
+            await _remember(db, stamp)
         return True
+
+
+async def _remember(db: aiosqlite.Connection, stamp: str) -> None:
+    await db.execute(
+        "INSERT INTO settings (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),
+    )
