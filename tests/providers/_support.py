@@ -8,9 +8,11 @@ its sandbox and settings fixtures, its record builders, its own views of recorde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from engine import (
     ConnectionSettings,
@@ -28,6 +30,20 @@ from engine import (
 )
 
 REDIRECT_URI = "https://syncdesk.example/callback"
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def spec(relative: str) -> Path:
+    """A published spec stored in `tests/specs` (see its SOURCES.md).
+
+    A missing file fails the test that needs it: a check that quietly skipped would let a
+    fresh clone pass without validating anything.
+    """
+    path = SPECS / relative
+    if not path.is_file():
+        pytest.fail(f"published spec {path} is missing; restore it from tests/specs/SOURCES.md",
+                    pytrace=False)
+    return path
 
 
 class Recording(httpx.AsyncBaseTransport):

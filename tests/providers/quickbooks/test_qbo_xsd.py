@@ -1,7 +1,7 @@
 """Every JSON body the client sends uses only element names from Intuit's XSDs.
 
 The schema is Intuit's own (QuickBooks-V3-Java-SDK `ipp-v3-java-data/src/main/xsd`, stored
-under `shared/specs/quickbooks`). In QBO's JSON an XSD attribute is a key like an element,
+under `tests/specs/quickbooks`). In QBO's JSON an XSD attribute is a key like an element,
 and a simple-content type (a reference) carries its text as `value`.
 """
 
@@ -9,28 +9,23 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
+import xmlschema
 
 from engine import Allocation, CreditNote, Entity, Operation, Payment
 from providers.quickbooks import QuickBooksProvider
-from tests.providers._support import Ledger
+from tests.providers._support import Ledger, spec
 
 from .conftest import Recorder, customer, invoice, item
 
-xmlschema = pytest.importorskip("xmlschema")
-
-SPECS = Path(__file__).resolve().parents[3].parent / "shared" / "specs" / "quickbooks"
 ENTITIES = ("Invoice", "Customer", "Item", "Payment", "CreditMemo")
 
 
 @pytest.fixture(scope="module")
 def schema() -> Any:
-    if not (SPECS / "IntuitRestServiceDef.xsd").exists():
-        pytest.skip(f"Intuit XSDs not found under {SPECS}")
-    return xmlschema.XMLSchema(str(SPECS / "IntuitRestServiceDef.xsd"))
+    return xmlschema.XMLSchema(str(spec("quickbooks/IntuitRestServiceDef.xsd")))
 
 
 def _unknown_keys(value: Any, xsd_type: Any, where: str) -> list[str]:

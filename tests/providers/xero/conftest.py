@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -20,9 +19,8 @@ from engine import ConnectionSettings
 from providers._sandbox import Clock
 from providers.xero import PLATFORM, XeroProvider, create_sandbox_app
 from providers.xero.sandbox import DEMO_TENANT_ID
-from tests.providers._support import Recording, SandboxTokens, connect
+from tests.providers._support import Recording, SandboxTokens, connect, spec
 
-SPEC = Path(__file__).resolve().parents[3].parent / "shared/specs/xero/xero_accounting.yaml"
 BASE_URL = "http://xero.sandbox"
 
 
@@ -30,7 +28,8 @@ BASE_URL = "http://xero.sandbox"
 def openapi() -> OpenAPI:
     # Xero's spec does not pass the strict spec validator (string defaults on booleans);
     # requests are still checked against its paths, parameters and schemas.
-    return OpenAPI.from_file_path(str(SPEC), config=Config(spec_validator_cls=None))
+    return OpenAPI.from_file_path(str(spec("xero/xero_accounting.yaml")),
+                                  config=Config(spec_validator_cls=None))
 
 
 @pytest.fixture
