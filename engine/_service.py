@@ -233,6 +233,8 @@ class SyncService:
 
     def __post_init__(self) -> None:
         self._ledger = Ledger(self.store, self.clock)
+        # A store opened read-only can only be read: the service says so before SQLite does.
+        self.read_only = self.read_only or self.store.read_only
 
     # -- queries ------------------------------------------------------------------------
 
@@ -473,6 +475,7 @@ class SyncService:
 
     async def mark_read(self, notification_id: int | None = None) -> int:
         """Mark one notification (or, with None, all) as read."""
+        self._writable()
         async with self.store.write() as db:
             cursor = await db.execute(
                 "UPDATE notifications SET read_at = ? WHERE read_at IS NULL"

@@ -33,12 +33,20 @@ def default_db_path() -> Path:
     return Path(platformdirs.user_data_dir("syncdesk", appauthor=False)) / "syncdesk.db"
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    db = await aiosqlite.connect(path, isolation_level=None)
+async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
+    if read_only:
+        # mode=ro: SQLite itself refuses every write, and a missing file is not created.
+        db = await aiosqlite.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True,
+                                     isolation_level=None)
+    else:
+        db = await aiosqlite.connect(path, isolation_level=None)
     try:
         db.row_factory = aiosqlite.Row
         await db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         await db.execute("PRAGMA foreign_keys = ON")
+        await _refuse_foreign(db, path)
+        if read_only:
+            return db
         await db.execute("PRAGMA synchronous = NORMAL")
         mode = await (await db.execute("PRAGMA journal_mode = WAL")).fetchone()
     except BaseException:
@@ -51,32 +59,51 @@ async def _connect(path: Path) -> aiosqlite.Connection:
     return db
 
 
+async def _refuse_foreign(db: aiosqlite.Connection, path: Path) -> None:
+    """Schema 0 with tables is another program's database: never add ours, nor WAL, to it."""
+    version = await (await db.execute("PRAGMA user_version")).fetchone()
+    if version is not None and version[0] == 0 and await (
+            await db.execute("SELECT 1 FROM sqlite_master")).fetchone():
+        raise StoreError(f"{path} is not a syncdesk store (an SQLite database of something "
+                         "else)")
+
+
 class Store:
     def __init__(self, path: Path, writer: aiosqlite.Connection,
-                 reader: aiosqlite.Connection) -> None:
+                 reader: aiosqlite.Connection, *, read_only: bool = False) -> None:
         self.path = path
+        self.read_only = read_only
+        """Opened with `read_only=True`: SQLite refuses every write on this store."""
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
 
     @classmethod
-    async def open(cls, path: Path | str) -> Store:
-        """Open (creating if needed) and migrate the store at `path`."""
+    async def open(cls, path: Path | str, *, read_only: bool = False) -> Store:
+        """Open (creating if needed) and migrate the store at `path`.
+
+        `read_only` opens an existing store as it is: nothing is created, migrated or
+        switched to WAL, and a file that is not a current syncdesk store is refused.
+        """
         path = Path(path).expanduser()
+        if read_only and not path.is_file():
+            raise StoreError(f"no store at {path}")
+        writer: aiosqlite.Connection | None = None
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            writer = await _connect(path)
-        except aiosqlite.DatabaseError as exc:
-            raise StoreError(f"{path} is not a syncdesk store (SQLite: {exc})") from exc
-        except (OSError, aiosqlite.Error) as exc:
-            raise StoreError(f"cannot open the store {path}: {exc}") from exc
-        try:
-            await _migrate(writer, path)
-            reader = await _connect(path)
-        except BaseException:
-            await writer.close()
+            if not read_only:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            writer = await _connect(path, read_only=read_only)
+            await _migrate(writer, path, read_only=read_only)
+            reader = await _connect(path, read_only=read_only)
+        except BaseException as exc:
+            if writer is not None:
+                await writer.close()
+            if isinstance(exc, aiosqlite.OperationalError | OSError):
+                raise StoreError(f"cannot open the store {path}: {exc}") from exc
+            if isinstance(exc, aiosqlite.DatabaseError):
+                raise StoreError(f"{path} is not a syncdesk store (SQLite: {exc})") from exc
             raise
-        return cls(path, writer, reader)
+        return cls(path, writer, reader, read_only=read_only)
 
     async def close(self) -> None:
         await self._reader.close()
@@ -129,7 +156,7 @@ class Store:
         return [str(row["detail"]) for row in rows]
 
 
-async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
+async def _migrate(db: aiosqlite.Connection, path: Path, *, read_only: bool = False) -> None:
     row = await (await db.execute("PRAGMA user_version")).fetchone()
     current = int(row[0]) if row else 0
     if current > len(MIGRATIONS):
@@ -139,6 +166,11 @@ async def _migrate(db: aiosqlite.Connection, path: Path) -> None:
         )
     if current == len(MIGRATIONS):
         return
+    if read_only:
+        raise StoreError(
+            f"{path} is not a syncdesk store" if current == 0 else
+            f"{path} has schema {current} of {len(MIGRATIONS)}: open it once without "
+            "--read-only to upgrade it")
     await db.execute("BEGIN IMMEDIATE")
     try:
         # Re-read under the lock: another process may have migrated while we waited.
