@@ -5,7 +5,7 @@ a `PlatformDialect` that renders errors the way that platform does. The shared p
 know nothing of any platform's wire format.
 """
 
-from ._app import PlatformDialect, SandboxContext, build_sandbox_app
+from ._app import Mark, PlatformDialect, SandboxContext, build_sandbox_app
 from ._clock import Clock
 from ._faults import Fault, FaultKind, FaultPlan
 from ._oauth import AuthFailure, TokenAuthority, TokenPolicy
@@ -18,6 +18,7 @@ __all__ = [
     "Fault",
     "FaultKind",
     "FaultPlan",
+    "Mark",
     "PlatformDialect",
     "RateLimitPolicy",
     "RateLimiter",

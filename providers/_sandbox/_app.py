@@ -6,6 +6,8 @@ the platform's `PlatformDialect`, so clients see that platform's own bodies and 
 
 Control API (for tests and the demo; a real platform has none of it):
     GET  /_sandbox/state           objects per entity, faults injected, refreshes, 429s
+    GET  /_sandbox/marks           per entity, per local record id: how many live objects carry
+                                   syncdesk's mark for it (see `Mark`); the duplicate audit
     POST /_sandbox/faults          {"kind": "error|timeout|drop|rate_limit|garbage", "count": N, …}
     DELETE /_sandbox/faults        clear pending faults
     POST /_sandbox/delete          {"entity": "invoice", "id": "…"}: delete behind the client's back
@@ -22,7 +24,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlencode
@@ -38,6 +41,27 @@ from ._oauth import AuthFailure, TokenAuthority
 from ._ratelimit import RateLimiter, RateVerdict
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+MARKED_ENTITIES = ("customer", "item", "invoice", "payment", "credit_note")
+"""Entities every `/_sandbox/marks` answer lists, empty or not (the engine's names)."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One object on a sandbox that carries syncdesk's mark for local record `record_id`.
+
+    Only what exists counts: a deleted object is gone, a voided one is still there. The mark is
+    the one the platform's `find` relies on; `record_id` is what follows `syncdesk:` in it
+    (on Xero, a contact whose id did not fit ContactNumber has `#` and a digest there).
+    """
+
+    entity: str
+    """The engine's entity name, or a platform's own kind of marked object (QuickBooks and
+    FreshBooks apply a credit note with a payment: `credit_note_payment`)."""
+    record_id: str
+    pays: tuple[str, ...] = ()
+    """For a payment: the local ids of the invoices it applies to (`remote:<id>` for an
+    invoice syncdesk did not mark), one entry per application."""
 
 
 class PlatformDialect(Protocol):
@@ -73,6 +97,10 @@ class PlatformDialect(Protocol):
 
     def delete(self, entity: str, object_id: str) -> bool:
         """Delete an object behind the client's back; False if there is no such object."""
+        ...
+
+    def marks(self) -> Iterable[Mark]:
+        """Every live object carrying syncdesk's mark: what the duplicate audit counts."""
         ...
 
 
@@ -201,6 +229,9 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
             "invalid_grants": context.authority.invalid_grants,
         })
 
+    async def marks(request: Request) -> Response:
+        return JSONResponse(marks_report(dialect.marks()))
+
     async def add_fault(request: Request) -> Response:
         body = await request.json()
         try:
@@ -252,6 +283,7 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
     return [
         Route("/_sandbox/hang", hang, methods=["POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
+        Route("/_sandbox/marks", marks, methods=["GET"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),
         Route("/_sandbox/faults", clear_faults, methods=["DELETE"]),
         Route("/_sandbox/delete", delete, methods=["POST"]),
@@ -260,6 +292,25 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
         Route("/_sandbox/clock", clock, methods=["POST"]),
         Route("/_sandbox/limits", limits, methods=["POST"]),
     ]
+
+
+def marks_report(found: Iterable[Mark]) -> dict[str, Any]:
+    """`{"marks": {entity: {record_id: objects}}, "parts": {entity: {record_id: {invoice:
+    applications}}}}`. A record with one copy counts 1; 0 (absent) is missing, 2+ duplicated.
+
+    A payment split over invoices is several objects on Xero and FreshBooks but one on
+    QuickBooks, so its object count depends on the platform; `parts` does not: each
+    (payment, invoice) pair is applied exactly once when the payment is there once.
+    """
+    counts: dict[str, Counter[str]] = {entity: Counter() for entity in MARKED_ENTITIES}
+    parts: dict[str, dict[str, Counter[str]]] = defaultdict(lambda: defaultdict(Counter))
+    for mark in found:
+        counts.setdefault(mark.entity, Counter())[mark.record_id] += 1
+        for invoice in mark.pays:
+            parts[mark.entity][mark.record_id][invoice] += 1
+    return {"marks": {entity: dict(counted) for entity, counted in counts.items()},
+            "parts": {entity: {record: dict(invoices) for record, invoices in records.items()}
+                      for entity, records in parts.items()}}
 
 
 async def _form_or_json(request: Request) -> dict[str, str]:

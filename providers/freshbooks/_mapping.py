@@ -20,6 +20,7 @@ Choices where FreshBooks leaves room:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -88,6 +89,15 @@ def updated_utc(element: Mapping[str, Any]) -> str | None:
 
 def marker(local_id: str) -> str:
     return f"[syncdesk:{local_id}]"
+
+
+_MARKER = re.compile(r"\[syncdesk:([^\]\s]+)\]")
+
+
+def marked_id(text: object) -> str | None:
+    """The record id of the `marker` in a field (a note may hold other text too), or None."""
+    found = _MARKER.search(text) if isinstance(text, str) else None
+    return found.group(1) if found else None
 
 
 def money(amount: Decimal, currency: str) -> Json:

@@ -41,6 +41,7 @@ from providers._http import ApiClient
 from ._auth import api_base
 from ._errors import fault_error, read_body
 from ._mapping import (
+    CREDIT_PURPOSE,
     WIRE,
     Body,
     body_for,
@@ -187,7 +188,7 @@ class QuickBooksProvider:
         # PrivateNote is not filterable in QBO queries: filter the customer's payments here.
         for payment in await self._query_all(
                 "Payment", f"CustomerRef = {_quote(customer.remote_id)}"):
-            if payment.get("PrivateNote") != marker(note.id, "credit"):
+            if payment.get("PrivateNote") != marker(note.id, CREDIT_PURPOSE):
                 continue
             for line in payment.get("Line") or []:
                 if any(linked.get("TxnType") == "CreditMemo" and str(linked.get("TxnId"))

@@ -51,9 +51,21 @@ WIRE: dict[Entity, Wire] = {
 }
 
 
+MARK_PREFIX = "syncdesk:"
+CREDIT_PURPOSE = "credit"
+"""The purpose in the mark of the payment that applies a credit memo (`marker`)."""
+
+
 def marker(record_id: str, purpose: str = "") -> str:
     """The private note that proves an object is syncdesk's copy of `record_id`."""
-    return f"syncdesk:{record_id}{':' + purpose if purpose else ''}"
+    return f"{MARK_PREFIX}{record_id}{':' + purpose if purpose else ''}"
+
+
+def marked_id(note: object) -> str | None:
+    """What follows the prefix in a note `marker` wrote (purpose included), else None."""
+    if isinstance(note, str) and note.startswith(MARK_PREFIX) and len(note) > len(MARK_PREFIX):
+        return note[len(MARK_PREFIX):]
+    return None
 
 
 def remote_ref(entity: Entity, obj: Body) -> RemoteRef:
@@ -155,7 +167,7 @@ def credit_application_body(note: CreditNote, memo_id: str, request: PushRequest
         "TotalAmt": 0,
         "TxnDate": note.date.isoformat(),
         "CurrencyRef": {"value": note.currency},
-        "PrivateNote": marker(note.id, "credit"),
+        "PrivateNote": marker(note.id, CREDIT_PURPOSE),
         "Line": lines,
     }
 

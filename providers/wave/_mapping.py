@@ -65,6 +65,13 @@ def mark(record_id: str) -> str:
     return f"syncdesk:{record_id}"
 
 
+def marked_id(text: object) -> str | None:
+    """The record id a field holding `mark` names, or None when it holds anything else."""
+    if isinstance(text, str) and text.startswith("syncdesk:"):
+        return text.removeprefix("syncdesk:") or None
+    return None
+
+
 def amount(value: Decimal) -> str:
     return str(value)
 

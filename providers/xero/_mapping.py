@@ -72,6 +72,18 @@ def mark(record_id: str, limit: int | None = None) -> str:
     return f"syncdesk:#{digest}"[:limit]
 
 
+def marked_id(text: object) -> str | None:
+    """The record id in the mark a field ends with (`mark`'s inverse; a payment's Reference
+    may start with the business's own reference), or None when the field carries no mark.
+    A contact id too long for ContactNumber comes back as `#` and the start of its digest."""
+    if not isinstance(text, str):
+        return None
+    last = text.rpartition(" ")[2]
+    if not last.startswith("syncdesk:"):
+        return None
+    return last.removeprefix("syncdesk:") or None
+
+
 MARK_FIELDS: dict[Entity, str] = {
     Entity.CUSTOMER: "ContactNumber",
     Entity.ITEM: "PurchaseDescription",

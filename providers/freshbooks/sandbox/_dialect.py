@@ -13,22 +13,29 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from providers._sandbox import AuthFailure, Clock, RateVerdict
+from providers._sandbox import AuthFailure, Clock, Mark, RateVerdict
 
 from .._auth import AUTHORIZE_PATH, REVOKE_PATH, SCOPE, TOKEN_PATH
+from .._mapping import marked_id
 from . import _rules as rules
 from ._routes import counted, error_response
-from ._state import Books, Json
+from ._state import CREDIT_TYPE, Books, Json
 
 INVALID_TOKEN = "invalid_token: The request token failed to authenticate or validate."
 
 ENTITY_STORES = {"customer": "clients", "item": "items", "invoice": "invoices",
                  "payment": "payments", "credit_note": "credit_notes"}
+MARK_FIELDS = {"customer": "note", "item": "description", "invoice": "po_number",
+               "payment": "note", "credit_note": "po_number"}
+"""Where the provider writes its marker (`providers.freshbooks._mapping`)."""
+DELETED = 1
+"""`vis_state`: 0 active, 1 deleted, 2 archived (an archived object still exists)."""
 
 
 @dataclass
@@ -70,6 +77,23 @@ class FreshBooksDialect:
 
     def counts(self) -> dict[str, int]:
         return counted(self.books)
+
+    def marks(self) -> Iterator[Mark]:
+        """A payment of type Credit applies a credit note and carries the note's marker:
+        `credit_note_payment`. A local payment over several invoices is one FreshBooks
+        payment per invoice (`pays`)."""
+        for entity, store in ENTITY_STORES.items():
+            for obj in getattr(self.books, store).values():
+                record_id = marked_id(obj.get(MARK_FIELDS[entity]))
+                if record_id is None or obj["vis_state"] == DELETED:
+                    continue
+                if entity != "payment":
+                    yield Mark(entity, record_id)
+                    continue
+                invoice = self.books.invoices.get(obj["invoiceid"], {})
+                pays = (marked_id(invoice.get("po_number")) or f"remote:{obj['invoiceid']}",)
+                kind = "credit_note_payment" if obj.get("type") == CREDIT_TYPE else entity
+                yield Mark(kind, record_id, pays)
 
     def delete(self, entity: str, object_id: str) -> bool:
         """Soft-delete (`vis_state` 1) behind the client's back, as a FreshBooks user does."""

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
-from providers._sandbox import AuthFailure, Clock, RateVerdict
+from providers._sandbox import AuthFailure, Clock, Mark, RateVerdict
 
+from .._mapping import CREDIT_PURPOSE, marked_id
 from ._rules import discard
-from ._state import ENTITY_OF_CONTROL_NAME, Company
+from ._state import ENTITY_OF_CONTROL_NAME, Company, Obj
 from ._wire import GatewayFault, QboFault, fault_response, throttle_response
 
 _EXPIRED = GatewayFault("3200", "AuthenticationFailed", 401,
                         "Token expired: the access token has expired", "AUTHENTICATION")
 _INVALID = GatewayFault("3200", "AuthenticationFailed", 401,
                         "Token invalid: the access token is not valid", "AUTHENTICATION")
+MARK_FIELDS = {"Customer": "Notes", "Item": "PurchaseDesc", "Invoice": "PrivateNote",
+               "CreditMemo": "PrivateNote", "Payment": "PrivateNote"}
+"""Where the provider writes its mark on each entity (`providers.quickbooks._mapping`)."""
+_CREDIT_SUFFIX = f":{CREDIT_PURPOSE}"
+
 _WRONG_REALM = GatewayFault("3100", "ApplicationAuthorizationFailed", 403,
                             "The application is not authorized for this company", "SERVICE")
 
@@ -65,3 +72,33 @@ class QuickBooksDialect:
     def delete(self, entity: str, object_id: str) -> bool:
         name = ENTITY_OF_CONTROL_NAME.get(entity)
         return name is not None and discard(self.company, name, object_id)
+
+    def marks(self) -> Iterator[Mark]:
+        """Deleted transactions are gone from the company; voided ones count under the mark
+        they had before the void. A payment linking a credit memo is the one that applies a
+        credit note (its mark ends `:credit`): `credit_note_payment`, under the note's id."""
+        for control, name in ENTITY_OF_CONTROL_NAME.items():
+            for obj in self.company.rows(name):
+                record_id = self._marked(name, obj)
+                if record_id is None:
+                    continue
+                if name != "Payment":
+                    yield Mark(control, record_id)
+                elif record_id.endswith(_CREDIT_SUFFIX) and "PaymentRefNum" not in obj:
+                    # Only syncdesk's own payments carry a PaymentRefNum (`payment_body`).
+                    yield Mark("credit_note_payment", record_id.removesuffix(_CREDIT_SUFFIX),
+                               self._pays(obj))
+                else:
+                    yield Mark(control, record_id, self._pays(obj))
+
+    def _marked(self, name: str, obj: Obj) -> str | None:
+        key = (name, obj["Id"])
+        return marked_id(self.company.notes_before_void.get(key, obj.get(MARK_FIELDS[name])))
+
+    def _pays(self, payment: Obj) -> tuple[str, ...]:
+        invoices = self.company.objects["Invoice"]
+        return tuple(
+            (self._marked("Invoice", invoices[txn_id]) if txn_id in invoices else None)
+            or f"remote:{txn_id}"
+            for line in payment.get("Line") or [] for linked in line.get("LinkedTxn") or []
+            if linked.get("TxnType") == "Invoice" and (txn_id := str(linked.get("TxnId"))))

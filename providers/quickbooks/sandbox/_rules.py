@@ -350,6 +350,7 @@ def void(company: Company, entity: str, body: Obj) -> Obj:
         voided = {**current, "Line": [], "TotalAmt": Decimal(0), "UnappliedAmt": Decimal(0)}
     else:
         raise unsupported_operation("void", entity)
+    company.notes_before_void.setdefault((entity, current["Id"]), current.get("PrivateNote"))
     voided["PrivateNote"] = "Voided"
     return company.store(entity, voided, current)
 

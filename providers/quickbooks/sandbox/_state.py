@@ -88,6 +88,9 @@ class Company:
     """Sales-tax code id -> percent (QBO keeps these in TaxRate objects we do not serve)."""
     applications: dict[str, list[Application]] = field(default_factory=dict)
     """Payment id -> what it applies; invoice and credit memo balances derive from it."""
+    notes_before_void: dict[tuple[str, str], Any] = field(default_factory=dict)
+    """(entity, id) -> the PrivateNote a void overwrote with "Voided": the marks audit still
+    knows whose a voided transaction is (it exists, so it counts)."""
     _sequences: dict[str, int] = field(default_factory=dict)
 
     # -- reading --------------------------------------------------------------------------

@@ -19,14 +19,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
-from providers._sandbox import AuthFailure, RateVerdict
+from providers._sandbox import AuthFailure, Mark, RateVerdict
 
 from .._auth import AUTHORIZE_PATH, SCOPE, TOKEN_PATH
+from .._mapping import marked_id
 from ._state import Books
 
 REVOKE_PATH = "/oauth2/revoke/"
@@ -42,6 +44,10 @@ STORES = {"customer": "customers", "item": "products", "invoice": "invoices",
           "payment": "transactions"}
 """Entity names of the control API → the books' stores (a payment can only be a money
 transaction on Wave)."""
+MARK_FIELDS = {"customer": ("customers", "displayId"), "item": ("products", "description"),
+               "invoice": ("invoices", "footer")}
+"""Where the provider writes its mark (`providers.wave._mapping`); Wave takes no payments or
+credit notes from syncdesk, so nothing else is ever marked."""
 
 
 @dataclass
@@ -82,6 +88,15 @@ class WaveDialect:
 
     def counts(self) -> dict[str, int]:
         return {entity: len(getattr(self.books, store)) for entity, store in STORES.items()}
+
+    def marks(self) -> Iterator[Mark]:
+        """A deleted invoice is gone from the books; an archived product is Wave's deleted
+        product (there is no productDelete), and `find` passes it over, so it is not counted."""
+        for entity, (store, field_name) in MARK_FIELDS.items():
+            for obj in getattr(self.books, store).values():
+                record_id = marked_id(obj.get(field_name))
+                if record_id is not None and not obj.get("isArchived"):
+                    yield Mark(entity, record_id)
 
     def delete(self, entity: str, object_id: str) -> bool:
         store = STORES.get(entity)

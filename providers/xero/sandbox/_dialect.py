@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import uuid
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from providers._sandbox import AuthFailure, Clock, RateVerdict, TokenAuthority
+from providers._sandbox import AuthFailure, Clock, Mark, RateVerdict, TokenAuthority
 
 from .._auth import API_PATH, AUTHORIZE_PATH, REVOKE_PATH, SCOPE, TOKEN_PATH
-from ._state import Company
+from .._mapping import marked_id
+from ._state import Company, Json
 
 APP_PER_MINUTE = 10_000
 """Xero's app-wide limit across all tenants (developer.xero.com/faq/limits)."""
@@ -36,6 +38,9 @@ ENTITY_STORES = {
     "payment": "payments",
     "credit_note": "credit_notes",
 }
+MARK_FIELDS = {"customer": "ContactNumber", "item": "PurchaseDescription", "invoice": "Reference",
+               "payment": "Reference", "credit_note": "Reference"}
+"""Where the provider writes its mark (`providers.xero._mapping.MARK_FIELDS`)."""
 
 
 @dataclass
@@ -106,6 +111,22 @@ class XeroDialect:
         return {entity: sum(1 for obj in getattr(self.company, store).values()
                             if obj.get("Status") != "DELETED")
                 for entity, store in ENTITY_STORES.items()}
+
+    def marks(self) -> Iterator[Mark]:
+        """DELETED documents and payments are gone; VOIDED and ARCHIVED objects still exist.
+        A local payment over several invoices is one Xero Payment per invoice (`pays`)."""
+        for entity, store in ENTITY_STORES.items():
+            for obj in getattr(self.company, store).values():
+                record_id = marked_id(obj.get(MARK_FIELDS[entity]))
+                if record_id is None or obj.get("Status") == "DELETED":
+                    continue
+                pays = (self._invoice_mark(obj["Invoice"]),) if entity == "payment" else ()
+                yield Mark(entity, record_id, pays)
+
+    def _invoice_mark(self, ref: Json) -> str:
+        invoice_id = str(ref.get("InvoiceID"))
+        invoice = self.company.invoices.get(invoice_id, {})
+        return marked_id(invoice.get("Reference")) or f"remote:{invoice_id}"
 
     def delete(self, entity: str, object_id: str) -> bool:
         store_name = ENTITY_STORES.get(entity)
