@@ -53,6 +53,7 @@ from ._models import (
     Payment,
 )
 from ._money import MINOR_UNITS, MoneyError
+from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import (
     Capabilities,
     ConnectionSettings,
@@ -74,7 +75,6 @@ from ._port import (
     TokenSet,
     TokenSource,
 )
-from ._schema import JOB_STATUSES
 from ._secrets import Sealer
 from ._service import (
     AttemptRow,
@@ -90,7 +90,9 @@ from ._service import (
     Sort,
     SyncService,
 )
+from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store, default_db_path
+from ._sync_state import SyncState
 from ._vault import TokenVault
 from ._worker import WorkerSettings
 
@@ -100,6 +102,7 @@ __all__ = [
     "ERROR_TYPES",
     "JOB_STATUSES",
     "MINOR_UNITS",
+    "RETRYABLE",
     "UNMAPPED_ITEM_NAME",
     "UNMAPPED_ITEM_SKU",
     "Address",
@@ -113,10 +116,12 @@ __all__ = [
     "ConfigError",
     "ConnectionRow",
     "ConnectionSettings",
+    "ConnectionState",
     "ConnectionSummary",
     "CreditNote",
     "Cursor",
     "Customer",
+    "Decision",
     "Duplicate",
     "EngineReport",
     "EngineSettings",
@@ -130,8 +135,10 @@ __all__ = [
     "InvoiceStatus",
     "Item",
     "JobDetail",
+    "JobFacts",
     "JobFilter",
     "JobRow",
+    "JobStatus",
     "Ledger",
     "Limits",
     "Line",
@@ -158,6 +165,7 @@ __all__ = [
     "RemoteItem",
     "RemoteRef",
     "RemoteTaxCode",
+    "RetryPolicy",
     "Sealer",
     "Sort",
     "Stale",
@@ -166,6 +174,7 @@ __all__ = [
     "SyncEngine",
     "SyncError",
     "SyncService",
+    "SyncState",
     "SyncdeskError",
     "Tenant",
     "TokenSet",
@@ -181,6 +190,7 @@ __all__ = [
     "check_links",
     "classify",
     "connection_settings",
+    "decide",
     "default_db_path",
     "generate_demo",
     "live_connections",

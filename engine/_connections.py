@@ -6,13 +6,11 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-import aiosqlite
-
-from ._ledger import queue_everything
 from ._models import Entity
 from ._port import ConnectionSettings, Platform, Provider, TokenSet
 from ._secrets import Sealer
 from ._store import Store
+from ._sync_state import queue_everything
 from ._time import Clock, to_iso, utcnow
 from ._vault import TokenVault
 
@@ -34,7 +32,9 @@ async def add_connection(store: Store, new: NewConnection, sealer: Sealer,
                          clock: Clock = utcnow) -> int:
     """Store a connection with its tokens and queue every record for its first sync.
 
-    Connecting a tenant that is already known replaces its tokens and reactivates it.
+    Connecting a tenant that is already known replaces its tokens and reactivates it; its
+    records keep their statuses and links, and only what changed while it was disconnected
+    is queued.
     """
     now = to_iso(clock())
     sealed = sealer.seal({"access_token": new.tokens.access_token,
@@ -96,14 +96,6 @@ async def connection_settings(store: Store, connection: ConnectionRow,
     return ConnectionSettings(
         platform=connection.platform, tenant_id=connection.tenant_id,
         client_id=connection.client_id, client_secret=secret, base_url=connection.base_url,
-    )
-
-
-async def set_state(db: aiosqlite.Connection, connection_id: int, state: str,
-                    reason: str | None, now: str) -> None:
-    await db.execute(
-        "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
-        (state, reason, now, connection_id),
     )
 
 

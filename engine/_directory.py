@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from . import _jobs as jobs
 from ._classify import classify, normalise_name
 from ._errors import NotFound
-from ._ledger import Ledger, link_synced
+from ._ledger import Ledger
 from ._models import Customer, Entity, Item
 from ._port import Provider, RemoteCustomer, RemoteItem, RemoteRef
 from ._store import Store
+from ._sync_state import SyncState, link_synced
 from ._time import Clock, to_iso, utcnow
 
 
@@ -148,20 +148,15 @@ def _imported_item(platform: str, remote: RemoteItem) -> Item | None:
 async def check_links(store: Store, connection_id: int, provider: Provider, title: str,
                       clock: Clock = utcnow) -> int:
     """Read every linked object back; mark the ones deleted on the platform as broken links."""
+    state = SyncState(store)
     broken = 0
-    rows = await store.fetch_all(
-        "SELECT j.id, j.entity, j.record_id, j.label, j.record_version, j.attempts, "
-        "l.remote_id FROM sync_links l JOIN sync_jobs j ON j.connection_id = l.connection_id "
-        "AND j.entity = l.entity AND j.record_id = l.record_id "
-        "WHERE l.connection_id = ? AND j.status = 'synced'", (connection_id,))
-    for row in rows:
+    for row in await state.synced_links(connection_id):
         entity = Entity(row["entity"])
         if await provider.fetch(entity, row["remote_id"]) is not None:
             continue
-        job = jobs.ClaimedJob(row["id"], connection_id, entity, row["record_id"], row["label"],
-                              "synced", row["record_version"], "", False, row["attempts"])
-        error = NotFound(f"{job.describe()} ({row['remote_id']}) no longer exists on {title}")
-        await jobs.fail(store, job, error, None, clock(), status="broken_link", counts=False,
-                        notify="broken link")
+        label = f"{entity.label} {row['label']}"
+        error = NotFound(f"{label} ({row['remote_id']}) no longer exists on {title}")
+        await state.mark_broken(row["id"], connection_id, entity, row["record_id"], label, error,
+                                clock())
         broken += 1
     return broken

@@ -3,13 +3,18 @@
 `SyncEngine.run()` takes the store's engine lease (one engine per store; a crashed engine's
 lease is taken over once its process is gone or its heartbeat is stale), turns jobs left in
 flight by a crash into `uncertain`, and drives a `ConnectionWorker` for every active
-connection until stopped — or, with `until_idle`, until nothing is due.
+connection until stopped — or, with `until_idle`, until nothing is due. Running, it idles on
+a short poll, so work queued by another process (an import, a console retry, a new mapping)
+goes out within `poll_interval`. Stopping, it lets the round in progress finish for up to
+`stop_grace` seconds, then settles whatever was cut short: back to pending if nothing left,
+uncertain if a request was on its way.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import socket
 import uuid
@@ -20,14 +25,16 @@ from datetime import timedelta
 from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
-from ._jobs import recover_in_flight
-from ._notify import raise_notification
 from ._port import ConnectionSettings, Platform
 from ._scheduler import WeeklySync
 from ._secrets import Sealer
+from ._status import ConnectionState
 from ._store import Store
-from ._time import Clock, from_iso, to_iso, utcnow
+from ._sync_state import Lease, SyncState
+from ._time import Clock, utcnow
 from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings
+
+log = logging.getLogger("syncdesk.engine")
 
 
 @dataclass
@@ -36,6 +43,8 @@ class EngineSettings:
     poll_interval: float = 0.25
     heartbeat_interval: float = 5.0
     lease_timeout: float = 30.0
+    stop_grace: float = 5.0
+    """On stop, how long the round in progress may take to finish before it is cut short."""
     schedule: str = "0 6 * * 0"
     """Cron expression (UTC) of the weekly full sync: Sunday 06:00 by default."""
     timeout: float = 30.0
@@ -63,6 +72,7 @@ class SyncEngine:
         settings_hook: SettingsHook | None = None,
     ) -> None:
         self.store = store
+        self.state = SyncState(store)
         self.platforms = platforms
         self.sealer = sealer
         self.clock = clock
@@ -81,27 +91,28 @@ class SyncEngine:
         stop = stop or asyncio.Event()
         await self._take_lease()
         try:
-            self.report.recovered = await recover_in_flight(self.store, self.clock())
-            beat = asyncio.get_running_loop().time()
+            self.report.recovered = await self.state.recover_in_flight(self.clock())
+            loop = asyncio.get_running_loop()
+            beat = loop.time()
             while not stop.is_set():
                 await self._supervise(stop)
-                now = asyncio.get_running_loop().time()
-                if now - beat >= self.settings.heartbeat_interval:
-                    await self._heartbeat()
-                    beat = now
-                if not until_idle and await self.weekly.run_if_due():
+                if loop.time() - beat >= self.settings.heartbeat_interval:
+                    await self.state.heartbeat(self._owner, self.clock())
+                    beat = loop.time()
+                if until_idle:
+                    if await self._idle():
+                        break
+                elif await self.weekly.run_if_due():
                     for worker in list(self._workers.values()):
                         chore = asyncio.create_task(self._weekly(worker))
                         self._chores.add(chore)
                         chore.add_done_callback(self._chores.discard)
-                elif await self._idle():
-                    break
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.settings.poll_interval)
         finally:
             stop.set()
             await self._stop_workers()
-            await self._release_lease()
+            await self.state.release_lease(self._owner)
         return self.report
 
     # -- workers ------------------------------------------------------------------------
@@ -109,10 +120,15 @@ class SyncEngine:
     async def _supervise(self, stop: asyncio.Event) -> None:
         for connection in await live_connections(self.store):
             task = self._tasks.get(connection.id)
-            if connection.state != "active" or (task is not None and not task.done()):
+            if connection.state != ConnectionState.ACTIVE or (
+                    task is not None and not task.done()):
                 continue
-            if task is not None and task.done() and not task.cancelled() and task.exception():
-                raise task.exception()  # type: ignore[misc]
+            if task is not None and not task.cancelled() and task.exception() is not None:
+                # A store or programming error in one worker: say so and start it afresh,
+                # rather than stop every other connection with it.
+                log.error("worker for %s connection %s stopped: %r; restarting it",
+                          connection.platform, connection.id, task.exception())
+                await self._settle(connection.id)
             platform = self.platforms.get(connection.platform)
             if platform is None:
                 continue
@@ -131,7 +147,7 @@ class SyncEngine:
         provider = await open_provider(self.store, connection, platform, self.sealer,
                                        clock=self.clock, adjust=adjust)
         worker = ConnectionWorker(
-            store=self.store, connection_id=connection.id, platform=platform.name,
+            state=self.state, connection_id=connection.id, platform=platform.name,
             title=platform.title, provider=provider,
             capabilities=platform.capabilities, clock=self.clock,
             settings=self.settings.worker,
@@ -142,9 +158,7 @@ class SyncEngine:
     async def _drive(self, worker: ConnectionWorker, stop: asyncio.Event) -> None:
         poll = self.settings.poll_interval
         while not stop.is_set():
-            state = await self.store.fetch_value("SELECT state FROM connections WHERE id = ?",
-                                                 (worker.connection_id,))
-            if state != "active":
+            if await self.state.connection_state(worker.connection_id) != ConnectionState.ACTIVE:
                 return
             parked = await worker.parked_until()
             if parked is not None:
@@ -154,7 +168,7 @@ class SyncEngine:
                 continue
             handled = await worker.run_once()
             await worker.flush_quota()
-            self._tally(worker)
+            self._tally()
             if worker.stopped_reason:
                 return
             if handled == 0:
@@ -169,13 +183,11 @@ class SyncEngine:
             await check_links(self.store, worker.connection_id, worker.provider, worker.title,
                               self.clock)
         except SyncError as error:
-            stamp = to_iso(self.clock())
-            async with self.store.write() as db:
-                await raise_notification(db, worker.connection_id, None, None, kind="weekly",
-                                         title=f"{worker.title}: weekly check did not finish",
-                                         message=error.message, now=stamp)
+            await self.state.notify_connection(
+                worker.connection_id, "weekly", f"{worker.title}: weekly check did not finish",
+                error.message, self.clock())
 
-    def _tally(self, worker: ConnectionWorker) -> None:
+    def _tally(self) -> None:
         stats = [w.stats for w in self._workers.values()]
         self.report.pushed = sum(s.pushed for s in stats)
         self.report.failed = sum(s.failed for s in stats)
@@ -183,17 +195,28 @@ class SyncEngine:
         self.report.rate_limited = sum(s.rate_limited for s in stats)
 
     async def _stop_workers(self) -> None:
-        for task in [*self._tasks.values(), *self._chores]:
-            task.cancel()
+        tasks = list(self._tasks.values())
+        if tasks:
+            # The stop event is set: each worker ends after the round it is in.
+            _, late = await asyncio.wait(tasks, timeout=self.settings.stop_grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+        for chore in self._chores:
+            chore.cancel()
         await asyncio.gather(*self._chores, return_exceptions=True)
-        results = await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+        for connection_id in list(self._workers):
+            await self._settle(connection_id)
         for worker in self._workers.values():
             await worker.provider.aclose()
+        self._tally()
         self._tasks.clear()
         self._workers.clear()
-        for result in results:
-            if isinstance(result, SyncError):
-                raise result
+
+    async def _settle(self, connection_id: int) -> None:
+        worker = self._workers.get(connection_id)
+        if worker is not None:
+            await worker.settle()
 
     async def _idle(self) -> bool:
         """Nothing due on any active connection, and no worker mid-flight.
@@ -201,47 +224,25 @@ class SyncEngine:
         A connection parked for a short while (a Retry-After) is waited for; one parked
         for long (a spent daily quota) is not.
         """
-        now = to_iso(self.clock() + timedelta(seconds=LONG_WAIT))
-        waiting = await self.store.fetch_value(
-            "SELECT COALESCE(SUM(jc.n), 0) FROM job_counts jc "
-            "JOIN connections c ON c.id = jc.connection_id "
-            "WHERE c.state = 'active' AND (c.parked_until IS NULL OR c.parked_until <= ?) "
-            "AND jc.status IN ('pending', 'uncertain', 'in_flight')", (now,),
-        )
-        return int(waiting or 0) == 0
+        horizon = self.clock() + timedelta(seconds=LONG_WAIT)
+        return await self.state.due_count(horizon) == 0 and not self._chores
 
     # -- the lease ----------------------------------------------------------------------
 
     async def _take_lease(self) -> None:
         now = self.clock()
-        async with self.store.write() as db:
-            row = await (await db.execute(
-                "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")).fetchone()
-            if row is not None and row["owner"] != self._owner:
-                fresh = now - from_iso(row["heartbeat_at"]) < timedelta(
-                    seconds=self.settings.lease_timeout)
-                same_host = str(row["owner"]).split(":")[0] == socket.gethostname()
-                alive = fresh and (not same_host or _process_alive(int(row["pid"])))
-                if alive:
-                    raise StoreError(
-                        f"another engine is running on {self.store.path} (pid {row['pid']}); "
-                        "stop it first, or point this one at another store with --db"
-                    )
-            await db.execute(
-                "INSERT INTO engine_lease (id, owner, pid, heartbeat_at) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, "
-                "heartbeat_at = excluded.heartbeat_at",
-                (self._owner, os.getpid(), to_iso(now)),
+
+        def alive(lease: Lease) -> bool:
+            fresh = now - lease.heartbeat_at < timedelta(seconds=self.settings.lease_timeout)
+            same_host = lease.owner.split(":")[0] == socket.gethostname()
+            return fresh and (not same_host or _process_alive(lease.pid))
+
+        held = await self.state.take_lease(self._owner, os.getpid(), now, alive=alive)
+        if held is not None:
+            raise StoreError(
+                f"another engine is running on {self.store.path} (pid {held.pid}); "
+                "stop it first, or point this one at another store with --db"
             )
-
-    async def _heartbeat(self) -> None:
-        async with self.store.write() as db:
-            await db.execute("UPDATE engine_lease SET heartbeat_at = ? WHERE owner = ?",
-                             (to_iso(self.clock()), self._owner))
-
-    async def _release_lease(self) -> None:
-        async with self.store.write() as db:
-            await db.execute("DELETE FROM engine_lease WHERE owner = ?", (self._owner,))
 
 
 def _process_alive(pid: int) -> bool:

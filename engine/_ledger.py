@@ -31,18 +31,13 @@ from ._models import (
 )
 from ._money import from_minor, to_minor
 from ._port import Record, RemoteRef
+from ._schema import TABLE_OF
 from ._store import Store
+from ._sync_state import link_synced, queue_jobs
 from ._time import Clock, to_iso, utcnow
 
 ENTITY_OF: dict[type, Entity] = {model: entity for entity, model in MODEL_OF.items()}
 
-_TABLE = {
-    Entity.CUSTOMER: "customers",
-    Entity.ITEM: "items",
-    Entity.INVOICE: "invoices",
-    Entity.PAYMENT: "payments",
-    Entity.CREDIT_NOTE: "credit_notes",
-}
 
 
 def entity_of(record: Record) -> Entity:
@@ -50,7 +45,7 @@ def entity_of(record: Record) -> Entity:
 
 
 def table_of(entity: Entity) -> str:
-    return _TABLE[entity]
+    return TABLE_OF[entity]
 
 
 @dataclass(frozen=True)
@@ -303,114 +298,3 @@ def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityErr
     if "UNIQUE" in text and ".sku" in text:
         return f"sku: {getattr(record, 'sku', '')!r} is already used by another item"
     return f"rejected by the store: {text}"
-
-
-# -- the outbox --------------------------------------------------------------------------
-
-_JOB_SOURCE = {
-    Entity.CUSTOMER: ("customers r", "r.display_name", "NULL", "NULL", "NULL"),
-    Entity.ITEM: ("items r", "r.name", "NULL", "NULL", "NULL"),
-    Entity.INVOICE: ("invoices r JOIN customers cu ON cu.id = r.customer_id", "r.number",
-                     "cu.display_name", "r.total_minor", "r.currency"),
-    Entity.PAYMENT: ("payments r JOIN customers cu ON cu.id = r.customer_id",
-                     "COALESCE(r.reference, r.id)", "cu.display_name", "r.amount_minor",
-                     "r.currency"),
-    Entity.CREDIT_NOTE: ("credit_notes r JOIN customers cu ON cu.id = r.customer_id", "r.number",
-                         "cu.display_name", "r.total_minor", "r.currency"),
-}
-
-_KEEP_WHILE_SENDING = "sync_jobs.status IN ('in_flight', 'uncertain')"
-
-
-def _queue_sql(entity: Entity, record_filter: str, connection_filter: str) -> str:
-    source, label, customer, amount, currency = _JOB_SOURCE[entity]
-    void = "r.status = 'void'" if entity is Entity.INVOICE else "0"
-    drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
-    # A job being sent keeps its status: the worker sees the newer version when it finishes.
-    return f"""
-        INSERT INTO sync_jobs (connection_id, entity, record_id, stage, operation, status,
-            record_version, label, customer, amount_minor, currency, error_class,
-            error_message, created_at, updated_at)
-        SELECT c.id, :entity, r.id, :stage,
-            CASE WHEN {void} THEN 'void' WHEN l.remote_id IS NULL THEN 'create' ELSE 'update' END,
-            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
-                 THEN 'pending' ELSE 'skipped' END,
-            r.version, {label}, {customer}, {amount}, {currency},
-            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
-                 THEN NULL ELSE 'unsupported' END,
-            json_extract(c.unsupported, '$.' || :entity),
-            :now, :now
-        FROM {source}
-        JOIN connections c ON c.state != 'disconnected' {connection_filter}
-        LEFT JOIN sync_links l
-            ON l.connection_id = c.id AND l.entity = :entity AND l.record_id = r.id
-        WHERE {record_filter} {drafts}
-        ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET
-            record_version = excluded.record_version,
-            operation = excluded.operation,
-            label = excluded.label,
-            customer = excluded.customer,
-            amount_minor = excluded.amount_minor,
-            currency = excluded.currency,
-            status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.status
-                          ELSE excluded.status END,
-            attempts = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.attempts ELSE 0 END,
-            next_attempt_at = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.next_attempt_at
-                                   ELSE NULL END,
-            error_class = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_class
-                               ELSE excluded.error_class END,
-            error_code = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_code ELSE NULL END,
-            error_message = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_message
-                                 ELSE excluded.error_message END,
-            http_status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.http_status
-                               ELSE NULL END,
-            blocked_entity = NULL,
-            blocked_record = NULL,
-            updated_at = excluded.updated_at
-    """
-
-
-async def queue_jobs(db: aiosqlite.Connection, entity: Entity, record_id: str, now: str) -> int:
-    """Queue (or coalesce into) a job for one record on every live connection."""
-    cursor = await db.execute(
-        _queue_sql(entity, "r.id = :record_id", ""),
-        {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now},
-    )
-    return cursor.rowcount
-
-
-async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: str) -> int:
-    """Queue every record for one connection: its first sync, or a full resync."""
-    queued = 0
-    for entity in Entity:
-        cursor = await db.execute(
-            _queue_sql(entity, "1", "AND c.id = :connection_id"),
-            {"entity": entity.value, "stage": entity.stage, "connection_id": connection_id,
-             "now": now},
-        )
-        queued += cursor.rowcount
-    return queued
-
-
-async def link_synced(db: aiosqlite.Connection, connection_id: int, entity: Entity,
-                      record_id: str, ref: RemoteRef, now: str) -> None:
-    """Record that the current version of a record already is `ref` on a connection."""
-    version = await (await db.execute(f"SELECT version FROM {table_of(entity)} WHERE id = ?",
-                                      (record_id,))).fetchone()
-    if version is None:
-        return
-    await db.execute(
-        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
-        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
-        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
-        "remote_number = excluded.remote_number, synced_version = excluded.synced_version, "
-        "synced_at = excluded.synced_at",
-        (connection_id, entity.value, record_id, ref.remote_id, ref.version, ref.number,
-         version[0], now),
-    )
-    await db.execute(
-        "UPDATE sync_jobs SET status = 'synced', operation = 'update', updated_at = ? "
-        "WHERE connection_id = ? AND entity = ? AND record_id = ? AND status = 'pending' "
-        "AND record_version = ?", (now, connection_id, entity.value, record_id, version[0]),
-    )

@@ -14,6 +14,7 @@ from croniter import croniter
 
 from ._errors import ConfigError
 from ._store import Store
+from ._sync_state import make_all_due
 from ._time import Clock, from_iso, to_iso
 
 _LAST_RUN = "weekly_sync_last_run"
@@ -58,11 +59,7 @@ class WeeklySync:
         stamp = to_iso(now)
         # One transaction: a crash can neither run the week twice nor skip its jobs.
         async with self.store.write() as db:
-            await db.execute(
-                "UPDATE sync_jobs SET next_attempt_at = NULL, updated_at = ? "
-                "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL",
-                (stamp,),
-            )
+            await make_all_due(db, stamp)
             await _remember(db, stamp)
         return True
 

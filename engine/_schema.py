@@ -17,9 +17,17 @@ Why some things are where they are:
 
 from __future__ import annotations
 
-JOB_STATUSES = (
-    "pending", "in_flight", "synced", "failed", "blocked", "skipped", "broken_link", "uncertain",
-)
+from ._models import Entity
+from ._status import JOB_STATUSES
+
+TABLE_OF: dict[Entity, str] = {
+    Entity.CUSTOMER: "customers",
+    Entity.ITEM: "items",
+    Entity.INVOICE: "invoices",
+    Entity.PAYMENT: "payments",
+    Entity.CREDIT_NOTE: "credit_notes",
+}
+"""The ledger table that holds each entity."""
 
 _V1 = """
 CREATE TABLE customers (
@@ -298,4 +306,12 @@ CREATE TRIGGER notifications_raised AFTER INSERT ON notifications BEGIN
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1,)
+# A create whose outcome is unknown stays in doubt across attempts running out and operator
+# retries, until syncdesk has looked for its own object on the platform.
+_V2 = """
+ALTER TABLE sync_jobs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+
+__all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

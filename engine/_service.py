@@ -21,11 +21,10 @@ from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._ledger import Ledger
 from ._models import Entity, Item
 from ._money import from_minor
+from ._status import RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
+from ._sync_state import purge_connection, requeue, set_connection_state, unlink
 from ._time import Clock, from_iso, to_iso, utcnow
-
-RETRYABLE = ("failed", "blocked", "skipped", "broken_link", "uncertain", "synced")
-"""Statuses an operator may send again (pending and in-flight jobs are already going)."""
 
 Revoker = Callable[[int], Awaitable[None]]
 
@@ -157,6 +156,8 @@ class JobRow:
     http_status: int | None
     blocked_by: str | None
     updated_at: datetime
+    in_doubt: bool = False
+    """Its last create may have reached the platform unheard: the next send looks first."""
 
 
 @dataclass(frozen=True)
@@ -307,6 +308,10 @@ class SyncService:
             hint = ERROR_TYPES[ErrorClass(job.error_class)].hint
         if job.status == "blocked":
             hint = "Waits for the record it depends on; resumes by itself once that syncs."
+        if job.in_doubt:
+            hint = ("Its last write may have reached the platform without an answer: before "
+                    "sending again, syncdesk looks for its own copy there and links it if found. "
+                    + hint).strip()
         return JobDetail(
             job=job,
             attempts=[AttemptRow(
@@ -337,6 +342,12 @@ class SyncService:
     async def unread_count(self) -> int:
         return int(await self.store.fetch_value(
             "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL") or 0)
+
+    async def engine_heartbeat(self) -> datetime | None:
+        """When the engine holding this store last proved alive (it beats every few
+        seconds); None when no engine holds it (never started, or stopped cleanly)."""
+        return _when(await self.store.fetch_value(
+            "SELECT heartbeat_at FROM engine_lease WHERE id = 1"))
 
     async def last_event_id(self) -> int:
         return int(await self.store.fetch_value("SELECT COALESCE(MAX(id), 0) FROM events") or 0)
@@ -369,7 +380,7 @@ class SyncService:
         if where.statuses:
             statuses = tuple(s for s in where.statuses if s in RETRYABLE)
         else:
-            statuses = ("failed", "blocked", "skipped", "broken_link", "uncertain")
+            statuses = tuple(s.value for s in RETRYABLE if s is not JobStatus.SYNCED)
         scoped = replace(where, statuses=statuses or ("-none-",))
         if dry_run:
             return await self.count(scoped)
@@ -402,26 +413,26 @@ class SyncService:
             )).fetchone()
             if row is None:
                 raise ConfigError(f"no sync job {job_id}")
-            await db.execute(
-                "DELETE FROM sync_links WHERE connection_id = ? AND entity = ? AND record_id = ?",
-                (row["connection_id"], row["entity"], row["record_id"]),
-            )
-            count = await _requeue(db, "j.id = ?", [job_id], to_iso(self.clock()),
-                                   lookup_first=True)
+            await unlink(db, row["connection_id"], Entity(row["entity"]), row["record_id"])
+            count = await requeue(db, "j.id = ?", [job_id], to_iso(self.clock()),
+                                  lookup_first=True)
             await self._audit(db, "relink", {"job_id": job_id}, count)
         return count
 
     async def pause(self, connection_id: int) -> None:
-        await self._set_state(connection_id, "paused", f"paused by {self.actor}", "pause",
-                              only_from=("active",))
+        await self._set_state(connection_id, ConnectionState.PAUSED, f"paused by {self.actor}",
+                              "pause", only_from=(ConnectionState.ACTIVE,))
 
     async def resume(self, connection_id: int) -> None:
-        await self._set_state(connection_id, "active", None, "resume", only_from=("paused",))
+        await self._set_state(connection_id, ConnectionState.ACTIVE, None, "resume",
+                              only_from=(ConnectionState.PAUSED,))
 
     async def disconnect(self, connection_id: int) -> None:
         """Stop syncing; links and history stay, so reconnecting picks up where it was."""
-        await self._set_state(connection_id, "disconnected", f"disconnected by {self.actor}",
-                              "disconnect", only_from=("active", "paused", "needs_reconnect"))
+        await self._set_state(connection_id, ConnectionState.DISCONNECTED,
+                              f"disconnected by {self.actor}", "disconnect",
+                              only_from=(ConnectionState.ACTIVE, ConnectionState.PAUSED,
+                                         ConnectionState.NEEDS_RECONNECT))
 
     async def purge(self, connection_id: int) -> int:
         """Revoke at the platform, then delete every link and job of the connection."""
@@ -434,19 +445,10 @@ class SyncService:
                 revoke_error = f"{type(exc).__name__}: {exc}"
         now = to_iso(self.clock())
         async with self.store.write() as db:
-            cursor = await db.execute("DELETE FROM sync_jobs WHERE connection_id = ?",
-                                      (connection_id,))
-            purged = cursor.rowcount
-            for table in ("sync_links", "tokens", "notifications", "job_counts"):
-                await db.execute(f"DELETE FROM {table} WHERE connection_id = ?",
-                                 (connection_id,))
             reason = f"revoked and purged by {self.actor}"
             if revoke_error:
                 reason += f" (revoke at the platform failed: {revoke_error})"
-            await db.execute(
-                "UPDATE connections SET state = 'disconnected', state_reason = ?, "
-                "updated_at = ? WHERE id = ?", (reason, now, connection_id),
-            )
+            purged = await purge_connection(db, connection_id, reason, now)
             await self._audit(db, "purge", {"connection_id": connection_id,
                                             "revoke_error": revoke_error}, purged)
         return purged
@@ -461,7 +463,7 @@ class SyncService:
                                                              platform: account}})
         await self._ledger.upsert([mapped])
         async with self.store.write() as db:
-            count = await _requeue(
+            count = await requeue(
                 db, "j.status = 'skipped' AND j.error_class = 'unmapped' AND "
                 "j.connection_id IN (SELECT id FROM connections WHERE platform = ?) AND "
                 "((j.entity = 'item' AND j.record_id = ?) OR (j.entity IN "
@@ -495,12 +497,12 @@ class SyncService:
                        scope: dict[str, Any]) -> int:
         self._writable()
         async with self.store.write() as db:
-            count = await _requeue(db, clause, params, to_iso(self.clock()))
+            count = await requeue(db, clause, params, to_iso(self.clock()))
             await self._audit(db, command, scope, count)
         return count
 
-    async def _set_state(self, connection_id: int, state: str, reason: str | None,
-                         command: str, only_from: tuple[str, ...]) -> None:
+    async def _set_state(self, connection_id: int, state: ConnectionState, reason: str | None,
+                         command: str, only_from: tuple[ConnectionState, ...]) -> None:
         self._writable()
         async with self.store.write() as db:
             current = await (await db.execute("SELECT state FROM connections WHERE id = ?",
@@ -510,10 +512,7 @@ class SyncService:
             if current["state"] not in only_from:
                 raise ConfigError(f"connection {connection_id} is {current['state']}; "
                                   f"{command} works on {' or '.join(only_from)} connections")
-            await db.execute(
-                "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? "
-                "WHERE id = ?", (state, reason, to_iso(self.clock()), connection_id),
-            )
+            await set_connection_state(db, connection_id, state, reason, to_iso(self.clock()))
             await self._audit(db, command, {"connection_id": connection_id}, 1)
 
     async def _audit(self, db: aiosqlite.Connection, command: str, scope: dict[str, Any],
@@ -522,28 +521,6 @@ class SyncService:
             "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, ?)",
             (to_iso(self.clock()), self.actor, command, json.dumps(scope), affected),
         )
-
-
-async def _requeue(db: aiosqlite.Connection, clause: str, params: list[Any], now: str,
-                   *, lookup_first: bool = False) -> int:
-    """One statement: make matching jobs due now.
-
-    A broken link, or a job asked to re-link, is looked up on the platform by its number or
-    name before anything is created (`lookup_first`).
-    """
-    statuses = ", ".join(f"'{s}'" for s in RETRYABLE)
-    cursor = await db.execute(
-        f"UPDATE sync_jobs SET "
-        f"status = CASE WHEN status = 'uncertain' THEN 'uncertain' ELSE 'pending' END, "
-        f"lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
-        f"attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
-        f"error_message = NULL, http_status = NULL, blocked_entity = NULL, "
-        f"blocked_record = NULL, updated_at = ? "
-        f"WHERE id IN (SELECT j.id FROM sync_jobs j WHERE ({clause}) "
-        f"AND j.status IN ({statuses}))",
-        [int(lookup_first), now, *params],
-    )
-    return cursor.rowcount
 
 
 # One index seek per entity (sync_jobs_page leads with connection, entity, status,
@@ -580,7 +557,7 @@ def _job(row: aiosqlite.Row) -> JobRow:
         next_attempt_at=_when(row["next_attempt_at"]), error_class=row["error_class"],
         error_code=row["error_code"], error_message=row["error_message"],
         http_status=row["http_status"], blocked_by=blocked_by,
-        updated_at=from_iso(row["updated_at"]),
+        updated_at=from_iso(row["updated_at"]), in_doubt=bool(row["in_doubt"]),
     )
 
 

@@ -1,10 +1,14 @@
 """One connection's worker: claims due jobs, pushes them through the provider, records outcomes.
 
-Order of work: uncertain jobs are reconciled first (replayed with their idempotency key where
-the platform has keys, otherwise looked up by number or name), then pending jobs by dependency
-stage. A job whose parent is not on the platform yet waits (pending) or, if the parent failed,
-is blocked by it. Creates of one entity go in batches where the platform has batch writes.
-What the engine does with each error class is the table in DESIGN.md.
+Order of work: uncertain jobs first, then pending jobs by dependency stage. A job in doubt (a
+create that may have landed) or asked to re-link is looked up on the platform by syncdesk's
+mark before anything is sent; only when the lookup answers "not there" does the write go out,
+under the key it was first sent with. A job whose parent is not on the platform yet waits
+(pending) or, if the parent failed, is blocked by it. Creates of one entity go in batches where
+the platform has batch writes.
+
+What happens after a failed attempt is `decide()`'s (the error table of DESIGN.md); every
+change of state goes through `SyncState`. The worker holds no SQL.
 """
 
 from __future__ import annotations
@@ -17,32 +21,32 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from . import _jobs as jobs
 from ._errors import (
     AuthExpired,
     AuthRevoked,
-    Duplicate,
     NotFound,
     RateLimited,
     Stale,
     SyncError,
     Transient,
-    Unmapped,
     Unsupported,
 )
-from ._jobs import Attempt, ClaimedJob
 from ._ledger import Ledger
 from ._limiter import RateGate
 from ._models import CreditNote, Entity, Invoice, InvoiceStatus, Item, Payment
-from ._notify import raise_notification
+from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import Capabilities, Operation, Provider, PushRequest, Quota, Record, RemoteRef
-from ._store import Store
-from ._time import Clock, from_iso, to_iso
+from ._status import JobStatus
+from ._sync_state import Attempt, ClaimedJob, SyncState
+from ._time import Clock
 
 T = TypeVar("T")
 
 LONG_WAIT = 300.0
 """A wait longer than this (seconds) parks the connection instead of holding the gate."""
+
+_WAITING_PARENT = (JobStatus.PENDING, JobStatus.IN_FLIGHT, JobStatus.UNCERTAIN,
+                   JobStatus.SYNCED)
 
 
 @dataclass
@@ -55,6 +59,11 @@ class WorkerSettings:
     throttle: bool = True
     """Respect the platform's published limits (tests against unlimited sandboxes turn it off)."""
     seed: int | None = None
+
+    @property
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.max_attempts, backoff_base=self.backoff_base,
+                           backoff_cap=self.backoff_cap, long_wait=LONG_WAIT)
 
 
 @dataclass
@@ -73,7 +82,7 @@ class WorkerStats:
 
 @dataclass
 class ConnectionWorker:
-    store: Store
+    state: SyncState
     connection_id: int
     platform: str
     title: str
@@ -84,12 +93,17 @@ class ConnectionWorker:
     stats: WorkerStats = field(default_factory=WorkerStats)
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.store, self.clock)
+        self.ledger = Ledger(self.state.store, self.clock)
         self.gate = RateGate(self.capabilities.limits, throttle=self.settings.throttle)
+        self.policy = self.settings.policy
         self.rng = random.Random(self.settings.seed)
         self.stopped_reason: str | None = None
         self._last_quota_write = 0.0
         self._pending_quota: Quota | None = None
+        self._claimed: dict[int, ClaimedJob] = {}
+        """Jobs of the current round not yet settled in the store."""
+        self._sent: set[int] = set()
+        """Of those, the ones a request has left for (a stop makes them uncertain)."""
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -98,11 +112,13 @@ class ConnectionWorker:
         # One round of requests' worth: a claimed job shows as in flight, so claim only
         # what the platform's limits let us send now.
         limits = self.capabilities.limits
-        claimed = await jobs.claim(self.store, self.connection_id,
-                                   max(limits.concurrency, 1) * max(limits.batch_size, 1),
-                                   self.clock())
+        claimed = await self.state.claim(self.connection_id,
+                                         max(limits.concurrency, 1) * max(limits.batch_size, 1),
+                                         self.clock())
         if not claimed:
             return 0
+        self._claimed = {job.id: job for job in claimed}
+        self._sent = set()
         units = await self._prepare(claimed)
         results = await asyncio.gather(*(self._run_unit(unit) for unit in units),
                                        return_exceptions=True)
@@ -113,13 +129,43 @@ class ConnectionWorker:
                 raise result
         return len(claimed)
 
+    async def settle(self) -> None:
+        """After a stop cut the round short: put back what never left, and mark what was on
+        its way uncertain (in doubt if it was a create)."""
+        if not self._claimed:
+            return
+        sent = [job for job in self._claimed.values() if job.id in self._sent]
+        unsent = [job for job in self._claimed.values() if job.id not in self._sent]
+        self._claimed = {}
+        await self.state.settle(sent, unsent, self.clock())
+
     # -- preparing requests -------------------------------------------------------------
 
     async def _prepare(self, claimed: Sequence[ClaimedJob]) -> list[list[_Prepared]]:
+        records: dict[int, Record] = {}
+        for job in claimed:
+            record = await self.ledger.get(job.entity, job.record_id)
+            if record is None:
+                await self._skip(job, Unsupported(f"{job.describe()} no longer exists in the "
+                                                    "ledger"), None)
+            elif not self.capabilities.supports(job.entity):
+                reason = self.capabilities.unsupported.get(
+                    job.entity, f"{job.entity.label}s are not supported by {self.title}")
+                await self._skip(job, Unsupported(reason), None)
+            else:
+                records[job.id] = record
+        # Every link the round needs — each job's own and its parents' — in one read.
+        wanted = [(job.entity, job.record_id) for job in claimed if job.id in records]
+        wanted += [parent for record in records.values() for parent in _parents(record)]
+        links = await self.state.links(self.connection_id, wanted)
+
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
         for job in claimed:
-            prepared = await self._prepare_one(job)
+            record = records.get(job.id)
+            if record is None:
+                continue
+            prepared = await self._prepare_one(job, record, links)
             if prepared is None:
                 continue
             batchable = (prepared.request.operation is Operation.CREATE and not job.reconcile
@@ -134,35 +180,22 @@ class ConnectionWorker:
                    for i in range(0, len(group), size)]
         return batches + singles
 
-    async def _prepare_one(self, job: ClaimedJob) -> _Prepared | None:
+    async def _prepare_one(self, job: ClaimedJob, record: Record,
+                           links: dict[tuple[Entity, str], RemoteRef]) -> _Prepared | None:
         now = self.clock()
-        record = await self.ledger.get(job.entity, job.record_id)
-        if record is None:
-            await jobs.fail(self.store, job, Unsupported(f"{job.describe()} no longer exists "
-                                                         "in the ledger"),
-                            None, now, status="skipped", counts=False)
-            return None
-        if not self.capabilities.supports(job.entity):
-            reason = self.capabilities.unsupported.get(
-                job.entity, f"{job.entity.label}s are not supported by {self.title}")
-            await jobs.fail(self.store, job, Unsupported(reason), None, now, status="skipped",
-                            counts=False)
-            return None
         refs: dict[tuple[Entity, str], RemoteRef] = {}
         for parent in _parents(record):
-            ref = await self._link(*parent)
-            if ref is not None:
-                refs[parent] = ref
-                continue
-            await self._wait_or_block(job, parent, now)
-            return None
-        link = None if job.lookup_first else await self._link(job.entity, job.record_id)
+            ref = links.get(parent)
+            if ref is None:
+                await self._wait_or_block(job, parent, now)
+                return None
+            refs[parent] = ref
+        link = None if job.lookup_first else links.get((job.entity, job.record_id))
         operation = Operation.UPDATE if link else Operation.CREATE
         if isinstance(record, Invoice) and record.status is InvoiceStatus.VOID:
             if link is None and not job.reconcile:
-                await jobs.fail(self.store, job, Unsupported(
-                    f"voided before it reached {self.title}: nothing to void there"),
-                    None, now, status="skipped", counts=False)
+                await self._skip(job, Unsupported(
+                    f"voided before it reached {self.title}: nothing to void there"), None)
                 return None
             operation = Operation.VOID if link else Operation.CREATE
         items: dict[str, Item] = {}
@@ -174,27 +207,15 @@ class ConnectionWorker:
         return _Prepared(job, PushRequest(job.entity, operation, record, job.key, link, refs,
                                           items))
 
-    async def _link(self, entity: Entity, record_id: str) -> RemoteRef | None:
-        row = await self.store.fetch_one(
-            "SELECT remote_id, remote_version, remote_number FROM sync_links "
-            "WHERE connection_id = ? AND entity = ? AND record_id = ?",
-            (self.connection_id, entity.value, record_id),
-        )
-        if row is None:
-            return None
-        return RemoteRef(row["remote_id"], row["remote_version"], row["remote_number"])
-
     async def _wait_or_block(self, job: ClaimedJob, parent: tuple[Entity, str],
                              now: datetime) -> None:
-        row = await self.store.fetch_one(
-            "SELECT status, label FROM sync_jobs WHERE connection_id = ? AND entity = ? "
-            "AND record_id = ?", (self.connection_id, parent[0].value, parent[1]),
-        )
-        if row is not None and row["status"] in ("pending", "in_flight", "uncertain", "synced"):
-            await jobs.release(self.store, job, now,
-                               retry_at=now + timedelta(seconds=self.settings.dependency_wait))
+        found = await self.state.job_status(self.connection_id, *parent)
+        self._claimed.pop(job.id, None)
+        if found is not None and found[0] in _WAITING_PARENT:
+            await self.state.release(
+                job, now, retry_at=now + timedelta(seconds=self.settings.dependency_wait))
             return
-        await jobs.block(self.store, job, parent, row["label"] if row else parent[1], now)
+        await self.state.block(job, parent, found[1] if found else parent[1], now)
 
     # -- sending ------------------------------------------------------------------------
 
@@ -212,15 +233,13 @@ class ConnectionWorker:
         except Exception as exc:
             await self._failed(prepared, _internal(exc), self._attempt(prepared, started, t0))
             return
-        await self._succeeded(prepared, ref, self._attempt(prepared, started, t0), outcome)
+        await self._succeeded([(prepared, ref, self._attempt(prepared, started, t0))], outcome)
 
     async def _run_batch(self, unit: list[_Prepared]) -> None:
         started, t0 = self.clock(), time.monotonic()
         try:
-            async with self.gate.slot(batch=True):
-                self.stats.requests += 1
-                results = await self.provider.push_batch([p.request for p in unit])
-            self._observe_quota()
+            results = await self._call(lambda: self.provider.push_batch(
+                [p.request for p in unit]), unit, batch=True)
         except Exception as exc:
             error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
@@ -232,36 +251,53 @@ class ConnectionWorker:
             if isinstance(result, SyncError):
                 await self._failed(prepared, result, attempt)
             else:
-                synced.append((prepared.job, result, attempt))
-        self.stats.pushed += len(synced)
-        await jobs.succeed_many(self.store, synced, self.clock())
+                synced.append((prepared, result, attempt))
+        await self._succeeded(synced, "synced")
 
     async def _send(self, prepared: _Prepared) -> tuple[RemoteRef, str]:
         job, request = prepared.job, prepared.request
-        if job.reconcile and not (job.was == "uncertain" and not job.lookup_first
-                                  and self.capabilities.idempotency_keys):
-            found = await self._call(lambda: self.provider.find(job.entity, request.record))
+        if job.reconcile:
+            found = await self._look_for_ours(prepared)
             if found is not None:
-                if not job.lookup_first:
+                if job.in_doubt and not job.lookup_first and job.doubt_version == job.version:
                     return found, "reconciled"
-                # A re-link found the object: bring it up to our version.
+                # Ours, but an older version (or a re-link): bring it up to this one.
                 request = _with_link(request, found)
         try:
-            return await self._call(lambda: self.provider.push(request)), "synced"
+            return await self._call(lambda: self.provider.push(request), [prepared]), "synced"
         except Stale:
             if request.link is None:
                 raise
             remote_id = request.link.remote_id
-            fresh = await self._call(lambda: self.provider.fetch(job.entity, remote_id))
+            fresh = await self._call(lambda: self.provider.fetch(job.entity, remote_id),
+                                     [prepared])
             if fresh is None:
                 raise NotFound(f"{job.describe()} was deleted on {self.title}") from None
             retried = _with_link(request, fresh)
-            return await self._call(lambda: self.provider.push(retried)), "synced"
+            return await self._call(lambda: self.provider.push(retried), [prepared]), "synced"
 
-    async def _call(self, request: Callable[[], Awaitable[T]]) -> T:
+    async def _look_for_ours(self, prepared: _Prepared) -> RemoteRef | None:
+        """syncdesk's own object for this record on the platform, found by its mark.
+
+        A lookup that fails proves nothing either way: it is transient, and keeps the record
+        in doubt (never "not ours")."""
+        job = prepared.job
+        try:
+            return await self._call(
+                lambda: self.provider.find(job.entity, prepared.request.record), [prepared])
+        except (RateLimited, AuthRevoked, AuthExpired, Transient):
+            raise
+        except SyncError as error:
+            raise _lookup_failed(error) from error
+        except Exception as exc:
+            raise _lookup_failed(_internal(exc)) from exc
+
+    async def _call(self, request: Callable[[], Awaitable[T]], sending: Sequence[_Prepared],
+                    *, batch: bool = False) -> T:
         # A factory, not a coroutine: one cancelled while waiting for a slot was never made.
-        async with self.gate.slot():
+        async with self.gate.slot(batch=batch):
             self.stats.requests += 1
+            self._sent.update(p.job.id for p in sending)
             try:
                 return await request()
             finally:
@@ -269,93 +305,75 @@ class ConnectionWorker:
 
     # -- outcomes -----------------------------------------------------------------------
 
-    async def _succeeded(self, prepared: _Prepared, ref: RemoteRef, attempt: Attempt,
+    async def _succeeded(self, done: Sequence[tuple[_Prepared, RemoteRef, Attempt]],
                          outcome: str) -> None:
-        self.stats.pushed += 1
-        await jobs.succeed(self.store, prepared.job, ref, attempt, self.clock(), outcome=outcome)
+        if not done:
+            return
+        self.stats.pushed += len(done)
+        await self.state.succeed([(p.job, ref, attempt) for p, ref, attempt in done],
+                                 self.clock(), outcome=outcome)
+        for prepared, _, _ in done:
+            self._claimed.pop(prepared.job.id, None)
 
     async def _failed(self, prepared: _Prepared, error: SyncError, attempt: Attempt) -> None:
-        job, now = prepared.job, self.clock()
-        if isinstance(error, RateLimited):
-            self.stats.rate_limited += 1
-            await self._rate_limited(job, error, now)
-            return
-        if isinstance(error, (AuthRevoked, AuthExpired)):
-            await jobs.release(self.store, job, now)
+        job = prepared.job
+        decision = self._decide(prepared, error)
+        if decision.look_for_ours:
+            # Perhaps our own earlier write holds the name or number; perhaps someone else's
+            # does. Only a lookup by syncdesk's mark can tell them apart.
+            try:
+                ours = await self._look_for_ours(prepared)
+            except SyncError as lookup_error:
+                decision = decide(lookup_error, replace(self._facts(prepared), in_doubt=True),
+                                  self.policy, jitter=self.rng.random())
+            else:
+                if ours is not None:
+                    await self._succeeded([(prepared, ours, attempt)], "reconciled")
+                    return
+        if decision.reconnect:
+            self._claimed.pop(job.id, None)
+            await self.state.release(job, self.clock())
             raise error
-        self.stats.failed += 1
-        if isinstance(error, Duplicate) and job.was == "uncertain":
-            # Perhaps our own earlier write landed; perhaps someone else's object holds the
-            # number. Only the provider's find, which knows our marks, can tell them apart.
-            ours = await self._find_ours(prepared)
-            if ours is not None:
-                await jobs.succeed(self.store, job, ours, attempt, now, outcome="reconciled")
-                return
-        if isinstance(error, (Unmapped, Unsupported)):
-            await jobs.fail(self.store, job, error, attempt, now, status="skipped", counts=False,
-                            notify="skipped" if isinstance(error, Unmapped) else None)
+        await self._apply(job, decision, error, attempt)
+
+    async def _skip(self, job: ClaimedJob, error: SyncError, attempt: Attempt | None) -> None:
+        """A job decided without a request (nothing to send, or nothing the platform takes)."""
+        facts = JobFacts(job.was, job.attempts, Operation.CREATE, job.in_doubt, False)
+        await self._apply(job, decide(error, facts, self.policy), error, attempt)
+
+    async def _apply(self, job: ClaimedJob, decision: Decision, error: SyncError,
+                     attempt: Attempt | None) -> None:
+        now = self.clock()
+        self._claimed.pop(job.id, None)
+        if decision.park:
+            assert isinstance(error, RateLimited) and decision.retry_in is not None
+            self.stats.rate_limited += 1
+            until = now + decision.retry_in
+            await self.state.release(job, now, retry_at=until, attempt=attempt, error=error)
+            self.gate.hold(decision.retry_in.total_seconds())
+            notice = None
+            if decision.quota_notice:
+                notice = (f"{self.title}: request quota used up until {until:%Y-%m-%d %H:%M} UTC",
+                          error.message)
+            await self.state.park(self.connection_id, until, now, notice=notice)
             return
-        if isinstance(error, NotFound) and prepared.request.link is not None:
-            await jobs.fail(self.store, job, error, attempt, now, status="broken_link",
-                            notify="broken link")
-            return
-        if isinstance(error, Transient) and job.attempts + 1 < self.settings.max_attempts:
-            # A create that got no answer may have landed: reconcile before sending again.
-            unknown = prepared.request.operation is Operation.CREATE
-            retry_at = now + jobs.backoff(job.attempts, self.settings.backoff_base,
-                                          self.settings.backoff_cap, self.rng)
-            await jobs.fail(self.store, job, error, attempt, now,
-                            status="uncertain" if unknown else "pending", retry_at=retry_at)
-            return
-        await jobs.fail(self.store, job, error, attempt, now, status="failed", notify="failed")
+        if decision.status is JobStatus.FAILED:
+            self.stats.failed += 1
+        await self.state.fail(job, decision, error, attempt, now)
 
-    async def _find_ours(self, prepared: _Prepared) -> RemoteRef | None:
-        try:
-            return await self._call(
-                lambda: self.provider.find(prepared.job.entity, prepared.request.record))
-        except SyncError:
-            return None
+    def _decide(self, prepared: _Prepared, error: SyncError) -> Decision:
+        return decide(error, self._facts(prepared), self.policy, jitter=self.rng.random())
 
-    async def _rate_limited(self, job: ClaimedJob, error: RateLimited, now: datetime) -> None:
-        wait = max(error.retry_after, 1.0)
-        retry_at = now + timedelta(seconds=wait)
-        await jobs.release(self.store, job, now, retry_at=retry_at)
-        self.gate.hold(wait)
-        await self._park(retry_at, error, notify=error.daily or wait > LONG_WAIT)
-
-    async def _park(self, until: datetime, error: RateLimited, *, notify: bool) -> None:
-        """Show the wait on the connection (the dashboard says rate-limited until when);
-        a long one, such as a spent daily quota, is also a notification."""
-        stamp = to_iso(self.clock())
-        async with self.store.write() as db:
-            await db.execute("UPDATE connections SET parked_until = ?, updated_at = ? "
-                             "WHERE id = ? AND (parked_until IS NULL OR parked_until < ?)",
-                             (to_iso(until), stamp, self.connection_id, to_iso(until)))
-            if notify:
-                await raise_notification(
-                    db, self.connection_id, None, None, kind="quota",
-                    title=f"{self.title}: request quota used up until {to_iso(until)[:16]} UTC",
-                    message=error.message, now=stamp)
-
-    async def parked_until(self) -> datetime | None:
-        value = await self.store.fetch_value("SELECT parked_until FROM connections WHERE id = ?",
-                                             (self.connection_id,))
-        if value is None:
-            return None
-        until = from_iso(value)
-        return until if until > self.clock() else None
+    def _facts(self, prepared: _Prepared) -> JobFacts:
+        job, request = prepared.job, prepared.request
+        return JobFacts(was=job.was, attempts=job.attempts, operation=request.operation,
+                        in_doubt=job.in_doubt, linked=request.link is not None)
 
     async def _needs_reconnect(self, error: SyncError) -> None:
-        stamp = to_iso(self.clock())
-        reason = f"needs reconnecting: {error.message}"
-        self.stopped_reason = reason
-        async with self.store.write() as db:
-            await db.execute("UPDATE connections SET state = 'needs_reconnect', "
-                             "state_reason = ?, updated_at = ? WHERE id = ? "
-                             "AND state = 'active'", (reason, stamp, self.connection_id))
-            await raise_notification(db, self.connection_id, None, None, kind="auth",
-                                     title=f"{self.title}: connection needs reconnecting",
-                                     message=error.message, now=stamp)
+        self.stopped_reason = f"needs reconnecting: {error.message}"
+        await self.state.needs_reconnect(self.connection_id,
+                                         f"{self.title}: connection needs reconnecting",
+                                         error.message, self.clock())
 
     def _observe_quota(self) -> None:
         quota = self.provider.quota()
@@ -368,24 +386,28 @@ class ConnectionWorker:
         return Attempt(started, int((time.monotonic() - t0) * 1000),
                        prepared.request.operation.value)
 
+    async def parked_until(self) -> datetime | None:
+        until = await self.state.parked_until(self.connection_id)
+        return until if until is not None and until > self.clock() else None
+
     async def flush_quota(self) -> None:
         """Write the last quota reading for the dashboard (at most once a second)."""
         quota = self._pending_quota
         if quota is None:
             return
         self._pending_quota = None
-        async with self.store.write() as db:
-            await db.execute(
-                "UPDATE connections SET minute_remaining = ?, day_remaining = ?, quota_at = ? "
-                "WHERE id = ?", (quota.minute_remaining, quota.day_remaining,
-                                 to_iso(self.clock()), self.connection_id),
-            )
+        await self.state.write_quota(self.connection_id, quota, self.clock())
 
 
 def _internal(exc: Exception) -> Transient:
     """A provider bug on one record must not stop the others: it is retried like any
     transient failure and, if it persists, shown as failed with what went wrong."""
     return Transient(f"syncdesk could not handle this record: {type(exc).__name__}: {exc}")
+
+
+def _lookup_failed(error: SyncError) -> Transient:
+    return Transient(f"could not look for syncdesk's own copy on the platform: {error.message}",
+                     code=error.code, http_status=error.http_status)
 
 
 def _parents(record: Record) -> list[tuple[Entity, str]]:

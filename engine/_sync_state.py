@@ -1,0 +1,589 @@
+"""The one writer of sync state: jobs, links, attempts, connection state and the engine lease.
+
+Every change to `sync_jobs`, `sync_links`, `sync_attempts` and a connection's state goes
+through this module — queue, coalesce, claim, succeed, fail, release, block, requeue, link,
+park, needs-reconnect — so the worker, the engine, the ledger and the service hold no SQL of
+their own for it. Each `SyncState` method is one write transaction; the module-level functions
+take an open transaction, for callers that must change sync state in the same transaction as
+something else (the ledger's outbox, an operator command and its audit row).
+
+This is also the seam a second store backend implements.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import aiosqlite
+
+from ._errors import SyncError
+from ._models import Entity
+from ._notify import raise_notification
+from ._policy import Decision
+from ._port import Quota, RemoteRef
+from ._schema import TABLE_OF
+from ._status import RETRYABLE, ConnectionState, JobStatus
+from ._store import Store
+from ._time import from_iso, to_iso
+
+_KEY_NAMESPACE = uuid.UUID("6f1c2a5e-2d8b-4c57-9f3e-5b1a7c9d0e11")
+
+
+def idempotency_key(connection_id: int, entity: Entity, record_id: str, version: int) -> str:
+    """Same (connection, entity, record, version) → same key: a retry replays, never duplicates."""
+    return str(uuid.uuid5(_KEY_NAMESPACE, f"{connection_id}/{entity.value}/{record_id}/{version}"))
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    id: int
+    connection_id: int
+    entity: Entity
+    record_id: str
+    label: str
+    was: JobStatus
+    """Status before the claim: pending or uncertain."""
+    version: int
+    key: str
+    lookup_first: bool
+    """An operator asked for a re-link: look the record up before creating it."""
+    attempts: int
+    in_doubt: bool = False
+    """A create of an earlier claim may have landed: look for our object before sending."""
+    doubt_version: int | None = None
+    """The record version that earlier create carried."""
+
+    @property
+    def reconcile(self) -> bool:
+        """Look for syncdesk's own object on the platform before sending anything."""
+        return self.in_doubt or self.lookup_first
+
+    def describe(self) -> str:
+        return f"{self.entity.label} {self.label}"
+
+
+@dataclass(frozen=True)
+class Attempt:
+    started_at: datetime
+    duration_ms: int
+    operation: str
+
+
+@dataclass(frozen=True)
+class Lease:
+    owner: str
+    pid: int
+    heartbeat_at: datetime
+
+
+class SyncState:
+    """Sync state of one store, one write transaction per method."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- reads the worker and the engine need --------------------------------------------
+
+    async def links(self, connection_id: int, wanted: Iterable[tuple[Entity, str]]
+                    ) -> dict[tuple[Entity, str], RemoteRef]:
+        """The remote objects of these records on one connection, in one query."""
+        pairs = list(dict.fromkeys(wanted))
+        found: dict[tuple[Entity, str], RemoteRef] = {}
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start:start + 400]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            params: list[Any] = [connection_id]
+            for entity, record_id in chunk:
+                params += [entity.value, record_id]
+            rows = await self.store.fetch_all(
+                "SELECT entity, record_id, remote_id, remote_version, remote_number "
+                "FROM sync_links WHERE connection_id = ? AND (entity, record_id) IN "
+                f"(VALUES {values})", params)
+            for row in rows:
+                found[(Entity(row["entity"]), row["record_id"])] = RemoteRef(
+                    row["remote_id"], row["remote_version"], row["remote_number"])
+        return found
+
+    async def job_status(self, connection_id: int, entity: Entity, record_id: str
+                         ) -> tuple[JobStatus, str] | None:
+        row = await self.store.fetch_one(
+            "SELECT status, label FROM sync_jobs WHERE connection_id = ? AND entity = ? "
+            "AND record_id = ?", (connection_id, entity.value, record_id))
+        return None if row is None else (JobStatus(row["status"]), str(row["label"]))
+
+    async def connection_state(self, connection_id: int) -> ConnectionState | None:
+        value = await self.store.fetch_value("SELECT state FROM connections WHERE id = ?",
+                                             (connection_id,))
+        return None if value is None else ConnectionState(value)
+
+    async def parked_until(self, connection_id: int) -> datetime | None:
+        value = await self.store.fetch_value("SELECT parked_until FROM connections WHERE id = ?",
+                                             (connection_id,))
+        return from_iso(value) if value else None
+
+    async def due_count(self, parked_before: datetime) -> int:
+        """Jobs still to send on active connections not parked past `parked_before`."""
+        waiting = await self.store.fetch_value(
+            "SELECT COALESCE(SUM(jc.n), 0) FROM job_counts jc "
+            "JOIN connections c ON c.id = jc.connection_id "
+            "WHERE c.state = 'active' AND (c.parked_until IS NULL OR c.parked_until <= ?) "
+            "AND jc.status IN ('pending', 'uncertain', 'in_flight')", (to_iso(parked_before),),
+        )
+        return int(waiting or 0)
+
+    async def synced_links(self, connection_id: int) -> list[aiosqlite.Row]:
+        """Synced records and their remote ids (the weekly check reads each one back)."""
+        return await self.store.fetch_all(
+            "SELECT j.id, j.entity, j.record_id, j.label, j.record_version, j.attempts, "
+            "l.remote_id FROM sync_links l JOIN sync_jobs j ON j.connection_id = l.connection_id "
+            "AND j.entity = l.entity AND j.record_id = l.record_id "
+            "WHERE l.connection_id = ? AND j.status = 'synced'", (connection_id,))
+
+    # -- the job lifecycle ----------------------------------------------------------------
+
+    async def recover_in_flight(self, now: datetime) -> int:
+        """After a crash: whatever was in flight may or may not have reached the platform."""
+        async with self.store.write() as db:
+            cursor = await db.execute(
+                f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, "
+                "updated_at = ? WHERE status = 'in_flight'", (to_iso(now),))
+            return cursor.rowcount
+
+    async def claim(self, connection_id: int, limit: int, now: datetime) -> list[ClaimedJob]:
+        """Mark up to `limit` due jobs in flight, uncertain ones first, then by stage."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            rows: list[aiosqlite.Row] = []
+            for status, order in (("uncertain", "id"), ("pending", "stage, next_attempt_at")):
+                if len(rows) >= limit:
+                    break
+                cursor = await db.execute(
+                    "SELECT id, entity, record_id, label, status, record_version, "
+                    "idempotency_key, sent_version, lookup_first, attempts, in_doubt "
+                    "FROM sync_jobs WHERE connection_id = ? AND status = ? "
+                    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+                    f"ORDER BY {order} LIMIT ?",
+                    (connection_id, status, stamp, limit - len(rows)),
+                )
+                rows.extend(await cursor.fetchall())
+            claimed = []
+            for row in rows:
+                entity = Entity(row["entity"])
+                # A write in doubt is replayed under the key it was sent with, never a new one.
+                keep_key = (row["in_doubt"] and row["sent_version"] == row["record_version"]
+                            and row["idempotency_key"])
+                key = row["idempotency_key"] if keep_key else idempotency_key(
+                    connection_id, entity, row["record_id"], row["record_version"])
+                await db.execute(
+                    "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
+                    "sent_version = record_version, last_attempt_at = ?, updated_at = ? "
+                    "WHERE id = ?", (key, stamp, stamp, row["id"]),
+                )
+                claimed.append(ClaimedJob(
+                    id=row["id"], connection_id=connection_id, entity=entity,
+                    record_id=row["record_id"], label=row["label"],
+                    was=JobStatus(row["status"]), version=row["record_version"], key=key,
+                    lookup_first=bool(row["lookup_first"]), attempts=row["attempts"],
+                    in_doubt=bool(row["in_doubt"]),
+                    doubt_version=row["sent_version"] if row["in_doubt"] else None,
+                ))
+            return claimed
+
+    async def succeed(self, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
+                      now: datetime, *, outcome: str = "synced") -> None:
+        """Link and mark synced: one transaction for a whole batch's successes."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            for job, ref, attempt in done:
+                await _succeed(db, job, ref, attempt, stamp, outcome)
+            connections = {job.connection_id for job, _, _ in done}
+            for connection_id in connections:
+                await db.execute("UPDATE connections SET last_success_at = ? WHERE id = ?",
+                                 (stamp, connection_id))
+
+    async def fail(self, job: ClaimedJob, decision: Decision, error: SyncError,
+                   attempt: Attempt | None, now: datetime) -> None:
+        """Apply the policy's decision on a failed attempt (or a skip with no attempt)."""
+        stamp = to_iso(now)
+        retry_at = to_iso(now + decision.retry_in) if decision.retry_in is not None else None
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET status = ?, attempts = attempts + ?, next_attempt_at = ?, "
+                "in_doubt = ?, error_class = ?, error_code = ?, error_message = ?, "
+                "http_status = ?, updated_at = ? WHERE id = ?",
+                (decision.status.value, int(decision.counts), retry_at, int(decision.in_doubt),
+                 error.error_class.value, error.code, error.message, error.http_status, stamp,
+                 job.id),
+            )
+            if attempt is not None:
+                outcome = ("retry" if decision.status in (JobStatus.PENDING, JobStatus.UNCERTAIN)
+                           else decision.status.value)
+                await _record_attempt(db, job.id, attempt, outcome, error, None)
+            if decision.notify:
+                await raise_notification(
+                    db, job.connection_id, job.entity, job.record_id,
+                    kind=decision.notify.replace(" ", "_"),
+                    title=f"{job.describe()} {decision.notify}", message=error.message,
+                    now=stamp)
+
+    async def release(self, job: ClaimedJob, now: datetime, *, retry_at: datetime | None = None,
+                      attempt: Attempt | None = None, error: SyncError | None = None) -> None:
+        """Give a claimed job back as it was: not an attempt (a rate limit, a parent on its
+        way, a stopped connection). A rate limit still shows in the record's history."""
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, updated_at = ? "
+                "WHERE id = ?",
+                (job.was.value, to_iso(retry_at) if retry_at else None, to_iso(now), job.id),
+            )
+            if attempt is not None and error is not None:
+                await _record_attempt(db, job.id, attempt, error.error_class.value, error, None)
+
+    async def block(self, job: ClaimedJob, parent: tuple[Entity, str], parent_label: str,
+                    now: datetime) -> None:
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET status = 'blocked', blocked_entity = ?, "
+                "blocked_record = ?, error_class = NULL, error_code = NULL, error_message = ?, "
+                "http_status = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+                (parent[0].value, parent[1], f"blocked by {parent[0].label} {parent_label}",
+                 to_iso(now), job.id),
+            )
+
+    async def mark_broken(self, job_id: int, connection_id: int, entity: Entity,
+                          record_id: str, title: str, error: SyncError, now: datetime) -> None:
+        """A synced record whose remote object is gone (found by the weekly check)."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET status = 'broken_link', error_class = ?, error_code = ?, "
+                "error_message = ?, http_status = ?, updated_at = ? WHERE id = ?",
+                (error.error_class.value, error.code, error.message, error.http_status, stamp,
+                 job_id))
+            await raise_notification(db, connection_id, entity, record_id, kind="broken_link",
+                                     title=f"{title} broken link", message=error.message,
+                                     now=stamp)
+
+    async def settle(self, sent: Iterable[ClaimedJob], unsent: Iterable[ClaimedJob],
+                     now: datetime) -> None:
+        """A stop interrupted these jobs. What never left goes back as it was; what was on its
+        way is uncertain, a create of it in doubt. Jobs already settled are left alone."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            for job in unsent:
+                await db.execute(
+                    "UPDATE sync_jobs SET status = ?, updated_at = ? "
+                    "WHERE id = ? AND status = 'in_flight'", (job.was.value, stamp, job.id))
+            for job in sent:
+                await db.execute(
+                    f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, "
+                    "updated_at = ? WHERE id = ? AND status = 'in_flight'", (stamp, job.id))
+
+    # -- connections ----------------------------------------------------------------------
+
+    async def park(self, connection_id: int, until: datetime, now: datetime, *,
+                   notice: tuple[str, str] | None = None) -> None:
+        """Show a wait on the connection (the dashboard says rate-limited until when); a long
+        one, such as a spent daily quota, is also a notification (`notice`: title, message)."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute("UPDATE connections SET parked_until = ?, updated_at = ? "
+                             "WHERE id = ? AND (parked_until IS NULL OR parked_until < ?)",
+                             (to_iso(until), stamp, connection_id, to_iso(until)))
+            if notice is not None:
+                await raise_notification(db, connection_id, None, None, kind="quota",
+                                         title=notice[0], message=notice[1], now=stamp)
+
+    async def needs_reconnect(self, connection_id: int, title: str, message: str,
+                              now: datetime) -> None:
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE connections SET state = 'needs_reconnect', state_reason = ?, "
+                "updated_at = ? WHERE id = ? AND state = 'active'",
+                (f"needs reconnecting: {message}", stamp, connection_id))
+            await raise_notification(db, connection_id, None, None, kind="auth", title=title,
+                                     message=message, now=stamp)
+
+    async def write_quota(self, connection_id: int, quota: Quota, now: datetime) -> None:
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE connections SET minute_remaining = ?, day_remaining = ?, quota_at = ? "
+                "WHERE id = ?",
+                (quota.minute_remaining, quota.day_remaining, to_iso(now), connection_id))
+
+    async def notify_connection(self, connection_id: int, kind: str, title: str, message: str,
+                                now: datetime) -> None:
+        async with self.store.write() as db:
+            await raise_notification(db, connection_id, None, None, kind=kind, title=title,
+                                     message=message, now=to_iso(now))
+
+    # -- the engine lease -----------------------------------------------------------------
+
+    async def lease(self) -> Lease | None:
+        row = await self.store.fetch_one(
+            "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")
+        if row is None:
+            return None
+        return Lease(str(row["owner"]), int(row["pid"]), from_iso(row["heartbeat_at"]))
+
+    async def take_lease(self, owner: str, pid: int, now: datetime, *,
+                         alive: Callable[[Lease], bool]) -> Lease | None:
+        """Take the store's engine lease unless `alive(lease)` says its holder still runs;
+        the holder's lease then, else None."""
+        async with self.store.write() as db:
+            row = await (await db.execute(
+                "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")).fetchone()
+            if row is not None and row["owner"] != owner:
+                held = Lease(str(row["owner"]), int(row["pid"]), from_iso(row["heartbeat_at"]))
+                if alive(held):
+                    return held
+            await db.execute(
+                "INSERT INTO engine_lease (id, owner, pid, heartbeat_at) VALUES (1, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, "
+                "heartbeat_at = excluded.heartbeat_at", (owner, pid, to_iso(now)))
+        return None
+
+    async def heartbeat(self, owner: str, now: datetime) -> None:
+        async with self.store.write() as db:
+            await db.execute("UPDATE engine_lease SET heartbeat_at = ? WHERE owner = ?",
+                             (to_iso(now), owner))
+
+    async def release_lease(self, owner: str) -> None:
+        async with self.store.write() as db:
+            await db.execute("DELETE FROM engine_lease WHERE owner = ?", (owner,))
+
+
+# -- inside a caller's transaction ----------------------------------------------------------
+
+# A job interrupted on its way out is in doubt if it was a create: no link yet means the
+# request may have made the platform's first copy of it.
+_DOUBT_IF_CREATE = (
+    "in_doubt = CASE WHEN in_doubt = 1 OR NOT EXISTS (SELECT 1 FROM sync_links l "
+    "WHERE l.connection_id = sync_jobs.connection_id AND l.entity = sync_jobs.entity "
+    "AND l.record_id = sync_jobs.record_id) THEN 1 ELSE 0 END"
+)
+
+
+async def _succeed(db: aiosqlite.Connection, job: ClaimedJob, ref: RemoteRef,
+                   attempt: Attempt | None, stamp: str, outcome: str) -> None:
+    await db.execute(
+        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+        "remote_number = COALESCE(excluded.remote_number, remote_number), "
+        "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
+        (job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
+         ref.number, job.version, stamp),
+    )
+    # A change that arrived while this version was in flight is pushed next.
+    await db.execute(
+        "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
+        "THEN 'synced' ELSE 'pending' END, operation = CASE WHEN operation = 'create' "
+        "THEN 'update' ELSE operation END, attempts = 0, next_attempt_at = NULL, "
+        "lookup_first = 0, in_doubt = 0, error_class = NULL, error_code = NULL, "
+        "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
+        "blocked_record = NULL, updated_at = ? WHERE id = ?", (stamp, job.id),
+    )
+    await db.execute(
+        "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
+        "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
+        "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
+        "AND status = 'blocked'",
+        (stamp, job.connection_id, job.entity.value, job.record_id),
+    )
+    if attempt is not None:
+        await _record_attempt(db, job.id, attempt, outcome, None, ref.remote_id)
+
+
+async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attempt,
+                          outcome: str, error: SyncError | None, remote_id: str | None) -> None:
+    await db.execute(
+        "INSERT INTO sync_attempts (job_id, started_at, duration_ms, operation, outcome, "
+        "error_class, error_code, message, http_status, remote_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (job_id, to_iso(attempt.started_at), attempt.duration_ms, attempt.operation, outcome,
+         error.error_class.value if error else None, error.code if error else None,
+         error.message if error else None, error.http_status if error else None, remote_id),
+    )
+
+
+async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], now: str, *,
+                  lookup_first: bool = False) -> int:
+    """One statement: make the retryable jobs matching `clause` (over `sync_jobs j`) due now.
+
+    A broken link, or a job asked to re-link, is looked up on the platform before anything is
+    created (`lookup_first`). A job in doubt stays in doubt: its lookup comes first too.
+    """
+    statuses = ", ".join(f"'{s.value}'" for s in RETRYABLE)
+    cursor = await db.execute(
+        f"UPDATE sync_jobs SET "
+        f"status = CASE WHEN status = 'uncertain' OR in_doubt = 1 THEN 'uncertain' "
+        f"ELSE 'pending' END, "
+        f"lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
+        f"attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
+        f"error_message = NULL, http_status = NULL, blocked_entity = NULL, "
+        f"blocked_record = NULL, updated_at = ? "
+        f"WHERE id IN (SELECT j.id FROM sync_jobs j WHERE ({clause}) "
+        f"AND j.status IN ({statuses}))",
+        [int(lookup_first), now, *params],
+    )
+    return cursor.rowcount
+
+
+async def unlink(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+                 record_id: str) -> None:
+    await db.execute(
+        "DELETE FROM sync_links WHERE connection_id = ? AND entity = ? AND record_id = ?",
+        (connection_id, entity.value, record_id))
+
+
+async def make_all_due(db: aiosqlite.Connection, now: str) -> None:
+    """Everything waiting for a back-off is due now (the weekly run's catch-up)."""
+    await db.execute(
+        "UPDATE sync_jobs SET next_attempt_at = NULL, updated_at = ? "
+        "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL", (now,))
+
+
+async def set_connection_state(db: aiosqlite.Connection, connection_id: int,
+                               state: ConnectionState, reason: str | None, now: str) -> None:
+    await db.execute(
+        "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
+        (state.value, reason, now, connection_id))
+
+
+async def purge_connection(db: aiosqlite.Connection, connection_id: int, reason: str,
+                           now: str) -> int:
+    """Delete every job, link, token and notification of a connection; it stays, disconnected."""
+    cursor = await db.execute("DELETE FROM sync_jobs WHERE connection_id = ?", (connection_id,))
+    purged = cursor.rowcount
+    for table in ("sync_links", "tokens", "notifications", "job_counts"):
+        await db.execute(f"DELETE FROM {table} WHERE connection_id = ?", (connection_id,))
+    await set_connection_state(db, connection_id, ConnectionState.DISCONNECTED, reason, now)
+    return purged
+
+
+async def link_synced(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+                      record_id: str, ref: RemoteRef, now: str) -> None:
+    """Record that the current version of a record already is `ref` on a connection."""
+    version = await (await db.execute(f"SELECT version FROM {TABLE_OF[entity]} WHERE id = ?",
+                                      (record_id,))).fetchone()
+    if version is None:
+        return
+    await db.execute(
+        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+        "remote_number = excluded.remote_number, synced_version = excluded.synced_version, "
+        "synced_at = excluded.synced_at",
+        (connection_id, entity.value, record_id, ref.remote_id, ref.version, ref.number,
+         version[0], now),
+    )
+    await db.execute(
+        "UPDATE sync_jobs SET status = 'synced', operation = 'update', updated_at = ? "
+        "WHERE connection_id = ? AND entity = ? AND record_id = ? AND status = 'pending' "
+        "AND record_version = ?", (now, connection_id, entity.value, record_id, version[0]),
+    )
+
+
+# -- the outbox -----------------------------------------------------------------------------
+
+# What a job shows in record lists, read from its ledger row `r`: (source, label, customer,
+# amount, currency).
+_JOB_SOURCE = {
+    Entity.CUSTOMER: ("customers r", "r.display_name", "NULL", "NULL", "NULL"),
+    Entity.ITEM: ("items r", "r.name", "NULL", "NULL", "NULL"),
+    Entity.INVOICE: ("invoices r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+                     "cu.display_name", "r.total_minor", "r.currency"),
+    Entity.PAYMENT: ("payments r JOIN customers cu ON cu.id = r.customer_id",
+                     "COALESCE(r.reference, r.id)", "cu.display_name", "r.amount_minor",
+                     "r.currency"),
+    Entity.CREDIT_NOTE: ("credit_notes r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+                         "cu.display_name", "r.total_minor", "r.currency"),
+}
+_KEEP_WHILE_SENDING = "sync_jobs.status IN ('in_flight', 'uncertain')"
+
+
+def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
+               changed_only: bool) -> str:
+    source, label, customer, amount, currency = _JOB_SOURCE[entity]
+    void = "r.status = 'void'" if entity is Entity.INVOICE else "0"
+    drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
+    # Coalescing: one job per (connection, entity, record). A job being sent keeps its
+    # status: the worker sees the newer version when it finishes. With `changed_only`, a
+    # job that already carries the record's version keeps everything (a reconnect must not
+    # re-push what synced, nor forget what failed).
+    keep = "WHERE sync_jobs.record_version != excluded.record_version" if changed_only else ""
+    return f"""
+        INSERT INTO sync_jobs (connection_id, entity, record_id, stage, operation, status,
+            record_version, label, customer, amount_minor, currency, error_class,
+            error_message, created_at, updated_at)
+        SELECT c.id, :entity, r.id, :stage,
+            CASE WHEN {void} THEN 'void' WHEN l.remote_id IS NULL THEN 'create' ELSE 'update' END,
+            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
+                 THEN 'pending' ELSE 'skipped' END,
+            r.version, {label}, {customer}, {amount}, {currency},
+            CASE WHEN json_extract(c.unsupported, '$.' || :entity) IS NULL
+                 THEN NULL ELSE 'unsupported' END,
+            json_extract(c.unsupported, '$.' || :entity),
+            :now, :now
+        FROM {source}
+        JOIN connections c ON c.state != 'disconnected' {connection_filter}
+        LEFT JOIN sync_links l
+            ON l.connection_id = c.id AND l.entity = :entity AND l.record_id = r.id
+        WHERE {record_filter} {drafts}
+        ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET
+            record_version = excluded.record_version,
+            operation = excluded.operation,
+            label = excluded.label,
+            customer = excluded.customer,
+            amount_minor = excluded.amount_minor,
+            currency = excluded.currency,
+            status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.status
+                          ELSE excluded.status END,
+            attempts = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.attempts ELSE 0 END,
+            next_attempt_at = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.next_attempt_at
+                                   ELSE NULL END,
+            error_class = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_class
+                               ELSE excluded.error_class END,
+            error_code = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_code ELSE NULL END,
+            error_message = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.error_message
+                                 ELSE excluded.error_message END,
+            http_status = CASE WHEN {_KEEP_WHILE_SENDING} THEN sync_jobs.http_status
+                               ELSE NULL END,
+            blocked_entity = NULL,
+            blocked_record = NULL,
+            updated_at = excluded.updated_at
+        {keep}
+    """
+
+
+async def queue_jobs(db: aiosqlite.Connection, entity: Entity, record_id: str,
+                     now: str) -> int:
+    """Queue (or coalesce into) a job for one record on every live connection."""
+    cursor = await db.execute(
+        _queue_sql(entity, "r.id = :record_id", "", changed_only=False),
+        {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now},
+    )
+    return cursor.rowcount
+
+
+async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: str) -> int:
+    """Queue every record for one connection: its first sync, or a reconnect — where only
+    records new or changed since the connection last saw them are queued."""
+    queued = 0
+    for entity in Entity:
+        cursor = await db.execute(
+            _queue_sql(entity, "1", "AND c.id = :connection_id", changed_only=True),
+            {"entity": entity.value, "stage": entity.stage, "connection_id": connection_id,
+             "now": now},
+        )
+        queued += cursor.rowcount
+    return queued
+
