@@ -2,15 +2,21 @@
 
 Two connections per `Store`: writes go through one, serialised by an asyncio lock and wrapped
 in `BEGIN IMMEDIATE` transactions (`async with store.write() as db:`); reads go through the
-other and, thanks to WAL, see only committed data and never wait for a writer. Other
-processes on the same file wait up to `busy_timeout` for the write lock.
+other and, thanks to WAL, see only committed data and never wait for a writer.
+
+Another process holding the write lock (a long import, a second console's bulk retry) is
+waited out, however long it takes: each try waits `BUSY_TIMEOUT_MS` inside SQLite, then the
+store logs how long it has been busy and tries again. A busy store slows syncdesk down; it
+never crashes it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -22,8 +28,12 @@ import platformdirs
 from ._errors import StoreError
 from ._schema import MIGRATIONS
 
-BUSY_TIMEOUT_MS = 30_000
+BUSY_TIMEOUT_MS = 5_000
+BUSY_REPORT_EVERY = 10.0
+"""While the store stays busy, say so this often (seconds)."""
 ENV_DB = "SYNCDESK_DB"
+
+log = logging.getLogger("syncdesk.store")
 
 
 def default_db_path() -> Path:
@@ -77,6 +87,8 @@ class Store:
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self.busy_since: float | None = None
+        """`time.monotonic()` when the current wait for the write lock began, if waiting."""
 
     @classmethod
     async def open(cls, path: Path | str, *, read_only: bool = False) -> Store:
@@ -120,21 +132,39 @@ class Store:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         async with self._write_lock:
             db = self._writer
-            try:
-                await db.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                if "within a transaction" not in str(exc):
-                    raise
-                # A block cancelled while its BEGIN was still queued on aiosqlite's thread
-                # left that transaction open. Nothing of it was committed: roll it back.
-                await db.execute("ROLLBACK")
-                await db.execute("BEGIN IMMEDIATE")
+            await self._begin(db)
             try:
                 yield db
             except BaseException:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
+
+    async def _begin(self, db: aiosqlite.Connection) -> None:
+        reported = 0.0
+        while True:
+            try:
+                await db.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "within a transaction" in str(exc):
+                    # A block cancelled while its BEGIN was still queued on aiosqlite's
+                    # thread left that transaction open. Nothing of it was committed.
+                    await db.execute("ROLLBACK")
+                    continue
+                if not _busy(exc):
+                    raise
+            now = time.monotonic()
+            if self.busy_since is None:
+                self.busy_since = now - BUSY_TIMEOUT_MS / 1000
+            waited = now - self.busy_since
+            if waited - reported >= BUSY_REPORT_EVERY:
+                reported = waited
+                log.warning("store busy %.0f s: another process holds the write lock on %s; "
+                            "waiting for it", waited, self.path)
+        if self.busy_since is not None:
+            log.warning("store free again after %.0f s busy", time.monotonic() - self.busy_since)
+            self.busy_since = None
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
                         ) -> list[aiosqlite.Row]:
@@ -169,8 +199,8 @@ async def _migrate(db: aiosqlite.Connection, path: Path, *, read_only: bool = Fa
     if read_only:
         raise StoreError(
             f"{path} is not a syncdesk store" if current == 0 else
-            f"{path} has schema {current} of {len(MIGRATIONS)}: open it once without "
-            "--read-only to upgrade it")
+            f"{path} has schema {current}, this syncdesk needs {len(MIGRATIONS)}: it is "
+            "upgraded when opened for writing (`syncdesk engine run`), never read-only")
     await db.execute("BEGIN IMMEDIATE")
     try:
         # Re-read under the lock: another process may have migrated while we waited.
@@ -184,6 +214,10 @@ async def _migrate(db: aiosqlite.Connection, path: Path, *, read_only: bool = Fa
         await db.execute("ROLLBACK")
         raise
     await db.execute("COMMIT")
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _statements(script: str) -> Iterable[str]:
