@@ -27,6 +27,7 @@ from pydantic import BaseModel, ValidationError
 from ._classify import classify
 from ._errors import InputError
 from ._models import MODEL_OF, Address, Allocation, Entity, Line, Record
+from ._money import MAX_NUMBER
 
 SECTIONS: dict[str, Entity] = {
     "customers": Entity.CUSTOMER,
@@ -170,9 +171,6 @@ def _check(file: str, candidate: _Candidate) -> Record | list[Problem]:
             Problem(file, candidate.label, candidate.field_name(tuple(err["loc"])), _message(err))
             for err in exc.errors(include_url=False)
         ]
-    except ArithmeticError:
-        # Decimal gives up on numbers beyond its precision before any model rule can say so.
-        return [Problem(file, candidate.label, "", "has a number too large to handle exactly")]
 
 
 def _duplicate_ids(file: str, candidates: list[_Candidate], problems: list[Problem]) -> set[int]:
@@ -264,7 +262,7 @@ def _failed(file: str, message: str) -> ParsedFile:
 def _read_json(file: str, text: str) -> ParsedFile:
     try:
         # Every number as Decimal: floats would turn 0.1 into 0.1000000000000000055...
-        document = json.loads(text, parse_float=Decimal, parse_int=Decimal,
+        document = json.loads(text, parse_float=_json_number, parse_int=_json_number,
                               parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno}, column {exc.colno}"
@@ -300,6 +298,14 @@ def _read_json(file: str, text: str) -> ParsedFile:
             )
     parsed = _validate(file, candidates)
     return ParsedFile(parsed.records, problems + parsed.problems)
+
+
+def _json_number(text: str) -> Decimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # an exponent past 10**18: no Decimal holds it, so no record can
+        raise ValueError(f"the number {_clip(text, 40)} is out of range "
+                         f"(at most {MAX_NUMBER:f})") from None
 
 
 def _no_constants(name: str) -> Any:

@@ -10,7 +10,7 @@ import re
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import (
     BaseModel,
@@ -21,7 +21,14 @@ from pydantic import (
     model_validator,
 )
 
-from ._money import PRICE_PLACES, check_amount, check_currency, parse_decimal, round_money
+from ._money import (
+    PRICE_PLACES,
+    check_amount,
+    check_currency,
+    check_range,
+    parse_decimal,
+    round_money,
+)
 
 
 class Entity(StrEnum):
@@ -68,11 +75,8 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 
 
-def _decimal(value: Any) -> Decimal:
-    return value if isinstance(value, Decimal) else parse_decimal(value)
-
-
-Number = Annotated[Decimal, BeforeValidator(_decimal)]
+Number = Annotated[Decimal, BeforeValidator(parse_decimal)]
+"""Every number of the ledger: exact, finite and within `MAX_NUMBER` before any rule sees it."""
 
 
 def _check_price(value: Decimal, what: str) -> Decimal:
@@ -186,6 +190,8 @@ class Line(BaseModel):
     def _says_what(self) -> Line:
         if not self.item_id and not self.description:
             raise ValueError("a line needs an item_id or a description")
+        check_range(self.quantity * self.unit_price,
+                    f"quantity × unit price ({self.quantity} × {self.unit_price})")
         return self
 
     def amount(self, currency: str) -> Decimal:
@@ -209,6 +215,11 @@ class _Document(_Record):
         if not value:
             raise ValueError("must have at least one line")
         return value
+
+    @model_validator(mode="after")
+    def _total_in_range(self) -> _Document:
+        check_range(self.total, f"the lines' total {self.total}")
+        return self
 
     @property
     def total(self) -> Decimal:

@@ -6,6 +6,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -189,7 +191,20 @@ def test_unreadable_file_raises_with_path(tmp_path: Path) -> None:
                    ' "amount": "10", "allocations": [{"invoice_id": "I", "amount": "11"}]}]}',
          "payment P-1", "", "allocations add up to 11, more than the payment's 10"),
         ("a.json", '{"items": [{"id": "X", "sku": "X", "name": "X", "unit_price": 1e40}]}',
-         "item X", "", "too large"),
+         "item X", "unit_price", "1E+40 is out of range (at most 1000000000000)"),
+        ("a.json", '{"payments": [{"id": "P-1", "customer_id": "C", "date": "2026-09-01",'
+                   ' "amount": 1e25}]}',
+         "payment P-1", "amount", "1E+25 is out of range"),
+        ("a.json", '{"invoices": [{"id": "I-1", "number": "1", "customer_id": "C",'
+                   ' "issue_date": "2026-09-01", "lines": [{"description": "a",'
+                   ' "quantity": 1e30, "unit_price": "1"}]}]}',
+         "invoice I-1", "lines[0].quantity", "1E+30 is out of range"),
+        ("a.csv", "id,number,customer_id,issue_date,line_description,line_quantity,"
+                  "line_unit_price\nINV-9,N-1,C-1,2026-09-01,a,1,5\nINV-9,,,,b,2,1e40\n",
+         "invoice INV-9", "line_unit_price (row 3)", "1e40 is out of range"),
+        ("a.csv", "id,customer_id,date,amount,allocation_invoice_id,allocation_amount\n"
+                  "P-1,C-1,2026-09-01,10,I-1,-Infinity\n",
+         "payment P-1", "allocation_amount (row 2)", "must be a finite number"),
         ("a.csv", b"", "", "", "no header row"),
         ("a.csv", "name,total\nAnn,5\n", "", "", "cannot tell which records"),
         ("a.csv", "id,display_name,nick\n", "header", "nick", "not a column of a customers file"),
@@ -449,3 +464,127 @@ def test_examples_in_the_docs_parse(tmp_path: Path) -> None:
         parsed = parse_file(write(tmp_path, f"doc{index}.{kind}", body))
         assert parsed.problems == [], [str(p) for p in parsed.problems]
         assert parsed.records
+
+
+# --- numbers of any size: refused by record and field, or stored whole ---------------------
+
+number_cells = st.sampled_from([
+    "NaN", "-NaN", "sNaN", "Infinity", "-Infinity", "inf", "-0", "-0.00", "0e-999", "1e12",
+    "1e13", "1e40", "1E+999999999", "1e-999999999", "1e99999999999999999999", "9" * 40,
+    "999999999999.99", "1_0", "0x10", "1,5", "12.5", "3",
+]) | st.builds(lambda m, e: f"{m}e{e}", st.integers(-10**6, 10**6), st.integers(-30, 30))
+
+
+@st.composite
+def ledgers_with_numbers(draw: st.DrawFn) -> dict[str, Any]:
+    """A valid ledger whose every number is replaced by text drawn from `number_cells`."""
+    def number() -> str:
+        return draw(number_cells)
+
+    currency = draw(st.sampled_from(["USD", "JPY", "KWD"]))
+    lines = [{"description": f"line {n}", "quantity": number(), "unit_price": number()}
+             for n in range(draw(st.integers(1, 3)))]
+    return {
+        "customers": [{"id": "C-1", "display_name": "Ann"}],
+        "items": [{"id": "IT-1", "sku": "IT-1", "name": "Tile", "unit_price": number()}],
+        "invoices": [{"id": "INV-1", "number": "INV-1", "customer_id": "C-1",
+                      "issue_date": "2026-09-01", "status": "sent", "currency": currency,
+                      "lines": lines}],
+        "payments": [{"id": "P-1", "customer_id": "C-1", "date": "2026-09-02",
+                      "currency": currency, "amount": number(),
+                      "allocations": [{"invoice_id": "INV-1", "amount": number()}]}],
+    }
+
+
+def as_json(document: dict[str, Any], raw: bool) -> str:
+    """JSON text; `raw` writes each number bare (1e40, not "1e40") where JSON allows it."""
+    text = json.dumps(document)
+    if raw:
+        text = re.sub(r'"([+-]?\d+(\.\d+)?([eE][+-]?\d+)?)"', r"\1", text)
+    return text
+
+
+NUMBER_FIELD = re.compile(r"|unit_price|amount|lines\[\d\](\.quantity|\.unit_price)?|"
+                          r"allocations\[\d\]\.amount")
+
+
+async def import_all_or_nothing(path: Path, store_path: Path) -> ParsedFile:
+    """What `syncdesk import` does: refuse the file on any problem, else store every record."""
+    from engine import Ledger, Store
+
+    parsed = parse_file(path)
+    assert_well_formed(parsed)
+    for problem in parsed.problems:
+        if problem.record == "":  # an exponent no Decimal holds: the file is refused
+            assert "is out of range" in problem.message, str(problem)
+            continue
+        assert problem.record in ("item IT-1", "invoice INV-1", "payment P-1"), str(problem)
+        assert NUMBER_FIELD.fullmatch(problem.field), str(problem)
+    store = await Store.open(store_path)
+    try:
+        stored = 0
+        if not parsed.problems:
+            try:
+                await Ledger(store).upsert(parsed.records)
+                stored = 1
+            except InputError as exc:  # the ledger's own rules, e.g. over-allocation
+                assert "allocat" in str(exc), str(exc)
+        assert await store.fetch_value("SELECT COUNT(*) FROM invoices") == stored
+        assert await store.fetch_value("SELECT COUNT(*) FROM payments") == stored
+    finally:
+        await store.close()
+    return parsed
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=ledgers_with_numbers(), raw=st.booleans())
+async def test_json_numbers_of_any_size_are_refused_or_stored(
+        tmp_path_factory: pytest.TempPathFactory, document: dict[str, Any], raw: bool) -> None:
+    directory = tmp_path_factory.mktemp("numbers")
+    path = write(directory, "ledger.json", as_json(document, raw))
+    await import_all_or_nothing(path, directory / "s.db")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(document=ledgers_with_numbers())
+async def test_csv_numbers_of_any_size_are_refused_or_stored(
+        tmp_path_factory: pytest.TempPathFactory, document: dict[str, Any]) -> None:
+    directory = tmp_path_factory.mktemp("numbers")
+    invoice = document["invoices"][0]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["id", "number", "customer_id", "issue_date", "status", "currency",
+                     "line_description", "line_quantity", "line_unit_price"])
+    for line in invoice["lines"]:
+        writer.writerow([invoice["id"], invoice["number"], "C-404", invoice["issue_date"],
+                         "sent", invoice["currency"], line["description"], line["quantity"],
+                         line["unit_price"]])
+    parsed = parse_file(write(directory, "invoices.csv", out.getvalue()))
+    assert_well_formed(parsed)
+    for problem in parsed.problems:
+        assert problem.record == "invoice INV-1"
+        assert problem.field.startswith(("line_quantity (row", "line_unit_price (row", "row ")) \
+            or problem.field == "", str(problem)
+    assert len(parsed.records) == (0 if parsed.problems else 1)
+
+
+def test_cli_import_of_huge_numbers_names_them_without_a_traceback(tmp_path: Path) -> None:
+
+    ledger = {**json.loads((EXAMPLES / "ledger.json").read_text())}
+    ledger["payments"] = [{"id": "P-9", "customer_id": ledger["customers"][0]["id"],
+                           "date": "2026-09-02", "amount": "1e25"}]
+    ledger["invoices"][0]["lines"][0]["unit_price"] = "1e40"
+    path = write(tmp_path, "huge.json", json.dumps(ledger))
+    db = tmp_path / "tmp.db"
+    syncdesk = Path(sys.executable).with_name("syncdesk")
+    run = subprocess.run([str(syncdesk), "import", str(path), "--db", str(db)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 1, run.stderr
+    assert "Traceback" not in run.stderr + run.stdout
+    invoice_id = ledger["invoices"][0]["id"]
+    assert (f"huge.json: invoice {invoice_id}: lines[0].unit_price: 1e40 is out of range "
+            "(at most 1000000000000)") in run.stderr
+    assert "huge.json: payment P-9: amount: 1e25 is out of range" in run.stderr
+    assert "nothing was imported" in run.stderr
