@@ -17,6 +17,9 @@ Control API (for tests and the demo; a real platform has none of it):
     POST /_sandbox/limits          {"per_minute": N, "per_day": N, "concurrency": N,
                                     "enabled": bool}
     POST /_sandbox/hang            {"seconds": N}: how long `timeout` and `drop` faults hang
+    GET|POST /_sandbox/idempotency {"window_seconds": N}: how long idempotency keys are
+                                   remembered (sandbox clock); answers the window and how many
+                                   keys are live. 404 on Wave and FreshBooks: they have none.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from starlette.routing import BaseRoute, Route
 
 from ._clock import Clock
 from ._faults import Fault, FaultKind, FaultPlan
+from ._keys import KeyMemory
 from ._oauth import AuthFailure, TokenAuthority
 from ._ratelimit import RateLimiter, RateVerdict
 
@@ -110,6 +114,8 @@ class SandboxContext:
     authority: TokenAuthority
     limiter: RateLimiter
     faults: FaultPlan = field(default_factory=FaultPlan)
+    keys: KeyMemory[Any] | None = None
+    """The platform's idempotency keys; None where it has none (Wave, FreshBooks)."""
     requests: int = 0
 
 
@@ -275,6 +281,22 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
             setattr(policy, name, value)
         return JSONResponse(asdict(policy))
 
+    async def idempotency(request: Request) -> Response:
+        keys = context.keys
+        if keys is None:
+            return JSONResponse({"error": "this platform has no idempotency keys"},
+                                status_code=404)
+        if request.method == "POST":
+            body = await request.json()
+            try:
+                seconds = float(body["window_seconds"])
+                if seconds < 0:
+                    raise ValueError("must not be negative")
+            except (KeyError, TypeError, ValueError) as exc:
+                return JSONResponse({"error": f"bad window_seconds: {exc}"}, status_code=400)
+            keys.window = seconds
+        return JSONResponse({"window_seconds": keys.window, "live_keys": len(keys)})
+
     async def hang(request: Request) -> Response:
         body = await request.json()
         context.faults.hang_seconds = float(body.get("seconds", context.faults.hang_seconds))
@@ -282,6 +304,7 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
 
     return [
         Route("/_sandbox/hang", hang, methods=["POST"]),
+        Route("/_sandbox/idempotency", idempotency, methods=["GET", "POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/marks", marks, methods=["GET"]),
         Route("/_sandbox/faults", add_fault, methods=["POST"]),

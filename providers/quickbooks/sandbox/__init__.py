@@ -2,17 +2,22 @@
 
 Defaults are the real platform's behaviour: 500 requests/min and 10/s per realm plus the
 legacy 10-concurrent rule, 40 batch requests/min, access tokens for 3600 s, strictly
-single-use rotating refresh tokens, CustomTxnNumbers on (6140 duplicate numbers).
+single-use rotating refresh tokens, CustomTxnNumbers on (6140 duplicate numbers), batch items
+that cannot see each other's creations, and `requestid`s remembered for `idempotency_window`
+seconds (Intuit documents no window: UNCERTAIN; `POST /_sandbox/idempotency` changes it).
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from starlette.applications import Starlette
 
 from providers._sandbox import (
+    DEFAULT_KEY_WINDOW,
     Clock,
+    KeyMemory,
     RateLimiter,
     RateLimitPolicy,
     SandboxContext,
@@ -39,6 +44,7 @@ def create_sandbox_app(
     replay_errors: bool = True,
     custom_txn_numbers: bool = True,
     batch_max: int = 30,
+    idempotency_window: float = DEFAULT_KEY_WINDOW,
 ) -> Starlette:
     """The sandbox as a Starlette app; `app.state.company` is its company, for tests."""
     clock = clock or Clock()
@@ -47,8 +53,10 @@ def create_sandbox_app(
     _seed_chart(company)
     if seed_demo_company:
         _seed_demo(company)
+    replays: KeyMemory[Any] = KeyMemory(clock, idempotency_window)
     context = SandboxContext(
         clock=clock,
+        keys=replays,
         authority=TokenAuthority(clock, TokenPolicy(access_ttl=3600.0, refresh_ttl=8_726_400.0,
                                                     refresh_grace=refresh_grace),
                                  tenants=[realm_id]),
@@ -56,7 +64,8 @@ def create_sandbox_app(
                                                    concurrency=10, enabled=limits_enabled)),
     )
     batch_limiter = RateLimiter(clock, RateLimitPolicy(per_minute=40, enabled=limits_enabled))
-    api = QboApi(company, clock, batch_limiter, replay_errors=replay_errors, batch_max=batch_max)
+    api = QboApi(company, clock, batch_limiter, replays, replay_errors=replay_errors,
+                 batch_max=batch_max)
     app = build_sandbox_app(QuickBooksDialect(company, clock), context, api.routes())
     app.state.company = company
     return app

@@ -11,23 +11,40 @@
 
 `requestid` on any write: the first response under that id is kept and replayed verbatim,
 without a second write (errors too, unless `replay_errors` is off: Intuit's wording is "the
-same response", whether it covers errors is not documented). Ids over 50 characters fail.
+same response", whether it covers errors is not documented). It is kept for the key window
+(`providers._sandbox.KeyMemory`; Intuit documents no retention, UNCERTAIN): past it the same
+id is a new write. Ids over 50 characters fail, on a batch over 36, and a batch sent with a
+requestid takes `bId`s of at most 10 characters (Intuit's request-id blog, PLATFORMS.md §1.5;
+the refusals' wording is UNCERTAIN, `_rules.request_id_too_long`).
+
+Batch items are independent (Intuit's batch reference): what one item creates does not exist
+for the other items of the same batch — a reference to it is 610, a query does not return it,
+an update of it is 610 — and is there for every request after the batch
+(`Company.batch`). Uniqueness rules (6240 names, 6140 numbers) still see it: the company
+holds it, and two batch items cannot both take one name.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from providers._sandbox import Clock, RateLimiter
+from providers._sandbox import Clock, KeyMemory, RateLimiter
 
 from . import _query
-from ._rules import BUILDERS, apply_payment, delete, unsupported_operation, void
+from ._rules import (
+    BUILDERS,
+    apply_payment,
+    delete,
+    request_id_too_long,
+    unsupported_operation,
+    void,
+)
 from ._state import Company, Obj, not_found
 from ._wire import (
     QboFault,
@@ -44,6 +61,8 @@ WRITABLE = {"customer": "Customer", "item": "Item", "invoice": "Invoice",
 READABLE = {**WRITABLE, "vendor": "Vendor", "employee": "Employee", "account": "Account",
             "taxcode": "TaxCode"}
 MAX_REQUEST_ID = 50
+MAX_BATCH_REQUEST_ID = 36
+MAX_BATCH_ID_WITH_REQUEST_ID = 10
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -60,9 +79,9 @@ class QboApi:
     company: Company
     clock: Clock
     batch_limiter: RateLimiter
+    replays: KeyMemory[_Replay]
     replay_errors: bool = True
     batch_max: int = 30
-    _replays: dict[str, _Replay] = field(default_factory=dict)
 
     def routes(self) -> list[Route]:
         base = "/v3/company/{realm}"
@@ -90,7 +109,7 @@ class QboApi:
             key, obj = self.execute(entity, params.get("operation"), include, body)
             return json_response({key: obj, "time": self._time()})
 
-        return self._replayable(params.get("requestid"), perform)
+        return self._replayable(params.get("requestid"), MAX_REQUEST_ID, perform)
 
     async def read(self, request: Request) -> Response:
         entity = READABLE.get(request.path_params["resource"])
@@ -114,6 +133,7 @@ class QboApi:
 
     async def batch(self, request: Request) -> Response:
         raw = await request.body()
+        request_id = request.query_params.get("requestid")
         with self.batch_limiter.admit(self.company.realm_id) as verdict:
             if not verdict.allowed:
                 return throttle_response(self.clock.now())
@@ -128,10 +148,16 @@ class QboApi:
                     raise QboFault("1000", "Batch size exceeded",
                                    f"Maximum {self.batch_max} BatchItemRequest payloads allowed "
                                    f"in one batch request, got {len(items)}")
-                answers = [self._batch_item(item) for item in items]
+                if request_id is not None and any(
+                        isinstance(item, dict)
+                        and len(str(item.get("bId", ""))) > MAX_BATCH_ID_WITH_REQUEST_ID
+                        for item in items):
+                    raise request_id_too_long("bId", MAX_BATCH_ID_WITH_REQUEST_ID)
+                with self.company.batch():
+                    answers = [self._batch_item(item) for item in items]
                 return json_response({"BatchItemResponse": answers, "time": self._time()})
 
-            return self._replayable(request.query_params.get("requestid"), perform)
+            return self._replayable(request_id, MAX_BATCH_REQUEST_ID, perform)
 
     async def company_info(self, request: Request) -> Response:
         if request.path_params["id"] != self.company.realm_id:
@@ -171,7 +197,7 @@ class QboApi:
         if entity is None:
             raise QboFault("4001", "Invalid query",
                            f"QueryValidationError: Invalid entity name {query.entity}")
-        found = _query.run(query, self.company.rows(entity))
+        found = _query.run(query, self.company.visible_rows(entity))
         if isinstance(found, int):
             return {"totalCount": found}
         if not found:
@@ -197,13 +223,11 @@ class QboApi:
         except QboFault as fault:
             return {"bId": bid, "Fault": fault.envelope()}
 
-    def _replayable(self, request_id: str | None, perform: Callable[[], Response]) -> Response:
-        if request_id is not None and len(request_id) > MAX_REQUEST_ID:
-            return fault_response(QboFault(
-                "2050", "Invalid String Length",
-                "String length is either shorter or longer than supported by specification. "
-                f"requestid:Max={MAX_REQUEST_ID}", element="requestid"), self.clock.now())
-        replay = self._replays.get(request_id) if request_id else None
+    def _replayable(self, request_id: str | None, limit: int,
+                    perform: Callable[[], Response]) -> Response:
+        if request_id is not None and len(request_id) > limit:
+            return fault_response(request_id_too_long("requestid", limit), self.clock.now())
+        replay = self.replays.recall(request_id) if request_id else None
         if replay is not None:
             return Response(replay.body, status_code=replay.status, media_type=replay.media_type)
         try:
@@ -211,8 +235,9 @@ class QboApi:
         except QboFault as fault:
             response = fault_response(fault, self.clock.now())
         if request_id and (self.replay_errors or response.status_code < 400):
-            self._replays[request_id] = _Replay(response.status_code, bytes(response.body),
-                                                response.media_type or "application/json")
+            self.replays.remember(request_id, _Replay(
+                response.status_code, bytes(response.body),
+                response.media_type or "application/json"))
         return response
 
     def _time(self) -> str:

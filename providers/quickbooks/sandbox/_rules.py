@@ -240,7 +240,7 @@ def build_payment(company: Company, body: Obj, current: Obj | None, allow_dup: b
             if txn_type not in ("Invoice", "CreditMemo"):
                 raise QboFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {txn_type}",
                                element="Line.LinkedTxn.TxnType")
-            target = company.objects[txn_type].get(txn_id)
+            target = company.visible(txn_type, txn_id)
             if target is None:
                 raise not_found(element="Line.LinkedTxn")
             if target["CustomerRef"]["value"] != customer["Id"]:
@@ -370,6 +370,16 @@ def discard(company: Company, entity: str, object_id: str) -> bool:
     elif entity in ("Invoice", "CreditMemo"):
         detach_payments(company, entity, object_id)
     return True
+
+
+def request_id_too_long(element: str, limit: int) -> QboFault:
+    """A `requestid` (or a batch's `bId`) longer than Intuit allows: 50 on a single request, 36
+    on a batch, 10 for a `bId` beside a requestid (Intuit blog "Request ID update for QuickBooks
+    Online integration", PLATFORMS.md §1.5). Code 2050 and this wording are Intuit's for an
+    over-long string; that it is what these limits answer is UNCERTAIN (not documented)."""
+    return QboFault("2050", "Invalid String Length",
+                    "String length is either shorter or longer than supported by specification. "
+                    f"{element}:Max={limit}", element=element)
 
 
 def unsupported_operation(operation: str, entity: str) -> QboFault:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -92,14 +93,37 @@ class Company:
     """(entity, id) -> the PrivateNote a void overwrote with "Voided": the marks audit still
     knows whose a voided transaction is (it exists, so it counts)."""
     _sequences: dict[str, int] = field(default_factory=dict)
+    _batch_created: set[tuple[str, str]] | None = None
+    """While a batch runs: what its items created, which its other items cannot see."""
 
     # -- reading --------------------------------------------------------------------------
 
     def rows(self, entity: str) -> list[Obj]:
+        """Every object, batch-mates included: what uniqueness rules check against."""
         return list(self.objects[entity].values())
 
+    def visible_rows(self, entity: str) -> list[Obj]:
+        """What a query sees: not what other items of the running batch created."""
+        return [obj for obj in self.objects[entity].values()
+                if self.visible(entity, obj["Id"]) is not None]
+
+    def visible(self, entity: str, object_id: str) -> Obj | None:
+        """The object, unless it is absent or another item of the running batch created it."""
+        if self._batch_created and (entity, object_id) in self._batch_created:
+            return None
+        return self.objects[entity].get(object_id)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Run one `/batch`: its items are independent, so none sees what another created."""
+        self._batch_created = set()
+        try:
+            yield
+        finally:
+            self._batch_created = None
+
     def read(self, entity: str, object_id: str) -> Obj:
-        found = self.objects[entity].get(object_id)
+        found = self.visible(entity, object_id)
         if found is None:
             raise not_found()
         return found
@@ -108,7 +132,7 @@ class Company:
         """The live object a `{"value": id}` reference names; 2020 if absent, 610 if gone."""
         if not isinstance(ref, dict) or not ref.get("value"):
             raise required(element)
-        found = self.objects[entity].get(str(ref["value"]))
+        found = self.visible(entity, str(ref["value"]))
         if found is None or found.get("Active") is False:
             raise not_found(element=element)
         return found
@@ -148,7 +172,7 @@ class Company:
         object_id = body.get("Id")
         if not object_id:
             raise required("Id")
-        found = self.objects[entity].get(str(object_id))
+        found = self.visible(entity, str(object_id))
         if found is None:
             raise not_found(DELETED_TXN if entity in TRANSACTIONS else OBJECT_NOT_FOUND)
         if "SyncToken" not in body:
@@ -162,6 +186,8 @@ class Company:
         if current is None:
             obj["Id"] = self.next_id(entity)
             obj["SyncToken"] = "0"
+            if self._batch_created is not None:
+                self._batch_created.add((entity, obj["Id"]))
             obj["MetaData"] = {"CreateTime": now, "LastUpdatedTime": now}
         else:
             obj["Id"] = current["Id"]

@@ -22,7 +22,9 @@ from __future__ import annotations
 from starlette.applications import Starlette
 
 from providers._sandbox import (
+    DEFAULT_KEY_WINDOW,
     Clock,
+    KeyMemory,
     RateLimiter,
     RateLimitPolicy,
     SandboxContext,
@@ -32,7 +34,7 @@ from providers._sandbox import (
 )
 
 from ._dialect import XeroDialect
-from ._idempotency import IdempotencyCache
+from ._idempotency import IdempotencyCache, Remembered
 from ._routes import XeroApi
 from ._state import DEMO_CUSTOMER, DEMO_INVOICE_NUMBER, Company, seed_chart, seed_demo
 
@@ -47,9 +49,12 @@ def create_sandbox_app(
     limits_enabled: bool = True,
     seed_demo_company: bool = True,
     tenant_id: str = DEMO_TENANT_ID,
-    idempotency_window: float = 360.0,
+    idempotency_window: float = DEFAULT_KEY_WINDOW,
 ) -> Starlette:
-    """The sandbox app; its `state.sandbox` is the shared `SandboxContext` (faults, clock)."""
+    """The sandbox app; its `state.sandbox` is the shared `SandboxContext` (faults, clock).
+
+    `idempotency_window`: seconds an `Idempotency-Key` is remembered (UNCERTAIN, about 6 min
+    seen); `POST /_sandbox/idempotency` changes it on a running sandbox."""
     clock = clock or Clock()
     company = Company(clock=clock)
     seed_chart(company)
@@ -58,9 +63,9 @@ def create_sandbox_app(
     authority = TokenAuthority(clock=clock, policy=XERO_TOKENS, tenants=[tenant_id])
     limiter = RateLimiter(clock=clock, policy=RateLimitPolicy(
         per_minute=60, per_day=5000, concurrency=5, enabled=limits_enabled))
-    context = SandboxContext(clock=clock, authority=authority, limiter=limiter)
-    api = XeroApi(company=company, clock=clock,
-                  idempotency=IdempotencyCache(clock=clock, window=idempotency_window),
+    keys: KeyMemory[Remembered] = KeyMemory(clock, idempotency_window)
+    context = SandboxContext(clock=clock, authority=authority, limiter=limiter, keys=keys)
+    api = XeroApi(company=company, clock=clock, idempotency=IdempotencyCache(keys),
                   tenant_id=tenant_id)
     dialect = XeroDialect(company=company, clock=clock, authority=authority)
     app = build_sandbox_app(dialect, context, api.routes())

@@ -2,18 +2,19 @@
 
 Per tenant, a key remembers a fingerprint of the request (method, path, query, body) and the
 response it got. Within the window the same request gets that response again without
-touching the books; the same key with a different request is refused. The 6-minute window
-and the refusal's wording are UNCERTAIN (PLATFORMS.md §2.5), hence a constructor knob.
+touching the books; the same key with a different request is refused. Past the window the
+key is forgotten and the request is a new write (`providers._sandbox.KeyMemory`). The
+6-minute window and the refusal's wording are UNCERTAIN (PLATFORMS.md §2.5), hence the
+`idempotency_window` option and `POST /_sandbox/idempotency`.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
 from enum import Enum
 
-from providers._sandbox import Clock
+from providers._sandbox import KeyMemory
 
 MAX_KEY_LENGTH = 128
 
@@ -27,14 +28,11 @@ class Remembered:
     fingerprint: str
     status: int
     body: bytes
-    at: datetime
 
 
 @dataclass
 class IdempotencyCache:
-    clock: Clock
-    window: float = 360.0
-    _entries: dict[tuple[str, str], Remembered] = field(default_factory=dict)
+    memory: KeyMemory[Remembered]
 
     @staticmethod
     def fingerprint(method: str, path: str, query: str, body: bytes) -> str:
@@ -43,10 +41,10 @@ class IdempotencyCache:
         return digest.hexdigest()
 
     def recall(self, tenant: str, key: str, fingerprint: str) -> Remembered | Conflict | None:
-        entry = self._entries.get((tenant, key))
-        if entry is None or self.clock.now() - entry.at > timedelta(seconds=self.window):
+        entry = self.memory.recall((tenant, key))
+        if entry is None:
             return None
         return entry if entry.fingerprint == fingerprint else Conflict.DIFFERENT_REQUEST
 
     def remember(self, tenant: str, key: str, fingerprint: str, status: int, body: bytes) -> None:
-        self._entries[(tenant, key)] = Remembered(fingerprint, status, body, self.clock.now())
+        self.memory.remember((tenant, key), Remembered(fingerprint, status, body))

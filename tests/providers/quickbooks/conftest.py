@@ -95,6 +95,30 @@ def ledger() -> Ledger:
     return Ledger()
 
 
+class Api:
+    """Raw calls to the v3 API with the test's access token, for the sandbox's own rules."""
+
+    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+
+    async def post(self, path: str, body: Any, **params: str) -> httpx.Response:
+        return await self.client.post(f"/v3/company/{REALM}/{path}", json=body, params=params,
+                                      headers=self.headers)
+
+    async def get(self, path: str, **params: str) -> httpx.Response:
+        return await self.client.get(f"/v3/company/{REALM}/{path}", params=params,
+                                     headers=self.headers)
+
+    async def query(self, statement: str) -> Any:
+        return (await self.get("query", query=statement)).json()
+
+
+@pytest.fixture
+def api(control: httpx.AsyncClient, tokens: SandboxTokens) -> Api:
+    return Api(control, tokens.tokens.access_token)
+
+
 async def raw_get(control: httpx.AsyncClient, tokens: SandboxTokens, path: str) -> Any:
     response = await control.get(f"/v3/company/{REALM}/{path}", headers={
         "Authorization": f"Bearer {tokens.tokens.access_token}", "Accept": "application/json"})

@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import httpx
-import pytest
 
 from providers._sandbox import Clock
 from providers.quickbooks import create_sandbox_app
 from tests.providers._support import SandboxTokens
 
-from .conftest import BASE, REALM
+from .conftest import BASE, REALM, Api
 
 LINE = {"DetailType": "SalesItemLineDetail", "Amount": 47.5,
         "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": 5, "UnitPrice": 9.5}}
-
-
-class Api:
-    def __init__(self, client: httpx.AsyncClient, token: str) -> None:
-        self.client = client
-        self.headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-
-    async def post(self, path: str, body: Any, **params: str) -> httpx.Response:
-        return await self.client.post(f"/v3/company/{REALM}/{path}", json=body, params=params,
-                                      headers=self.headers)
-
-    async def get(self, path: str, **params: str) -> httpx.Response:
-        return await self.client.get(f"/v3/company/{REALM}/{path}", params=params,
-                                     headers=self.headers)
-
-    async def query(self, statement: str) -> Any:
-        return (await self.get("query", query=statement)).json()
-
-
-@pytest.fixture
-def api(control: httpx.AsyncClient, tokens: SandboxTokens) -> Api:
-    return Api(control, tokens.tokens.access_token)
 
 
 def _code(response: httpx.Response) -> str:

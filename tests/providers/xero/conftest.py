@@ -69,6 +69,16 @@ async def provider(settings: ConnectionSettings, tokens: SandboxTokens, recordin
 
 
 @pytest.fixture
+async def api(tokens: SandboxTokens, recording: Recording) -> AsyncIterator[httpx.AsyncClient]:
+    """Raw calls to the Accounting API with the test's token, for the sandbox's own rules."""
+    async with httpx.AsyncClient(
+            transport=recording.inner, base_url=BASE_URL,
+            headers={"Authorization": f"Bearer {tokens.current}",
+                     "xero-tenant-id": DEMO_TENANT_ID}) as client:
+        yield client
+
+
+@pytest.fixture
 async def control(recording: Recording) -> AsyncIterator[httpx.AsyncClient]:
     """The sandbox's control API (faults, clock, deletes)."""
     async with httpx.AsyncClient(transport=recording.inner, base_url=BASE_URL) as client:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
 import pytest
 from starlette.applications import Starlette
@@ -13,15 +11,6 @@ from providers.xero.sandbox import DEMO_TENANT_ID
 from tests.providers._support import REDIRECT_URI, SandboxTokens
 
 API = "/api.xro/2.0"
-
-
-@pytest.fixture
-async def api(tokens: SandboxTokens, recording) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(
-            transport=recording.inner, base_url="http://xero.sandbox",
-            headers={"Authorization": f"Bearer {tokens.current}",
-                     "xero-tenant-id": DEMO_TENANT_ID}) as client:
-        yield client
 
 
 async def test_summarized_errors_still_store_the_valid_elements(api: httpx.AsyncClient,
