@@ -4,6 +4,11 @@ Writes carry `requestid` so QBO replays the first answer instead of writing twic
 the push's idempotency key as is; updates and voids add the `SyncToken` they were built on,
 because after a 5010 the re-read retry is a new request that must not get the old 5010 back.
 Updates are sparse (`"sparse": true`), so fields syncdesk does not manage stay untouched.
+
+`find` answers None only when it looked and our object is not there; a lookup that fails
+(5xx, timeout, a body that is not QBO's) raises. A credit memo found without the payment
+that applies it (the push was cut short between the two writes) is applied there, so a
+credit note is never linked as synced while its credit was not taken off its invoices.
 """
 
 from __future__ import annotations
@@ -242,8 +247,31 @@ class QuickBooksProvider:
             condition = f"DocNumber = {_quote(record.number)}"
         for row in await self._query_all(wire.name, condition):
             if row.get(note_field) == marker(record.id):
+                if isinstance(record, CreditNote) and record.allocations:
+                    return await self._finish_credit(record, row)
                 return remote_ref(entity, row)
         return None
+
+    async def _finish_credit(self, note: CreditNote, memo: Body) -> RemoteRef:
+        """Our memo, applied: if the payment applying it is missing, it is written now, to
+        the invoices found by their marks (`find` has no refs)."""
+        ref = remote_ref(Entity.CREDIT_NOTE, memo)
+        customer = RemoteRef(remote_id=str((memo.get("CustomerRef") or {}).get("value")))
+        if await self._credit_application(customer, note, ref.remote_id) is not None:
+            return ref
+        ours = {row.get("PrivateNote"): str(row["Id"]) for row in await self._query_all(
+            "Invoice", f"CustomerRef = {_quote(customer.remote_id)}")}
+        refs = {(Entity.CUSTOMER, note.customer_id): customer}
+        for allocation in note.allocations:
+            invoice_id = ours.get(marker(allocation.invoice_id))
+            if invoice_id is None:
+                raise NotFound(f"invoice {allocation.invoice_id} of credit note {note.number} "
+                               "is not on QuickBooks: its credit cannot be applied")
+            refs[(Entity.INVOICE, allocation.invoice_id)] = RemoteRef(remote_id=invoice_id)
+        finish = PushRequest(entity=Entity.CREDIT_NOTE, operation=Operation.CREATE, record=note,
+                             idempotency_key=f"syncdesk-find-{ref.remote_id}", refs=refs)
+        await self._apply_credit(finish, note, ref)
+        return await self.fetch(Entity.CREDIT_NOTE, ref.remote_id) or ref
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for row in self._pages("Customer"):
@@ -287,7 +315,11 @@ class QuickBooksProvider:
             statement = (f"SELECT * FROM {name}{' WHERE ' + where if where else ''} ORDERBY Id "
                          f"STARTPOSITION {start} MAXRESULTS {self.page_size}")
             answer = await self._call("GET", "query", {"query": statement})
-            rows = (answer.get("QueryResponse") or {}).get(name) or []
+            found = answer.get("QueryResponse")
+            if not isinstance(found, dict):
+                # Without it the answer is not QBO's: "nothing found" would be a guess.
+                raise Transient(f"QuickBooks answered a {name} query without a QueryResponse")
+            rows = found.get(name) or []
             for row in rows:
                 yield row
             if len(rows) < self.page_size:
