@@ -14,9 +14,17 @@ several invoices becomes several Xero Payments, sent in one request. Its remote 
 comma-joined PaymentIDs in allocation order; `fetch` reads each (None as soon as one is gone)
 and `find` collects the live payments carrying the payment's marked `Reference`. If one of them is
 refused, the ones Xero accepted are deleted again before the error is raised, so a local
-payment is on Xero whole or not at all. Unapplied money (an overpayment) is not pushed: Xero
-creates overpayments only as RECEIVE-OVERPAYMENT bank transactions, which syncdesk does not
-model, so such a payment is `Unsupported` rather than silently pushed short.
+payment is on Xero whole or not at all; `find` deletes a set that is not whole (a push cut
+short, or a copy too many) and answers None, so the payment is pushed again, whole.
+
+Credit notes are allocated to their invoices after their create. A credit note `find` finds
+without the allocations its record has (the push was cut short between the two) gets them
+there, to the invoices found by their marks, so it is never linked while unallocated. A
+lookup that fails raises; None means "looked, and it is not there".
+
+Unapplied money (an overpayment) is not pushed: Xero creates overpayments only as
+RECEIVE-OVERPAYMENT bank transactions, which syncdesk does not model, so such a payment is
+`Unsupported` rather than silently pushed short.
 """
 
 from __future__ import annotations
@@ -282,19 +290,51 @@ class XeroProvider:
         name, code or number is someone else's and is never returned.
         """
         resource = RESOURCES[entity]
-        field, wanted = wire.MARK_FIELDS[entity], _mark(entity, record)
+        ours = await self._marked(entity, _mark(entity, record))
+        if not ours:
+            return None
+        if isinstance(record, Payment):
+            ids = [str(e["PaymentID"]) for e in ours]
+            if len(ids) != len(record.allocations):
+                await self._delete_payments(ids, f"syncdesk-find-{ids[0]}")
+                return None
+            return RemoteRef(remote_id=",".join(ids), number=_mark(entity, record))
+        ref = resource.ref(ours[0])
+        if isinstance(record, CreditNote) and record.allocations:
+            await self._finish_allocations(record, ours[0], ref)
+        return ref
+
+    async def _marked(self, entity: Entity, wanted: str) -> list[Json]:
+        """The live objects of `entity` carrying the mark `wanted`."""
+        resource, field = RESOURCES[entity], wire.MARK_FIELDS[entity]
         payload = await self._call("GET", f"/{resource.collection}",
                                    params={"where": wire.where_equals(field, wanted)})
         kind = _SALES_TYPE.get(entity)
-        ours = [e for e in _elements(payload, resource.collection)
+        return [e for e in _elements(payload, resource.collection)
                 if e.get(field) == wanted and e.get("Status") not in _GONE
                 and (kind is None or e.get("Type") == kind)]
-        if entity is Entity.PAYMENT:
-            if not ours:
-                return None
-            return RemoteRef(remote_id=",".join(str(e["PaymentID"]) for e in ours),
-                             number=wanted)
-        return resource.ref(ours[0]) if ours else None
+
+    async def _finish_allocations(self, record: CreditNote, found: Json, ref: RemoteRef) -> None:
+        """Allocate what the record allocates and the found credit note does not yet."""
+        done = {str((a.get("Invoice") or {}).get("InvoiceID"))
+                for a in found.get("Allocations") or []}
+        refs: dict[tuple[Entity, str], RemoteRef] = {}
+        missing = []
+        for allocation in record.allocations:
+            invoices = await self._marked(Entity.INVOICE,
+                                          wire.mark_of(Entity.INVOICE, allocation.invoice_id))
+            if not invoices:
+                raise NotFound(f"invoice {allocation.invoice_id} of credit note {record.number} "
+                               "is not on Xero: its credit cannot be allocated")
+            invoice_id = str(invoices[0]["InvoiceID"])
+            if invoice_id not in done:
+                refs[(Entity.INVOICE, allocation.invoice_id)] = RemoteRef(remote_id=invoice_id)
+                missing.append(allocation)
+        if missing:
+            rest = record.model_copy(update={"allocations": missing})
+            await self._allocate(ref, PushRequest(
+                entity=Entity.CREDIT_NOTE, operation=Operation.CREATE, record=rest,
+                idempotency_key=f"syncdesk-find-{ref.remote_id}", refs=refs), rest)
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for contact in self._pages("Contacts"):

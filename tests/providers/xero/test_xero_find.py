@@ -173,3 +173,66 @@ async def test_a_long_id_still_fits_contact_number(provider: XeroProvider, app) 
     assert await provider.find(Entity.CUSTOMER, long) == ref
     assert await provider.find(Entity.CUSTOMER, Customer(id="d" * 64,
                                                          display_name="Long Id Ltd")) is None
+
+
+async def test_a_credit_note_found_unallocated_is_allocated_once(
+        provider: XeroProvider, control: httpx.AsyncClient, app) -> None:
+    refs = await books(provider)
+    refs[(Entity.INVOICE, "inv-SD-5")] = await provider.push(
+        request(Entity.INVOICE, invoice("SD-5"), "k-inv", refs=refs))
+    note = CreditNote(id="cn-5", number="CN-5", customer_id="c-alice", date=date(2026, 3, 2),
+                      lines=[Line(item_id="it-labor", unit_price=Decimal("20"),
+                                  tax_code="NONE")],
+                      allocations=[Allocation(invoice_id="inv-SD-5", amount=Decimal("20"))])
+    await drop_next_write(control)  # the create lands; the allocation is never sent
+    with pytest.raises(Transient):
+        await provider.push(request(Entity.CREDIT_NOTE, note, "k-cn", refs=refs))
+    [stored] = app.state.company.credit_notes.values()
+    assert stored["Allocations"] == []
+
+    found = await provider.find(Entity.CREDIT_NOTE, note)
+    assert found is not None and await provider.find(Entity.CREDIT_NOTE, note) == found
+    assert [a["Amount"] for a in stored["Allocations"]] == [Decimal("20")]
+    assert stored["RemainingCredit"] == 0
+
+
+async def test_a_payment_found_in_part_is_deleted_and_pushed_whole_again(
+        provider: XeroProvider, control: httpx.AsyncClient) -> None:
+    refs = await books(provider)
+    for number in ("SD-6", "SD-7"):
+        refs[(Entity.INVOICE, f"inv-{number}")] = await provider.push(
+            request(Entity.INVOICE, invoice(number), f"k-{number}", refs=refs))
+    payment = Payment(id="pay-2", customer_id="c-alice", date=date(2026, 3, 5),
+                      amount=Decimal("100"),
+                      allocations=[Allocation(invoice_id="inv-SD-6", amount=Decimal("50")),
+                                   Allocation(invoice_id="inv-SD-7", amount=Decimal("50"))])
+    paid = await provider.push(request(Entity.PAYMENT, payment, "k-pay", refs=refs))
+    await control.post("/_sandbox/delete", json={"entity": "payment",
+                                                 "id": paid.remote_id.split(",")[0]})
+    assert await provider.find(Entity.PAYMENT, payment) is None
+    audit = (await control.get("/_sandbox/marks")).json()
+    assert audit["marks"]["payment"] == {}
+    again = await provider.push(request(Entity.PAYMENT, payment, "k-pay-2", refs=refs))
+    assert await provider.find(Entity.PAYMENT, payment) == again
+
+
+@pytest.mark.parametrize("kind", ["error", "garbage", "timeout"])
+@pytest.mark.parametrize("entity", [Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE,
+                                    Entity.PAYMENT, Entity.CREDIT_NOTE])
+async def test_a_failed_lookup_raises_instead_of_answering_not_there(
+        provider: XeroProvider, control: httpx.AsyncClient, context, entity: Entity,
+        kind: str) -> None:
+    record: Record = {
+        Entity.CUSTOMER: ALICE, Entity.ITEM: LABOR, Entity.INVOICE: invoice("SD-8"),
+        Entity.PAYMENT: Payment(id="pay-3", customer_id="c-alice", date=date(2026, 3, 5),
+                                amount=Decimal("1"),
+                                allocations=[Allocation(invoice_id="inv-x",
+                                                        amount=Decimal("1"))]),
+        Entity.CREDIT_NOTE: CreditNote(id="cn-8", number="CN-8", customer_id="c-alice",
+                                       date=date(2026, 3, 2),
+                                       lines=[Line(description="x", unit_price=1)]),
+    }[entity]
+    await control.post("/_sandbox/faults", json={"kind": kind, "method": "GET"})
+    with pytest.raises(Transient):
+        await provider.find(entity, record)
+    assert await provider.find(entity, record) is None
