@@ -62,6 +62,8 @@ class Config:
     keymap: Mapping[str, str] = field(default_factory=dict)
     platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     schedule: str | None = None
+    engine: Mapping[str, float] = field(default_factory=dict)
+    """`[engine]` tunables other than the schedule (see `ENGINE_TUNABLES`)."""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
@@ -82,8 +84,26 @@ class Config:
         if unknown:
             raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; "
                               "expected [keymap], [platforms.<name>], [engine]")
-        return cls(keymap=keymap, platforms=data.get("platforms", {}),
-                   schedule=data.get("engine", {}).get("schedule"))
+        engine = dict(data.get("engine", {}))
+        schedule = engine.pop("schedule", None)
+        for key, value in engine.items():
+            if key not in ENGINE_TUNABLES:
+                raise ConfigError(f"{path}: [engine] {key} is not a setting; known: schedule, "
+                                  f"{', '.join(ENGINE_TUNABLES)}")
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"{path}: [engine] {key} must be a positive number "
+                                  f"({ENGINE_TUNABLES[key]}), not {value!r}")
+        return cls(keymap=keymap, platforms=data.get("platforms", {}), schedule=schedule,
+                   engine=engine)
+
+
+ENGINE_TUNABLES = {
+    "poll_interval": "seconds between looks for new work when idle",
+    "stop_grace": "seconds a stop lets the round in progress finish",
+    "max_attempts": "counted attempts before a record fails",
+    "backoff_base": "seconds of the first retry's back-off ceiling",
+    "backoff_cap": "longest back-off, seconds",
+}
 
 
 async def connect_sandbox(store: Store, platform: Platform, base_url: str, sealer: Sealer,

@@ -135,6 +135,17 @@ class SyncState:
         )
         return int(waiting or 0)
 
+    async def has_due(self, connection_id: int, now: datetime) -> bool:
+        """Whether a claim would find anything: a read, so an idle engine writes nothing."""
+        stamp = to_iso(now)
+        for status in (JobStatus.UNCERTAIN, JobStatus.PENDING):
+            if await self.store.fetch_value(
+                    "SELECT 1 FROM sync_jobs WHERE connection_id = ? AND status = ? "
+                    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
+                    (connection_id, status.value, stamp)):
+                return True
+        return False
+
     async def synced_links(self, connection_id: int) -> list[aiosqlite.Row]:
         """Synced records and their remote ids (the weekly check reads each one back)."""
         return await self.store.fetch_all(

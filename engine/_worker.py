@@ -112,6 +112,8 @@ class ConnectionWorker:
         # One round of requests' worth: a claimed job shows as in flight, so claim only
         # what the platform's limits let us send now.
         limits = self.capabilities.limits
+        if not await self.state.has_due(self.connection_id, self.clock()):
+            return 0
         claimed = await self.state.claim(self.connection_id,
                                          max(limits.concurrency, 1) * max(limits.batch_size, 1),
                                          self.clock())
@@ -285,7 +287,7 @@ class ConnectionWorker:
         try:
             return await self._call(
                 lambda: self.provider.find(job.entity, prepared.request.record), [prepared])
-        except (RateLimited, AuthRevoked, AuthExpired, Transient):
+        except (RateLimited, AuthRevoked, AuthExpired):
             raise
         except SyncError as error:
             raise _lookup_failed(error) from error
