@@ -14,7 +14,18 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import Duplicate, Entity, Invoice, InvoiceStatus, Line, Record, Transient
+from engine import (
+    Allocation,
+    CreditNote,
+    Duplicate,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Line,
+    Payment,
+    Record,
+    Transient,
+)
 from providers.freshbooks import FreshBooksProvider
 from providers.freshbooks.sandbox import DEMO_CUSTOMER, DEMO_INVOICE_NUMBER
 
@@ -74,3 +85,46 @@ async def test_markers_are_written(provider: FreshBooksProvider, ledger: Ledger,
     assert books.invoices[int(ref.remote_id)]["po_number"] == "[syncdesk:inv1]"
     product = books.items[int(ledger.refs[(Entity.ITEM, "i1")].remote_id)]
     assert product["description"] == "[syncdesk:i1]"
+
+
+LOST: dict[Entity, Record] = {
+    Entity.CUSTOMER: customer("c-lost", "Lost Customer Co"),
+    Entity.PAYMENT: Payment(id="p-lost", customer_id="c1", date=date(2026, 2, 1),
+                            amount=Decimal(100),
+                            allocations=[Allocation(invoice_id="inv1", amount=Decimal(100))]),
+    Entity.CREDIT_NOTE: CreditNote(id="cn-lost", number="CN-0009", customer_id="c1",
+                                   date=date(2026, 2, 3),
+                                   lines=[Line(description="Goodwill", unit_price=Decimal(5))]),
+}
+PATHS = {Entity.CUSTOMER: "users/clients", Entity.PAYMENT: "payments/payments",
+         Entity.CREDIT_NOTE: "credit_notes/credit_notes"}
+
+
+@pytest.mark.parametrize("entity", list(LOST))
+async def test_lost_customers_payments_and_credit_notes_are_found(
+        provider: FreshBooksProvider, ledger: Ledger, control: httpx.AsyncClient,
+        entity: Entity) -> None:
+    await ledger.basics(provider)
+    await ledger.push(provider, Entity.INVOICE, invoice())
+    await control.post("/_sandbox/faults", json={"kind": "drop", "count": 1, "method": "POST",
+                                                 "path_contains": PATHS[entity]})
+    with pytest.raises(Transient):
+        await provider.push(ledger.request(entity, LOST[entity]))
+    found = await provider.find(entity, LOST[entity])
+    assert found is not None
+    assert await provider.fetch(entity, found.remote_id) == found
+    audit = (await control.get("/_sandbox/marks")).json()["marks"]
+    assert audit[entity.value][LOST[entity].id] == 1
+
+
+@pytest.mark.parametrize("kind", ["error", "garbage", "timeout"])
+@pytest.mark.parametrize("entity", [Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE,
+                                    Entity.PAYMENT, Entity.CREDIT_NOTE])
+async def test_a_failed_lookup_raises_instead_of_answering_not_there(
+        provider: FreshBooksProvider, control: httpx.AsyncClient, entity: Entity,
+        kind: str) -> None:
+    record: Record = {Entity.ITEM: item(), Entity.INVOICE: invoice(), **LOST}[entity]
+    await control.post("/_sandbox/faults", json={"kind": kind, "method": "GET"})
+    with pytest.raises(Transient):
+        await provider.find(entity, record)
+    assert await provider.find(entity, record) is None

@@ -77,3 +77,18 @@ async def test_marks_are_written_and_kept_by_a_patch(provider: WaveProvider, led
     assert product["description"] == "syncdesk:i1"
     assert await provider.find(Entity.INVOICE, invoice(number="SD-1002")) == \
         RemoteRef(ref.remote_id, number="SD-1002")
+
+
+@pytest.mark.parametrize("fault", [{"kind": "error", "status": 500},
+                                   {"kind": "error", "status": 503},
+                                   {"kind": "garbage"}, {"kind": "timeout"}])
+@pytest.mark.parametrize("entity", [Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE])
+async def test_a_failed_lookup_raises_instead_of_answering_not_there(
+        impatient: WaveProvider, control: httpx.AsyncClient, context: Any, entity: Entity,
+        fault: dict[str, Any]) -> None:
+    record: Record = {Entity.CUSTOMER: customer("c-9"), Entity.ITEM: item("i-9"),
+                      Entity.INVOICE: invoice("inv-9", "SD-9")}[entity]
+    await control.post("/_sandbox/faults", json={**fault, "path_contains": "/graphql"})
+    with pytest.raises(Transient):
+        await impatient.find(entity, record)
+    assert await impatient.find(entity, record) is None
