@@ -196,8 +196,14 @@ class OAuthClient(Protocol):
         """Trade the redirect (with its code, and realmId on QBO) for tokens and tenants."""
         ...
 
-    async def refresh(self, refresh_token: str) -> TokenSet:
-        """Spend a refresh token. Raises `AuthRevoked` on invalid_grant."""
+    async def refresh(self, refresh_token: str, *, after_lost_answer: bool = False) -> TokenSet:
+        """Spend a refresh token. Raises `AuthRevoked` on invalid_grant, `Transient` when the
+        answer does not come.
+
+        `after_lost_answer`: a refresh with this token already went out and its answer never
+        arrived (timeout, kill), so the platform may have spent it. A refusal then says the
+        platform's own rule for that case and what to do, in words the user reads.
+        """
         ...
 
     async def revoke(self, token: str) -> None: ...

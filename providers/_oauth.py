@@ -7,6 +7,7 @@ to name its URLs and to discover its tenants after consent.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -65,10 +66,21 @@ class OAuth2Endpoints:
         """Which organisations the consent covers. Platforms override this."""
         return []
 
-    async def refresh(self, refresh_token: str) -> TokenSet:
-        return await self._token_request(
-            prepare_token_request("refresh_token", refresh_token=refresh_token)
-        )
+    lost_answer_advice: str = ("the platform refused the refresh token syncdesk holds after "
+                               "the answer to the last refresh was lost: reconnect with "
+                               "`syncdesk connect`")
+    """What a refusal means after a lost refresh answer: the platform's rule, what to do."""
+
+    async def refresh(self, refresh_token: str, *, after_lost_answer: bool = False) -> TokenSet:
+        try:
+            return await self._token_request(
+                prepare_token_request("refresh_token", refresh_token=refresh_token)
+            )
+        except AuthRevoked as exc:
+            if not after_lost_answer or exc.code != "invalid_grant":
+                raise
+            raise AuthRevoked(self.lost_answer_advice, code=exc.code,
+                              http_status=exc.http_status) from exc
 
     async def revoke(self, token: str) -> None:
         if self.urls.revoke is None:
@@ -114,8 +126,13 @@ class OAuth2Endpoints:
                                        "client_secret": self.settings.client_secret})
             body = f"{body}&{extra}" if body else str(extra)
         try:
-            async with self.http() as client:
+            # httpx bounds each phase; this bounds the whole exchange, in-process too, so an
+            # answer that never comes is a Transient, never a hang.
+            async with self.http() as client, asyncio.timeout(self.settings.timeout):
                 return await client.post(url, content=body, headers=headers)
+        except TimeoutError:
+            raise Transient(f"the token endpoint gave no answer within "
+                            f"{self.settings.timeout:g} s") from None
         except httpx.HTTPError as exc:
             raise Transient(f"token endpoint unreachable: {type(exc).__name__}: {exc}") from exc
 

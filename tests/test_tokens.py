@@ -6,10 +6,23 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine import Sealer, Store
+from console._wiring import platforms
+from engine import (
+    AuthRevoked,
+    ConnectionSettings,
+    OAuthClient,
+    Sealer,
+    Store,
+    TokenSet,
+    TokenVault,
+    Transient,
+)
+from engine._vault import UNANSWERED, Refresher
+from providers._sandbox import Fault, FaultKind, SandboxContext, TokenAuthority
 from tests._world import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,3 +60,127 @@ def test_twenty_refreshers_in_four_processes_spend_each_token_once() -> None:
     assert figures["token_race.invalid_grant"] == 0
     assert figures["token_race.refreshes"] > 0
     assert figures["token_race.platform_refreshes"] == figures["token_race.refreshes"]
+
+
+# --- a refresh whose answer is lost, or whose process is killed ----------------------------
+
+ADVICE = {
+    "freshbooks": "FreshBooks spends each refresh token once and the answer to the last "
+                  "refresh was lost, so syncdesk holds no valid token: reconnect with "
+                  "`syncdesk connect freshbooks`",
+}
+"""Platforms where no retry of the stored refresh token can work: what the user is told."""
+PLATFORMS = ("quickbooks", "xero", "wave", "freshbooks")
+
+
+class Killed(BaseException):
+    """The process died between the platform's answer and the store's commit."""
+
+
+def oauth_of(world: World, name: str) -> OAuthClient:
+    settings = ConnectionSettings(platform=name, client_id="syncdesk-demo",
+                                  client_secret="demo-secret", base_url=f"http://{name}.sandbox",
+                                  transport=world.transport(name), timeout=0.5)
+    return platforms()[name].oauth(settings)
+
+
+def vault_of(world: World, name: str, refresher: Refresher | None = None) -> TokenVault:
+    """A vault as a freshly started process builds it: nothing cached."""
+    return TokenVault(world.store, world.connections[name],
+                      refresher or oauth_of(world, name).refresh, world.sealer)
+
+
+async def stored(world: World, name: str) -> dict[str, Any]:
+    row = await world.store.fetch_one(
+        "SELECT t.sealed, c.state, c.state_reason FROM tokens t JOIN connections c "
+        "ON c.id = t.connection_id WHERE c.id = ?", (world.connections[name],))
+    assert row is not None
+    return {**world.sealer.unseal(row["sealed"]), "state": row["state"],
+            "reason": row["state_reason"]}
+
+
+async def assert_next_refresh_recovers_or_says_why(world: World, name: str, old: str) -> None:
+    """What a restarted engine's first refresh does after the answer to the last was lost."""
+    authority: TokenAuthority = world.apps[name].state.sandbox.authority
+    vault = vault_of(world, name)
+    if name in ADVICE:
+        with pytest.raises(AuthRevoked) as caught:
+            await vault.refreshed(old)
+        assert caught.value.message == ADVICE[name]
+        after = await stored(world, name)
+        assert (after["state"], after["reason"]) == ("needs_reconnect",
+                                                     f"needs reconnecting: {ADVICE[name]}")
+        return
+    fresh = await vault.refreshed(old)
+    assert fresh != old
+    assert authority.check(f"Bearer {fresh}", None) is None  # the platform takes it
+    assert authority.regrants == 1  # the stored (old) refresh token, spent again in grace
+    after = await stored(world, name)
+    assert after["state"] == "active" and UNANSWERED not in after
+    assert (await vault_of(world, name).access_token()) == fresh  # committed before use
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+async def test_lost_refresh_answer_recovers_where_the_platform_allows(
+        make_world: Any, name: str) -> None:
+    world: World = await make_world((name,))
+    sandbox: SandboxContext = world.apps[name].state.sandbox
+    sandbox.faults.hang_seconds = 30.0  # far past the client's 0.5 s: the answer is lost
+    sandbox.faults.add(Fault(kind=FaultKind.DROP, count=1,
+                             path_contains=world.apps[name].state.dialect.token_path))
+    before = await stored(world, name)
+    old = await vault_of(world, name).access_token()
+    with pytest.raises(Transient, match=r"no answer.*tries it again on the next request"):
+        await vault_of(world, name).refreshed(old)
+    assert sandbox.authority.refreshes == 1  # the platform rotated; syncdesk never heard
+    after = await stored(world, name)
+    assert after["state"] == "active"  # a lost answer is not a revoked grant
+    assert after["refresh_token"] == before["refresh_token"] and after[UNANSWERED] == 1
+    await assert_next_refresh_recovers_or_says_why(world, name, old)
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+async def test_killed_between_answer_and_commit_recovers_on_restart(
+        make_world: Any, name: str) -> None:
+    world: World = await make_world((name,))
+    oauth = oauth_of(world, name)
+
+    async def answered_then_killed(token: str, *, after_lost_answer: bool = False) -> TokenSet:
+        await oauth.refresh(token, after_lost_answer=after_lost_answer)
+        raise Killed
+
+    before = await stored(world, name)
+    old = await vault_of(world, name).access_token()
+    with pytest.raises(Killed):
+        await vault_of(world, name, answered_then_killed).refreshed(old)
+    assert world.apps[name].state.sandbox.authority.refreshes == 1
+    after = await stored(world, name)
+    assert after["refresh_token"] == before["refresh_token"]  # rolled back with the process
+    assert after["access_token"] == old and after[UNANSWERED] == 1
+    await assert_next_refresh_recovers_or_says_why(world, name, old)
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+async def test_refresh_that_never_reached_the_platform_works_next_time(
+        make_world: Any, name: str) -> None:
+    """A timeout before the platform did anything: even a single-use token is still good."""
+    world: World = await make_world((name,))
+    sandbox: SandboxContext = world.apps[name].state.sandbox
+    sandbox.faults.hang_seconds = 30.0
+    sandbox.faults.add(Fault(kind=FaultKind.TIMEOUT, count=1,
+                             path_contains=world.apps[name].state.dialect.token_path))
+    old = await vault_of(world, name).access_token()
+    with pytest.raises(Transient):
+        await vault_of(world, name).refreshed(old)
+    fresh = await vault_of(world, name).refreshed(old)
+    assert fresh != old and sandbox.authority.regrants == 0
+    assert (await stored(world, name))["state"] == "active"
+
+
+async def test_faults_meant_for_the_api_leave_the_token_endpoint_alone(make_world: Any) -> None:
+    world: World = await make_world(("freshbooks",))
+    sandbox: SandboxContext = world.apps["freshbooks"].state.sandbox
+    sandbox.faults.add(Fault(kind=FaultKind.DROP, count=1))  # no path: any API request
+    old = await vault_of(world, "freshbooks").access_token()
+    assert await vault_of(world, "freshbooks").refreshed(old) != old
+    assert len(sandbox.faults.faults) == 1  # still waiting for an API request

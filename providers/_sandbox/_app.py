@@ -196,6 +196,17 @@ def _oauth_routes(dialect: PlatformDialect, context: SandboxContext) -> list[Bas
         return RedirectResponse(f"{redirect_uri}{separator}{urlencode(query)}", status_code=302)
 
     async def token(request: Request) -> Response:
+        # Only a fault that names the token path hits it: one meant for the API must not
+        # cost a refresh token (a lost refresh answer is a test's deliberate choice).
+        fault = context.faults.take(request.method, request.url.path, aimed=True)
+        if fault is not None and fault.kind is not FaultKind.DROP:
+            return await _misbehave(fault, dialect, context, request)
+        response = await issue(request)
+        if fault is not None:  # DROP: the new pair is issued, its answer never arrives
+            await asyncio.sleep(context.faults.hang_seconds)
+        return response
+
+    async def issue(request: Request) -> Response:
         form = await _form_or_json(request)
         client_id, client_secret = _client_credentials(request, form)
         if not authority.client_ok(client_id, client_secret):

@@ -51,11 +51,14 @@ class FaultPlan:
     def clear(self) -> None:
         self.faults.clear()
 
-    def take(self, method: str, path: str) -> Fault | None:
+    def take(self, method: str, path: str, *, aimed: bool = False) -> Fault | None:
+        """The fault this request suffers, if any; `aimed`: only one naming its path."""
         for fault in self.faults:
             if fault.method and fault.method.upper() != method.upper():
                 continue
             if fault.path_contains and fault.path_contains not in path:
+                continue
+            if aimed and not fault.path_contains:
                 continue
             if fault.probability < 1.0 and self.rng.random() >= fault.probability:
                 continue

@@ -2,8 +2,14 @@
 
 Authorization codes are single-use and short-lived; access tokens expire; refresh tokens
 rotate on every use and a spent one is rejected with `invalid_grant` (the race syncdesk's
-token lock exists to prevent). A grace period for the previous refresh token is a knob,
-because Xero allows one after a lost response.
+token lock exists to prevent).
+
+What a platform does when the answer to a refresh is lost is its `TokenPolicy.refresh_grace`:
+the spent token may be spent again, as long as the token it was exchanged for has never been
+used and the grace (counted from the first spend) has not run out. Spending it again issues a
+new pair and retires the unused one, so one grant never has two live refresh tokens. Xero
+documents 30 minutes; QuickBooks keeps the previous token working until the new one is used
+(`math.inf`); FreshBooks has none (0: strictly single-use).
 """
 
 from __future__ import annotations
@@ -31,7 +37,8 @@ class TokenPolicy:
     refresh_ttl: float | None = 8_726_400.0
     """Seconds a refresh token lives unused; None: never expires (FreshBooks)."""
     refresh_grace: float = 0.0
-    """Seconds the previous refresh token still works after rotation (0: strictly single-use)."""
+    """Seconds a spent refresh token may be spent again while its successor is unused
+    (0: strictly single-use; `math.inf`: until the successor is used)."""
     code_ttl: float = 300.0
 
 
@@ -54,6 +61,8 @@ class _Refresh:
     expires_at: datetime | None
     spent_at: datetime | None = None
     successor: str | None = None
+    retired: bool = False
+    """Never used, and replaced when its predecessor was spent again after a lost answer."""
 
 
 @dataclass
@@ -66,6 +75,8 @@ class TokenAuthority:
     """Tenants a consent grants; the first is the default."""
     refreshes: int = 0
     invalid_grants: int = 0
+    regrants: int = 0
+    """Refreshes that spent an already-spent token within the grace (a lost answer retried)."""
     _codes: dict[str, tuple[_Grant, datetime, str]] = field(default_factory=dict)
     _access: dict[str, _Access] = field(default_factory=dict)
     _refresh: dict[str, _Refresh] = field(default_factory=dict)
@@ -104,17 +115,20 @@ class TokenAuthority:
         async with self._lock:
             now = self.clock.now()
             entry = self._refresh.get(refresh_token)
-            ok = entry is not None and not entry.grant.revoked and (
+            ok = entry is not None and not entry.grant.revoked and not entry.retired and (
                 entry.expires_at is None or now < entry.expires_at
             )
+            successor = self._refresh.get(entry.successor or "") if entry else None
             if ok and entry is not None and entry.spent_at is not None:
-                within_grace = now - entry.spent_at < timedelta(seconds=self.policy.refresh_grace)
-                successor = self._refresh.get(entry.successor or "")
+                within_grace = (now - entry.spent_at).total_seconds() < self.policy.refresh_grace
                 ok = within_grace and successor is not None and successor.spent_at is None
             if not ok or entry is None:
                 self.invalid_grants += 1
                 return None
-            entry.spent_at = now
+            if successor is not None:
+                successor.retired = True
+                self.regrants += 1
+            entry.spent_at = entry.spent_at or now
             issued = self._issue(entry.grant)
             entry.successor = str(issued["refresh_token"])
             self.refreshes += 1

@@ -45,6 +45,9 @@ def accounting_base(settings: ConnectionSettings) -> str:
 
 class FreshBooksOAuth(OAuth2Endpoints):
     client_auth = "post"
+    lost_answer_advice = ("FreshBooks spends each refresh token once and the answer to the "
+                          "last refresh was lost, so syncdesk holds no valid token: reconnect "
+                          "with `syncdesk connect freshbooks`")
 
     def __init__(self, settings: ConnectionSettings) -> None:
         api = api_base(settings)

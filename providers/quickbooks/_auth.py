@@ -49,6 +49,12 @@ def oauth_urls(settings: ConnectionSettings) -> OAuthUrls:
 
 class QuickBooksOAuth(OAuth2Endpoints):
     client_auth = "basic"
+    # Intuit keeps a superseded refresh token working until its successor is used (reported
+    # by integrators, UNCERTAIN: PLATFORMS.md §1.8), so a refusal after a lost answer means
+    # even that did not hold.
+    lost_answer_advice = ("QuickBooks refused the refresh token syncdesk holds after the "
+                          "answer to the last refresh was lost, so syncdesk holds no valid "
+                          "token: reconnect with `syncdesk connect quickbooks`")
 
     def __init__(self, settings: ConnectionSettings) -> None:
         super().__init__(settings, oauth_urls(settings))

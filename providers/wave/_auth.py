@@ -49,6 +49,12 @@ class WaveHosts:
 
 class WaveOAuth(OAuth2Endpoints):
     client_auth = "post"
+    # Wave does not document whether a refresh token can be retried after a lost answer
+    # (PLATFORMS.md §3.6, UNCERTAIN); syncdesk tries, and says so when Wave refuses.
+    lost_answer_advice = ("Wave refused the refresh token syncdesk holds after the answer to "
+                          "the last refresh was lost (Wave does not allow retrying it), so "
+                          "syncdesk holds no valid token: reconnect with "
+                          "`syncdesk connect wave`")
 
     def __init__(self, settings: ConnectionSettings) -> None:
         self.hosts = WaveHosts.of(settings)

@@ -45,6 +45,12 @@ class XeroHosts:
 class XeroOAuth(OAuth2Endpoints):
     """Authorization-code flow; the client authenticates with HTTP Basic (spec `BasicAuth`)."""
 
+    # developer.xero.com/faq/oauth2/oauth-refresh-fail: without an answer, the existing
+    # refresh token may be retried for up to 30 minutes.
+    lost_answer_advice = ("Xero accepts the previous refresh token for only 30 minutes after "
+                          "a refresh whose answer was lost, and it refused it, so syncdesk "
+                          "holds no valid token: reconnect with `syncdesk connect xero`")
+
     def __init__(self, settings: ConnectionSettings) -> None:
         self.hosts = XeroHosts.of(settings)
         super().__init__(settings, OAuthUrls(

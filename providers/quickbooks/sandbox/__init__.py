@@ -1,14 +1,23 @@
 """A faithful local emulator of the QuickBooks Online Accounting API v3 (one company).
 
 Defaults are the real platform's behaviour: 500 requests/min and 10/s per realm plus the
-legacy 10-concurrent rule, 40 batch requests/min, access tokens for 3600 s, strictly
-single-use rotating refresh tokens, CustomTxnNumbers on (6140 duplicate numbers), batch items
+legacy 10-concurrent rule, 40 batch requests/min, access tokens for 3600 s, refresh
+tokens that rotate (below), CustomTxnNumbers on (6140 duplicate numbers), batch items
 that cannot see each other's creations, and `requestid`s remembered for `idempotency_window`
 seconds (Intuit documents no window: UNCERTAIN; `POST /_sandbox/idempotency` changes it).
+
+Refresh tokens (PLATFORMS.md §1.8): every refresh returns a new one, and the previous one
+keeps working until the new one is first used (`refresh_grace`, default `math.inf`), so a
+client whose refresh answer was lost can retry with the token it still holds. Intuit's FAQ
+(developer.intuit.com …/authentication-and-authorization/faq) says to always keep the latest
+token, and that its value changes about every 24 hours; that the previous one stays valid
+until the new one is used is reported by integrators, not documented: UNCERTAIN. The sandbox
+rotates on every refresh (stricter than 24 hours), so a token spent twice still shows.
 """
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from typing import Any
 
@@ -40,7 +49,7 @@ def create_sandbox_app(
     limits_enabled: bool = True,
     seed_demo_company: bool = True,
     realm_id: str = DEFAULT_REALM,
-    refresh_grace: float = 0.0,
+    refresh_grace: float = math.inf,
     replay_errors: bool = True,
     custom_txn_numbers: bool = True,
     batch_max: int = 30,

@@ -11,8 +11,12 @@ Choices where Wave's behaviour is not documented (PLATFORMS.md §3, UNCERTAIN):
   (code NOT_UNIQUE). Customer and product names are not unique, as in Wave's own app.
 - Limits: 60 requests a minute (the one third-party figure, per token; the sandbox has one
   business, so it counts per sandbox), adjustable and switchable.
-- Tokens: access 7200 s; refresh tokens rotate on every use, strictly single-use, and do
-  not expire unused.
+- Tokens: access 7200 s; refresh tokens rotate on every use and do not expire unused.
+  After a refresh whose answer was lost, the previous refresh token may be spent again for
+  30 minutes while its successor is unused (Xero's documented rule, taken as Wave publishes
+  none). Wave's token endpoint looks like django-oauth-toolkit's (trailing-slash paths,
+  `approval_prompt`), whose grace is a server setting that defaults to none; if Wave runs it
+  strict, a lost answer ends in a reconnect, which syncdesk words for Wave.
 - A product created without `incomeAccountId` is booked to the "Sales" account.
 - `moneyTransactionCreate` exists (with its `isClassicAccounting` gate) but, as on Wave,
   what it writes can never be read back.
@@ -47,7 +51,7 @@ from ._state import Books, Json
 
 DEMO_BUSINESS_UUID = "6a1f4c2e-9b1d-4d3e-8f5a-2c7b9e0d1a34"
 
-WAVE_TOKENS = TokenPolicy(access_ttl=7200.0, refresh_ttl=None, refresh_grace=0.0)
+WAVE_TOKENS = TokenPolicy(access_ttl=7200.0, refresh_ttl=None, refresh_grace=1800.0)
 
 _CHART = (
     # name, type, normal balance, subtype

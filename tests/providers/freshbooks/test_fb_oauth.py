@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 
 import httpx
@@ -11,8 +12,9 @@ import pytest
 
 from console._fleet import SandboxFleet
 from console._wiring import connect_sandbox, platforms
-from engine import AuthRevoked, ConnectionSettings, Entity, Sealer, Store
+from engine import AuthRevoked, ConnectionSettings, Entity, Sealer, Store, Transient
 from providers.freshbooks import PLATFORM, FreshBooksProvider
+from providers.freshbooks._auth import TOKEN_PATH
 from tests.providers._support import REDIRECT_URI, SandboxTokens, connect
 
 from .conftest import ACCOUNT, BASE, Recorder
@@ -121,3 +123,21 @@ async def test_connect_against_the_sandbox_on_loopback(store: Store, sealer: Sea
         async with httpx.AsyncClient(base_url=url) as client:
             served = (await client.get("/_sandbox/state")).json()["requests"]
         assert served == 1  # users/me, over the wire
+
+
+async def test_a_lost_refresh_answer_leaves_no_valid_token_and_says_so(
+        app: Any, settings: ConnectionSettings, tokens: SandboxTokens,
+        control: httpx.AsyncClient) -> None:
+    await control.post("/_sandbox/hang", json={"seconds": 30})
+    await control.post("/_sandbox/faults", json={"kind": "drop", "path_contains": TOKEN_PATH})
+    oauth = PLATFORM.oauth(settings)
+    old = tokens.tokens.refresh_token
+    assert old is not None
+    with pytest.raises(Transient, match="no answer within"):
+        await oauth.refresh(old)
+    assert app.state.sandbox.authority.refreshes == 1  # spent, and the new pair never arrived
+    with pytest.raises(AuthRevoked) as caught:
+        await oauth.refresh(old, after_lost_answer=True)
+    assert caught.value.message == (
+        "FreshBooks spends each refresh token once and the answer to the last refresh was "
+        "lost, so syncdesk holds no valid token: reconnect with `syncdesk connect freshbooks`")
