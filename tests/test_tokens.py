@@ -14,6 +14,7 @@ from console._wiring import platforms
 from engine import (
     AuthRevoked,
     ConnectionSettings,
+    Customer,
     OAuthClient,
     Sealer,
     Store,
@@ -184,3 +185,26 @@ async def test_faults_meant_for_the_api_leave_the_token_endpoint_alone(make_worl
     old = await vault_of(world, "freshbooks").access_token()
     assert await vault_of(world, "freshbooks").refreshed(old) != old
     assert len(sandbox.faults.faults) == 1  # still waiting for an API request
+
+
+@pytest.mark.parametrize("name", PLATFORMS)
+async def test_the_engine_rides_out_a_lost_refresh_answer(make_world: Any, name: str) -> None:
+    """Through the worker: the token endpoint's lost answer is a retry, not a reconnect."""
+    world: World = await make_world((name,))
+    sandbox: SandboxContext = world.apps[name].state.sandbox
+    sandbox.faults.hang_seconds = 30.0  # past the engine's 2 s timeout
+    await world.sandbox(name, "POST", "/_sandbox/expire-tokens")
+    sandbox.faults.add(Fault(kind=FaultKind.DROP, count=1,
+                             path_contains=world.apps[name].state.dialect.token_path))
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maria Lopez")])
+    await world.sync()
+    after = await stored(world, name)
+    job = await world.job(name, "customer", "C-1")
+    assert sandbox.faults.injected == {"drop": 1}
+    if name in ADVICE:
+        assert (after["state"], after["reason"]) == ("needs_reconnect",
+                                                     f"needs reconnecting: {ADVICE[name]}")
+        assert job["status"] != "synced"
+    else:
+        assert (after["state"], job["status"]) == ("active", "synced")
+        assert sandbox.authority.regrants == 1
