@@ -46,8 +46,9 @@ from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_gran
 
 
 @contextlib.asynccontextmanager
-async def open_store(args: argparse.Namespace) -> AsyncIterator[Store]:
-    store = await Store.open(args.db or default_db_path())
+async def open_store(args: argparse.Namespace, *, read_only: bool = False
+                     ) -> AsyncIterator[Store]:
+    store = await Store.open(args.db or default_db_path(), read_only=read_only)
     try:
         yield store
     finally:
@@ -107,7 +108,17 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
 def _engine(store: Store, sealer: Sealer, *, throttle: bool = True,
             timeout: float = 30.0) -> SyncEngine:
     config = Config.load()
-    settings = EngineSettings(worker=WorkerSettings(throttle=throttle), timeout=timeout)
+    tunables = config.engine
+    worker = WorkerSettings(throttle=throttle)
+    for name in ("backoff_base", "backoff_cap"):
+        if name in tunables:
+            setattr(worker, name, float(tunables[name]))
+    if "max_attempts" in tunables:
+        worker.max_attempts = int(tunables["max_attempts"])
+    settings = EngineSettings(worker=worker, timeout=timeout)
+    for name in ("poll_interval", "stop_grace"):
+        if name in tunables:
+            setattr(settings, name, float(tunables[name]))
     if config.schedule:
         settings.schedule = config.schedule
     return SyncEngine(store, platforms(), sealer, settings=settings)
@@ -167,8 +178,14 @@ async def status_data(store: Store) -> dict[str, Any]:
             "unread_notifications": await service.unread_count()}
 
 
+def _looking(args: argparse.Namespace) -> bool:
+    """Commands that only look open an existing store read-only: never migrated, never
+    changed (a missing one is still created empty, as for every command)."""
+    return Path(args.db or default_db_path()).exists()
+
+
 async def status(args: argparse.Namespace) -> int:
-    async with open_store(args) as store:
+    async with open_store(args, read_only=_looking(args)) as store:
         data = await status_data(store)
     if args.json:
         print_json(data)
@@ -186,7 +203,7 @@ async def status(args: argparse.Namespace) -> int:
 
 
 async def records(args: argparse.Namespace) -> int:
-    async with open_store(args) as store:
+    async with open_store(args, read_only=_looking(args)) as store:
         where = await job_filter(store, args)
         page = await new_service(store).page(where, limit=args.limit)
     if args.json:
@@ -376,6 +393,10 @@ async def _wait_for_redirect(port: int, wait_seconds: float = 600) -> str:
 
 
 async def engine_run(args: argparse.Namespace) -> int:
+    import logging
+
+    # A busy store, a restarted worker: said on stderr, where a service manager keeps it.
+    logging.basicConfig(level=logging.WARNING, format="syncdesk: %(message)s")
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with open_store(args) as store:
@@ -499,6 +520,6 @@ async def console(args: argparse.Namespace) -> int:
     if not path.exists():
         raise ConfigError(f"no store at {path}: run `syncdesk demo`, or `syncdesk import` "
                           "and `syncdesk connect` first")
-    async with open_store(args) as store:
+    async with open_store(args, read_only=args.read_only) as store:
         await _console_app(store, read_only=args.read_only).run_async()
     return 0

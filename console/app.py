@@ -2,18 +2,26 @@
 
 The app follows the store by polling `last_event_id()` (cheap, and it works when the engine
 runs in another process); when it moved, `revision` bumps and the current screen reloads.
+Apart from that, `now` ticks every second so relative times ("3m ago", "parked in 51s") and
+the engine's heartbeat age stay true while nothing in the store moves.
 Every operator command goes through `run_command`, so refusals and failures are reported
-in one place, and the console refreshes as soon as a command is done.
+in one place, and the console refreshes as soon as a command is done. A read-only console
+answers every key that would change the store with "read-only: …", never with silence.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
 
 from textual import work
+from textual.actions import ActionParseResult
 from textual.app import App
+from textual.content import Content
+from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
@@ -28,17 +36,20 @@ from engine import (
 )
 
 from .commands import OperatorCommands
-from .format import count, describe
-from .keymap import WRITES, bind
+from .format import count, describe, span
+from .keymap import KEYS, WRITES, bind
 from .screens.connections import ConnectionsScreen
 from .screens.dashboard import DashboardScreen
-from .screens.modals import ConfirmScreen, HelpScreen
+from .screens.modals import ConfirmScreen, HelpLine, HelpScreen
 from .screens.notifications import NotificationsScreen
 
 T = TypeVar("T")
 
 TOASTS_AT_ONCE = 3
 """New problems toasted one by one; past this many, one toast counts the rest."""
+
+ENGINE_STALE = 30.0
+"""Seconds without a heartbeat after which the engine counts as stopped (its lease timeout)."""
 
 Connect = Callable[[str], Awaitable[str]]
 """Connects a platform (OAuth in a browser, …) and says how it went."""
@@ -67,6 +78,10 @@ class SyncdeskApp(App[None]):
     """Follow the store; `p` pauses it, to read a screen that would otherwise move."""
     busy: reactive[str] = reactive("", init=False)
     """The long command that is running, in words ("" when none): screens show progress."""
+    now: reactive[datetime | None] = reactive(None, init=False)
+    """The service's clock, read every second: screens re-render relative times from it."""
+    heartbeat: reactive[datetime | None] = reactive(None, init=False)
+    """When the engine last proved alive (None: no engine holds the store)."""
 
     def __init__(self, service: SyncService, *, read_only: bool = False,
                  keymap: Mapping[str, str] | None = None,
@@ -91,12 +106,42 @@ class SyncdeskApp(App[None]):
     def on_mount(self) -> None:
         if self._user_keymap:
             self.set_keymap(self._user_keymap)
-        self._show_status()
+        self.now = self.service.clock()
+        self.set_interval(1.0, self._tick)
         self.set_interval(self.poll_interval, self.poll)
         self.poll()
 
+    def _tick(self) -> None:
+        self.now = self.service.clock()
+
+    def watch_now(self) -> None:
+        self._show_status()
+
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         return not (action in WRITES and self.read_only)
+
+    async def run_action(self, action: str | ActionParseResult,
+                         default_namespace: DOMNode | None = None,
+                         namespaces: Mapping[str, DOMNode] | None = None) -> bool:
+        # A hidden write binding still receives its key: say why nothing happens.
+        _, name, _ = self._parse_action(
+            action, self if default_namespace is None else default_namespace, namespaces)
+        if self.read_only and name in WRITES:
+            self.refuse(KEYS[name].description)
+            return True
+        return await super().run_action(action, default_namespace, namespaces)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every toast is one line of plain text: messages carry platform text and names
+        (`[/Line/0]` is not markup), and a stack of tall toasts would hide the screen."""
+        lines = (f"{title}: {message}" if title else message).strip().splitlines() or [""]
+        super().notify(lines[0], severity=severity, timeout=timeout, markup=False)
+
+    def refuse(self, what: str) -> None:
+        """Answer a change a read-only console will not make."""
+        self.notify(f"read-only: {what.lower()} refused (console opened with --read-only)",
+                    severity="warning", markup=False)
 
     # -- following the store ------------------------------------------------------------
 
@@ -111,6 +156,7 @@ class SyncdeskApp(App[None]):
     @work(group="poll", exit_on_error=False)
     async def _check(self, force: bool) -> None:
         last = await self.service.last_event_id()
+        self.heartbeat = await self.service.engine_heartbeat()
         if last != self._last_event or force:
             first = self._last_event is None
             self._last_event = last
@@ -137,16 +183,41 @@ class SyncdeskApp(App[None]):
     def watch_unread(self) -> None:
         self._show_status()
 
+    def watch_heartbeat(self) -> None:
+        self._show_status()
+
     def watch_live(self) -> None:
         self._show_status()
         if self.live:
             self.poll()
 
-    def _show_status(self) -> None:
-        parts = [f"{self.unread} unread", "live" if self.live else "PAUSED"]
+    def status_parts(self) -> list[tuple[str, str]]:
+        """The header's flags, most important first (a narrow header cuts from the right)."""
+        parts = []
         if self.read_only:
-            parts.append("read-only")
-        self.sub_title = " · ".join(parts)
+            parts.append(("READ-ONLY", "bold reverse $warning"))
+        if not self.live:
+            parts.append(("PAUSED", "bold reverse $warning"))
+        parts.append(self._engine_state())
+        parts.append((f"{self.unread} unread", "bold $warning" if self.unread else ""))
+        return parts
+
+    def _engine_state(self) -> tuple[str, str]:
+        if self.heartbeat is None:
+            return "engine not running", "bold $error"
+        age = ((self.now or self.service.clock()) - self.heartbeat).total_seconds()
+        if age < ENGINE_STALE:
+            return "engine running", "$success"
+        return f"engine stopped {span(age)} ago", "bold $error"
+
+    def _show_status(self) -> None:
+        self.sub_title = " · ".join(text for text, _ in self.status_parts())
+
+    def format_title(self, title: str, sub_title: str) -> Content:
+        parts: list[Content | tuple[str, str] | str] = []
+        for text, style in self.status_parts():
+            parts += [(text, style), " · "]
+        return Content.assemble(*parts[:-1], ("  │  ", "dim"), Content(title))
 
     # -- navigation ---------------------------------------------------------------------
 
@@ -155,13 +226,22 @@ class SyncdeskApp(App[None]):
 
     def action_help(self) -> None:
         screen = self.screen
-        keys: dict[tuple[str, str], None] = {}
+        sections: dict[str, list[HelpLine]] = {}
+        title = screen.title or type(screen).__name__.removesuffix("Screen")
+        seen: set[str] = set()
         for active in screen.active_bindings.values():
             binding = active.binding
-            if binding.description and binding.system is False:
-                keys[(self.get_key_display(binding), binding.description)] = None
-        title = screen.title or type(screen).__name__.removesuffix("Screen")
-        self.push_screen(HelpScreen(title, keys))
+            key = KEYS.get(binding.id or "")
+            if key is None or binding.id in seen:
+                continue  # Textual's own keys (focus, copy, …): not ours to explain
+            seen.add(binding.id or "")
+            section = ("Moving around" if key.navigation else
+                       "Everywhere" if active.node is self else "This screen")
+            sections.setdefault(section, []).append(HelpLine(
+                section, self.get_key_display(binding), key.description, key.explain))
+        order = ["This screen", "Everywhere", "Moving around"]
+        lines = [line for name in order for line in sections.get(name, [])]
+        self.push_screen(HelpScreen(title, lines))
 
     def _to_dashboard(self) -> DashboardScreen:
         while len(self.screen_stack) > 1:

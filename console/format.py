@@ -12,15 +12,29 @@ from engine import ConnectionSummary, JobRow
 PLATFORMS = ("quickbooks", "xero", "wave", "freshbooks")
 
 STATUS_STYLE = {
-    "synced": "green",
-    "pending": "cyan",
-    "in_flight": "cyan",
-    "failed": "bold red",
-    "blocked": "yellow",
-    "skipped": "magenta",
-    "broken_link": "bold magenta",
-    "uncertain": "bold yellow",
+    "synced": "#5faf5f",
+    "pending": "#00afd7",
+    "in_flight": "#5fd7ff",
+    "failed": "bold #ff5f5f",
+    "blocked": "#d7af00",
+    "skipped": "#8787af",
+    "broken_link": "bold #d75fd7",
+    "uncertain": "bold #ff8700",
 }
+"""Colours of the xterm 256-colour cube, so that over SSH (no COLORTERM) each status keeps
+a colour of its own instead of collapsing onto one nearest red or magenta."""
+
+STATUS_GLYPH = {
+    "synced": "✔",
+    "pending": "○",
+    "in_flight": "◐",
+    "failed": "✖",
+    "blocked": "⊘",
+    "skipped": "↷",
+    "broken_link": "✂",
+    "uncertain": "?",
+}
+"""Each status is also a shape: it reads under NO_COLOR and to colour-blind eyes."""
 
 
 def plain(value: object, style: str = "") -> Text:
@@ -29,7 +43,10 @@ def plain(value: object, style: str = "") -> Text:
 
 
 def status(value: str) -> Text:
-    return Text(value.replace("_", " "), style=STATUS_STYLE.get(value, ""))
+    """A job status (or attempt outcome) as its glyph and words, in its colour."""
+    glyph = STATUS_GLYPH.get(value)
+    words = value.replace("_", " ")
+    return Text(f"{glyph} {words}" if glyph else words, style=STATUS_STYLE.get(value, ""))
 
 
 def span(seconds: float) -> str:

@@ -1,9 +1,10 @@
 """Every key the console speaks, by binding id: the one table a keymap file overrides.
 
-Screens build their `BINDINGS` with `bind(id, action)`, so a binding's default keys and
-description live here only. A user keymap (id -> keys, loaded by the CLI from the config
-file) is handed to `App.set_keymap`; the CLI can check its ids against `KEYS`.
-Bindings marked `writes` change the store: a read-only console hides and refuses them.
+Screens build their `BINDINGS` with `bind(id, action)`, so a binding's default keys,
+description and one-line explanation live here only. A user keymap (id -> keys, loaded by
+the CLI from the config file) is handed to `App.set_keymap`; the CLI can check its ids
+against `KEYS`. Bindings marked `writes` change the store: a read-only console hides them
+and answers their keys with "read-only: …".
 """
 
 from __future__ import annotations
@@ -17,53 +18,70 @@ from textual.binding import Binding
 class Key:
     keys: str
     description: str
+    explain: str
+    """One line for the help screen: what the key does, and to what."""
     show: bool = True
     writes: bool = False
     """The action changes the store (refused by a read-only console)."""
+    navigation: bool = False
+    """Moves around rather than acts: listed after the screen's own actions in help."""
 
 
 KEYS: dict[str, Key] = {
     # app-wide
-    "quit": Key("q,ctrl+q", "Quit", show=False),
-    "palette": Key("ctrl+p,colon", "Commands", show=False),
-    "help": Key("question_mark", "Help"),
-    "notifications": Key("n", "Notifications"),
-    "live": Key("p", "Pause/resume live", show=False),
-    "connections": Key("o", "Connections"),
-    "overview": Key("0", "Overview", show=False),
-    "platform_1": Key("1", "Platform 1", show=False),
-    "platform_2": Key("2", "Platform 2", show=False),
-    "platform_3": Key("3", "Platform 3", show=False),
-    "platform_4": Key("4", "Platform 4", show=False),
-    "back": Key("escape", "Back"),
+    "quit": Key("q,ctrl+q", "Quit", "Leave the console (the engine keeps running)", show=False,
+                navigation=True),
+    "palette": Key("ctrl+p,colon", "Commands", "Search every command by name", show=False,
+                   navigation=True),
+    "help": Key("question_mark", "Help", "This list of keys", navigation=True),
+    "notifications": Key("n", "Notifications", "The feed of problems, newest first",
+                         navigation=True),
+    "live": Key("p", "Pause/resume live", "Freeze the screen to read it; again to follow",
+                show=False),
+    "connections": Key("o", "Connections", "Connect, pause, purge; map accounts",
+                       navigation=True),
+    "overview": Key("0", "Overview", "Back to the overview", show=False, navigation=True),
+    "platform_1": Key("1", "Platform 1", "The first connection on the overview", show=False,
+                      navigation=True),
+    "platform_2": Key("2", "Platform 2", "The second connection", show=False, navigation=True),
+    "platform_3": Key("3", "Platform 3", "The third connection", show=False, navigation=True),
+    "platform_4": Key("4", "Platform 4", "The fourth connection", show=False, navigation=True),
+    "back": Key("escape", "Back", "Close this screen", navigation=True),
     # tables
-    "cursor_down": Key("j", "Down", show=False),
-    "cursor_up": Key("k", "Up", show=False),
-    "top": Key("g", "Top", show=False),
-    "bottom": Key("G", "Bottom", show=False),
+    "cursor_down": Key("j", "Down", "Next row (also down arrow)", show=False, navigation=True),
+    "cursor_up": Key("k", "Up", "Previous row (also up arrow)", show=False, navigation=True),
+    "top": Key("g", "Top", "First row", show=False, navigation=True),
+    "bottom": Key("G", "Bottom", "Last row", show=False, navigation=True),
     # record view
-    "search": Key("slash", "Search"),
-    "clear_search": Key("escape", "Clear search"),
-    "status_filter": Key("f", "Status"),
-    "class_filter": Key("e", "Error class"),
-    "sort": Key("s", "Sort"),
-    "mark": Key("space", "Mark", writes=True),
-    "mark_all": Key("A", "Mark all", show=False, writes=True),
-    "clear_marks": Key("U", "Unmark", show=False, writes=True),
-    "retry": Key("r", "Retry", writes=True),
-    "retry_matching": Key("R", "Retry all", writes=True),
-    "copy": Key("c", "Copy"),
+    "search": Key("slash", "Search", "Find by number, name, customer or error text"),
+    "clear_search": Key("escape", "Clear search", "Empty the search and list everything again"),
+    "status_filter": Key("f", "Status", "Cycle the status: failed, pending, blocked, …"),
+    "class_filter": Key("e", "Error class", "Cycle the error-class filter"),
+    "sort": Key("s", "Sort", "Cycle the order: recent, label, amount, tries"),
+    "mark": Key("space", "Mark", "Mark or unmark the row under the cursor", writes=True),
+    "mark_all": Key("A", "Mark all", "Mark every match of the filter, loaded or not",
+                    show=False, writes=True),
+    "clear_marks": Key("U", "Unmark", "Clear every mark", show=False, writes=True),
+    "retry": Key("r", "Retry", "Send the marked rows again, else the cursor row",
+                 writes=True),
+    "retry_matching": Key("R", "Retry all", "Send every match again (asks, with the count)",
+                          writes=True),
+    "copy": Key("c", "Copy", "Copy the record and its error (works over SSH)"),
     # failure detail
-    "resync": Key("y", "Resync", writes=True),
-    "relink": Key("l", "Re-link", writes=True),
+    "resync": Key("y", "Resync", "Push it again (an invoice with its payments)",
+                  writes=True),
+    "relink": Key("l", "Re-link", "Find it on the platform by number, or re-create",
+                  writes=True),
     # notifications
-    "read_all": Key("m", "All read"),
+    "read_all": Key("m", "All read", "Mark every notification read", writes=True),
     # connections
-    "connect": Key("a", "Connect", writes=True),
-    "toggle_connection": Key("t", "Pause/resume", writes=True),
-    "disconnect": Key("D", "Disconnect", writes=True),
-    "purge": Key("X", "Purge", writes=True),
-    "map_accounts": Key("m", "Accounts"),
+    "connect": Key("a", "Connect", "Connect a platform (OAuth in a browser)", writes=True),
+    "toggle_connection": Key("t", "Pause/resume", "Pause or resume syncing this connection",
+                             writes=True),
+    "disconnect": Key("D", "Disconnect", "Stop syncing; links stay (asks first)", writes=True),
+    "purge": Key("X", "Purge", "Revoke; delete its links and jobs (asks first)",
+                 writes=True),
+    "map_accounts": Key("m", "Accounts", "Items with no income account on this platform"),
 }
 
 WRITES = frozenset(binding_id for binding_id, key in KEYS.items() if key.writes)
@@ -74,5 +92,4 @@ def bind(binding_id: str, action: str | None = None, *, priority: bool = False) 
     """The binding `binding_id` from the table; its action defaults to the id."""
     key = KEYS[binding_id]
     return Binding(key.keys, action or binding_id, key.description, show=key.show,
-                   id=binding_id, priority=priority)
-
+                   id=binding_id, priority=priority, tooltip=key.explain)

@@ -72,3 +72,17 @@ def test_retry_dry_run_and_refusal_without_a_terminal(tmp_path: Path,
 def test_unknown_connection_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "pause", "xero", "--db", str(tmp_path / "s.db"))
     assert code == 2 and "no connection to 'xero'" in err
+
+
+@pytest.mark.parametrize("command", [["status"], ["records"], ["console", "--read-only"]])
+@pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00 but not really" * 50],
+                         ids=["empty", "garbage"])
+def test_looking_refuses_a_file_that_is_no_store_and_leaves_it(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str],
+        content: bytes) -> None:
+    path = tmp_path / "x.db"
+    path.write_bytes(content)
+    code, out, err = run(capsys, *command, "--db", str(path))
+    assert code == 2 and not out
+    assert err.count("\n") == 1 and "is not a syncdesk store" in err
+    assert path.read_bytes() == content and sorted(tmp_path.iterdir()) == [path]

@@ -1,8 +1,14 @@
-"""What every console screen shares: live reloads, read-only checks, worker failures."""
+"""What every console screen shares: live reloads, the 1 s tick, read-only checks, failures.
+
+Every screen worker is `exit_on_error=False`, so a failure lands in the one handler
+(`SyncdeskApp.report`) as a toast, never as an exit. A worker may resume after its screen
+was dismissed (or the app is closing): `showing` says whether widgets may still be touched.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
 from textual import work
@@ -12,7 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Header
 from textual.worker import Worker, WorkerState
 
-from ..keymap import WRITES, bind
+from ..keymap import WRITES
 from ..widgets.activity import Activity
 from ..widgets.table import Row, Table
 
@@ -21,17 +27,25 @@ if TYPE_CHECKING:
 
 
 class SyncScreen(Screen[None]):
-    """Reloads when the store changed (while it is the current screen, and on resume)."""
+    """Reloads when the store changed (while it is the current screen, and on resume).
 
-    BINDINGS = [bind("back")]
+    Each screen lists its own keys first and `back` last: the footer shows them in that
+    order, and a narrow footer cuts from the right.
+    """
 
     @property
     def syncdesk(self) -> SyncdeskApp:
         return cast("SyncdeskApp", self.app)
 
+    @property
+    def showing(self) -> bool:
+        """Still in the app with its widgets: false once dismissed or while the app closes."""
+        return self.is_attached and not self._closing and not self.app._exit
+
     def on_mount(self) -> None:
         self.watch(self.app, "revision", self._store_changed, init=False)
         self.watch(self.app, "busy", self._busy_changed)
+        self.watch(self.app, "now", self._ticked, init=False)
 
     def on_screen_resume(self) -> None:
         self.reload()
@@ -40,12 +54,19 @@ class SyncScreen(Screen[None]):
         if self.is_current:
             self.reload()
 
+    def _ticked(self, now: datetime | None) -> None:
+        if now is not None and self.is_current and self.showing:
+            self.tick(now)
+
     def _busy_changed(self, busy: str) -> None:
         for activity in self.query(Activity):
             activity.show(busy)
 
     def reload(self) -> None:
         """Read what this screen shows from the service again (in a worker)."""
+
+    def tick(self, now: datetime) -> None:
+        """Re-render relative times from what was last read (no store read)."""
 
     def action_back(self) -> None:
         self.dismiss()
@@ -82,10 +103,19 @@ class ListScreen(SyncScreen):
     def reload(self) -> None:
         self._load()
 
-    @work(exclusive=True, group="load")
+    @work(exclusive=True, group="load", exit_on_error=False)
     async def _load(self) -> None:
-        self.query_one(Table).sync(await self.rows())
+        await self.read()
+        if self.showing:
+            self.tick(self.syncdesk.service.clock())
 
-    async def rows(self) -> list[Row]:
-        """The table's rows, read from the service."""
+    def tick(self, now: datetime) -> None:
+        self.query_one(Table).sync(self.rows(now))
+
+    async def read(self) -> None:
+        """Read what the table shows from the service (kept on the screen)."""
+        raise NotImplementedError
+
+    def rows(self, now: datetime) -> list[Row]:
+        """The table's rows from what `read` kept, relative times against `now`."""
         raise NotImplementedError

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from rich.text import Text
 
 from engine import ConnectionSummary
@@ -27,8 +29,8 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 
 class ConnectionsScreen(ListScreen):
     TITLE = "Connections"
-    BINDINGS = [bind("connect"), bind("toggle_connection"), bind("disconnect"), bind("purge"),
-                bind("map_accounts")]
+    BINDINGS = [bind("connect"), bind("toggle_connection"), bind("map_accounts"),
+                bind("disconnect"), bind("purge"), bind("back")]
     COLUMNS = COLUMNS
     TABLE_ID = "connections"
 
@@ -37,17 +39,16 @@ class ConnectionsScreen(ListScreen):
         self.connections: dict[str, ConnectionSummary] = {}
         """The connections shown, by row key."""
 
-    async def rows(self) -> list[Row]:
-        service = self.syncdesk.service
-        connections = await service.connections()
-        now = service.clock()
-        self.connections = {str(c.id): c for c in connections}
+    async def read(self) -> None:
+        self.connections = {str(c.id): c for c in await self.syncdesk.service.connections()}
+
+    def rows(self, now: datetime) -> list[Row]:
         return [(str(c.id), [
             Text(str(c.id)), plain(c.platform), plain(c.tenant_name),
             plain(c.state.replace("_", " ")), Text(f"{sum(n.total for n in c.counts):,}"),
             Text(ago(c.last_success_at, now)),
             Text(" ").join(health(c, now).split("\n")),
-        ]) for c in connections]
+        ]) for c in self.connections.values()]
 
     @property
     def current(self) -> ConnectionSummary | None:

@@ -30,16 +30,19 @@ class DashboardScreen(SyncScreen):
         yield Activity()
         yield Footer()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        return action != "back" and super().check_action(action, parameters)
-
     def reload(self) -> None:
         self._load()
 
-    @work(exclusive=True, group="load")
+    @work(exclusive=True, group="load", exit_on_error=False)
     async def _load(self) -> None:
         service = self.syncdesk.service
-        self._show(await service.connections(), service.clock())
+        connections = await service.connections()
+        if self.showing:
+            self._show(connections, service.clock())
+
+    def tick(self, now: datetime) -> None:
+        for panel in self.query(ConnectionPanel):
+            panel.show(panel.summary, now)
 
     def _show(self, connections: list[ConnectionSummary], now: datetime) -> None:
         box = self.query_one("#panels", VerticalScroll)

@@ -33,7 +33,7 @@ ATTEMPT_COLUMNS: list[tuple[str, str, int | None]] = [
 class DetailScreen(SyncScreen):
     """`r` retry, `y` resync, `l` re-link, `c` copy the error; the attempt history below."""
 
-    BINDINGS = [bind("retry"), bind("resync"), bind("relink"), bind("copy")]
+    BINDINGS = [bind("retry"), bind("resync"), bind("relink"), bind("copy"), bind("back")]
 
     def __init__(self, job_id: int) -> None:
         super().__init__()
@@ -53,10 +53,12 @@ class DetailScreen(SyncScreen):
     def reload(self) -> None:
         self._load()
 
-    @work(exclusive=True, group="load")
+    @work(exclusive=True, group="load", exit_on_error=False)
     async def _load(self) -> None:
         service = self.syncdesk.service
         detail = await service.job(self.job_id)
+        if not self.showing:
+            return
         if detail is None:
             self.notify(f"Sync job {self.job_id} no longer exists (purged?).", severity="warning")
             self.dismiss()
@@ -64,7 +66,7 @@ class DetailScreen(SyncScreen):
         self.detail = detail
         job = detail.job
         self.title = f"{job.entity.label} {job.label} · {job.platform}"
-        self.query_one("#facts", Static).update(facts(detail, service.clock()))
+        self.tick(service.clock())
         self.query_one("#attempts", Table).sync([
             (str(index), [
                 Text(stamp(a.started_at)), Text(f"{a.duration_ms}ms", justify="right"),
@@ -72,6 +74,10 @@ class DetailScreen(SyncScreen):
                 else plain(a.outcome), plain(a.error_class), plain(a.error_code),
                 plain(a.http_status), plain(a.message),
             ]) for index, a in enumerate(detail.attempts)])
+
+    def tick(self, now: datetime) -> None:
+        if self.detail is not None:
+            self.query_one("#facts", Static).update(facts(self.detail, now))
 
     def current_job(self) -> JobRow | None:
         return self.detail.job if self.detail else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -12,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from ..keymap import bind
-from ..widgets.table import Table
+from ..widgets.table import Row, Table
 
 
 class ConfirmScreen(ModalScreen[bool]):
@@ -71,24 +72,50 @@ class PromptScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+@dataclass(frozen=True)
+class HelpLine:
+    section: str
+    key: str
+    description: str
+    explain: str
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every binding of the screen it was opened from: key, what it does."""
+    """The keys of the screen it was opened from: its own actions first, each with one line
+    of explanation, then what works everywhere, then moving around. `q`, `?`, `esc` close."""
 
-    BINDINGS = [bind("back", "close"), Binding("question_mark", "close", show=False)]
+    BINDINGS = [bind("back", "close"), Binding("question_mark,q", "close", show=False)]
 
-    def __init__(self, title: str, keys: Iterable[tuple[str, str]]) -> None:
+    def __init__(self, title: str, lines: Iterable[HelpLine]) -> None:
         super().__init__()
         self.title_text = title
-        self.keys = list(keys)
+        self.lines = list(lines)
+
+    @property
+    def keys(self) -> list[tuple[str, str]]:
+        """(key, description) in the order shown."""
+        return [(line.key, line.description) for line in self.lines]
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog help"):
-            yield Label(Text(f"Keys — {self.title_text}"), classes="question")
-            yield Table([("key", "key", 14), ("does", "does", None)])
+            yield Label(Text(f"Keys — {self.title_text}  (q, ? or esc closes)"),
+                        classes="question")
+            yield Table([("key", "key", 8), ("action", "action", 17), ("does", "", None)])
 
     def on_mount(self) -> None:
-        self.query_one(Table).sync([(str(index), [Text(key, style="bold"), Text(does)])
-                                    for index, (key, does) in enumerate(self.keys)])
+        rows: list[Row] = []
+        section = None
+        for index, line in enumerate(self.lines):
+            if line.section != section:
+                section = line.section
+                heading = Text(section, style="bold underline")
+                rows.append((f"section-{index}", [Text(""), heading, Text("")]))
+            rows.append((str(index), [Text(line.key, style="bold"),
+                                      Text(line.description, style="bold"),
+                                      Text(line.explain)]))
+        table = self.query_one(Table)
+        table.sync(rows)
+        table.focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -1,6 +1,11 @@
-"""The notification feed: newest first; `enter` marks one read and opens its record."""
+"""The notification feed: newest first; `enter` marks one read and opens its record.
+
+A read-only console opens the record and marks nothing: the feed is shared by every operator.
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from rich.text import Text
 from textual import on, work
@@ -26,7 +31,7 @@ COLUMNS: list[tuple[str, str, int | None]] = [
 
 class NotificationsScreen(ListScreen):
     TITLE = "Notifications"
-    BINDINGS = [bind("read_all")]
+    BINDINGS = [bind("read_all"), bind("back")]
     COLUMNS = COLUMNS
     TABLE_ID = "feed"
 
@@ -35,11 +40,10 @@ class NotificationsScreen(ListScreen):
         self.notes: dict[str, NotificationRow] = {}
         """The notifications shown, by row key."""
 
-    async def rows(self) -> list[Row]:
-        service = self.syncdesk.service
-        notes = await service.notifications()
-        now = service.clock()
-        self.notes = {str(note.id): note for note in notes}
+    async def read(self) -> None:
+        self.notes = {str(n.id): n for n in await self.syncdesk.service.notifications()}
+
+    def rows(self, now: datetime) -> list[Row]:
         return [(str(note.id), [
             Text("●", style="bold yellow") if note.read_at is None else Text(" "),
             Text(ago(note.created_at, now)),
@@ -47,7 +51,7 @@ class NotificationsScreen(ListScreen):
             plain(note.kind),
             plain(note.title, "bold" if note.read_at is None else ""),
             plain(note.message),
-        ]) for note in notes]
+        ]) for note in self.notes.values()]
 
     @on(DataTable.RowSelected, "#feed")
     def _open(self, event: DataTable.RowSelected) -> None:
@@ -55,17 +59,19 @@ class NotificationsScreen(ListScreen):
         if note is not None:
             self._read(note)
 
-    @work(group="read")
+    @work(group="read", exit_on_error=False)
     async def _read(self, note: NotificationRow) -> None:
-        await self.syncdesk.service.mark_read(note.id)
-        self.syncdesk.poll(force=True)
+        # A read-only console opens the record but leaves the feed as others see it.
+        if not self.syncdesk.read_only:
+            await self.syncdesk.service.mark_read(note.id)
+            self.syncdesk.poll(force=True)
         if note.job_id is not None:
             self.app.push_screen(DetailScreen(note.job_id))
         else:
             self.notify(f"{note.platform}: a connection-level notice; see Connections (o).",
                         markup=False)
 
-    @work(group="read")
+    @work(group="read", exit_on_error=False)
     async def action_read_all(self) -> None:
         read = await self.syncdesk.service.mark_read(None)
         self.notify(f"{count(read, 'notification')} marked read.")

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from rich.text import Text
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.reactive import reactive
 from textual.widgets import DataTable, Footer, Header, Input, Static
@@ -26,7 +26,7 @@ from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sor
 from ..format import copy_text, count, describe
 from ..keymap import bind
 from ..widgets.activity import Activity
-from ..widgets.job_table import JobTable
+from ..widgets.job_table import NARROW_BELOW, JobTable, strip
 from .base import SyncScreen
 from .detail import DetailScreen
 
@@ -73,9 +73,9 @@ class SearchInput(Input):
 
 class RecordScreen(SyncScreen):
     BINDINGS = [
-        bind("search"), bind("status_filter"), bind("class_filter"), bind("sort"),
-        bind("mark"), bind("mark_all"), bind("clear_marks"), bind("retry"),
-        bind("retry_matching"), bind("copy"),
+        bind("retry"), bind("retry_matching"), bind("mark"), bind("search"),
+        bind("status_filter"), bind("class_filter"), bind("sort"), bind("copy"),
+        bind("mark_all"), bind("clear_marks"), bind("back"),
     ]
 
     where: reactive[JobFilter] = reactive(JobFilter, init=False)
@@ -101,6 +101,7 @@ class RecordScreen(SyncScreen):
         yield SearchInput(placeholder="search number, name, customer or error; esc clears",
                           id="search")
         yield JobTable(id="jobs")
+        yield Static(id="strip")
         yield Static(id="window")
         yield Activity()
         yield Footer()
@@ -109,7 +110,19 @@ class RecordScreen(SyncScreen):
         super().on_mount()
         self.query_one("#search").display = False
         self._show_filters()
+        self._fit(self.app.size.width)
         self.query_one(JobTable).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._fit(event.size.width):
+            self._show_jobs(self.syncdesk.service.clock())
+
+    def _fit(self, width: int) -> bool:
+        """Narrow columns (and the strip) below `NARROW_BELOW`; True if that changed."""
+        table = self.query_one(JobTable)
+        changed = table.set_narrow(width < NARROW_BELOW)
+        self.query_one("#strip").display = table.narrow
+        return changed
 
     @property
     def scope(self) -> str:
@@ -126,7 +139,7 @@ class RecordScreen(SyncScreen):
             self.window = Window()
         self._filler = self._read(first, count)
 
-    @work(exclusive=True, group="page")
+    @work(exclusive=True, group="page", exit_on_error=False)
     async def _read(self, first: int, count: int) -> None:
         service, window = self.syncdesk.service, self.window
         pages: list[list[JobRow]] = []
@@ -143,11 +156,16 @@ class RecordScreen(SyncScreen):
                 break
             window.starts.append(page.next)
         window.first, window.pages, window.more = first, pages, more
-        self._show_jobs(service.clock())
+        if self.showing:
+            self._show_jobs(service.clock())
+
+    def tick(self, now: datetime) -> None:
+        self._show_jobs(now)
 
     def _show_jobs(self, now: datetime) -> None:
         table = self.query_one(JobTable)
         table.show(self.window.jobs, self._is_marked, now)
+        self._show_strip(now)
         held = len(table.rows)
         start = self.window.first * PAGE
         more = "+" if self.window.more else ""
@@ -170,8 +188,14 @@ class RecordScreen(SyncScreen):
         elif window.first > 0 and row < EDGE:
             self._fill(window.first - 1, len(window.pages))
 
+    def _show_strip(self, now: datetime) -> None:
+        if self.query_one(JobTable).narrow:
+            job = self.current_job()
+            self.query_one("#strip", Static).update(strip(job, now) if job else "")
+
     @on(DataTable.RowHighlighted, "#jobs")
     def _highlighted(self) -> None:
+        self._show_strip(self.syncdesk.service.clock())
         self._near_edge()
 
     @on(JobTable.Top)
@@ -198,7 +222,7 @@ class RecordScreen(SyncScreen):
         self._show_filters()
         self._fill(0, 1, reset=True)
 
-    @work(exclusive=True, group="filter")
+    @work(exclusive=True, group="filter", exit_on_error=False)
     async def _refilter(self, old: JobFilter, new: JobFilter) -> None:
         if self.marked_query is not None:
             self.notify(f"Cleared the mark on all {count(self.marked_count, 'record')} of "
@@ -207,6 +231,8 @@ class RecordScreen(SyncScreen):
         if self.marked:
             page = await self.syncdesk.service.page(replace(new, ids=tuple(self.marked)),
                                                     limit=len(self.marked))
+            if not self.showing:
+                return
             visible = {job.id for job in page.rows}
             hidden = len(self.marked - visible)
             if hidden:
@@ -282,10 +308,12 @@ class RecordScreen(SyncScreen):
         self.query_one(JobTable).action_cursor_down()
         self._show_filters()
 
-    @work(group="marks")
+    @work(group="marks", exit_on_error=False)
     async def action_mark_all(self) -> None:
         where = self.where
         self.marked_count = await self.syncdesk.service.count(where)
+        if not self.showing:
+            return
         self.marked_query, self.marked = where, set()
         self._show_marks()
         self.notify(f"Marked all {count(self.marked_count, 'record')} matching "

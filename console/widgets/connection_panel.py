@@ -7,6 +7,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
@@ -67,7 +68,9 @@ class ConnectionPanel(Vertical, can_focus=False):
     def show(self, summary: ConnectionSummary, now: datetime) -> None:
         """Update in place: the health line and the cells whose count changed."""
         self.summary = summary
-        self.border_title = f"{self.position} · {summary.platform} · {summary.tenant_name}"
+        # Content, not a str: a tenant named "Builders [/Line/0] Inc" is not markup.
+        self.border_title = Content(
+            f"{self.position} · {summary.platform} · {summary.tenant_name}")
         self.query_one(".health", Static).update(health(summary, now))
         rows: list[Row] = []
         by_entity = {counts.entity: counts for counts in summary.counts}

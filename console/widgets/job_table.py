@@ -1,4 +1,8 @@
-"""The records of a listing, one row per sync job, keyed by job id."""
+"""The records of a listing, one row per sync job, keyed by job id.
+
+Below `NARROW_BELOW` columns the table keeps the label, the status and the error (what a
+person triages by); the record screen shows the other fields of the cursor row in a strip.
+"""
 
 from __future__ import annotations
 
@@ -11,20 +15,25 @@ from textual.message import Message
 from engine import JobRow
 
 from ..format import ago, money, plain, status
-from .table import Row, Table
+from .table import Columns, Row, Table
 
-COLUMNS: list[tuple[str, str, int | None]] = [
+COLUMNS: Columns = [
     ("mark", " ", 1),
     ("label", "number / name", 14),
     ("customer", "customer", 16),
     ("amount", "amount", 13),
-    ("status", "status", 11),
+    ("status", "status", 13),
     ("remote", "remote id", 9),
     ("attempts", "#", 2),
     ("last", "last try", 8),
     ("error", "error", 80),
 ]
 """Fixed widths: a page of rows is added without measuring every cell."""
+
+NARROW: Columns = [column for column in COLUMNS
+                   if column[0] in ("mark", "label", "status", "error")]
+NARROW_BELOW = 100
+"""Terminal width (columns) below which the table shows only the `NARROW` columns."""
 
 MARK = Text("●", style="bold yellow")
 NO_MARK = Text(" ")
@@ -39,25 +48,55 @@ class JobTable(Table):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id)
 
+    @property
+    def narrow(self) -> bool:
+        return self.spec is NARROW
+
+    def set_narrow(self, narrow: bool) -> bool:
+        """Switch between the full and the narrow columns; True if that changed anything."""
+        if narrow == self.narrow:
+            return False
+        self.set_columns(NARROW if narrow else COLUMNS)
+        return True
+
     def action_scroll_top(self) -> None:
         self.post_message(self.Top())
         super().action_scroll_top()
 
     def show(self, jobs: Sequence[JobRow], marked: Callable[[int], bool],
              now: datetime) -> None:
-        self.sync([job_row(job, marked(job.id), now) for job in jobs])
+        keep = [index for index, column in enumerate(COLUMNS) if column in self.spec]
+        rows = (job_row(job, marked(job.id), now) for job in jobs)
+        self.sync([(key, [cells[i] for i in keep]) for key, cells in rows])
 
     def show_mark(self, job_id: int, marked: bool) -> None:
         self.update_cell(str(job_id), "mark", MARK if marked else NO_MARK)
 
 
-def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
-    error = ""
+def error_line(job: JobRow) -> str:
+    """The first line of the error (with its class), or what a blocked record waits for."""
     if job.error_message:
         prefix = f"{job.error_class}: " if job.error_class else ""
-        error = f"{prefix}{job.error_message}".splitlines()[0]
-    elif job.blocked_by:
-        error = f"waits for {job.blocked_by}"
+        return f"{prefix}{job.error_message}".splitlines()[0]
+    if job.blocked_by:
+        return f"waits for {job.blocked_by}"
+    return ""
+
+
+def strip(job: JobRow, now: datetime) -> Text:
+    """The cursor row's fields a narrow table leaves out, on one line."""
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for name, value in (("customer", job.customer), ("amount", money(job.amount, job.currency)),
+                        ("remote", job.remote_id or "—"), ("attempts", str(job.attempts)),
+                        ("last try", ago(job.last_attempt_at, now)
+                         if job.last_attempt_at else "—")):
+        if value:
+            text.append(f"{name} ", "dim")
+            text.append(f"{value}  ")
+    return text
+
+
+def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
     return (str(job.id), [
         MARK if marked else NO_MARK,
         plain(job.label),
@@ -67,5 +106,5 @@ def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
         plain(job.remote_id),
         Text(str(job.attempts), justify="right"),
         Text(ago(job.last_attempt_at, now) if job.last_attempt_at else "—"),
-        plain(error, "red" if job.status == "failed" else ""),
+        plain(error_line(job), "red" if job.status == "failed" else ""),
     ])

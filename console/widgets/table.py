@@ -12,6 +12,8 @@ from ..keymap import bind
 
 Row = tuple[str, Sequence[Text]]
 """A row's key and its cells, in column order."""
+Columns = Sequence[tuple[str, str, int | None]]
+"""Each column's key, label, and width (None: fit the content)."""
 
 
 class Table(DataTable[Text]):
@@ -24,16 +26,27 @@ class Table(DataTable[Text]):
         bind("bottom", "scroll_bottom"),
     ]
 
-    def __init__(self, columns: Sequence[tuple[str, str, int | None]], *,
-                 id: str | None = None, classes: str | None = None) -> None:
-        """`columns`: (key, label, width or None to fit the content)."""
+    def __init__(self, columns: Columns, *, id: str | None = None,
+                 classes: str | None = None) -> None:
         super().__init__(cursor_type="row", id=id, classes=classes)
-        self._spec = columns
+        self.spec = columns
+        """The columns shown."""
         self._keys: list[str] = []
 
     def on_mount(self) -> None:
-        for key, label, width in self._spec:
+        if not self.columns:
+            self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key, label, width in self.spec:
             self.add_column(label, key=key, width=width)
+
+    def set_columns(self, columns: Columns) -> None:
+        """Show other columns: the rows are dropped, to be `sync`ed again."""
+        self.spec = columns
+        self._keys = []
+        self.clear(columns=True)
+        self._add_columns()
 
     @property
     def cursor_key(self) -> str | None:
@@ -50,8 +63,8 @@ class Table(DataTable[Text]):
         """Show exactly `rows`: update cells in place when the keys are the same, append when
         they only grew, else rebuild and keep the cursor on the same key where it still is."""
         keys = [key for key, _ in rows]
-        fit = [width is None for _, _, width in self._spec]
-        columns = [key for key, _, _ in self._spec]
+        fit = [width is None for _, _, width in self.spec]
+        columns = [key for key, _, _ in self.spec]
         with self.app.batch_update():
             if keys[: len(self._keys)] == self._keys:
                 for key, cells in rows[: len(self._keys)]:

@@ -367,7 +367,9 @@ async def test_new_notification_raises_a_toast_without_markup(service: SyncServi
                 "INSERT INTO notifications (connection_id, entity, record_id, kind, title, "
                 "message, created_at) VALUES (2, 'invoice', 'V-5', 'failed', 'INV-1005 "
                 "[failed]', '[/Line/0] bad [red]', ?)", (ago(minutes=0),))
-        await until(pilot, lambda: "[/Line/0] bad [red]" in messages(app))
+        # One line: the title, then the platform's text, both verbatim.
+        await until(pilot, lambda: "xero: INV-1005 [failed]: [/Line/0] bad [red]"
+                    in messages(app))
         await until(pilot, lambda: "2 unread" in app.sub_title)
 
 
@@ -386,8 +388,19 @@ async def test_help_lists_every_binding_of_the_screen(app: SyncdeskApp) -> None:
                      "Down", "Top", "Bottom", "Notifications", "Back", "Quit"):
             assert does in described
         assert described["Retry all"] == "R"
-        await pilot.press("escape")
-        assert isinstance(app.screen, RecordScreen)
+        # The screen's own actions first, each explained; moving around last.
+        sections = [line.section for line in help_screen.lines]
+        assert sections[0] == "This screen"
+        assert sections.index("Moving around") > sections.index("Everywhere") > 0
+        assert [line.description for line in help_screen.lines[:3]] == [
+            "Retry", "Retry all", "Mark"]
+        assert all(line.explain for line in help_screen.lines)
+        for close in ("escape", "q", "question_mark"):
+            await pilot.press(close)
+            assert isinstance(app.screen, RecordScreen)
+            if close != "question_mark":
+                await pilot.press("question_mark")
+                assert isinstance(app.screen, HelpScreen)
 
 
 async def test_keymap_from_config_rebinds_by_id(service: SyncService) -> None:
@@ -402,14 +415,19 @@ async def test_keymap_from_config_rebinds_by_id(service: SyncService) -> None:
 
 async def test_read_only_hides_and_refuses_every_write(service: SyncService) -> None:
     app = SyncdeskApp(service, read_only=True, poll_interval=0.05)
-    async with app.run_test(size=SIZE) as pilot:
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen = await open_failed_invoices(pilot)
-        assert "read-only" in app.sub_title
+        assert app.sub_title.startswith("READ-ONLY")
         shown = {b.binding.id for b in screen.active_bindings.values()}
         assert not shown & {"retry", "retry_matching", "mark", "mark_all"}
         await pilot.press("space", "r", "R")
         await settle(pilot)
         assert not screen.marked and isinstance(app.screen, RecordScreen)
+        # Each refused key is answered, never silence.
+        assert [m for m in messages(app) if m.startswith("read-only:")] == [
+            "read-only: mark refused (console opened with --read-only)",
+            "read-only: retry refused (console opened with --read-only)",
+            "read-only: retry all refused (console opened with --read-only)"]
         assert await service.count(JobFilter(statuses=("failed",))) == 2
         provider = OperatorCommands(app.screen)
         await provider.startup()
