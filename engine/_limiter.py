@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from ._errors import RateLimited
 from ._port import Limits, Quota
 
 Monotonic = Callable[[], float]
@@ -22,8 +23,11 @@ Monotonic = Callable[[], float]
 
 class RateGate:
     def __init__(self, limits: Limits, *, throttle: bool = True,
-                 monotonic: Monotonic = time.monotonic) -> None:
+                 monotonic: Monotonic = time.monotonic, longest_wait: float = 300.0) -> None:
         self.limits = limits
+        self.longest_wait = longest_wait
+        """A hold longer than this is not slept in the gate: `slot()` raises `RateLimited`, so
+        the job goes back to the queue instead of sleeping in flight (a spent daily quota)."""
         self.throttle = throttle
         self._monotonic = monotonic
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
@@ -62,6 +66,9 @@ class RateGate:
         while True:
             now = self._monotonic()
             delay = self._hold_until - now
+            if delay > self.longest_wait:
+                raise RateLimited(f"the platform asked syncdesk to wait {delay:.0f} s more",
+                                  retry_after=delay, http_status=None)
             if self.throttle:
                 delay = max(delay, self._budget_delay(now, batch))
             if delay <= 0:

@@ -94,7 +94,8 @@ class ConnectionWorker:
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.state.store, self.clock)
-        self.gate = RateGate(self.capabilities.limits, throttle=self.settings.throttle)
+        self.gate = RateGate(self.capabilities.limits, throttle=self.settings.throttle,
+                             longest_wait=LONG_WAIT)
         self.policy = self.settings.policy
         self.rng = random.Random(self.settings.seed)
         self.stopped_reason: str | None = None
