@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from console._wiring import platforms
+from console._wiring import connect_sandbox, platforms, sandbox_app
 from engine import (
     AuthRevoked,
     ConnectionSettings,
@@ -208,3 +212,97 @@ async def test_the_engine_rides_out_a_lost_refresh_answer(make_world: Any, name:
     else:
         assert (after["state"], job["status"]) == ("active", "synced")
         assert sandbox.authority.regrants == 1
+
+
+# --- a real SIGKILL between the platform's answer and the commit ---------------------------
+
+PORTS = dict(zip(PLATFORMS, range(19350, 19354), strict=True))
+"""Loopback ports of this file's sandboxes (the range this suite's token tests own)."""
+
+CHILD = """
+import asyncio, sys
+from pathlib import Path
+sys.path.insert(0, {root!r})
+from console._wiring import platforms
+from engine import ConnectionSettings, Sealer, Store, TokenVault
+
+async def main():
+    store = await Store.open(Path({db!r}))
+    oauth = platforms()[{name!r}].oauth(ConnectionSettings(
+        platform={name!r}, client_id="syncdesk-demo", client_secret="demo-secret",
+        base_url={url!r}))
+
+    async def answered_then_hang(token, *, after_lost_answer=False):
+        await oauth.refresh(token, after_lost_answer=after_lost_answer)
+        print("answered", flush=True)  # the new pair is here, not yet committed
+        await asyncio.sleep(3600)
+
+    vault = TokenVault(store, 1, answered_then_hang, Sealer.load())
+    await vault.refreshed(await vault.access_token())
+
+asyncio.run(main())
+"""
+
+
+class Served:
+    """One platform's sandbox on a loopback port, outliving the processes that use it."""
+
+    def __init__(self, name: str) -> None:
+        import uvicorn
+
+        self.app = sandbox_app(name, limits_enabled=False)
+        self.url = f"http://127.0.0.1:{PORTS[name]}"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, host="127.0.0.1",
+                                                    port=PORTS[name], log_level="warning",
+                                                    lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def __enter__(self) -> Served:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "the sandbox did not start"
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("name", PLATFORMS)
+async def test_sigkill_between_answer_and_commit_then_restart(tmp_path: Path, name: str) -> None:
+    db = tmp_path / "kill.db"
+    with Served(name) as served:
+        store = await Store.open(db)
+        sealer = Sealer.load()
+        world = World(store, sealer, {name: served.app}, {name: 1})
+        await connect_sandbox(store, platforms()[name], served.url, sealer)
+        before = await stored(world, name)
+        child = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", CHILD.format(root=str(ROOT), db=str(db), name=name,
+                                               url=served.url),
+            stdout=asyncio.subprocess.PIPE)
+        assert child.stdout is not None
+        assert (await asyncio.wait_for(child.stdout.readline(), 60)) == b"answered\n"
+        child.send_signal(signal.SIGKILL)
+        assert await child.wait() == -signal.SIGKILL
+        after = await stored(world, name)
+        assert after["refresh_token"] == before["refresh_token"] and after[UNANSWERED] == 1
+        assert served.app.state.sandbox.authority.refreshes == 1
+        restarted = TokenVault(store, 1, platforms()[name].oauth(ConnectionSettings(
+            platform=name, client_id="syncdesk-demo", client_secret="demo-secret",
+            base_url=served.url)).refresh, sealer)
+        old = str(before["access_token"])
+        try:
+            if name in ADVICE:
+                with pytest.raises(AuthRevoked, match="FreshBooks spends each refresh token"):
+                    await restarted.refreshed(old)
+                assert (await stored(world, name))["state"] == "needs_reconnect"
+            else:
+                assert await restarted.refreshed(old) != old
+                assert served.app.state.sandbox.authority.regrants == 1
+                assert (await stored(world, name))["state"] == "active"
+        finally:
+            await store.close()
