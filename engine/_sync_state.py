@@ -311,14 +311,8 @@ class SyncState:
 
     async def needs_reconnect(self, connection_id: int, title: str, message: str,
                               now: datetime) -> None:
-        stamp = to_iso(now)
         async with self.store.write() as db:
-            await db.execute(
-                "UPDATE connections SET state = 'needs_reconnect', state_reason = ?, "
-                "updated_at = ? WHERE id = ? AND state = 'active'",
-                (f"needs reconnecting: {message}", stamp, connection_id))
-            await raise_notification(db, connection_id, None, None, kind="auth", title=title,
-                                     message=message, now=stamp)
+            await mark_needs_reconnect(db, connection_id, title, message, to_iso(now))
 
     async def write_quota(self, connection_id: int, quota: Quota, now: datetime) -> None:
         async with self.store.write() as db:
@@ -466,6 +460,17 @@ async def set_connection_state(db: aiosqlite.Connection, connection_id: int,
     await db.execute(
         "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
         (state.value, reason, now, connection_id))
+
+
+async def mark_needs_reconnect(db: aiosqlite.Connection, connection_id: int, title: str,
+                               message: str, now: str) -> None:
+    """The grant is gone: stop the connection (if it still runs) and say so, once."""
+    await db.execute(
+        "UPDATE connections SET state = 'needs_reconnect', state_reason = ?, updated_at = ? "
+        "WHERE id = ? AND state = 'active'", (f"needs reconnecting: {message}", now,
+                                              connection_id))
+    await raise_notification(db, connection_id, None, None, kind="auth", title=title,
+                             message=message, now=now)
 
 
 async def purge_connection(db: aiosqlite.Connection, connection_id: int, reason: str,

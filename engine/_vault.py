@@ -29,10 +29,10 @@ from typing import Any, Protocol
 import aiosqlite
 
 from ._errors import AuthRevoked, Transient
-from ._notify import raise_notification
 from ._port import TokenSet
 from ._secrets import Sealer
 from ._store import Store
+from ._sync_state import mark_needs_reconnect
 from ._time import Clock, from_iso, to_iso, utcnow
 
 
@@ -102,7 +102,8 @@ class TokenVault:
                     str(refresh_token), after_lost_answer=int(secrets.get(UNANSWERED, 0)) > 1)
             except AuthRevoked as exc:
                 revoked = exc
-                await _needs_reconnect(db, self.connection_id, exc, to_iso(self.clock()))
+                await mark_needs_reconnect(db, self.connection_id, "Connection needs reconnecting",
+                                           exc.message, to_iso(self.clock()))
             except Transient as exc:
                 raise Transient(f"{exc.message}; syncdesk keeps the refresh token it holds "
                                 "and tries it again on the next request",
@@ -144,14 +145,3 @@ class TokenVault:
 
     def _expiring(self, expires_at: str) -> bool:
         return from_iso(expires_at) - EARLY_REFRESH <= self.clock()
-
-
-async def _needs_reconnect(db: aiosqlite.Connection, connection_id: int, error: AuthRevoked,
-                           now: str) -> None:
-    reason = f"needs reconnecting: {error.message}"
-    await db.execute(
-        "UPDATE connections SET state = 'needs_reconnect', state_reason = ?, updated_at = ? "
-        "WHERE id = ?", (reason, now, connection_id),
-    )
-    await raise_notification(db, connection_id, None, None, kind="auth",
-                             title="Connection needs reconnecting", message=reason, now=now)
