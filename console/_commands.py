@@ -12,7 +12,7 @@ import sys
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from engine import (
@@ -39,8 +39,10 @@ from engine import (
     pull_directory,
 )
 
-from ._fleet import SandboxFleet
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
+
+if TYPE_CHECKING:
+    from ._fleet import SandboxFleet
 
 # -- shared helpers ----------------------------------------------------------------------
 
@@ -431,6 +433,8 @@ async def prepare_demo(db: Path, size: int, seed_value: int, *,
     """Fresh store, sandboxes on loopback, the demo business seeded, every platform connected."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
+    from ._fleet import SandboxFleet  # uvicorn and the sandboxes: only the demo needs them
+
     fleet = SandboxFleet(platforms(), limits_enabled=limits)
     urls = await asyncio.to_thread(fleet.start)
     store = await Store.open(db)

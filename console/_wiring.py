@@ -27,8 +27,7 @@ from engine import (
     add_connection,
 )
 
-PLATFORM_NAMES = ("quickbooks", "xero", "wave", "freshbooks")
-"""Every platform syncdesk knows, in the order of the console's 1–4 keys."""
+from ._names import PLATFORM_NAMES
 
 ENV_CONFIG = "SYNCDESK_CONFIG"
 

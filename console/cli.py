@@ -8,15 +8,16 @@ and exits 2 (1 when some records were rejected).
 from __future__ import annotations
 
 import argparse
-import asyncio
+import importlib
 import sys
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Callable, Coroutine, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from engine import JOB_STATUSES, Entity, SyncdeskError
+from ._names import PLATFORM_NAMES
 
-from . import _commands as commands
-from ._wiring import PLATFORM_NAMES
+if TYPE_CHECKING:
+    from types import ModuleType
 
 Handler = Callable[[argparse.Namespace], Coroutine[None, None, int]]
 
@@ -24,10 +25,16 @@ Handler = Callable[[argparse.Namespace], Coroutine[None, None, int]]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler | None = getattr(args, "handler", None)
-    if handler is None:
+    name: str | None = getattr(args, "handler", None)
+    if name is None:
         parser.print_help()
         return 2
+    # Only now the engine (and, for `console`/`demo`, Textual and the platforms) is loaded.
+    import asyncio
+
+    from engine import SyncdeskError
+
+    handler: Handler = getattr(_commands(), name)
     try:
         return asyncio.run(handler(args))
     except SyncdeskError as exc:
@@ -35,6 +42,49 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _commands() -> ModuleType:
+    return importlib.import_module("console._commands")
+
+
+class EngineNames(Sequence[str]):
+    """Choices that are the engine's names (entities, statuses), read from the engine the
+    first time an argument is checked against them, not when `--help` builds the parser."""
+
+    def __init__(self, read: Callable[[], Sequence[str]]) -> None:
+        self._read = read
+        self._names: Sequence[str] | None = None
+
+    @property
+    def names(self) -> Sequence[str]:
+        if self._names is None:
+            self._names = self._read()
+        return self._names
+
+    def __getitem__(self, index: int) -> str:  # type: ignore[override]
+        return self.names[index]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names)
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names
+
+
+def _entities() -> Sequence[str]:
+    from engine import Entity
+
+    return [e.value for e in Entity]
+
+
+def _statuses() -> Sequence[str]:
+    from engine import JOB_STATUSES
+
+    return list(JOB_STATUSES)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    def command(name: str, handler: Handler, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, handler: str, help_text: str) -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--db", type=Path, default=None,
                        help="store file (default: $SYNCDESK_DB or the per-user data dir)")
         p.set_defaults(handler=handler)
         return p
 
-    p = command("demo", commands.demo, "Start sandboxes, seed a demo business, connect every "
+    p = command("demo", "demo", "Start sandboxes, seed a demo business, connect every "
                 "platform, sync, and open the console (or print the status with --headless).")
     p.add_argument("--headless", action="store_true",
                    help="no console: run until nothing is due, print the status as JSON, exit")
@@ -62,35 +112,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the platforms' rate limits in the sandboxes and the engine (default: "
                         "real with the console, off with --headless so it ends in seconds)")
 
-    p = command("console", commands.console, "Open the console on an existing store.")
+    p = command("console", "console", "Open the console on an existing store.")
     p.add_argument("--read-only", action="store_true", help="refuse every change")
 
-    p = command("seed", commands.seed, "Write the demo business into a store.")
+    p = command("seed", "seed", "Write the demo business into a store.")
     p.add_argument("--size", type=int, default=300)
     p.add_argument("--seed", type=int, default=7)
 
-    p = command("import", commands.import_file, "Import customers, items, invoices, payments "
+    p = command("import", "import_file", "Import customers, items, invoices, payments "
                 "and credit notes from a JSON or CSV file (see docs/IMPORT.md).")
     p.add_argument("file", type=Path)
     p.add_argument("--partial", action="store_true",
                    help="import the good records and report the rest (default: all or nothing)")
 
-    p = command("status", commands.status, "Counts per connection, entity and status.")
+    p = command("status", "status", "Counts per connection, entity and status.")
     p.add_argument("--json", action="store_true")
 
-    p = command("records", commands.records, "List sync records matching filters.")
+    p = command("records", "records", "List sync records matching filters.")
     _filters(p)
     p.add_argument("--limit", type=int, default=50)
     p.add_argument("--json", action="store_true")
 
-    p = command("retry", commands.retry, "Retry every record matching the filters.")
+    p = command("retry", "retry", "Retry every record matching the filters.")
     _filters(p)
     p.add_argument("--dry-run", action="store_true", help="only say how many would be retried")
     p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     for name, handler, text in (
-        ("resync", commands.resync, "Push a record again (an invoice with its unsynced payments)."),
-        ("relink", commands.relink, "Find a record on its platform by number, or re-create it."),
+        ("resync", "resync", "Push a record again (an invoice with its unsynced payments)."),
+        ("relink", "relink", "Find a record on its platform by number, or re-create it."),
     ):
         p = command(name, handler, text)
         p.add_argument("job", type=int, help="sync job id (see `syncdesk records`)")
@@ -99,13 +149,13 @@ def build_parser() -> argparse.ArgumentParser:
                        ("resume", "Resume a paused connection."),
                        ("disconnect", "Stop syncing a connection; links are kept."),
                        ("purge", "Revoke a connection at its platform and delete its links.")):
-        p = command(name, commands.connection_command, text)
+        p = command(name, "connection_command", text)
         p.add_argument("connection", help="connection id or platform name")
         p.set_defaults(action=name)
         if name == "purge":
             p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
-    p = command("connect", commands.connect, "Connect a platform (OAuth2 authorization code).")
+    p = command("connect", "connect", "Connect a platform (OAuth2 authorization code).")
     p.add_argument("platform", choices=PLATFORM_NAMES)
     p.add_argument("--client-id", default=None)
     p.add_argument("--client-secret", default=None)
@@ -118,11 +168,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-import", action="store_true",
                    help="do not pull the platform's customers and items into the ledger")
 
-    p = command("pull", commands.pull, "Pull a connection's customers and items: link the "
+    p = command("pull", "pull", "Pull a connection's customers and items: link the "
                 "ones that match local records, import the rest.")
     p.add_argument("connection", help="connection id or platform name")
 
-    p = command("engine", commands.engine_run, "Run the sync engine until interrupted.")
+    p = command("engine", "engine_run", "Run the sync engine until interrupted.")
     p.add_argument("action", choices=["run"])
     p.add_argument("--until-idle", action="store_true",
                    help="stop once nothing is due instead of running until interrupted")
@@ -135,14 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--no-limits", action="store_true", help="turn the rate limits off")
     p.add_argument("--empty", action="store_true", help="no demo company data")
-    p.set_defaults(handler=commands.sandbox_serve)
+    p.set_defaults(handler="sandbox_serve")
     return parser
 
 
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--connection", help="connection id or platform name")
-    p.add_argument("--entity", choices=[e.value for e in Entity])
-    p.add_argument("--status", choices=JOB_STATUSES)
+    p.add_argument("--entity", choices=EngineNames(_entities), metavar="ENTITY",
+                   help="one of: %(choices)s")
+    p.add_argument("--status", choices=EngineNames(_statuses), metavar="STATUS",
+                   help="one of: %(choices)s")
     p.add_argument("--error-class")
     p.add_argument("--error-code")
     p.add_argument("--match", help="text in the number, name, customer or error message")

@@ -14,7 +14,8 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 from engine import ConnectionSummary, JobFilter
 
-from .format import PLATFORMS, describe
+from ._names import PLATFORM_NAMES
+from .format import describe
 
 if TYPE_CHECKING:
     from .app import SyncdeskApp
@@ -51,7 +52,7 @@ class OperatorCommands(Provider):
                           "or re-create it", lambda: app.relink(job.id, job.label))
         for connection in self._connections:
             yield from _connection_commands(app, connection)
-        for platform in PLATFORMS:
+        for platform in PLATFORM_NAMES:
             yield Command(f"Connect {platform}", f"Connect a {platform} organisation",
                           partial(app.connect, platform))
 

@@ -9,8 +9,6 @@ from rich.text import Text
 
 from engine import ConnectionSummary, JobRow
 
-PLATFORMS = ("quickbooks", "xero", "wave", "freshbooks")
-
 STATUS_STYLE = {
     "synced": "#5faf5f",
     "pending": "#00afd7",

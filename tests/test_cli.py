@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +88,26 @@ def test_looking_refuses_a_file_that_is_no_store_and_leaves_it(
     assert code == 2 and not out
     assert err.count("\n") == 1 and "is not a syncdesk store" in err
     assert path.read_bytes() == content and sorted(tmp_path.iterdir()) == [path]
+
+
+def test_help_loads_no_engine_platform_or_textual() -> None:
+    """`syncdesk --help` answers in well under 0.5 s because it imports none of these."""
+    heavy = ("engine", "providers", "textual", "pydantic", "httpx", "uvicorn", "aiosqlite")
+    probe = ("import sys, contextlib, io\n"
+             "from console.cli import main\n"
+             "with contextlib.redirect_stdout(io.StringIO()), contextlib.suppress(SystemExit):\n"
+             "    main(['--help'])\n"
+             f"print(sorted({{m.split('.')[0] for m in sys.modules}} & {set(heavy)!r}))")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True, cwd=ROOT)
+    assert done.stdout.strip() == "[]"
+
+
+def test_records_checks_the_engines_names_when_asked(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["records", "--db", str(tmp_path / "s.db"), "--status", "lost"])
+    assert "invalid choice: 'lost'" in capsys.readouterr().err
+    code, _, _ = run(capsys, "records", "--db", str(tmp_path / "s.db"), "--status", "failed",
+                     "--entity", "invoice")
+    assert code == 0

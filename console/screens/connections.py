@@ -8,7 +8,8 @@ from rich.text import Text
 
 from engine import ConnectionSummary
 
-from ..format import PLATFORMS, ago, plain
+from .._names import PLATFORM_NAMES
+from ..format import ago, plain
 from ..keymap import bind
 from ..widgets.connection_panel import health
 from ..widgets.table import Row, Table
@@ -55,14 +56,14 @@ class ConnectionsScreen(ListScreen):
         return self.connections.get(self.query_one(Table).cursor_key or "")
 
     def action_connect(self) -> None:
-        self.app.push_screen(PromptScreen("Connect which platform?", " / ".join(PLATFORMS)),
+        self.app.push_screen(PromptScreen("Connect which platform?", " / ".join(PLATFORM_NAMES)),
                              self._connect)
 
     def _connect(self, platform: str | None) -> None:
         if platform is None:
             return
-        if platform.lower() not in PLATFORMS:
-            self.notify(f"Unknown platform {platform!r}: one of {', '.join(PLATFORMS)}.",
+        if platform.lower() not in PLATFORM_NAMES:
+            self.notify(f"Unknown platform {platform!r}: one of {', '.join(PLATFORM_NAMES)}.",
                         severity="error", markup=False)
             return
         self.syncdesk.connect(platform.lower())
