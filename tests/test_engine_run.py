@@ -3,6 +3,7 @@ queued by another process, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import subprocess
@@ -59,14 +60,18 @@ def job_status(db: Path, record_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-@pytest.mark.e2e
-@pytest.mark.timeout(120)
-async def test_engine_runs_until_sigterm_and_syncs_what_arrives_meanwhile(
-        tmp_path: Path, sandbox: str) -> None:
-    db = tmp_path / "run.db"
+async def connected_store(db: Path, sandbox: str) -> None:
     store = await Store.open(db)
     await connect_sandbox(store, platforms()["xero"], sandbox, Sealer.load())
     await store.close()
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(120)
+def test_engine_runs_until_sigterm_and_syncs_what_arrives_meanwhile(
+        tmp_path: Path, sandbox: str) -> None:
+    db = tmp_path / "run.db"
+    asyncio.run(connected_store(db, sandbox))
     engine = subprocess.Popen([*CLI, "engine", "run", "--db", str(db)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,18 @@ ALL = ("quickbooks", "xero", "wave", "freshbooks")
 WITH_KEYS = ("quickbooks", "xero")
 CREATES_WITH = {"quickbooks": "POST", "xero": "PUT", "wave": "POST", "freshbooks": "POST"}
 LOOKS_UP_WITH = {"quickbooks": "GET", "xero": "GET", "wave": "POST", "freshbooks": "GET"}
+
+
+async def eventually(check: Callable[[], Any], what: str, tries: int = 1000) -> None:
+    """Wait on state, not on time: `check()` (sync or async) becomes true, or fail."""
+    for _ in range(tries):
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
 
 
 async def marks(world: World, platform: str, entity: str) -> dict[str, int]:
@@ -191,9 +204,11 @@ async def test_the_engine_waits_out_a_store_locked_past_its_busy_timeout(
     await asyncio.sleep(0)
     writing = asyncio.create_task(world.ledger.upsert([MARIA]))
     # Ten busy timeouts pass while the lock is held: the writes wait, nothing raises.
-    while world.store.busy_since is None:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(1.0)
+    def busy_for_ten_timeouts() -> bool:
+        since = world.store.busy_since
+        return since is not None and time.monotonic() - since > 1.0
+
+    await eventually(busy_for_ten_timeouts, "the store to stay busy for 1 s")
     assert not sync.done() or sync.exception() is None
     release.set()
     await asyncio.to_thread(holder.join)
@@ -213,10 +228,12 @@ async def test_a_stop_mid_request_leaves_the_record_visibly_in_doubt(
     stop = asyncio.Event()
     engine = world.engine(stop_grace=0.2)
     running = asyncio.create_task(engine.run(stop))
-    while (await world.job("freshbooks", "customer", "C-1"))["status"] != "in_flight":
-        await asyncio.sleep(0.01)
-    while not world.apps["freshbooks"].state.sandbox.faults.injected.get("drop"):
-        await asyncio.sleep(0.01)
+    async def in_flight() -> bool:
+        return (await world.job("freshbooks", "customer", "C-1"))["status"] == "in_flight"
+
+    await eventually(in_flight, "the customer to be in flight")
+    await eventually(lambda: world.apps["freshbooks"].state.sandbox.faults.injected.get("drop"),
+                     "the sandbox to commit and drop the answer")
     stop.set()
     await asyncio.wait_for(running, 5)
     job = await world.job("freshbooks", "customer", "C-1")
