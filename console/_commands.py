@@ -428,14 +428,14 @@ def demo_db_path(args: argparse.Namespace) -> Path:
     return default_db_path().with_name("demo.db")
 
 
-async def prepare_demo(db: Path, size: int, seed_value: int, *,
-                       limits: bool) -> tuple[SandboxFleet, Store]:
+async def prepare_demo(db: Path, size: int, seed_value: int, *, limits: bool,
+                       first_port: int | None = None) -> tuple[SandboxFleet, Store]:
     """Fresh store, sandboxes on loopback, the demo business seeded, every platform connected."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     from ._fleet import SandboxFleet  # uvicorn and the sandboxes: only the demo needs them
 
-    fleet = SandboxFleet(platforms(), limits_enabled=limits)
+    fleet = SandboxFleet(platforms(), first_port=first_port, limits_enabled=limits)
     urls = await asyncio.to_thread(fleet.start)
     store = await Store.open(db)
     await Ledger(store).upsert(generate_demo(seed=seed_value, size=size))
@@ -448,7 +448,8 @@ async def prepare_demo(db: Path, size: int, seed_value: int, *,
 async def demo(args: argparse.Namespace) -> int:
     db = demo_db_path(args)
     limits = (args.limits or ("off" if args.headless else "real")) == "real"
-    fleet, store = await prepare_demo(db, args.size, args.seed, limits=limits)
+    fleet, store = await prepare_demo(db, args.size, args.seed, limits=limits,
+                                      first_port=args.ports)
     try:
         if args.headless:
             stop = asyncio.Event()

@@ -24,8 +24,12 @@ def free_port() -> int:
 
 
 class SandboxFleet:
-    def __init__(self, names: Iterable[str], **options: Any) -> None:
+    def __init__(self, names: Iterable[str], *, first_port: int | None = None,
+                 **options: Any) -> None:
+        """`first_port`: serve on it and the ports after it, one per sandbox (where only a
+        known range may be used); by default each sandbox gets any free port."""
         self.apps = {name: sandbox_app(name, **options) for name in names}
+        self.first_port = first_port
         self.urls: dict[str, str] = {}
         self._servers: list[uvicorn.Server] = []
         self._thread: threading.Thread | None = None
@@ -63,8 +67,8 @@ class SandboxFleet:
 
     async def _serve_all(self) -> None:
         tasks = []
-        for name, app in self.apps.items():
-            port = free_port()
+        for offset, (name, app) in enumerate(self.apps.items()):
+            port = free_port() if self.first_port is None else self.first_port + offset
             server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                                    log_level="warning", lifespan="off"))
             self._servers.append(server)

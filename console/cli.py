@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="no console: run until nothing is due, print the status as JSON, exit")
     p.add_argument("--size", type=int, default=300, help="customers in the demo business")
     p.add_argument("--seed", type=int, default=7, help="random seed of the demo business")
+    p.add_argument("--ports", type=int, default=None, metavar="FIRST",
+                   help="serve the sandboxes on FIRST and the next ports, one per platform "
+                        "(default: any free loopback port)")
     p.add_argument("--limits", choices=["real", "off"], default=None,
                    help="the platforms' rate limits in the sandboxes and the engine (default: "
                         "real with the console, off with --headless so it ends in seconds)")

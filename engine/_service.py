@@ -349,6 +349,16 @@ class SyncService:
         return _when(await self.store.fetch_value(
             "SELECT heartbeat_at FROM engine_lease WHERE id = 1"))
 
+    async def rate_limits(self, since: datetime, *, window: int = 5000) -> dict[int, int]:
+        """Rate-limited attempts (429s) per connection id since `since`, among the latest
+        `window` attempts: a bounded read by primary key, cheap enough for every refresh."""
+        rows = await self.store.fetch_all(
+            "SELECT j.connection_id, COUNT(*) AS n FROM (SELECT job_id, started_at, outcome "
+            "FROM sync_attempts ORDER BY id DESC LIMIT ?) a JOIN sync_jobs j ON j.id = a.job_id "
+            "WHERE a.outcome = ? AND a.started_at >= ? GROUP BY j.connection_id",
+            (window, ErrorClass.RATE_LIMITED.value, to_iso(since)))
+        return {int(row["connection_id"]): int(row["n"]) for row in rows}
+
     async def last_event_id(self) -> int:
         return int(await self.store.fetch_value("SELECT COALESCE(MAX(id), 0) FROM events") or 0)
 

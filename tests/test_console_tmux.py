@@ -1,6 +1,7 @@
 """The console as a person uses it: `syncdesk demo` in a real terminal (tmux), keys only.
 
 Waits for text on the screen, never a fixed sleep. Skipped where tmux is not installed.
+The sandboxes use the fixed ports from `FIRST_PORT` on, so the test needs them free.
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ pytestmark = [
 ]
 
 
+FIRST_PORT = 19500
+"""The demo's sandboxes listen on 19500-19503: a fixed, known range."""
+
+
 class Terminal:
     """A tmux session on a server of its own (`-L`), away from any other tmux in use."""
 
@@ -35,18 +40,22 @@ class Terminal:
     def keys(self, *keys: str) -> None:
         for key in keys:
             self.tmux("send-keys", "-t", self.session, key)
-            time.sleep(0.15)  # a person's pace; correctness waits on the screen below
 
-    def press_until(self, key: str, text: str, timeout: float = 30.0) -> str:
-        """Press `key` until `text` shows, as a person does when a screen was still loading."""
+    def type(self, text: str) -> None:
+        self.tmux("send-keys", "-t", self.session, "-l", text)
+
+    def until(self, keys: tuple[str, ...], text: str, timeout: float = 60.0) -> str:
+        """Send `keys` (a sequence that ends in the same place however often it is sent)
+        until `text` shows: a screen that was still loading may have dropped them."""
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            self.keys(key)
+        while True:
+            self.keys(*keys)
             try:
-                return self.wait_for(text, timeout=3.0)
+                return self.wait_for(text, timeout=min(5.0, max(deadline - time.monotonic(),
+                                                                0.1)))
             except AssertionError:
-                continue
-        return self.wait_for(text, timeout=1.0)
+                if time.monotonic() >= deadline:
+                    raise
 
     def screen(self) -> str:
         return self.tmux("capture-pane", "-p", "-t", self.session)
@@ -57,8 +66,17 @@ class Terminal:
             screen = self.screen()
             if text in screen:
                 return screen
-            time.sleep(0.2)
+            time.sleep(0.1)  # polling the pane, not pacing the test
         raise AssertionError(f"{text!r} never appeared; the screen shows:\n{self.screen()}")
+
+    def wait_gone(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text not in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} stayed; the screen shows:\n{self.screen()}")
 
 
 @pytest.fixture
@@ -66,10 +84,10 @@ def demo_terminal(tmp_path: Path) -> Iterator[Terminal]:
     term = Terminal(f"syncdesk-e2e-{tmp_path.name}"[:60], "demo")
     command = " ".join(shlex.quote(part) for part in [
         sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())",
-        "demo", "--size", "20", "--db", str(tmp_path / "demo.db")])
+        "demo", "--size", "20", "--ports", str(FIRST_PORT), "--db", str(tmp_path / "demo.db")])
     # COLUMNS/LINES inherited from the test runner would override the pane's real size.
     env = (f"-u COLUMNS -u LINES SYNCDESK_KEY_FILE={tmp_path / 'key'} "
-           f"SYNCDESK_CONFIG={tmp_path / 'none.toml'}")
+           f"SYNCDESK_CONFIG={tmp_path / 'none.toml'} ESCDELAY=25")
     term.tmux("new-session", "-d", "-s", term.session, "-x", "120", "-y", "40",
               f"env {env} TERM=xterm-256color {command}")
     try:
@@ -81,29 +99,35 @@ def demo_terminal(tmp_path: Path) -> Iterator[Terminal]:
 @pytest.mark.timeout(300)
 def test_triage_a_blocked_invoice_fix_its_cause_and_see_it_sync(
         demo_terminal: Terminal) -> None:
+    """Every step waits for what its key brings; a step that may meet a screen still
+    loading is a sequence that lands in the same place when sent again."""
     term = demo_terminal
-    term.wait_for("Overview")
-    term.wait_for("quickbooks")
+    term.wait_for("engine running")
+    term.wait_for("1 · quickbooks")
     # QuickBooks' invoices: the demo's Labor invoices wait on an item with no income account.
-    term.keys("1", "j", "j", "Enter")
-    term.wait_for("› invoices")
+    term.until(("1", "g", "j", "j", "Enter"), "› invoices")
+    term.wait_for("rows 1–")
     term.keys("f", "f", "f")
     term.wait_for("status blocked")
-    term.wait_for("USD  blocked")
-    screen = term.press_until("Enter", "blocked by item Labor")
+    term.wait_for("USD  ⊘ blocked")
+    screen = term.until(("Enter",), "blocked by item Labor")
     number = next(word for word in screen.split() if word.startswith("INV-"))
 
     # Fix the cause: give Labor an income account on QuickBooks.
-    term.press_until("o", "Connections")
-    term.wait_for("Sandbox Company_US_1")
-    term.press_until("m", "Items with no income account on quickbooks")
-    term.press_until("Enter", "Income account code for LABOR")
-    term.keys("80", "Enter")
-    term.keys("Escape", "Escape")
+    term.until(("o",), "Sandbox Company_US_1")
+    term.until(("m",), "Items with no income account on quickbooks")
+    term.wait_for("LABOR")
+    term.keys("Enter")
+    term.wait_for("Income account code for LABOR")
+    term.type("80")
+    term.keys("Enter")
+    term.wait_for("LABOR → 80 on quickbooks")
+    term.keys("Escape")
+    term.wait_gone("Items with no income account")
+    term.keys("Escape")
     term.wait_for(f"invoice {number}")
 
     # Retry it and watch it become synced, live.
     term.keys("r")
-    term.wait_for("synced", timeout=120)
-    assert "status       synced" in term.wait_for("status       synced", timeout=120)
+    assert "status       ✔ synced" in term.wait_for("status       ✔ synced", timeout=120)
     term.keys("q")

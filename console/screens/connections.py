@@ -11,7 +11,7 @@ from engine import ConnectionSummary
 from .._names import PLATFORM_NAMES
 from ..format import ago, plain
 from ..keymap import bind
-from ..widgets.connection_panel import health
+from ..widgets.connection_panel import PARKED_WINDOW, health, parked
 from ..widgets.table import Row, Table
 from .accounts import AccountsScreen
 from .base import ListScreen
@@ -39,16 +39,23 @@ class ConnectionsScreen(ListScreen):
         super().__init__()
         self.connections: dict[str, ConnectionSummary] = {}
         """The connections shown, by row key."""
+        self.limited: dict[int, int] = {}
+        """429s per parked connection in the last `PARKED_WINDOW`."""
 
     async def read(self) -> None:
-        self.connections = {str(c.id): c for c in await self.syncdesk.service.connections()}
+        service = self.syncdesk.service
+        connections = await service.connections()
+        now = service.clock()
+        self.limited = (await service.rate_limits(now - PARKED_WINDOW)
+                        if parked(connections, now) else {})
+        self.connections = {str(c.id): c for c in connections}
 
     def rows(self, now: datetime) -> list[Row]:
         return [(str(c.id), [
             Text(str(c.id)), plain(c.platform), plain(c.tenant_name),
             plain(c.state.replace("_", " ")), Text(f"{sum(n.total for n in c.counts):,}"),
             Text(ago(c.last_success_at, now)),
-            Text(" ").join(health(c, now).split("\n")),
+            Text(" ").join(health(c, now, self.limited.get(c.id, 0)).split("\n")),
         ]) for c in self.connections.values()]
 
     @property

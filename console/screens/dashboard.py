@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Static
 from engine import ConnectionSummary, JobFilter
 
 from ..widgets.activity import Activity
-from ..widgets.connection_panel import ConnectionPanel
+from ..widgets.connection_panel import PARKED_WINDOW, ConnectionPanel, parked
 from .base import SyncScreen
 from .records import RecordScreen
 
@@ -37,14 +37,18 @@ class DashboardScreen(SyncScreen):
     async def _load(self) -> None:
         service = self.syncdesk.service
         connections = await service.connections()
+        now = service.clock()
+        limited = (await service.rate_limits(now - PARKED_WINDOW)
+                   if parked(connections, now) else {})
         if self.showing:
-            self._show(connections, service.clock())
+            self._show(connections, now, limited)
 
     def tick(self, now: datetime) -> None:
         for panel in self.query(ConnectionPanel):
             panel.show(panel.summary, now)
 
-    def _show(self, connections: list[ConnectionSummary], now: datetime) -> None:
+    def _show(self, connections: list[ConnectionSummary], now: datetime,
+              limited: dict[int, int]) -> None:
         box = self.query_one("#panels", VerticalScroll)
         panels = {panel.summary.id: panel for panel in self.query(ConnectionPanel)}
         wanted = {summary.id for summary in connections}
@@ -55,9 +59,10 @@ class DashboardScreen(SyncScreen):
                     gone.remove()
             for position, summary in enumerate(connections, 1):
                 if (panel := panels.get(summary.id)) is None:
-                    box.mount(ConnectionPanel(summary, position, now))
+                    box.mount(ConnectionPanel(summary, position, now, limited.get(summary.id, 0)))
                 else:
                     panel.position = position
+                    panel.rate_limited = limited.get(summary.id, 0)
                     panel.show(summary, now)
             self.query_one("#empty").display = not connections
         if first_load and connections:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -29,6 +30,13 @@ COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
 
 _STATUSES = {key: statuses for key, _, statuses in COLUMNS}
 
+PARKED_WINDOW = timedelta(minutes=10)
+"""How far back a parked connection's 429s are counted, to say why it waits."""
+
+
+def parked(connections: Sequence[ConnectionSummary], now: datetime) -> bool:
+    return any(c.parked_until is not None and c.parked_until > now for c in connections)
+
 
 class ConnectionPanel(Vertical, can_focus=False):
     """Shows one `ConnectionSummary`; `enter` on a cell asks to open those records."""
@@ -46,10 +54,13 @@ class ConnectionPanel(Vertical, can_focus=False):
             self.statuses = statuses
             """The statuses of the picked column; empty for every status."""
 
-    def __init__(self, summary: ConnectionSummary, position: int, now: datetime) -> None:
+    def __init__(self, summary: ConnectionSummary, position: int, now: datetime,
+                 rate_limited: int = 0) -> None:
         super().__init__(id=f"connection-{summary.id}", classes="panel")
         self.summary = summary
         self.position = position
+        self.rate_limited = rate_limited
+        """429s in the last `PARKED_WINDOW`: why the connection is parked."""
         self._now = now
 
     def compose(self) -> ComposeResult:
@@ -71,7 +82,7 @@ class ConnectionPanel(Vertical, can_focus=False):
         # Content, not a str: a tenant named "Builders [/Line/0] Inc" is not markup.
         self.border_title = Content(
             f"{self.position} · {summary.platform} · {summary.tenant_name}")
-        self.query_one(".health", Static).update(health(summary, now))
+        self.query_one(".health", Static).update(health(summary, now, self.rate_limited))
         rows: list[Row] = []
         by_entity = {counts.entity: counts for counts in summary.counts}
         for entity in Entity:
@@ -93,8 +104,9 @@ class ConnectionPanel(Vertical, can_focus=False):
                                            _STATUSES.get(column, ())))
 
 
-def health(summary: ConnectionSummary, now: datetime) -> Text:
-    """The connection's state, quota, token life, last success and how far behind it is."""
+def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> Text:
+    """The connection's state, quota, token life, last success and how far behind it is;
+    when parked, for how long more and why (`rate_limited` 429s in `PARKED_WINDOW`)."""
     text = Text()
     state = {
         "active": ("● connected", "green"),
@@ -104,7 +116,10 @@ def health(summary: ConnectionSummary, now: datetime) -> Text:
     }.get(summary.state, (summary.state, ""))
     text.append(*state)
     if summary.parked_until is not None and summary.parked_until > now:
-        text.append(f"  rate-limited, parked {until(summary.parked_until, now)}", "yellow")
+        why = (f": 429 ×{rate_limited} in {span(PARKED_WINDOW.total_seconds())}"
+               if rate_limited else "")
+        text.append(f"  rate-limited, parked {until(summary.parked_until, now)}{why}",
+                    "yellow")
     if summary.state_reason:
         text.append(f" ({summary.state_reason})", "dim")
     quota = [f"{n:,}/{unit}" for n, unit in ((summary.minute_remaining, "min"),

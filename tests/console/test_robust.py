@@ -19,7 +19,7 @@ from console.screens.notifications import NotificationsScreen
 from console.widgets.connection_panel import ConnectionPanel
 from engine import JOB_STATUSES, Store, SyncService
 
-from .conftest import NOW
+from .conftest import NOW, ago
 from .test_flows import SIZE, messages, open_failed_invoices, settle, until
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
@@ -152,3 +152,17 @@ def test_every_status_keeps_its_own_colour_in_256_colours_and_its_own_glyph() ->
     eight_bit = {c.downgrade(ColorSystem.EIGHT_BIT).number for c in colours if c is not None}
     assert len(eight_bit) == len(STATUS_STYLE)
     assert len(set(STATUS_GLYPH.values())) == len(STATUS_GLYPH)  # NO_COLOR still tells them apart
+
+
+async def test_a_parked_connection_says_why(app: SyncdeskApp, store: Store) -> None:
+    async with store.write() as db:
+        for minutes in (2, 5, 9, 12):  # the one 12 minutes ago is outside the window
+            await db.execute(
+                "INSERT INTO sync_attempts (job_id, started_at, duration_ms, operation, "
+                "outcome, error_class, http_status) SELECT id, ?, 80, 'create', "
+                "'rate_limited', 'rate_limited', 429 FROM sync_jobs WHERE connection_id = 2 "
+                "LIMIT 1", (ago(minutes=minutes),))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        xero = list(app.screen.query(ConnectionPanel))[1].query_one(".health")
+        assert "rate-limited, parked in 4m: 429 ×3 in 10m" in str(xero.render())
