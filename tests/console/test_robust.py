@@ -4,8 +4,10 @@ relative times that move with the clock, failures shown instead of exits, read-o
 from __future__ import annotations
 
 import ast
+import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from rich.color import ColorSystem
 from rich.style import Style
@@ -17,7 +19,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.detail import DetailScreen
 from console.screens.notifications import NotificationsScreen
 from console.widgets.connection_panel import ConnectionPanel
-from engine import JOB_STATUSES, Store, SyncService
+from engine import JOB_STATUSES, NotificationRow, Store, SyncService
 
 from .conftest import NOW, ago
 from .test_flows import SIZE, messages, open_failed_invoices, settle, until
@@ -101,15 +103,27 @@ async def test_a_failed_reload_is_shown_and_the_console_stays(service: SyncServi
 
 
 async def test_a_reload_resuming_after_its_screen_is_gone_touches_nothing(
-        app: SyncdeskApp) -> None:
+        app: SyncdeskApp, service: SyncService) -> None:
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(pilot)
         await pilot.press("n")
         await settle(pilot)
         feed = app.screen
         assert isinstance(feed, NotificationsScreen)
-        feed.reload()  # its read is in flight while the screen is dismissed
-        await pilot.press("escape")
+        gate, reading = asyncio.Event(), asyncio.Event()
+        read = service.notifications
+
+        async def held(**options: Any) -> list[NotificationRow]:
+            reading.set()
+            await gate.wait()
+            return await read(**options)
+
+        service.notifications = held  # type: ignore[method-assign]
+        feed.reload()
+        await reading.wait()  # the read is in flight …
+        await pilot.press("escape")  # … when its screen goes
+        await settle(pilot)
+        gate.set()
         await settle(pilot)
         assert not [m for m in messages(app) if m.startswith("Failed")]
         assert isinstance(app.screen, DashboardScreen)
