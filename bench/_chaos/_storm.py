@@ -1,0 +1,175 @@
+"""The long run: the demo business synced to four misbehaving sandboxes, the engine SIGKILLed
+again and again while jobs are in flight, the sandbox clocks moved past the key window and the
+operator retrying in between; then a clean drain and the per-record audit.
+
+What must end up on each platform is what a fault-free run of the same ledger puts there (the
+control): the demo plants records the platforms refuse, and those are not the engine's fault.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._audit import Audit, Key, audit
+from ._scenarios import SABOTAGE
+from ._world import CREATE_METHOD, ROOT, ChaosError, World, wait_for
+
+FAULT_KINDS = ("error", "drop", "timeout", "rate_limit", "garbage")
+STEADY_FAULTS: tuple[dict[str, Any], ...] = (
+    {"kind": "error", "count": -1, "probability": 0.03, "status": 503},
+    {"kind": "drop", "count": -1, "probability": 0.02},
+    {"kind": "timeout", "count": -1, "probability": 0.01},
+    {"kind": "garbage", "count": -1, "probability": 0.01},
+)
+"""All run long on every sandbox: about 7 % of requests."""
+HANG = 2.5
+"""Seconds a timeout or drop hangs: past the engine's timeout, so work stays in flight."""
+MIN_FAULT_SHARE = 0.01
+
+
+@dataclass
+class StormPlan:
+    size: int
+    kills: int
+    """Kills that must land while jobs are in flight."""
+    seed: int = 3
+
+    @property
+    def max_cycles(self) -> int:
+        return self.kills * 3
+
+
+@dataclass
+class StormResult:
+    plan: StormPlan
+    records: int = 0
+    cycles: int = 0
+    kills_mid_work: int = 0
+    kills_idle: int = 0
+    kills_by_platform: dict[str, int] = field(default_factory=dict)
+    """Kills that found jobs of that platform in flight."""
+    clock_jumps: int = 0
+    operator_retries: int = 0
+    engine_restarts: int = 0
+    requests: dict[str, int] = field(default_factory=dict)
+    faults: dict[str, dict[str, int]] = field(default_factory=dict)
+    audits: dict[str, Audit] = field(default_factory=dict)
+    control: dict[str, Audit] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    sabotaged: str = ""
+    """The record broken on purpose before the audit (`--sabotage`), to prove it fails."""
+
+
+def control_run(workdir: Path, ports: list[int], plan: StormPlan, code: Path) -> tuple[
+        dict[str, set[Key]], dict[str, Audit]]:
+    """The same ledger synced with no faults: what each platform must hold in the end."""
+    world = World(workdir, ports, code=code)
+    with world.running():
+        world.seed(plan.seed, plan.size)
+        world.connect()
+        world.drain(retries=0).stop()
+        expected = {platform: world.synced(platform) for platform in world.platforms}
+        audits = {platform: audit(world, platform, expected[platform])
+                  for platform in world.platforms}
+    return expected, audits
+
+
+def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: StormPlan,
+          sabotage: str | None = None, code: Path = ROOT) -> StormResult:
+    from engine import generate_demo
+
+    result = StormResult(plan)
+    rng = random.Random(plan.seed)
+    records = generate_demo(seed=plan.seed, size=plan.size)
+    result.records = len(records)
+    expected, result.control = control_run(workdir / "control", control_ports, plan, code)
+    world = World(workdir / "storm", ports, code=code)
+    with world.running():
+        world.seed(plan.seed, plan.size)
+        world.connect()
+        for sandbox in world.sandboxes.values():
+            sandbox.hang(HANG)
+            for fault in STEADY_FAULTS:
+                sandbox.fault(**fault)
+        while result.kills_mid_work < plan.kills and result.cycles < plan.max_cycles:
+            if not world.unfinished():
+                result.problems.append(f"the work ran out after {result.kills_mid_work} "
+                                       "kills mid-work: plan a bigger --size")
+                break
+            result.cycles += 1
+            _one_kill(world, rng, result)
+            if result.cycles % 2 == 0:
+                world.operator_retry()
+                result.operator_retries += 1
+            if result.cycles % 3 == 0:
+                for sandbox in world.sandboxes.values():
+                    sandbox.pass_key_window()
+                result.clock_jumps += 1
+        # The steady faults stay on while the engine drains what the kills left, operator
+        # retries included; then a last drain without faults finishes what they failed.
+        world.drain(timeout=600, retries=2).stop()
+        for sandbox in world.sandboxes.values():
+            sandbox.clear_faults()
+        world.drain(timeout=300, retries=2).stop()
+        result.engine_restarts = world.engine_restarts
+        if sabotage:
+            result.sabotaged = SABOTAGE[sabotage](world, world.platforms[0], records)
+        for name, sandbox in world.sandboxes.items():
+            state = sandbox.state()
+            result.requests[name] = int(state["requests"])
+            result.faults[name] = dict(state["faults_injected"])
+            result.audits[name] = audit(world, name, expected[name])
+    return result
+
+
+def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
+    """Arm one of each fault on every sandbox, start the engine, SIGKILL it mid-work."""
+    for name, sandbox in world.sandboxes.items():
+        sandbox.fault("rate_limit", count=3, retry_after=1)
+        sandbox.fault("drop", count=1, method=CREATE_METHOD[name])
+        sandbox.fault("error", count=1, status=rng.choice((500, 502, 503)))
+        sandbox.fault("timeout", count=1)
+        sandbox.fault("garbage", count=1)
+    engine = world.engine()
+    # A random moment among those when the store shows jobs in flight, not a random time.
+    wanted, seen = rng.randint(1, 40), 0
+
+    def mid_work() -> bool:
+        nonlocal seen, engine
+        if not engine.alive():
+            world.engine_restarts += 1
+            engine = world.engine()
+            return False
+        seen += bool(world.in_flight())
+        return seen >= wanted
+
+    try:
+        wait_for(mid_work, "jobs in flight", timeout=30, every=0.05)
+    except ChaosError as exc:
+        result.problems.append(str(exc))
+    busy = {name: world.in_flight(name) for name in world.sandboxes}
+    engine.kill()
+    if any(busy.values()):
+        result.kills_mid_work += 1
+        for name, n in busy.items():
+            if n:
+                result.kills_by_platform[name] = result.kills_by_platform.get(name, 0) + 1
+    else:
+        result.kills_idle += 1
+
+
+def fault_shortfalls(result: StormResult) -> list[str]:
+    """Where the run injected less than it planned: every kind on every platform, ≥ 1 %."""
+    short = []
+    for name, faults in result.faults.items():
+        missing = [kind for kind in FAULT_KINDS if not faults.get(kind)]
+        if missing:
+            short.append(f"{name}: no {', '.join(missing)} fault injected")
+        share = sum(faults.values()) / max(result.requests.get(name, 0), 1)
+        if share < MIN_FAULT_SHARE:
+            short.append(f"{name}: {share:.2%} of requests faulted, planned ≥ "
+                         f"{MIN_FAULT_SHARE:.0%}")
+    return short
