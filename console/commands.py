@@ -11,6 +11,9 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
+from textual.markup import escape
 
 from engine import ConnectionSummary, JobFilter
 
@@ -59,17 +62,27 @@ class OperatorCommands(Provider):
     def _allowed(self) -> Iterator[Command]:
         return (c for c in self._commands() if not (c.writes and self._app.read_only))
 
+    # The palette reads a str prompt and every help as markup; names and labels are not.
     async def discover(self) -> Hits:
         for command in self._allowed():
-            yield DiscoveryHit(command.name, command.run, help=command.help)
+            yield DiscoveryHit(Content(command.name), command.run, text=command.name,
+                               help=escape(command.help))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for command in self._allowed():
             score = matcher.match(command.name)
             if score > 0:
-                yield Hit(score, matcher.highlight(command.name), command.run,
-                          help=command.help)
+                yield Hit(score, _highlight(matcher, command.name), command.run,
+                          text=command.name, help=escape(command.help))
+
+
+def _highlight(matcher: Matcher, name: str) -> Content:
+    """`Matcher.highlight`, minus its markup parsing of the candidate."""
+    content = Content(name)
+    for offset in matcher.fuzzy_search.match(matcher.query, name)[1]:
+        content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
 
 
 def _connection_commands(app: SyncdeskApp, connection: ConnectionSummary) -> Iterator[Command]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Label, ProgressBar
@@ -15,5 +16,5 @@ class Activity(Horizontal):
         yield ProgressBar(total=None, show_eta=False, show_percentage=False)
 
     def show(self, text: str) -> None:
-        self.query_one(Label).update(text)
+        self.query_one(Label).update(Text(text))  # names a connection: not markup
         self.display = bool(text)

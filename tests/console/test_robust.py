@@ -11,7 +11,8 @@ from typing import Any
 
 from rich.color import ColorSystem
 from rich.style import Style
-from textual.widgets import Header
+from textual.command import CommandPalette
+from textual.widgets import Header, OptionList
 
 from console.app import SyncdeskApp
 from console.format import STATUS_GLYPH, STATUS_STYLE
@@ -180,3 +181,26 @@ async def test_a_parked_connection_says_why(app: SyncdeskApp, store: Store) -> N
         await settle(pilot)
         xero = list(app.screen.query(ConnectionPanel))[1].query_one(".health")
         assert "rate-limited, parked in 4m: 429 ×3 in 10m" in str(xero.render())
+
+
+async def test_the_palette_shows_a_markup_like_tenant_verbatim(store: Store,
+                                                               service: SyncService) -> None:
+    async with store.write() as db:
+        await db.execute("UPDATE connections SET tenant_name = 'Builders [/Line/0] Inc' "
+                         "WHERE id = 1")
+    app = SyncdeskApp(service, poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await settle(pilot)
+        await pilot.press(*"Builders")
+        palette = app.screen
+        assert isinstance(palette, CommandPalette)
+        results = palette.query_one(OptionList)
+
+        def prompts() -> list[str]:
+            return [str(results.get_option_at_index(i).prompt)
+                    for i in range(results.option_count)]
+
+        await until(pilot, lambda: any("Pause quickbooks · Builders [/Line/0] Inc" in p
+                                       for p in prompts()))
