@@ -160,7 +160,8 @@ class RecordScreen(SyncScreen):
             self._show_jobs(service.clock())
 
     def tick(self, now: datetime) -> None:
-        self._show_jobs(now)
+        self.query_one(JobTable).tick(self.window.jobs, now)
+        self._show_strip(now)
 
     def _show_jobs(self, now: datetime) -> None:
         table = self.query_one(JobTable)

@@ -69,8 +69,22 @@ class JobTable(Table):
         rows = (job_row(job, marked(job.id), now) for job in jobs)
         self.sync([(key, [cells[i] for i in keep]) for key, cells in rows])
 
+    def tick(self, jobs: Sequence[JobRow], now: datetime) -> None:
+        """Only the relative "last try" moves with the clock: update just those cells."""
+        if "last" not in (key for key, _, _ in self.spec):
+            return
+        with self.app.batch_update():
+            for job in jobs:
+                text = last_try(job, now)
+                if str(job.id) in self.rows and self.get_cell(str(job.id), "last").plain != text:
+                    self.update_cell(str(job.id), "last", Text(text), update_width=False)
+
     def show_mark(self, job_id: int, marked: bool) -> None:
         self.update_cell(str(job_id), "mark", MARK if marked else NO_MARK)
+
+
+def last_try(job: JobRow, now: datetime) -> str:
+    return ago(job.last_attempt_at, now) if job.last_attempt_at else "—"
 
 
 def error_line(job: JobRow) -> str:
@@ -88,8 +102,7 @@ def strip(job: JobRow, now: datetime) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     for name, value in (("customer", job.customer), ("amount", money(job.amount, job.currency)),
                         ("remote", job.remote_id or "—"), ("attempts", str(job.attempts)),
-                        ("last try", ago(job.last_attempt_at, now)
-                         if job.last_attempt_at else "—")):
+                        ("last try", last_try(job, now))):
         if value:
             text.append(f"{name} ", "dim")
             text.append(f"{value}  ")
@@ -105,6 +118,6 @@ def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
         status(job.status),
         plain(job.remote_id),
         Text(str(job.attempts), justify="right"),
-        Text(ago(job.last_attempt_at, now) if job.last_attempt_at else "—"),
+        Text(last_try(job, now)),
         plain(error_line(job), "red" if job.status == "failed" else ""),
     ])

@@ -12,6 +12,7 @@ from typing import Any
 from rich.color import ColorSystem
 from rich.style import Style
 from textual.command import CommandPalette
+from textual.coordinate import Coordinate
 from textual.widgets import Header, OptionList
 
 from console.app import SyncdeskApp
@@ -20,6 +21,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.detail import DetailScreen
 from console.screens.notifications import NotificationsScreen
 from console.widgets.connection_panel import ConnectionPanel
+from console.widgets.job_table import JobTable
 from engine import JOB_STATUSES, NotificationRow, Store, SyncService
 
 from .conftest import NOW, ago
@@ -87,6 +89,11 @@ async def test_relative_times_follow_the_clock_without_store_changes(store: Stor
         clock.now = NOW + timedelta(minutes=7)
         await until(pilot, lambda: "last sync 10m ago" in str(health.render()))
         assert "parked" not in str(xero.render())
+        screen = await open_failed_invoices(pilot)
+        table = screen.query_one(JobTable)
+        assert table.get_cell_at(Coordinate(0, 7)).plain == "12m ago"
+        clock.now = NOW + timedelta(minutes=20)
+        await until(pilot, lambda: table.get_cell_at(Coordinate(0, 7)).plain == "25m ago")
 
 
 async def test_a_failed_reload_is_shown_and_the_console_stays(service: SyncService) -> None:
