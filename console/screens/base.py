@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
@@ -20,7 +20,7 @@ from textual.worker import Worker, WorkerState
 
 from ..keymap import WRITES
 from ..widgets.activity import Activity
-from ..widgets.table import Row, Table
+from ..widgets.table import Columns, Row, Table
 
 if TYPE_CHECKING:
     from ..app import SyncdeskApp
@@ -82,13 +82,15 @@ class SyncScreen(Screen[None]):
 class ListScreen(SyncScreen):
     """A screen that is one keyed table, re-read from the service on every change."""
 
-    COLUMNS: ClassVar[Sequence[tuple[str, str, int | None]]]
+    COLUMNS: ClassVar[Columns]
+    NARROW: ClassVar[tuple[str, ...]] = ()
+    """The keys of the columns kept on a narrow terminal (none: never narrowed)."""
     TABLE_ID: ClassVar[str]
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield from self.above_table()
-        yield Table(self.COLUMNS, id=self.TABLE_ID)
+        yield Table(self.COLUMNS, narrow=self.NARROW, id=self.TABLE_ID)
         yield Activity()
         yield Footer()
 
@@ -98,7 +100,12 @@ class ListScreen(SyncScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.query_one(Table).fit(self.app.size.width)
         self.query_one(Table).focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self.query_one(Table).fit(event.size.width):
+            self.tick(self.syncdesk.service.clock())
 
     def reload(self) -> None:
         self._load()

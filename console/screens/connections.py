@@ -33,6 +33,7 @@ class ConnectionsScreen(ListScreen):
     BINDINGS = [bind("connect"), bind("toggle_connection"), bind("map_accounts"),
                 bind("disconnect"), bind("purge"), bind("back")]
     COLUMNS = COLUMNS
+    NARROW = ("id", "tenant", "state", "health")
     TABLE_ID = "connections"
 
     def __init__(self) -> None:

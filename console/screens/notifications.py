@@ -33,6 +33,7 @@ class NotificationsScreen(ListScreen):
     TITLE = "Notifications"
     BINDINGS = [bind("read_all"), bind("back")]
     COLUMNS = COLUMNS
+    NARROW = ("unread", "when", "title", "message")
     TABLE_ID = "feed"
 
     def __init__(self) -> None:

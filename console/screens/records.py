@@ -26,7 +26,7 @@ from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sor
 from ..format import copy_text, count, describe
 from ..keymap import bind
 from ..widgets.activity import Activity
-from ..widgets.job_table import NARROW_BELOW, JobTable, strip
+from ..widgets.job_table import JobTable, strip
 from .base import SyncScreen
 from .detail import DetailScreen
 
@@ -120,7 +120,7 @@ class RecordScreen(SyncScreen):
     def _fit(self, width: int) -> bool:
         """Narrow columns (and the strip) below `NARROW_BELOW`; True if that changed."""
         table = self.query_one(JobTable)
-        changed = table.set_narrow(width < NARROW_BELOW)
+        changed = table.fit(width)
         self.query_one("#strip").display = table.narrow
         return changed
 

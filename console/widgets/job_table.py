@@ -30,10 +30,7 @@ COLUMNS: Columns = [
 ]
 """Fixed widths: a page of rows is added without measuring every cell."""
 
-NARROW: Columns = [column for column in COLUMNS
-                   if column[0] in ("mark", "label", "status", "error")]
-NARROW_BELOW = 100
-"""Terminal width (columns) below which the table shows only the `NARROW` columns."""
+NARROW = ("mark", "label", "status", "error")
 
 MARK = Text("●", style="bold yellow")
 NO_MARK = Text(" ")
@@ -46,18 +43,7 @@ class JobTable(Table):
         """The user asked for the top of the listing."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, id=id)
-
-    @property
-    def narrow(self) -> bool:
-        return self.spec is NARROW
-
-    def set_narrow(self, narrow: bool) -> bool:
-        """Switch between the full and the narrow columns; True if that changed anything."""
-        if narrow == self.narrow:
-            return False
-        self.set_columns(NARROW if narrow else COLUMNS)
-        return True
+        super().__init__(COLUMNS, narrow=NARROW, id=id)
 
     def action_scroll_top(self) -> None:
         self.post_message(self.Top())
@@ -65,9 +51,7 @@ class JobTable(Table):
 
     def show(self, jobs: Sequence[JobRow], marked: Callable[[int], bool],
              now: datetime) -> None:
-        keep = [index for index, column in enumerate(COLUMNS) if column in self.spec]
-        rows = (job_row(job, marked(job.id), now) for job in jobs)
-        self.sync([(key, [cells[i] for i in keep]) for key, cells in rows])
+        self.sync([job_row(job, marked(job.id), now) for job in jobs])
 
     def tick(self, jobs: Sequence[JobRow], now: datetime) -> None:
         """Only the relative "last try" moves with the clock: update just those cells."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -15,6 +15,9 @@ Row = tuple[str, Sequence[Text]]
 Columns = Sequence[tuple[str, str, int | None]]
 """Each column's key, label, and width (None: fit the content)."""
 
+NARROW_BELOW = 100
+"""Terminal width (columns) below which a table shows only its `narrow` columns."""
+
 
 class Table(DataTable[Text]):
     """Rows are keyed; `sync()` changes only what changed, so live refreshes do not flicker."""
@@ -26,9 +29,13 @@ class Table(DataTable[Text]):
         bind("bottom", "scroll_bottom"),
     ]
 
-    def __init__(self, columns: Columns, *, id: str | None = None,
-                 classes: str | None = None) -> None:
+    def __init__(self, columns: Columns, *, narrow: Collection[str] = (),
+                 id: str | None = None, classes: str | None = None) -> None:
+        """`columns`: every column a row has a cell for; `narrow`: the keys of those kept
+        below `NARROW_BELOW` columns (none: the table is never narrowed)."""
         super().__init__(cursor_type="row", id=id, classes=classes)
+        self.all_columns = columns
+        self.narrow_keys = narrow
         self.spec = columns
         """The columns shown."""
         self._keys: list[str] = []
@@ -41,12 +48,22 @@ class Table(DataTable[Text]):
         for key, label, width in self.spec:
             self.add_column(label, key=key, width=width)
 
-    def set_columns(self, columns: Columns) -> None:
-        """Show other columns: the rows are dropped, to be `sync`ed again."""
-        self.spec = columns
+    @property
+    def narrow(self) -> bool:
+        return self.spec is not self.all_columns
+
+    def fit(self, width: int) -> bool:
+        """Narrow the table (or widen it back) for a terminal `width` columns wide; True if
+        that changed the columns, and the rows (dropped) must be `sync`ed again."""
+        narrow = bool(self.narrow_keys) and width < NARROW_BELOW
+        if narrow == self.narrow:
+            return False
+        self.spec = ([c for c in self.all_columns if c[0] in self.narrow_keys] if narrow
+                     else self.all_columns)
         self._keys = []
         self.clear(columns=True)
         self._add_columns()
+        return True
 
     @property
     def cursor_key(self) -> str | None:
@@ -62,6 +79,9 @@ class Table(DataTable[Text]):
     def sync(self, rows: Sequence[Row]) -> None:
         """Show exactly `rows`: update cells in place when the keys are the same, append when
         they only grew, else rebuild and keep the cursor on the same key where it still is."""
+        if self.narrow:
+            shown = [i for i, column in enumerate(self.all_columns) if column in self.spec]
+            rows = [(key, [cells[i] for i in shown]) for key, cells in rows]
         keys = [key for key, _ in rows]
         fit = [width is None for _, _, width in self.spec]
         columns = [key for key, _, _ in self.spec]

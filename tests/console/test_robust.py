@@ -22,9 +22,10 @@ from console.screens.detail import DetailScreen
 from console.screens.notifications import NotificationsScreen
 from console.widgets.connection_panel import ConnectionPanel
 from console.widgets.job_table import JobTable
+from console.widgets.table import Table
 from engine import JOB_STATUSES, NotificationRow, Store, SyncService
 
-from .conftest import NOW, ago
+from .conftest import BRACKETS, NOW, ago
 from .test_flows import SIZE, messages, open_failed_invoices, settle, until
 
 CONSOLE = Path(__file__).resolve().parents[2] / "console"
@@ -211,3 +212,23 @@ async def test_the_palette_shows_a_markup_like_tenant_verbatim(store: Store,
 
         await until(pilot, lambda: any("Pause quickbooks · Builders [/Line/0] Inc" in p
                                        for p in prompts()))
+
+
+async def test_a_narrow_terminal_keeps_what_a_person_triages_by(app: SyncdeskApp) -> None:
+    async with app.run_test(size=(60, 15)) as pilot:
+        screen = await open_failed_invoices(pilot)
+        table = screen.query_one(JobTable)
+        strip = screen.query_one("#strip")
+        assert [key for key, _, _ in table.spec] == ["mark", "label", "status", "error"]
+        assert table.get_row_at(0)[-1].plain.startswith("validation: Line 1: [/Line/0]")
+        assert strip.display and "customer Smith & Co" in str(strip.render())
+        await pilot.resize_terminal(120, 40)
+        await settle(pilot)
+        assert not table.narrow and not strip.display
+        assert table.get_row_at(0)[2].plain == "Smith & Co"
+        await pilot.resize_terminal(80, 24)
+        await pilot.press("n")
+        await settle(pilot)
+        feed = app.screen.query_one("#feed", Table)
+        assert [key for key, _, _ in feed.spec] == ["unread", "when", "title", "message"]
+        assert feed.get_row_at(0)[-1].plain == BRACKETS
