@@ -9,12 +9,18 @@ from rich.text import Text
 
 from engine import ConnectionSummary, JobRow
 
+OK = "#5faf5f"
+WARNING = "#d7af00"
+ERROR = "#ff5f5f"
+"""Colours of the xterm 256-colour cube, used instead of ANSI names: "red" drifts with the
+terminal's palette and falls to near-black under NO_COLOR's greys; these stay readable."""
+
 STATUS_STYLE = {
-    "synced": "#5faf5f",
+    "synced": OK,
     "pending": "#00afd7",
     "in_flight": "#5fd7ff",
-    "failed": "bold #ff5f5f",
-    "blocked": "#d7af00",
+    "failed": f"bold {ERROR}",
+    "blocked": WARNING,
     "skipped": "#8787af",
     "broken_link": "bold #d75fd7",
     "uncertain": "bold #ff8700",

@@ -12,7 +12,7 @@ from textual.widgets import Footer, Header, Label, Static
 
 from engine import JobDetail, JobRow
 
-from ..format import ago, copy_text, money, plain, stamp, status, until
+from ..format import ERROR, WARNING, ago, copy_text, money, plain, stamp, status, until
 from ..keymap import bind
 from ..widgets.activity import Activity
 from ..widgets.table import Table
@@ -122,7 +122,7 @@ def facts(detail: JobDetail, now: datetime) -> Text:
         line("amount", money(job.amount, job.currency))
     line("status", status(job.status))
     if job.error_message:
-        line("message", job.error_message, "red")
+        line("message", job.error_message, ERROR)
     if job.error_code or job.http_status:
         line("code", f"{job.error_code or '—'}   HTTP {job.http_status or '—'}")
     if job.error_class:
@@ -139,6 +139,6 @@ def facts(detail: JobDetail, now: datetime) -> Text:
         f"number {detail.remote_number}" if detail.remote_number else "",
         f"version {detail.remote_version}" if detail.remote_version else "") if part))
     if job.blocked_by:
-        line("blocked by", job.blocked_by, "yellow")
+        line("blocked by", job.blocked_by, WARNING)
     text.rstrip()
     return text

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 
 from engine import ConnectionSummary, Entity
 
-from ..format import STATUS_STYLE, ago, span, until
+from ..format import ERROR, OK, STATUS_STYLE, WARNING, ago, span, until
 from .table import Row, Table
 
 COLUMNS: tuple[tuple[str, str, tuple[str, ...]], ...] = (
@@ -109,9 +109,9 @@ def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> 
     when parked, for how long more and why (`rate_limited` 429s in `PARKED_WINDOW`)."""
     text = Text()
     state = {
-        "active": ("● connected", "green"),
-        "paused": ("‖ paused", "yellow"),
-        "needs_reconnect": ("✖ needs reconnecting", "bold red"),
+        "active": ("● connected", OK),
+        "paused": ("‖ paused", WARNING),
+        "needs_reconnect": ("✖ needs reconnecting", f"bold {ERROR}"),
         "disconnected": ("○ disconnected", "dim"),
     }.get(summary.state, (summary.state, ""))
     text.append(*state)
@@ -119,7 +119,7 @@ def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> 
         why = (f": 429 ×{rate_limited} in {span(PARKED_WINDOW.total_seconds())}"
                if rate_limited else "")
         text.append(f"  rate-limited, parked {until(summary.parked_until, now)}{why}",
-                    "yellow")
+                    WARNING)
     if summary.state_reason:
         text.append(f" ({summary.state_reason})", "dim")
     quota = [f"{n:,}/{unit}" for n, unit in ((summary.minute_remaining, "min"),
@@ -129,11 +129,11 @@ def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> 
     if summary.refresh_expires_at is not None:
         days = (summary.refresh_expires_at - now).total_seconds() / 86400
         text.append(f"  token {int(days)}d left" if days > 0 else "  token expired",
-                    "yellow" if days < 7 else "")
+                    WARNING if days < 7 else "")
     text.append(f"\nlast sync {ago(summary.last_success_at, now)}")
     if summary.oldest_pending_at is not None:
         text.append(f"  behind {span((now - summary.oldest_pending_at).total_seconds())}",
-                    "yellow")
+                    WARNING)
     else:
-        text.append("  up to date", "green")
+        text.append("  up to date", OK)
     return text

@@ -14,7 +14,7 @@ from textual.message import Message
 
 from engine import JobRow
 
-from ..format import ago, money, plain, status
+from ..format import ERROR, ago, money, plain, status
 from .table import Columns, Row, Table
 
 COLUMNS: Columns = [
@@ -103,5 +103,5 @@ def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
         plain(job.remote_id),
         Text(str(job.attempts), justify="right"),
         Text(last_try(job, now)),
-        plain(error_line(job), "red" if job.status == "failed" else ""),
+        plain(error_line(job), ERROR if job.status == "failed" else ""),
     ])
