@@ -204,11 +204,11 @@ class SyncdeskApp(App[None]):
 
     def _engine_state(self) -> tuple[str, str]:
         if self.heartbeat is None:
-            return "engine not running", "bold $error"
+            return "engine not running", "bold $text-error"
         age = ((self.now or self.service.clock()) - self.heartbeat).total_seconds()
         if age < ENGINE_STALE:
-            return "engine running", "$success"
-        return f"engine stopped {span(age)} ago", "bold $error"
+            return "engine running", "$text-success"
+        return f"engine stopped {span(age)} ago", "bold $text-error"
 
     def _show_status(self) -> None:
         self.sub_title = " · ".join(text for text, _ in self.status_parts())
