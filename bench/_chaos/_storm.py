@@ -9,6 +9,7 @@ control): the demo plants records the platforms refuse, and those are not the en
 from __future__ import annotations
 
 import random
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from ._audit import Audit, Key, audit
 from ._scenarios import SABOTAGE
 from ._world import CREATE_METHOD, ROOT, ChaosError, World, wait_for
 
-FAULT_KINDS = ("error", "drop", "timeout", "rate_limit", "garbage")
+FAULT_KINDS = ("drop", "rate_limit", "error", "timeout", "garbage")
 STEADY_FAULTS: tuple[dict[str, Any], ...] = (
     {"kind": "error", "count": -1, "probability": 0.03, "status": 503},
     {"kind": "drop", "count": -1, "probability": 0.02},
@@ -85,9 +86,10 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
     rng = random.Random(plan.seed)
     records = generate_demo(seed=plan.seed, size=plan.size)
     result.records = len(records)
-    expected, result.control = control_run(workdir / "control", control_ports, plan, code)
     world = World(workdir / "storm", ports, code=code)
-    with world.running():
+    # The control needs nothing from the storm until the audit: it runs beside it.
+    with ThreadPoolExecutor(max_workers=1) as pool, world.running():
+        control = pool.submit(control_run, workdir / "control", control_ports, plan, code)
         world.seed(plan.seed, plan.size)
         world.connect()
         for sandbox in world.sandboxes.values():
@@ -108,15 +110,16 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
                 for sandbox in world.sandboxes.values():
                     sandbox.pass_key_window()
                 result.clock_jumps += 1
-        # The steady faults stay on while the engine drains what the kills left, operator
-        # retries included; then a last drain without faults finishes what they failed.
-        world.drain(timeout=600, retries=2).stop()
+        # The steady faults stay on while the engine drains what the kills left (operator
+        # retries included); then a drain without faults finishes what they failed.
+        world.drain(timeout=600, retries=1).stop()
         for sandbox in world.sandboxes.values():
             sandbox.clear_faults()
-        world.drain(timeout=300, retries=2).stop()
+        world.drain(timeout=300, retries=1).stop()
         result.engine_restarts = world.engine_restarts
         if sabotage:
             result.sabotaged = SABOTAGE[sabotage](world, world.platforms[0], records)
+        expected, result.control = control.result()
         for name, sandbox in world.sandboxes.items():
             state = sandbox.state()
             result.requests[name] = int(state["requests"])
@@ -126,13 +129,19 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
 
 
 def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
-    """Arm one of each fault on every sandbox, start the engine, SIGKILL it mid-work."""
+    """Arm this cycle's certain fault on every sandbox, start the engine, SIGKILL it mid-work.
+
+    One kind per cycle, in turn, so that a platform that batches (few requests) is not
+    buried under them, and every kind is certain to be met in a run of five cycles or more.
+    """
+    kind = FAULT_KINDS[(result.cycles - 1) % len(FAULT_KINDS)]
     for name, sandbox in world.sandboxes.items():
-        sandbox.fault("rate_limit", count=3, retry_after=1)
-        sandbox.fault("drop", count=1, method=CREATE_METHOD[name])
-        sandbox.fault("error", count=1, status=rng.choice((500, 502, 503)))
-        sandbox.fault("timeout", count=1)
-        sandbox.fault("garbage", count=1)
+        if kind == "rate_limit":
+            sandbox.fault(kind, count=2, retry_after=1)
+        elif kind == "drop":
+            sandbox.fault(kind, count=1, method=CREATE_METHOD[name])
+        else:
+            sandbox.fault(kind, count=1, status=rng.choice((500, 502, 503)))
     engine = world.engine()
     # A random moment among those when the store shows jobs in flight, not a random time.
     wanted, seen = rng.randint(1, 40), 0
