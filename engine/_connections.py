@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from ._limiter import RateGate
 from ._models import Entity
 from ._port import ConnectionSettings, Platform, Provider, TokenSet
 from ._secrets import Sealer
@@ -113,5 +114,8 @@ async def open_provider(store: Store, connection: ConnectionRow, platform: Platf
     settings = await connection_settings(store, connection, sealer)
     if adjust is not None:
         settings = adjust(connection, settings)
+    if settings.budget is None:
+        # Reads outside the engine (a pull, a check) spend the same platform limits.
+        settings = replace(settings, budget=RateGate(platform.capabilities.limits, clock=clock))
     vault = TokenVault(store, connection.id, platform.oauth(settings).refresh, sealer, clock)
     return platform.provider(settings, vault)

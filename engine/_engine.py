@@ -25,6 +25,7 @@ from datetime import timedelta
 from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
+from ._limiter import RateGate
 from ._port import ConnectionSettings, Platform
 from ._scheduler import WeeklySync
 from ._secrets import Sealer
@@ -140,8 +141,11 @@ class SyncEngine:
         old = self._workers.pop(connection.id, None)
         if old is not None:
             await old.provider.aclose()
+        gate = RateGate(platform.capabilities.limits, throttle=self.settings.worker.throttle,
+                        clock=self.clock, longest_wait=LONG_WAIT)
+
         def adjust(row: ConnectionRow, settings: ConnectionSettings) -> ConnectionSettings:
-            settings = replace(settings, timeout=self.settings.timeout)
+            settings = replace(settings, timeout=self.settings.timeout, budget=gate)
             return self.settings_hook(row, settings) if self.settings_hook else settings
 
         provider = await open_provider(self.store, connection, platform, self.sealer,
@@ -149,31 +153,15 @@ class SyncEngine:
         worker = ConnectionWorker(
             state=self.state, connection_id=connection.id, platform=platform.name,
             title=platform.title, provider=provider,
-            capabilities=platform.capabilities, clock=self.clock,
+            capabilities=platform.capabilities, clock=self.clock, gate=gate,
             settings=self.settings.worker,
         )
         self._workers[connection.id] = worker
         return worker
 
     async def _drive(self, worker: ConnectionWorker, stop: asyncio.Event) -> None:
-        poll = self.settings.poll_interval
-        while not stop.is_set():
-            if await self.state.connection_state(worker.connection_id) != ConnectionState.ACTIVE:
-                return
-            parked = await worker.parked_until()
-            if parked is not None:
-                wait = min((parked - self.clock()).total_seconds(), 5.0)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), max(wait, poll))
-                continue
-            handled = await worker.run_once()
-            await worker.flush_quota()
-            self._tally()
-            if worker.stopped_reason:
-                return
-            if handled == 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), poll)
+        await worker.run(stop, self.settings.poll_interval)
+        self._tally()
 
     async def _weekly(self, worker: ConnectionWorker) -> None:
         """The weekly full sync's platform side: pull the directory, read every link back."""
@@ -188,6 +176,7 @@ class SyncEngine:
                 error.message, self.clock())
 
     def _tally(self) -> None:
+        """The report's totals, summed over every worker this engine ran."""
         stats = [w.stats for w in self._workers.values()]
         self.report.pushed = sum(s.pushed for s in stats)
         self.report.failed = sum(s.failed for s in stats)

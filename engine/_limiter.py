@@ -1,39 +1,66 @@
-"""Client-side rate limiting that starts from a platform's published limits and adapts.
+"""One connection's rate budget: every HTTP request a provider sends takes a slot of it.
 
-`RateGate.slot()` bounds concurrency and spaces requests within the per-second and
-per-minute budgets. What the platform reports wins over what we assumed: a `Retry-After`
-holds the gate, and a remaining-quota header of zero holds it until our oldest request in
-the window ages out. Long waits (a daily quota) are not slept here: the worker parks the
-connection instead, so nothing sleeps for hours inside a request.
+`RateGate` implements the port's `RequestBudget` from a platform's published `Limits`:
+concurrency, requests per second and per minute (rolling windows, as the platforms count
+them), a batch window where batch requests have their own (QuickBooks: 40 a minute), and a
+day's quota. What the platform reports wins over what we counted: a `Retry-After` holds the
+gate, a remaining-minute header of zero holds it until our oldest request ages out of the
+window, and a remaining-day header replaces our own count of the day.
+
+Nothing sleeps for long in here: a wait beyond `longest_wait` (a spent daily quota, a long
+Retry-After) raises `RateLimited`, so the job goes back to the queue with its next attempt at
+the reset and the worker parks the connection.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from datetime import date, datetime, timedelta
 
 from ._errors import RateLimited
 from ._port import Limits, Quota
+from ._time import Clock, utcnow
 
 Monotonic = Callable[[], float]
+
+SENDING: ContextVar[Callable[[], None] | None] = ContextVar("sending", default=None)
+"""Set by the worker around a provider call: called as the call's first request leaves the
+gate, so the worker knows which jobs a stop caught on their way out."""
+
+MARGIN = 0.02
+"""Share of each window left unused. Our stamps are the answers' times, later than the
+platform's arrival times, so the windows already err on the safe side; the margin covers a
+request the tenant's own app or another integration sends meanwhile."""
+
+
+def budgeted(limit: int | None) -> int | None:
+    """How many of a window's `limit` requests we allow ourselves."""
+    return None if limit is None else max(1, limit - math.ceil(limit * MARGIN))
 
 
 class RateGate:
     def __init__(self, limits: Limits, *, throttle: bool = True,
-                 monotonic: Monotonic = time.monotonic, longest_wait: float = 300.0) -> None:
+                 monotonic: Monotonic = time.monotonic, clock: Clock = utcnow,
+                 longest_wait: float = 300.0) -> None:
         self.limits = limits
-        self.longest_wait = longest_wait
-        """A hold longer than this is not slept in the gate: `slot()` raises `RateLimited`, so
-        the job goes back to the queue instead of sleeping in flight (a spent daily quota)."""
         self.throttle = throttle
+        self.longest_wait = longest_wait
         self._monotonic = monotonic
+        self._clock = clock
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
         self._sent: deque[list[float]] = deque()
         self._batches: deque[list[float]] = deque()
         self._hold_until = 0.0
+        self._day: date | None = None
+        self._day_used = 0
+        self.requests = 0
+        """Requests sent through the gate (reported by the engine and benchmarks)."""
         self.waited = 0.0
         """Seconds spent waiting for the budget (reported by benchmarks)."""
 
@@ -42,6 +69,9 @@ class RateGate:
         """Hold one of the platform's concurrent slots, once the budget allows a request."""
         async with self._slots:
             stamps = await self._wait_turn(batch)
+            leaving = SENDING.get()
+            if leaving is not None:
+                leaving()
             try:
                 yield
             finally:
@@ -61,49 +91,75 @@ class RateGate:
         if quota.minute_remaining is not None and quota.minute_remaining <= 0:
             oldest = min((stamp[0] for stamp in self._sent), default=self._monotonic())
             self._hold_until = max(self._hold_until, oldest + 60.0)
+        if quota.day_remaining is not None and self.limits.per_day is not None:
+            self._roll_day()
+            self._day_used = max(self._day_used, self.limits.per_day - quota.day_remaining)
+
+    def batch_room(self) -> bool:
+        """Whether a batch request could go now without waiting for the batch window: while
+        it is spent, creates go one by one on the general budget instead."""
+        if not self.throttle or self.limits.batch_per_minute is None:
+            return True
+        return _window_delay(self._batches, budgeted(self.limits.batch_per_minute), 60.0,
+                             self._monotonic()) <= 0
+
+    def day_left(self) -> int | None:
+        """Requests left in today's quota (UTC), by our count and the platform's headers."""
+        if self.limits.per_day is None:
+            return None
+        self._roll_day()
+        return max((budgeted(self.limits.per_day) or 0) - self._day_used, 0)
 
     async def _wait_turn(self, batch: bool) -> list[list[float]]:
         while True:
             now = self._monotonic()
             delay = self._hold_until - now
+            if self.throttle:
+                if self.day_left() == 0:
+                    self._refuse_until_tomorrow()
+                delay = max(delay, self._budget_delay(now, batch))
             if delay > self.longest_wait:
                 raise RateLimited(f"the platform asked syncdesk to wait {delay:.0f} s more",
                                   retry_after=delay, http_status=None)
-            if self.throttle:
-                delay = max(delay, self._budget_delay(now, batch))
             if delay <= 0:
                 stamps = [[now]]
                 self._sent.append(stamps[0])
                 if batch:
                     stamps.append([now])
                     self._batches.append(stamps[1])
+                self.requests += 1
+                self._day_used += 1
                 return stamps
             self.waited += delay
             await asyncio.sleep(delay)
 
+    def _refuse_until_tomorrow(self) -> None:
+        now = self._clock()
+        midnight = datetime.combine(now.date() + timedelta(days=1), datetime.min.time(),
+                                    tzinfo=now.tzinfo)
+        raise RateLimited(f"today's quota of {self.limits.per_day} requests is used up",
+                          retry_after=(midnight - now).total_seconds(), daily=True,
+                          http_status=None)
+
+    def _roll_day(self) -> None:
+        today = self._clock().date()
+        if self._day != today:
+            self._day, self._day_used = today, 0
+
     def _budget_delay(self, now: float, batch: bool) -> float:
-        # The platform counts arrivals, we count departures: network jitter can squeeze ten
-        # requests sent over one second into less, so the windows are slightly wider. And
-        # the budget is the tenant's, not ours alone (the platform's own app, a `connect`,
-        # other integrations spend it too), so we leave a tenth of it unused: one 429 from
-        # QuickBooks costs the whole minute it asks us to wait.
         limits = self.limits
-        delay = max(_window_delay(self._sent, _headroom(limits.per_minute), 61.0, now),
-                    _window_delay(self._sent, _headroom(limits.per_second), 1.2, now))
+        delay = max(_window_delay(self._sent, budgeted(limits.per_minute), 60.0, now),
+                    _window_delay(self._sent, budgeted(limits.per_second), 1.0, now))
         if batch:
-            delay = max(delay, _window_delay(self._batches, _headroom(limits.batch_per_minute),
-                                             61.0, now))
+            delay = max(delay, _window_delay(self._batches, budgeted(limits.batch_per_minute),
+                                             60.0, now))
         return delay
-
-
-def _headroom(limit: int | None) -> int | None:
-    return None if limit is None else max(1, (limit * 9) // 10)
 
 
 def _window_delay(sent: deque[list[float]], limit: int | None, window: float,
                   now: float) -> float:
     """How long until one more request fits `limit` requests per `window` seconds."""
-    while sent and now - sent[0][0] >= 61.0 and len(sent) > 1:
+    while len(sent) > 1 and now - sent[0][0] >= 60.0:
         sent.popleft()
     if not limit:
         return 0.0

@@ -9,6 +9,7 @@ subclasses (see `_errors`), so the engine never sees HTTP or JSON.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -173,7 +174,24 @@ class ConnectionSettings:
     timeout: float = 30.0
     transport: Any = None
     """An `httpx.AsyncBaseTransport` for tests (in-process sandbox); None in production."""
+    budget: RequestBudget | None = None
+    """The connection's rate budget: every HTTP request the provider sends takes a slot of
+    it. The engine hands in one per connection; None sends unbudgeted (tests only)."""
     options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class RequestBudget(Protocol):
+    """One connection's share of its platform's limits, spent one HTTP request at a time."""
+
+    def slot(self, *, batch: bool = False) -> AbstractAsyncContextManager[None]:
+        """Wait for room in every window (per second, minute, day, concurrency; a batch
+        request also in the batch window), then hold a slot while the request is out.
+        Raises `RateLimited` instead of waiting longer than the engine allows."""
+        ...
+
+    def observe(self, quota: Quota | None) -> None:
+        """What the platform's answer headers said about the remaining quota."""
+        ...
 
 
 @runtime_checkable

@@ -14,6 +14,7 @@ change of state goes through `SyncState`. The worker holds no SQL.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -32,11 +33,11 @@ from ._errors import (
     Unsupported,
 )
 from ._ledger import Ledger
-from ._limiter import RateGate
+from ._limiter import SENDING, RateGate
 from ._models import CreditNote, Entity, Invoice, InvoiceStatus, Item, Payment
 from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import Capabilities, Operation, Provider, PushRequest, Quota, Record, RemoteRef
-from ._status import JobStatus
+from ._status import ConnectionState, JobStatus
 from ._sync_state import Attempt, ClaimedJob, SyncState
 from ._time import Clock
 
@@ -89,13 +90,13 @@ class ConnectionWorker:
     provider: Provider
     capabilities: Capabilities
     clock: Clock
+    gate: RateGate
+    """The connection's request budget, shared with the provider's HTTP client."""
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     stats: WorkerStats = field(default_factory=WorkerStats)
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.state.store, self.clock)
-        self.gate = RateGate(self.capabilities.limits, throttle=self.settings.throttle,
-                             longest_wait=LONG_WAIT)
         self.policy = self.settings.policy
         self.rng = random.Random(self.settings.seed)
         self.stopped_reason: str | None = None
@@ -108,38 +109,80 @@ class ConnectionWorker:
 
     # -- the loop -----------------------------------------------------------------------
 
+    async def run(self, stop: asyncio.Event, poll: float) -> None:
+        """Keep the connection's slots busy until `stop`: as soon as a unit of work finishes,
+        the next due jobs are claimed (a pipeline: no round waits for its slowest request).
+
+        Returns when stopped, when the connection is no longer active, or when it needs
+        reconnecting — after the units still running have finished."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set() and not self.stopped_reason:
+                if await self.state.connection_state(self.connection_id) \
+                        != ConnectionState.ACTIVE:
+                    break
+                parked = await self.parked_until()
+                started = 0 if parked is not None else await self._start(running)
+                await self.flush_quota()
+                if running:
+                    done, _ = await asyncio.wait(running, timeout=poll,
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    running -= done
+                    await self._collect(done)
+                elif not started:
+                    wait = poll if parked is None else min(
+                        max((parked - self.clock()).total_seconds(), poll), 5.0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), wait)
+        finally:
+            if running:
+                done, _ = await asyncio.wait(running)
+                await self._collect(done)
+
     async def run_once(self) -> int:
-        """Claim and push one round of due jobs; the number of jobs handled (0: idle)."""
-        # One round of requests' worth: a claimed job shows as in flight, so claim only
-        # what the platform's limits let us send now.
-        limits = self.capabilities.limits
-        if not await self.state.has_due(self.connection_id, self.clock()):
+        """Claim one round of due jobs and send it to the end; the number of jobs claimed."""
+        running: set[asyncio.Task[None]] = set()
+        started = await self._start(running)
+        if running:
+            await self._collect((await asyncio.wait(running))[0])
+        await self.flush_quota()
+        return started
+
+    @property
+    def capacity(self) -> int:
+        """Units of work in progress at once: a few more than the platform's concurrency, so
+        one unit's store writes never leave a slot idle."""
+        return max(self.capabilities.limits.concurrency, 1) * 2
+
+    async def _start(self, running: set[asyncio.Task[None]]) -> int:
+        free = self.capacity - len(running)
+        if free <= 0 or not await self.state.has_due(self.connection_id, self.clock()):
             return 0
-        claimed = await self.state.claim(self.connection_id,
-                                         max(limits.concurrency, 1) * max(limits.batch_size, 1),
+        per_unit = self.capabilities.limits.batch_size if self.gate.batch_room() else 1
+        claimed = await self.state.claim(self.connection_id, free * max(per_unit, 1),
                                          self.clock())
-        if not claimed:
-            return 0
-        self._claimed = {job.id: job for job in claimed}
-        self._sent = set()
-        units = await self._prepare(claimed)
-        results = await asyncio.gather(*(self._run_unit(unit) for unit in units),
-                                       return_exceptions=True)
-        for result in results:
-            if isinstance(result, (AuthRevoked, AuthExpired)):
-                await self._needs_reconnect(result)
-            elif isinstance(result, BaseException):
-                raise result
+        self._claimed.update((job.id, job) for job in claimed)
+        for unit in await self._prepare(claimed):
+            running.add(asyncio.create_task(self._run_unit(unit)))
         return len(claimed)
 
+    async def _collect(self, done: set[asyncio.Task[None]]) -> None:
+        for task in done:
+            error = task.exception()
+            if isinstance(error, (AuthRevoked, AuthExpired)):
+                if not self.stopped_reason:
+                    await self._needs_reconnect(error)
+            elif error is not None:
+                raise error
+
     async def settle(self) -> None:
-        """After a stop cut the round short: put back what never left, and mark what was on
+        """After a stop cut the work short: put back what never left, and mark what was on
         its way uncertain (in doubt if it was a create)."""
         if not self._claimed:
             return
         sent = [job for job in self._claimed.values() if job.id in self._sent]
         unsent = [job for job in self._claimed.values() if job.id not in self._sent]
-        self._claimed = {}
+        self._claimed, self._sent = {}, set()
         await self.state.settle(sent, unsent, self.clock())
 
     # -- preparing requests -------------------------------------------------------------
@@ -171,9 +214,10 @@ class ConnectionWorker:
             prepared = await self._prepare_one(job, record, links)
             if prepared is None:
                 continue
+            # While the batch window is spent, creates go one by one on the general budget.
             batchable = (prepared.request.operation is Operation.CREATE and not job.reconcile
                          and job.entity in self.capabilities.batched
-                         and self.capabilities.limits.batch_size > 1)
+                         and self.capabilities.limits.batch_size > 1 and self.gate.batch_room())
             if batchable:
                 creates.setdefault(job.entity, []).append(prepared)
             else:
@@ -242,7 +286,7 @@ class ConnectionWorker:
         started, t0 = self.clock(), time.monotonic()
         try:
             results = await self._call(lambda: self.provider.push_batch(
-                [p.request for p in unit]), unit, batch=True)
+                [p.request for p in unit]), unit)
         except Exception as exc:
             error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
@@ -295,16 +339,19 @@ class ConnectionWorker:
         except Exception as exc:
             raise _lookup_failed(_internal(exc)) from exc
 
-    async def _call(self, request: Callable[[], Awaitable[T]], sending: Sequence[_Prepared],
-                    *, batch: bool = False) -> T:
-        # A factory, not a coroutine: one cancelled while waiting for a slot was never made.
-        async with self.gate.slot(batch=batch):
-            self.stats.requests += 1
-            self._sent.update(p.job.id for p in sending)
-            try:
-                return await request()
-            finally:
-                self._observe_quota()
+    async def _call(self, request: Callable[[], Awaitable[T]],
+                    sending: Sequence[_Prepared]) -> T:
+        """Run one provider call for these jobs. The provider's requests take their slots of
+        the connection's budget (the gate) themselves; the moment the first one leaves, these
+        jobs count as sent, so a stop after it leaves them uncertain, not pending."""
+        ids = [p.job.id for p in sending]
+        marker = SENDING.set(lambda: self._sent.update(ids))
+        try:
+            return await request()
+        finally:
+            SENDING.reset(marker)
+            self.stats.requests = self.gate.requests
+            self._observe_quota()
 
     # -- outcomes -----------------------------------------------------------------------
 
@@ -380,7 +427,6 @@ class ConnectionWorker:
 
     def _observe_quota(self) -> None:
         quota = self.provider.quota()
-        self.gate.observe(quota)
         if quota is not None and time.monotonic() - self._last_quota_write > 1.0:
             self._last_quota_write = time.monotonic()
             self._pending_quota = quota

@@ -4,6 +4,10 @@
 is a taxonomy error: timeouts and connection failures are `Transient`, and an expired access
 token is refreshed once (through the engine's `TokenSource`, under its lock) and retried.
 Platform-specific error bodies are left to the platform's own error mapper.
+
+Every request — write, lookup, page of a list, retry after a refresh — takes a slot of the
+connection's `RequestBudget` first, and reports the quota headers of its answer back to it:
+this is the one place all of a provider's HTTP passes, so nothing goes out unbudgeted.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from engine import AuthExpired, ConnectionSettings, Quota, TokenSource, Transient
+from engine import AuthExpired, ConnectionSettings, Quota, RequestBudget, TokenSource, Transient
 
 QuotaReader = Callable[[httpx.Response], Quota | None]
 
@@ -37,6 +41,7 @@ class ApiClient:
         self._is_expired_token = is_expired_token
         self._read_quota = read_quota
         self.last_quota: Quota | None = None
+        self.budget: RequestBudget | None = settings.budget
         self.http = httpx.AsyncClient(
             base_url=base_url,
             transport=settings.transport,
@@ -53,30 +58,43 @@ class ApiClient:
         json_body: Any = None,
         content: str | bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        batch: bool = False,
     ) -> httpx.Response:
+        """`batch`: the request is one of the platform's batch writes (its own budget)."""
         token = await self.tokens.access_token()
-        response = await self._send_once(method, url, token, params, json_body, content, headers)
+        response = await self._send_once(method, url, token, params, json_body, content, headers,
+                                         batch)
         if self._is_expired_token(response):
             token = await self.tokens.refreshed(token)
             response = await self._send_once(method, url, token, params, json_body, content,
-                                             headers)
+                                             headers, batch)
             if self._is_expired_token(response):
                 raise AuthExpired("the platform rejected a freshly refreshed access token",
                                   http_status=response.status_code)
-        if self._read_quota is not None:
-            self.last_quota = self._read_quota(response) or self.last_quota
         return response
 
     async def _send_once(self, method: str, url: str, token: str,
                          params: Mapping[str, Any] | None, json_body: Any,
                          content: str | bytes | None,
-                         headers: Mapping[str, str] | None) -> httpx.Response:
+                         headers: Mapping[str, str] | None, batch: bool) -> httpx.Response:
+        if self.budget is None:
+            return await self._exchange(method, url, token, params, json_body, content, headers)
+        async with self.budget.slot(batch=batch):
+            response = await self._exchange(method, url, token, params, json_body, content,
+                                            headers)
+        self.budget.observe(self.last_quota)
+        return response
+
+    async def _exchange(self, method: str, url: str, token: str,
+                        params: Mapping[str, Any] | None, json_body: Any,
+                        content: str | bytes | None,
+                        headers: Mapping[str, str] | None) -> httpx.Response:
         request_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
         try:
             # httpx timeouts bound each phase; this bounds the whole exchange, in-process too.
             async with asyncio.timeout(self.settings.timeout):
-                return await self.http.request(method, url, params=params, json=json_body,
-                                               content=content, headers=request_headers)
+                response = await self.http.request(method, url, params=params, json=json_body,
+                                                   content=content, headers=request_headers)
         except (TimeoutError, httpx.TimeoutException):
             raise Transient(
                 f"no answer within {self.settings.timeout:g} s ({method} {url}); "
@@ -85,6 +103,9 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise Transient(f"network error on {method} {url}: {type(exc).__name__}: {exc}") \
                 from exc
+        if self._read_quota is not None:
+            self.last_quota = self._read_quota(response) or self.last_quota
+        return response
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from console._fleet import free_port
 from console._wiring import connect_sandbox, platforms
 from engine import Sealer, Store
 
 CLI = [sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())"]
-PORT = 19611
 
 
 def wait_for(predicate: object, timeout: float, what: str) -> None:
@@ -33,9 +33,10 @@ def wait_for(predicate: object, timeout: float, what: str) -> None:
 
 @pytest.fixture
 def sandbox() -> Iterator[str]:
-    url = f"http://127.0.0.1:{PORT}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
     process = subprocess.Popen([*CLI, "sandbox", "serve", "--platform", "xero", "--port",
-                                str(PORT), "--no-limits"], stdout=subprocess.DEVNULL)
+                                str(port), "--no-limits"], stdout=subprocess.DEVNULL)
 
     def up() -> bool:
         try:
@@ -44,7 +45,8 @@ def sandbox() -> Iterator[str]:
             return False
 
     try:
-        wait_for(up, 20, "the Xero sandbox to listen")
+        wait_for(lambda: up() or process.poll() is not None, 20, "the Xero sandbox to listen")
+        assert process.poll() is None, "the sandbox could not start"
         yield url
     finally:
         process.terminate()

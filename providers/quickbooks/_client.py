@@ -127,7 +127,7 @@ class QuickBooksProvider:
             keys = "|".join(r.idempotency_key for r in chunk)
             request_id = hashlib.sha256(keys.encode()).hexdigest()[:36]
             answer = await self._call("POST", "batch", {"requestid": request_id},
-                                      {"BatchItemRequest": items})
+                                      {"BatchItemRequest": items}, batch=True)
             by_bid = {str(a.get("bId")): a for a in answer.get("BatchItemResponse") or []}
             for item in items:
                 index = int(item["bId"][1:])
@@ -330,10 +330,10 @@ class QuickBooksProvider:
         return [row async for row in self._pages(name, where)]
 
     async def _call(self, method: str, path: str, params: dict[str, str] | None = None,
-                    body: Any = None) -> Body:
+                    body: Any = None, *, batch: bool = False) -> Body:
         response = await self.api.send(method, path,
                                        params={"minorversion": MINOR_VERSION, **(params or {})},
-                                       json_body=body)
+                                       json_body=body, batch=batch)
         return read_body(response)
 
     @staticmethod
