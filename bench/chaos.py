@@ -25,6 +25,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -81,8 +82,13 @@ def main(argv: list[str] | None = None) -> int:
                                  seed=args.seed)
                 emit("chaos.plan.kills_mid_work", plan.kills, "SIGKILLs", "planned minimum",
                      size=plan.size, fault_share="≥ 1 % of requests, every kind, every platform")
-                failures += _report_storm(storm(workdir, ports.take(4), ports.take(4), plan,
-                                                args.sabotage, code))
+                try:
+                    result = storm(workdir, ports.take(4), ports.take(4), plan, args.sabotage,
+                                   code)
+                except Exception as exc:  # reported as a failed storm, after the scenarios
+                    traceback.print_exc()
+                    result = StormResult(plan, problems=[f"the storm broke off: {exc!r}"])
+                failures += _report_storm(result)
             outcomes = [future.result() for future in scenarios]
         for outcome in outcomes:
             failures += _report_scenario(outcome)
