@@ -10,7 +10,7 @@ import json
 import secrets
 import sys
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -467,10 +467,13 @@ async def demo(args: argparse.Namespace) -> int:
 class _EngineThread(threading.Thread):
     """The engine on a loop and store connections of its own, beside the console's loop."""
 
-    def __init__(self, path: Path, *, throttle: bool) -> None:
+    def __init__(self, path: Path, *, throttle: bool,
+                 on_failure: Callable[[BaseException], object] | None = None) -> None:
+        """`on_failure` is called (in this thread) when the engine dies before its stop."""
         super().__init__(name="engine", daemon=True)
         self.path = path
         self.throttle = throttle
+        self.on_failure = on_failure
         self.failure: BaseException | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._halt: asyncio.Event | None = None
@@ -481,6 +484,8 @@ class _EngineThread(threading.Thread):
             asyncio.run(self._main())
         except BaseException as exc:  # handed to the console's thread by stop()
             self.failure = exc
+            if self.on_failure is not None:
+                self.on_failure(exc)
         finally:
             self._started.set()
 
@@ -504,10 +509,17 @@ class _EngineThread(threading.Thread):
 
 
 async def _run_console_with_engine(store: Store, *, throttle: bool) -> None:
-    engine = _EngineThread(store.path, throttle=throttle)
+    app = _console_app(store, read_only=False)
+
+    def tell(failure: BaseException) -> None:
+        # The header already says "engine not running"; this says why, while it matters.
+        with contextlib.suppress(RuntimeError):  # the console is not (or no longer) running
+            app.call_from_thread(app.report, failure)
+
+    engine = _EngineThread(store.path, throttle=throttle, on_failure=tell)
     engine.start()
     try:
-        await _console_app(store, read_only=False).run_async()
+        await app.run_async()
     finally:
         await asyncio.to_thread(engine.stop)
 

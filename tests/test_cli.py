@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -111,3 +112,19 @@ def test_records_checks_the_engines_names_when_asked(tmp_path: Path,
     code, _, _ = run(capsys, "records", "--db", str(tmp_path / "s.db"), "--status", "failed",
                      "--entity", "invoice")
     assert code == 0
+
+
+def test_the_demos_engine_thread_says_why_it_died(tmp_path: Path) -> None:
+    from console._commands import _EngineThread
+    from engine import StoreError
+
+    theirs = tmp_path / "theirs.db"
+    with sqlite3.connect(theirs) as db:
+        db.execute("CREATE TABLE recipes (name TEXT)")
+    told: list[BaseException] = []
+    engine = _EngineThread(theirs, throttle=False, on_failure=told.append)
+    engine.start()
+    engine.join(10)
+    assert len(told) == 1 and isinstance(told[0], StoreError)
+    with pytest.raises(StoreError, match="not a syncdesk store"):
+        engine.stop()
