@@ -104,3 +104,9 @@ def test_record_view_all_statuses_in_256_colours(snap_compare: SnapCompare,
     app = EightBit(sync_app.service, poll_interval=0.05)
     assert snap_compare(app, terminal_size=(120, 40),
                         run_before=after("down", "down", "enter", "s"))
+
+
+def test_record_view_60x15(snap_compare: SnapCompare, sync_app: SyncdeskApp) -> None:
+    """The smallest terminal the console promises to be readable in."""
+    assert snap_compare(sync_app, terminal_size=(60, 15),
+                        run_before=after("right", "right", "right", "down", "down", "enter"))
