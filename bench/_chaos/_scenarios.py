@@ -59,13 +59,13 @@ class Outcome:
 
 @dataclass
 class Stage:
-    """A world whose customers, items and invoices are synced; its payments not yet added."""
+    """A scenario's world and what it found; staged, its customers, items and invoices are
+    synced and its payments not yet added."""
 
     world: World
     outcome: Outcome
     records: list[Any]
-    payments: list[Any]
-    before: dict[str, set[Key]]
+    """The demo business, as the store holds it once every part is added."""
     sabotage: str | None
 
     def add_payments(self) -> None:
@@ -93,15 +93,13 @@ class Stage:
 
 
 def _stage(world: World, outcome: Outcome, sabotage: str | None, staged: bool) -> Stage:
-    from engine import Payment, generate_demo
+    from engine import generate_demo
 
-    records = generate_demo(seed=DEMO_SEED, size=DEMO_SIZE)
     if staged:
         world.seed(DEMO_SEED, DEMO_SIZE, without=("payment", "credit_note"))
         world.connect()
         world.drain(retries=0).stop()
-    return Stage(world, outcome, records, [r for r in records if isinstance(r, Payment)],
-                 {platform: world.synced(platform) for platform in world.platforms}, sabotage)
+    return Stage(world, outcome, generate_demo(seed=DEMO_SEED, size=DEMO_SIZE), sabotage)
 
 
 def _first_customers(world: World, limit: int | None = None) -> None:
