@@ -1,13 +1,15 @@
 """The console as a person uses it: `syncdesk demo` in a real terminal (tmux), keys only.
 
 Waits for text on the screen, never a fixed sleep. Skipped where tmux is not installed.
-The sandboxes use the fixed ports from `FIRST_PORT` on, so the test needs them free.
+The sandboxes listen on ports of the range `PORTS` only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -22,8 +24,22 @@ pytestmark = [
 ]
 
 
-FIRST_PORT = 19500
-"""The demo's sandboxes listen on 19500-19503: a fixed, known range."""
+PORTS = range(19500, 19550)
+"""The demo's four sandboxes listen on four ports of this known range."""
+
+
+def free_ports(count: int = 4) -> int:
+    """The first of `count` consecutive free ports in `PORTS` (another run may hold some)."""
+    for first in range(PORTS.start, PORTS.stop - count + 1, count):
+        with contextlib.ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    sock = held.enter_context(socket.socket())
+                    sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise AssertionError(f"no {count} free ports in {PORTS}")
 
 
 class Terminal:
@@ -84,7 +100,7 @@ def demo_terminal(tmp_path: Path) -> Iterator[Terminal]:
     term = Terminal(f"syncdesk-e2e-{tmp_path.name}"[:60], "demo")
     command = " ".join(shlex.quote(part) for part in [
         sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())",
-        "demo", "--size", "20", "--ports", str(FIRST_PORT), "--db", str(tmp_path / "demo.db")])
+        "demo", "--size", "20", "--ports", str(free_ports()), "--db", str(tmp_path / "demo.db")])
     # COLUMNS/LINES inherited from the test runner would override the pane's real size.
     env = (f"-u COLUMNS -u LINES SYNCDESK_KEY_FILE={tmp_path / 'key'} "
            f"SYNCDESK_CONFIG={tmp_path / 'none.toml'} ESCDELAY=25")
