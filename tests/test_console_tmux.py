@@ -35,6 +35,8 @@ def free_ports(count: int = 4) -> int:
             try:
                 for port in range(first, first + count):
                     sock = held.enter_context(socket.socket())
+                    # As uvicorn binds: a port of a finished run (TIME_WAIT) is free.
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
                     sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
