@@ -182,6 +182,7 @@ class SyncState:
                 )
                 rows.extend(await cursor.fetchall())
             claimed = []
+            updates = []
             for row in rows:
                 entity = Entity(row["entity"])
                 # A write in doubt is replayed under the key it was sent with, never a new one.
@@ -189,11 +190,7 @@ class SyncState:
                             and row["idempotency_key"])
                 key = row["idempotency_key"] if keep_key else idempotency_key(
                     connection_id, entity, row["record_id"], row["record_version"])
-                await db.execute(
-                    "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
-                    "sent_version = record_version, last_attempt_at = ?, updated_at = ? "
-                    "WHERE id = ?", (key, stamp, stamp, row["id"]),
-                )
+                updates.append((key, stamp, stamp, row["id"]))
                 claimed.append(ClaimedJob(
                     id=row["id"], connection_id=connection_id, entity=entity,
                     record_id=row["record_id"], label=row["label"],
@@ -202,17 +199,21 @@ class SyncState:
                     in_doubt=bool(row["in_doubt"]),
                     doubt_version=row["sent_version"] if row["in_doubt"] else None,
                 ))
+            await db.executemany(
+                "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
+                "sent_version = record_version, last_attempt_at = ?, updated_at = ? "
+                "WHERE id = ?", updates)
             return claimed
 
     async def succeed(self, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
                       now: datetime, *, outcome: str = "synced") -> None:
-        """Link and mark synced: one transaction for a whole batch's successes."""
+        """Link and mark synced: one transaction, a few statements, for a whole batch."""
+        if not done:
+            return
         stamp = to_iso(now)
         async with self.store.write() as db:
-            for job, ref, attempt in done:
-                await _succeed(db, job, ref, attempt, stamp, outcome)
-            connections = {job.connection_id for job, _, _ in done}
-            for connection_id in connections:
+            await _succeed(db, done, stamp, outcome)
+            for connection_id in {job.connection_id for job, _, _ in done}:
                 await db.execute("UPDATE connections SET last_success_at = ? WHERE id = ?",
                                  (stamp, connection_id))
 
@@ -374,48 +375,61 @@ _DOUBT_IF_CREATE = (
 )
 
 
-async def _succeed(db: aiosqlite.Connection, job: ClaimedJob, ref: RemoteRef,
-                   attempt: Attempt | None, stamp: str, outcome: str) -> None:
-    await db.execute(
+async def _succeed(db: aiosqlite.Connection,
+                   done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
+                   outcome: str) -> None:
+    await db.executemany(
         "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
         "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
         "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
         "remote_number = COALESCE(excluded.remote_number, remote_number), "
         "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
-        (job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
-         ref.number, job.version, stamp),
+        [(job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
+          ref.number, job.version, stamp) for job, ref, _ in done],
     )
     # A change that arrived while this version was in flight is pushed next.
-    await db.execute(
+    await db.executemany(
         "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
         "THEN 'synced' ELSE 'pending' END, operation = CASE WHEN operation = 'create' "
         "THEN 'update' ELSE operation END, attempts = 0, next_attempt_at = NULL, "
         "lookup_first = 0, in_doubt = 0, error_class = NULL, error_code = NULL, "
         "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
-        "blocked_record = NULL, updated_at = ? WHERE id = ?", (stamp, job.id),
+        "blocked_record = NULL, updated_at = ? WHERE id = ?",
+        [(stamp, job.id) for job, _, _ in done],
     )
-    await db.execute(
-        "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
-        "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
-        "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
-        "AND status = 'blocked'",
-        (stamp, job.connection_id, job.entity.value, job.record_id),
-    )
-    if attempt is not None:
-        await _record_attempt(db, job.id, attempt, outcome, None, ref.remote_id)
+    # Only items, customers and invoices have dependants that can be blocked by them.
+    parents = [(stamp, job.connection_id, job.entity.value, job.record_id)
+               for job, _, _ in done if job.entity.stage < Entity.PAYMENT.stage]
+    if parents:
+        await db.executemany(
+            "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
+            "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
+            "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
+            "AND status = 'blocked'", parents,
+        )
+    await db.executemany(_INSERT_ATTEMPT, [
+        _attempt_row(job.id, attempt, outcome, None, ref.remote_id)
+        for job, ref, attempt in done if attempt is not None])
+
+
+_INSERT_ATTEMPT = (
+    "INSERT INTO sync_attempts (job_id, started_at, duration_ms, operation, outcome, "
+    "error_class, error_code, message, http_status, remote_id) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _attempt_row(job_id: int, attempt: Attempt, outcome: str, error: SyncError | None,
+                 remote_id: str | None) -> tuple[Any, ...]:
+    return (job_id, to_iso(attempt.started_at), attempt.duration_ms, attempt.operation, outcome,
+            error.error_class.value if error else None, error.code if error else None,
+            error.message if error else None, error.http_status if error else None, remote_id)
 
 
 async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attempt,
                           outcome: str, error: SyncError | None, remote_id: str | None) -> None:
-    await db.execute(
-        "INSERT INTO sync_attempts (job_id, started_at, duration_ms, operation, outcome, "
-        "error_class, error_code, message, http_status, remote_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (job_id, to_iso(attempt.started_at), attempt.duration_ms, attempt.operation, outcome,
-         error.error_class.value if error else None, error.code if error else None,
-         error.message if error else None, error.http_status if error else None, remote_id),
-    )
+    await db.execute(_INSERT_ATTEMPT, _attempt_row(job_id, attempt, outcome, error, remote_id))
 
 
 async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], now: str, *,

@@ -106,6 +106,10 @@ class ConnectionWorker:
         """Jobs of the current round not yet settled in the store."""
         self._sent: set[int] = set()
         """Of those, the ones a request has left for (a stop makes them uncertain)."""
+        self._drained = True
+        """The last claim found fewer due jobs than it asked for."""
+        self._parked_here = False
+        """This worker just parked the connection: look at its state again at once."""
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -113,23 +117,31 @@ class ConnectionWorker:
         """Keep the connection's slots busy until `stop`: as soon as a unit of work finishes,
         the next due jobs are claimed (a pipeline: no round waits for its slowest request).
 
-        Returns when stopped, when the connection is no longer active, or when it needs
-        reconnecting — after the units still running have finished."""
+        The connection's state (paused, disconnected, parked by another process) is read
+        once per `poll`, not per unit. Returns when stopped, when the connection is no longer
+        active, or when it needs reconnecting — after the units still running have finished."""
         running: set[asyncio.Task[None]] = set()
+        loop = asyncio.get_running_loop()
+        looked = -poll
+        parked: datetime | None = None
         try:
             while not stop.is_set() and not self.stopped_reason:
-                if await self.state.connection_state(self.connection_id) \
-                        != ConnectionState.ACTIVE:
-                    break
-                parked = await self.parked_until()
+                if loop.time() - looked >= poll or self._parked_here:
+                    looked, self._parked_here = loop.time(), False
+                    if await self.state.connection_state(self.connection_id) \
+                            != ConnectionState.ACTIVE:
+                        break
+                    parked = await self.parked_until()
+                elif parked is not None and parked <= self.clock():
+                    parked = None
                 started = 0 if parked is not None else await self._start(running)
-                await self.flush_quota()
                 if running:
                     done, _ = await asyncio.wait(running, timeout=poll,
                                                  return_when=asyncio.FIRST_COMPLETED)
                     running -= done
                     await self._collect(done)
                 elif not started:
+                    await self.flush_quota()
                     wait = poll if parked is None else min(
                         max((parked - self.clock()).total_seconds(), poll), 5.0)
                     with contextlib.suppress(TimeoutError):
@@ -138,6 +150,7 @@ class ConnectionWorker:
             if running:
                 done, _ = await asyncio.wait(running)
                 await self._collect(done)
+            await self.flush_quota()
 
     async def run_once(self) -> int:
         """Claim one round of due jobs and send it to the end; the number of jobs claimed."""
@@ -156,11 +169,16 @@ class ConnectionWorker:
 
     async def _start(self, running: set[asyncio.Task[None]]) -> int:
         free = self.capacity - len(running)
-        if free <= 0 or not await self.state.has_due(self.connection_id, self.clock()):
+        if free <= 0:
+            return 0
+        # A claim is a write: after one that came back short, read first whether anything
+        # is due, so an idle connection costs reads only.
+        if self._drained and not await self.state.has_due(self.connection_id, self.clock()):
             return 0
         per_unit = self.capabilities.limits.batch_size if self.gate.batch_room() else 1
-        claimed = await self.state.claim(self.connection_id, free * max(per_unit, 1),
-                                         self.clock())
+        wanted = free * max(per_unit, 1)
+        claimed = await self.state.claim(self.connection_id, wanted, self.clock())
+        self._drained = len(claimed) < wanted
         self._claimed.update((job.id, job) for job in claimed)
         for unit in await self._prepare(claimed):
             running.add(asyncio.create_task(self._run_unit(unit)))
@@ -188,9 +206,15 @@ class ConnectionWorker:
     # -- preparing requests -------------------------------------------------------------
 
     async def _prepare(self, claimed: Sequence[ClaimedJob]) -> list[list[_Prepared]]:
+        # The round's ledger records, its lines' items and every link it needs: one read each.
+        by_entity: dict[Entity, list[str]] = {}
+        for job in claimed:
+            by_entity.setdefault(job.entity, []).append(job.record_id)
+        ledger = {entity: await self.ledger.get_many(entity, ids)
+                  for entity, ids in by_entity.items()}
         records: dict[int, Record] = {}
         for job in claimed:
-            record = await self.ledger.get(job.entity, job.record_id)
+            record = ledger[job.entity].get(job.record_id)
             if record is None:
                 await self._skip(job, Unsupported(f"{job.describe()} no longer exists in the "
                                                     "ledger"), None)
@@ -200,10 +224,15 @@ class ConnectionWorker:
                 await self._skip(job, Unsupported(reason), None)
             else:
                 records[job.id] = record
-        # Every link the round needs — each job's own and its parents' — in one read.
         wanted = [(job.entity, job.record_id) for job in claimed if job.id in records]
         wanted += [parent for record in records.values() for parent in _parents(record)]
         links = await self.state.links(self.connection_id, wanted)
+        item_ids = [line.item_id for record in records.values()
+                    if isinstance(record, (Invoice, CreditNote))
+                    for line in record.lines if line.item_id]
+        items = {item_id: item for item_id, item in
+                 (await self.ledger.get_many(Entity.ITEM, item_ids)).items()
+                 if isinstance(item, Item)}
 
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
@@ -211,7 +240,7 @@ class ConnectionWorker:
             record = records.get(job.id)
             if record is None:
                 continue
-            prepared = await self._prepare_one(job, record, links)
+            prepared = await self._prepare_one(job, record, links, items)
             if prepared is None:
                 continue
             # While the batch window is spent, creates go one by one on the general budget.
@@ -228,7 +257,8 @@ class ConnectionWorker:
         return batches + singles
 
     async def _prepare_one(self, job: ClaimedJob, record: Record,
-                           links: dict[tuple[Entity, str], RemoteRef]) -> _Prepared | None:
+                           links: dict[tuple[Entity, str], RemoteRef],
+                           items: dict[str, Item]) -> _Prepared | None:
         now = self.clock()
         refs: dict[tuple[Entity, str], RemoteRef] = {}
         for parent in _parents(record):
@@ -245,14 +275,12 @@ class ConnectionWorker:
                     f"voided before it reached {self.title}: nothing to void there"), None)
                 return None
             operation = Operation.VOID if link else Operation.CREATE
-        items: dict[str, Item] = {}
+        used: dict[str, Item] = {}
         if isinstance(record, (Invoice, CreditNote)):
-            for line in record.lines:
-                item = await self.ledger.get(Entity.ITEM, line.item_id) if line.item_id else None
-                if isinstance(item, Item):
-                    items[item.id] = item
+            used = {line.item_id: items[line.item_id] for line in record.lines
+                    if line.item_id in items}
         return _Prepared(job, PushRequest(job.entity, operation, record, job.key, link, refs,
-                                          items))
+                                          used))
 
     async def _wait_or_block(self, job: ClaimedJob, parent: tuple[Entity, str],
                              now: datetime) -> None:
@@ -406,6 +434,7 @@ class ConnectionWorker:
                 notice = (f"{self.title}: request quota used up until {until:%Y-%m-%d %H:%M} UTC",
                           error.message)
             await self.state.park(self.connection_id, until, now, notice=notice)
+            self._parked_here = True
             return
         if decision.status is JobStatus.FAILED:
             self.stats.failed += 1
