@@ -103,7 +103,7 @@ class ConnectionWorker:
         self._last_quota_write = 0.0
         self._pending_quota: Quota | None = None
         self._claimed: dict[int, ClaimedJob] = {}
-        """Jobs of the current round not yet settled in the store."""
+        """Jobs claimed and not yet settled in the store."""
         self._sent: set[int] = set()
         """Of those, the ones a request has left for (a stop makes them uncertain)."""
         self._drained = True
@@ -151,15 +151,6 @@ class ConnectionWorker:
                 done, _ = await asyncio.wait(running)
                 await self._collect(done)
             await self.flush_quota()
-
-    async def run_once(self) -> int:
-        """Claim one round of due jobs and send it to the end; the number of jobs claimed."""
-        running: set[asyncio.Task[None]] = set()
-        started = await self._start(running)
-        if running:
-            await self._collect((await asyncio.wait(running))[0])
-        await self.flush_quota()
-        return started
 
     @property
     def capacity(self) -> int:
