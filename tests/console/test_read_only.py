@@ -85,3 +85,18 @@ async def test_a_read_only_service_leaves_notifications_unread(tmp_path: Path) -
             await service.mark_read(None)
     finally:
         await store.close()
+
+
+async def test_a_read_only_store_follows_a_writer_on_the_same_file(tmp_path: Path) -> None:
+    """The read-only console watches a live engine: WAL readers see each commit."""
+    path = tmp_path / "s.db"
+    writer = await Store.open(path)
+    reader = await Store.open(path, read_only=True)
+    try:
+        for n in (1, 2):
+            async with writer.write() as db:
+                await db.execute("INSERT INTO settings (key, value) VALUES (?, 'v')", (f"k{n}",))
+            assert await reader.fetch_value("SELECT COUNT(*) FROM settings") == n
+    finally:
+        await reader.close()
+        await writer.close()
