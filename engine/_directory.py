@@ -12,6 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+import aiosqlite
+
 from ._classify import classify, normalise_name
 from ._errors import NotFound
 from ._ledger import Ledger
@@ -147,16 +149,27 @@ def _imported_item(platform: str, remote: RemoteItem) -> Item | None:
 
 async def check_links(store: Store, connection_id: int, provider: Provider, title: str,
                       clock: Clock = utcnow) -> int:
-    """Read every linked object back; mark the ones deleted on the platform as broken links."""
+    """Compare the links with the live objects the platform lists; mark the deleted ones broken.
+
+    One paged list per linked entity instead of one read per link. A link the list leaves
+    out is read once by id before it is called broken: lists skip what a read by id still
+    finds (archived contacts, inactive names) and pages can shift under concurrent writes.
+    """
     state = SyncState(store)
-    broken = 0
+    by_entity: dict[Entity, list[aiosqlite.Row]] = {}
     for row in await state.synced_links(connection_id):
-        entity = Entity(row["entity"])
-        if await provider.fetch(entity, row["remote_id"]) is not None:
-            continue
-        label = f"{entity.label} {row['label']}"
-        error = NotFound(f"{label} ({row['remote_id']}) no longer exists on {title}")
-        await state.mark_broken(row["id"], connection_id, entity, row["record_id"], label, error,
-                                clock())
-        broken += 1
+        by_entity.setdefault(Entity(row["entity"]), []).append(row)
+    broken = 0
+    for entity, rows in by_entity.items():
+        live = {ref.remote_id async for ref in provider.list_remote(entity)}
+        for row in rows:
+            if live.issuperset(row["remote_id"].split(",")):
+                continue
+            if await provider.fetch(entity, row["remote_id"]) is not None:
+                continue
+            label = f"{entity.label} {row['label']}"
+            error = NotFound(f"{label} ({row['remote_id']}) no longer exists on {title}")
+            await state.mark_broken(row["id"], connection_id, entity, row["record_id"], label,
+                                    error, clock())
+            broken += 1
     return broken

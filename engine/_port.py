@@ -254,6 +254,17 @@ class Provider(Protocol):
         """Read one object by id; None when it no longer exists on the platform."""
         ...
 
+    def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """Every live object of `entity` on the platform, read in the platform's list pages.
+
+        The weekly check's read: a few requests per thousand links instead of one per link.
+        One ref per platform object, even where a link joins several ids with commas (a
+        payment split over invoices). It may leave out objects `fetch` would still find
+        (archived, inactive, or written while the pages were read): the check confirms what
+        is missing by `fetch` before it calls a link broken.
+        """
+        ...
+
     def list_customers(self) -> AsyncIterator[RemoteCustomer]: ...
 
     def list_items(self) -> AsyncIterator[RemoteItem]: ...

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+import pytest
 
 from console._wiring import platforms
 from engine import (
@@ -113,3 +116,44 @@ async def test_weekly_sync_makes_waiting_jobs_due(make_world: MakeWorld) -> None
                          "'2026-11-15T06:00:00.000000Z')")
     assert await WeeklySync(world.store, "0 6 * * 0", lambda: now[0]).run_if_due()
     assert (await world.job("quickbooks", "customer", "C-1"))["next_attempt_at"] is None
+
+
+LIST_PAGE = {"xero": 100, "quickbooks": 1000, "freshbooks": 100, "wave": 50}
+"""Objects per list page as each provider asks for them (Wave's is syncdesk's choice)."""
+
+
+@pytest.mark.parametrize("platform", sorted(LIST_PAGE))
+async def test_weekly_check_reads_pages_not_one_object_per_link(make_world: MakeWorld,
+                                                                platform: str) -> None:
+    world: World = await make_world((platform,))
+    customers = [Customer(id=f"C-{n}", display_name=f"Customer {n:03}") for n in range(150)]
+    await world.ledger.upsert(customers)
+    await world.sync()
+    remote = (await world.remote_counts(platform))["customer"]
+    pages = math.ceil(remote / LIST_PAGE[platform]) + 1  # + the empty page some lists end on
+    connection = world.connections[platform]
+
+    async def check() -> tuple[int, int]:
+        before = (await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"]
+        provider = await provider_of(world, platform)
+        try:
+            broken = await check_links(world.store, connection, provider, platform)
+        finally:
+            await provider.aclose()
+        after = (await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"]
+        return broken, after - before
+
+    broken, requests = await check()
+    assert broken == 0
+    assert 1 <= requests <= pages, f"{requests} requests for {len(customers)} links"
+
+    gone = await world.store.fetch_value(
+        "SELECT remote_id FROM sync_links WHERE connection_id = ? AND record_id = 'C-77'",
+        (connection,))
+    await world.sandbox(platform, "POST", "/_sandbox/delete",
+                        json={"entity": "customer", "id": gone})
+    broken, requests = await check()
+    assert broken == 1
+    assert requests <= pages + 1  # the pages, and one read by id to confirm the deletion
+    assert (await world.job(platform, "customer", "C-77"))["status"] == "broken_link"
+    assert (await world.job(platform, "customer", "C-78"))["status"] == "synced"

@@ -274,6 +274,12 @@ class FreshBooksProvider:
                 return None
         return RemoteRef(remote_id=remote_id)
 
+    async def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """Every live object (`vis_state` 0, as `fetch` counts them), 100 a page."""
+        resource = RESOURCES[entity]
+        async for row in self._pages(resource):
+            yield RemoteRef(remote_id=str(row["id"]))
+
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         resource = RESOURCES[entity]
         if isinstance(record, Customer):

@@ -232,6 +232,17 @@ class QuickBooksProvider:
             return None
         return remote_ref(entity, answer[wire.name])
 
+    async def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """Every object, by query pages of up to 1,000 (STARTPOSITION/MAXRESULTS).
+
+        Customers and items are asked for active or not: a query sees only active ones
+        unless told otherwise, and `fetch` still finds an inactive one.
+        """
+        wire = WIRE[entity]
+        names = entity in (Entity.CUSTOMER, Entity.ITEM)
+        async for row in self._pages(wire.name, "Active IN (true, false)" if names else ""):
+            yield remote_ref(entity, row)
+
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         """Our own copy of `record` on QuickBooks, told apart from others by its marker
         (items carry it in PurchaseDesc, customers in Notes, transactions in PrivateNote)."""

@@ -174,6 +174,20 @@ class WaveProvider:
                 return None
             return wire.ref(node, number_field)
 
+    async def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """Every live customer, product or invoice, a page of `PAGE_SIZE` per request;
+        archived products left out, as `fetch` leaves them out."""
+        listings = {Entity.CUSTOMER: ("customers", gql.CUSTOMERS),
+                    Entity.ITEM: ("products", gql.PRODUCTS),
+                    Entity.INVOICE: ("invoices", gql.INVOICES_NUMBERED)}
+        if entity not in listings:
+            raise Unsupported(wire.UNSUPPORTED[entity])
+        field, document = listings[entity]
+        async for node in self._pages(field, document):
+            with reading(field):
+                if not node.get("isArchived"):
+                    yield RemoteRef(remote_id=str(node["id"]))
+
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         wanted = wire.mark(record.id)
         if isinstance(record, Invoice):

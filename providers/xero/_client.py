@@ -282,6 +282,22 @@ class XeroProvider:
             return RemoteRef(remote_id=remote_id, number=str(reference) if reference else None)
         return resource.ref(found[0])
 
+    async def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """Every live object, 100 a page; Items in one answer, as Xero never pages them.
+
+        Archived contacts are asked for too: `fetch` still finds them, so they are not gone.
+        If-Modified-Since would skip the unchanged, which is exactly what this read must see.
+        """
+        resource = RESOURCES[entity]
+        if entity is Entity.ITEM:
+            elements = _elements(await self._call("GET", "/Items"), "Items")
+        else:
+            extra = {"includeArchived": "true"} if entity is Entity.CUSTOMER else {}
+            elements = [e async for e in self._pages(resource.collection, extra)]
+        for element in elements:
+            if element.get("Status") not in _GONE:
+                yield RemoteRef(remote_id=str(element[resource.id_field]))
+
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         """Our copy of `record`: only a live object carrying its mark (`_mapping.mark`).
 
@@ -377,10 +393,12 @@ class XeroProvider:
     async def aclose(self) -> None:
         await self._api.aclose()
 
-    async def _pages(self, collection: str) -> AsyncIterator[Json]:
+    async def _pages(self, collection: str,
+                     params: Mapping[str, str] | None = None) -> AsyncIterator[Json]:
         page = 1
         while True:
-            payload = await self._call("GET", f"/{collection}", params={"page": str(page)})
+            payload = await self._call("GET", f"/{collection}",
+                                       params={**(params or {}), "page": str(page)})
             elements = _elements(payload, collection)
             for element in elements:
                 yield element
