@@ -25,6 +25,7 @@ from engine import (
     Ledger,
     Platform,
     Provider,
+    Record,
     Sealer,
     Store,
     SyncEngine,
@@ -48,9 +49,9 @@ if TYPE_CHECKING:
 
 
 @contextlib.asynccontextmanager
-async def open_store(args: argparse.Namespace, *, read_only: bool = False
-                     ) -> AsyncIterator[Store]:
-    store = await Store.open(args.db or default_db_path(), read_only=read_only)
+async def open_store(args: argparse.Namespace, *, read_only: bool = False,
+                     upgrade: bool = False) -> AsyncIterator[Store]:
+    store = await Store.open(args.db or default_db_path(), read_only=read_only, upgrade=upgrade)
     try:
         yield store
     finally:
@@ -129,8 +130,15 @@ def _engine(store: Store, sealer: Sealer, *, throttle: bool = True,
 # -- ledger ------------------------------------------------------------------------------
 
 
+def demo_business(seed_value: int, size: int) -> list[Record]:
+    try:
+        return generate_demo(seed=seed_value, size=size)
+    except ValueError as exc:
+        raise ConfigError(f"--size: {exc}") from None
+
+
 async def seed(args: argparse.Namespace) -> int:
-    records = generate_demo(seed=args.seed, size=args.size)
+    records = demo_business(args.seed, args.size)
     async with open_store(args) as store:
         result = await Ledger(store).upsert(records)
     print(f"seeded {store.path}: {result.created} created, {result.updated} updated, "
@@ -187,7 +195,7 @@ def _looking(args: argparse.Namespace) -> bool:
 
 
 async def status(args: argparse.Namespace) -> int:
-    async with open_store(args, read_only=_looking(args)) as store:
+    async with open_store(args, read_only=_looking(args), upgrade=True) as store:
         data = await status_data(store)
     if args.json:
         print_json(data)
@@ -205,7 +213,7 @@ async def status(args: argparse.Namespace) -> int:
 
 
 async def records(args: argparse.Namespace) -> int:
-    async with open_store(args, read_only=_looking(args)) as store:
+    async with open_store(args, read_only=_looking(args), upgrade=True) as store:
         where = await job_filter(store, args)
         page = await new_service(store).page(where, limit=args.limit)
     if args.json:
@@ -438,7 +446,7 @@ async def prepare_demo(db: Path, size: int, seed_value: int, *, limits: bool,
     fleet = SandboxFleet(platforms(), first_port=first_port, limits_enabled=limits)
     urls = await asyncio.to_thread(fleet.start)
     store = await Store.open(db)
-    await Ledger(store).upsert(generate_demo(seed=seed_value, size=size))
+    await Ledger(store).upsert(demo_business(seed_value, size))
     sealer = Sealer.load()
     for name, platform in platforms().items():
         await connect_sandbox(store, platform, urls[name], sealer)

@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from engine import (
     ConfigError,
     ConnectionSummary,
+    EngineBeat,
     JobFilter,
     NotificationRow,
     SyncdeskError,
@@ -80,8 +81,8 @@ class SyncdeskApp(App[None]):
     """The long command that is running, in words ("" when none): screens show progress."""
     now: reactive[datetime | None] = reactive(None, init=False)
     """The service's clock, read every second: screens re-render relative times from it."""
-    heartbeat: reactive[datetime | None] = reactive(None, init=False)
-    """When the engine last proved alive (None: no engine holds the store)."""
+    heartbeat: reactive[EngineBeat | None] = reactive(None, init=False)
+    """When the engine last proved alive, or stopped (None: no engine ever ran here)."""
 
     def __init__(self, service: SyncService, *, read_only: bool = False,
                  keymap: Mapping[str, str] | None = None,
@@ -205,8 +206,8 @@ class SyncdeskApp(App[None]):
     def _engine_state(self) -> tuple[str, str]:
         if self.heartbeat is None:
             return "engine not running", "bold $text-error"
-        age = ((self.now or self.service.clock()) - self.heartbeat).total_seconds()
-        if age < ENGINE_STALE:
+        age = ((self.now or self.service.clock()) - self.heartbeat.at).total_seconds()
+        if age < ENGINE_STALE and not self.heartbeat.stopped:
             return "engine running", "$text-success"
         return f"engine stopped {span(age)} ago", "bold $text-error"
 

@@ -113,7 +113,7 @@ class SyncEngine:
         finally:
             stop.set()
             await self._stop_workers()
-            await self.state.release_lease(self._owner)
+            await self.state.release_lease(self._owner, self.clock())
         return self.report
 
     # -- workers ------------------------------------------------------------------------

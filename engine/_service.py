@@ -213,6 +213,14 @@ class NotificationRow:
 
 
 @dataclass(frozen=True)
+class EngineBeat:
+    at: datetime
+    """The engine's last heartbeat, or when it stopped."""
+    stopped: bool
+    """It stopped cleanly (SIGTERM, Ctrl+C, --until-idle done); else it runs or crashed."""
+
+
+@dataclass(frozen=True)
 class Event:
     id: int
     kind: str
@@ -343,11 +351,13 @@ class SyncService:
         return int(await self.store.fetch_value(
             "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL") or 0)
 
-    async def engine_heartbeat(self) -> datetime | None:
-        """When the engine holding this store last proved alive (it beats every few
-        seconds); None when no engine holds it (never started, or stopped cleanly)."""
-        return _when(await self.store.fetch_value(
-            "SELECT heartbeat_at FROM engine_lease WHERE id = 1"))
+    async def engine_heartbeat(self) -> EngineBeat | None:
+        """When the engine of this store last proved alive (it beats every few seconds), and
+        whether it said it stopped; None when no engine has run on it."""
+        row = await self.store.fetch_one("SELECT pid, heartbeat_at FROM engine_lease WHERE id = 1")
+        if row is None:
+            return None
+        return EngineBeat(from_iso(row["heartbeat_at"]), stopped=not row["pid"])
 
     async def rate_limits(self, since: datetime, *, window: int = 5000) -> dict[int, int]:
         """Rate-limited attempts (429s) per connection id since `since`, among the latest

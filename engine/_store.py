@@ -91,15 +91,20 @@ class Store:
         """`time.monotonic()` when the current wait for the write lock began, if waiting."""
 
     @classmethod
-    async def open(cls, path: Path | str, *, read_only: bool = False) -> Store:
+    async def open(cls, path: Path | str, *, read_only: bool = False,
+                   upgrade: bool = False) -> Store:
         """Open (creating if needed) and migrate the store at `path`.
 
         `read_only` opens an existing store as it is: nothing is created, migrated or
-        switched to WAL, and a file that is not a current syncdesk store is refused.
+        switched to WAL, and a file that is not a current syncdesk store is refused. With
+        `upgrade`, a syncdesk store of an older schema is migrated first (a command that only
+        looks should not need an engine run after an upgrade); anything else is still refused.
         """
         path = Path(path).expanduser()
         if read_only and not path.is_file():
             raise StoreError(f"no store at {path}")
+        if read_only and upgrade and 0 < await _schema_of(path) < len(MIGRATIONS):
+            await (await cls.open(path)).close()
         writer: aiosqlite.Connection | None = None
         try:
             if not read_only:
@@ -184,6 +189,21 @@ class Store:
         """SQLite's query plan for `sql`, one line per step (tests pin index use with it)."""
         rows = await self.fetch_all("EXPLAIN QUERY PLAN " + sql, params)
         return [str(row["detail"]) for row in rows]
+
+
+async def _schema_of(path: Path) -> int:
+    """The file's schema version (0: not a syncdesk store, or not SQLite at all)."""
+    try:
+        db = await _connect(path, read_only=True)
+    except (aiosqlite.Error, OSError):
+        return 0
+    try:
+        row = await (await db.execute("PRAGMA user_version")).fetchone()
+        return int(row[0]) if row else 0
+    except aiosqlite.Error:
+        return 0
+    finally:
+        await db.close()
 
 
 async def _migrate(db: aiosqlite.Connection, path: Path, *, read_only: bool = False) -> None:

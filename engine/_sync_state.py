@@ -344,7 +344,7 @@ class SyncState:
         async with self.store.write() as db:
             row = await (await db.execute(
                 "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")).fetchone()
-            if row is not None and row["owner"] != owner:
+            if row is not None and row["owner"] != owner and row["pid"]:
                 held = Lease(str(row["owner"]), int(row["pid"]), from_iso(row["heartbeat_at"]))
                 if alive(held):
                     return held
@@ -359,9 +359,12 @@ class SyncState:
             await db.execute("UPDATE engine_lease SET heartbeat_at = ? WHERE owner = ?",
                              (to_iso(now), owner))
 
-    async def release_lease(self, owner: str) -> None:
+    async def release_lease(self, owner: str, now: datetime) -> None:
+        """A clean stop: the lease stays, with pid 0 and the time of the stop, so a console can
+        say "engine stopped 3 min ago" rather than guess from a silent heartbeat."""
         async with self.store.write() as db:
-            await db.execute("DELETE FROM engine_lease WHERE owner = ?", (owner,))
+            await db.execute("UPDATE engine_lease SET pid = 0, heartbeat_at = ? WHERE owner = ?",
+                             (to_iso(now), owner))
 
 
 # -- inside a caller's transaction ----------------------------------------------------------
@@ -434,25 +437,60 @@ async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attemp
 
 async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], now: str, *,
                   lookup_first: bool = False) -> int:
-    """One statement: make the retryable jobs matching `clause` (over `sync_jobs j`) due now.
+    """Make the retryable jobs matching `clause` (over `sync_jobs j`) due now, as one command.
 
     A broken link, or a job asked to re-link, is looked up on the platform before anything is
     created (`lookup_first`). A job in doubt stays in doubt: its lookup comes first too.
+
+    Set-based, so 100,000 jobs cost what their rows cost: the jobs are listed once in
+    `requeued_jobs` (which the per-row trigger stands aside for), moved by one UPDATE that
+    writes only what a requeue changes, counted by one GROUP BY and logged as ONE event.
     """
     statuses = ", ".join(f"'{s.value}'" for s in RETRYABLE)
-    cursor = await db.execute(
-        f"UPDATE sync_jobs SET "
-        f"status = CASE WHEN status = 'uncertain' OR in_doubt = 1 THEN 'uncertain' "
-        f"ELSE 'pending' END, "
-        f"lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
-        f"attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
-        f"error_message = NULL, http_status = NULL, blocked_entity = NULL, "
-        f"blocked_record = NULL, updated_at = ? "
-        f"WHERE id IN (SELECT j.id FROM sync_jobs j WHERE ({clause}) "
-        f"AND j.status IN ({statuses}))",
-        [int(lookup_first), now, *params],
+    listed = await db.execute(
+        f"INSERT INTO requeued_jobs (id, connection_id, entity, record_id, old_status, "
+        f"new_status) SELECT j.id, j.connection_id, j.entity, j.record_id, j.status, "
+        f"CASE WHEN j.status = 'uncertain' OR j.in_doubt = 1 THEN 'uncertain' "
+        f"ELSE 'pending' END FROM sync_jobs j WHERE ({clause}) AND j.status IN ({statuses})",
+        list(params),
     )
-    return cursor.rowcount
+    count = listed.rowcount
+    if count > 0:
+        await _requeue_listed(db, now, lookup_first)
+    await db.execute("DELETE FROM requeued_jobs")
+    return count
+
+
+async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool) -> None:
+    await db.execute(
+        "UPDATE sync_jobs SET status = r.new_status, "
+        "lookup_first = CASE WHEN ? OR r.old_status = 'broken_link' THEN 1 "
+        "ELSE lookup_first END, "
+        "attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
+        "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
+        "blocked_record = NULL, updated_at = ? FROM requeued_jobs r WHERE sync_jobs.id = r.id",
+        (int(lookup_first), now),
+    )
+    moved = ("SELECT connection_id, entity, {status} AS status, COUNT(*) AS n "
+             "FROM requeued_jobs WHERE old_status != new_status GROUP BY 1, 2, 3")
+    await db.execute(
+        "UPDATE job_counts SET n = job_counts.n - d.n FROM (" + moved.format(status="old_status")
+        + ") d WHERE job_counts.connection_id = d.connection_id "
+        "AND job_counts.entity = d.entity AND job_counts.status = d.status")
+    await db.execute(
+        "INSERT INTO job_counts (connection_id, entity, status, n) "
+        + moved.format(status="new_status")
+        + " ON CONFLICT (connection_id, entity, status) DO UPDATE SET n = n + excluded.n")
+    # One event for the command: a console only needs to know that something moved, and
+    # where when it is one connection, one entity or one record.
+    await db.execute(
+        "INSERT INTO events (at, kind, connection_id, entity, record_id, status) "
+        "SELECT ?, 'requeue', "
+        "CASE WHEN MIN(connection_id) = MAX(connection_id) THEN MIN(connection_id) END, "
+        "CASE WHEN MIN(entity) = MAX(entity) THEN MIN(entity) END, "
+        "CASE WHEN COUNT(*) = 1 THEN MIN(record_id) END, "
+        "CASE WHEN MIN(new_status) = MAX(new_status) THEN MIN(new_status) END "
+        "FROM requeued_jobs", (now,))
 
 
 async def unlink(db: aiosqlite.Connection, connection_id: int, entity: Entity,

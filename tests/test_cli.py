@@ -128,3 +128,25 @@ def test_the_demos_engine_thread_says_why_it_died(tmp_path: Path) -> None:
     assert len(told) == 1 and isinstance(told[0], StoreError)
     with pytest.raises(StoreError, match="not a syncdesk store"):
         engine.stop()
+
+
+def test_looking_upgrades_an_older_syncdesk_store_but_console_read_only_does_not(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "old.db")
+    assert run(capsys, "seed", "--size", "10", "--db", db)[0] == 0
+    with sqlite3.connect(db) as conn:  # as a store from before migration 2 looked
+        conn.execute("ALTER TABLE sync_jobs DROP COLUMN in_doubt")
+        conn.execute("PRAGMA user_version = 1")
+    code, _, err = run(capsys, "console", "--read-only", "--db", db)
+    assert code == 2 and "schema 1" in err
+    code, out, err = run(capsys, "status", "--db", db)
+    assert code == 0, err
+    assert "customers" in out
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
+
+
+def test_a_demo_too_small_is_refused_in_one_line(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "seed", "--size", "3", "--db", str(tmp_path / "s.db"))
+    assert code == 2 and err.strip() == "syncdesk: --size: demo size must be at least 10, got 3"

@@ -104,6 +104,10 @@ def test_engine_runs_until_sigterm_and_syncs_what_arrives_meanwhile(
         assert engine.wait(10) == 0, engine.stderr.read() if engine.stderr else ""
         assert time.monotonic() - started < 10
         assert "engine stopped" in (engine.stdout.read() or "")
+        import sqlite3
+
+        with sqlite3.connect(db) as conn:  # the console can say "engine stopped … ago"
+            assert conn.execute("SELECT pid FROM engine_lease").fetchone() == (0,)
     finally:
         if engine.poll() is None:
             engine.kill()

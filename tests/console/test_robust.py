@@ -76,6 +76,11 @@ async def test_header_flags_first_and_the_engine_heartbeat(store: Store) -> None
         # No beat for three minutes: the 1 s tick alone must say so, no store change needed.
         clock.now = NOW + timedelta(minutes=3)
         await until(pilot, lambda: "engine stopped 3m ago" in app.sub_title)
+        # A clean stop says so at once, with its time.
+        async with store.write() as db:
+            await db.execute("UPDATE engine_lease SET pid = 0, heartbeat_at = ?",
+                             ((NOW + timedelta(minutes=2)).isoformat(),))
+        await until(pilot, lambda: "engine stopped 1m ago" in app.sub_title)
 
 
 async def test_relative_times_follow_the_clock_without_store_changes(store: Store) -> None:
