@@ -1,8 +1,9 @@
 """The benchmark scripts run from a clean checkout and print the figures they promise.
 
-Tiny sizes only: build_store with 5,000 jobs and overhead with a few hundred records, each as
-a subprocess, the way a person runs them. throughput and console_scale take minutes (real
-rate limits, a million-job store) and are not run here.
+Tiny sizes only, each as a subprocess, the way a person runs them: build_store with 5,000
+jobs, overhead with about a hundred records, and the quick variants of throughput and drain
+(real limits, sizes that fit one window; their ports are kept clear of the scripts' defaults
+so a full run may go on meanwhile). console_scale takes minutes and is not run here.
 """
 
 from __future__ import annotations
@@ -13,17 +14,19 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run(script: str, *args: str) -> list[dict[str, Any]]:
+def _run(script: str, *args: str, returncode: int = 0) -> list[dict[str, Any]]:
     done = subprocess.run([sys.executable, str(ROOT / "bench" / script), *args],
                           capture_output=True, text=True, timeout=120, cwd=ROOT, check=False)
-    assert done.returncode == 0, done.stderr[-3000:]
     figures = [json.loads(line) for line in done.stdout.splitlines() if line.strip()]
     for figure in figures:
         assert {"name", "value", "unit", "reference"} <= set(figure), figure
         assert isinstance(figure["value"], int | float), figure
+    assert done.returncode == returncode, done.stderr[-3000:]
     return figures
 
 
@@ -45,11 +48,43 @@ def test_build_store_prints_every_timing_and_index_plans(tmp_path: Path) -> None
 
 
 def test_overhead_compares_engine_and_plain_loop_in_one_run() -> None:
-    figures = {f["name"]: f for f in _run("overhead.py", "--items", "60", "--invoices", "20",
+    figures = {f["name"]: f for f in _run("overhead.py", "--quick", "--first-port", "19796",
+                                          "--items", "60", "--invoices", "20",
                                           "--customers", "5")}
-    assert figures["overhead.records"]["value"] == 105
-    assert figures["overhead.engine.records_per_s"]["statuses"] == {"synced": 105}
+    assert figures["overhead.records"]["value"] == 107  # 2 of them credit notes
+    assert figures["overhead.engine.records_per_s"]["statuses"] == {"synced": 107}
     for name in ("overhead.plain.records_per_s", "overhead.engine.records_per_s",
                  "overhead.plain.cpu_ms_per_record", "overhead.engine.cpu_ms_per_record",
-                 "overhead.ratio.records_per_s", "overhead.ratio.cpu_per_record"):
+                 "overhead.ratio.loopback_speedup", "overhead.ratio.cpu_per_record"):
         assert figures[name]["value"] > 0, name
+    for name in ("overhead.engine.cpu_ms_per_record", "overhead.ratio.loopback_speedup"):
+        assert {"target", "met"} <= set(figures[name]), name
+    # The sandbox ran in its own process: its CPU is measured there, not in the engine's.
+    assert figures["overhead.engine.cpu_ms_per_record"]["sandbox_cpu_ms"] > 0
+
+
+def test_drain_quick_drains_the_demo_without_a_429() -> None:
+    figures = {f["name"]: f for f in _run("drain.py", "--quick", "--first-port", "19780")}
+    for name in ("quickbooks", "xero", "freshbooks"):
+        jobs = figures[f"drain.{name}.jobs"]
+        assert jobs["value"] > 80 and not {"pending", "in_flight", "uncertain"} & set(
+            jobs["statuses"]), jobs
+        assert figures[f"drain.{name}.http_429"]["value"] == 0
+        assert figures[f"drain.{name}.requests"]["value"] > 0
+        assert figures[f"drain.{name}.floor"]["unit"] == "s"
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue 11: no QuickBooks singles while the batch budget is spent; 150 of the 1,300 "
+    "items alone wait in the gate for the batch window, past the quick run's deadline"))
+def test_throughput_quick_syncs_every_run_without_a_429() -> None:
+    figures = {f["name"]: f for f in _run("throughput.py", "--quick", "--first-port", "19785",
+                                          returncode=0)}
+    for label in ("quickbooks", "quickbooks_items", "xero", "freshbooks", "wave"):
+        assert figures[f"throughput.{label}.elapsed"]["statuses"] == {
+            "synced": figures[f"throughput.{label}.records"]["value"]}, label
+        assert figures[f"throughput.{label}.http_429"]["value"] == 0, label
+        arithmetic = figures[f"throughput.{label}.floor.best"]["arithmetic"]
+        assert arithmetic["stages"] and arithmetic["limits"]["per_minute"] > 0, label
+    assert figures["throughput.quickbooks_items.floor.best"]["arithmetic"][
+        "single_requests"] > 0
