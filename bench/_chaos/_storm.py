@@ -112,14 +112,19 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
                 result.clock_jumps += 1
         # The steady faults stay on while the engine drains what the kills left (operator
         # retries included); then a drain without faults finishes what they failed.
-        world.drain(timeout=600, retries=1).stop()
+        world.drain(retries=1).stop()
         for sandbox in world.sandboxes.values():
             sandbox.clear_faults()
-        world.drain(timeout=300, retries=1).stop()
+        world.drain(retries=1).stop()
         result.engine_restarts = world.engine_restarts
         if sabotage:
             result.sabotaged = SABOTAGE[sabotage](world, world.platforms[0], records)
-        expected, result.control = control.result()
+        try:
+            expected, result.control = control.result()
+        except ChaosError as exc:  # the storm's figures still count; only "missing" cannot
+            result.problems.append(f"the control run failed, so nothing counts as missing: "
+                                   f"{exc}")
+            expected = {name: set() for name in world.platforms}
         for name, sandbox in world.sandboxes.items():
             state = sandbox.state()
             result.requests[name] = int(state["requests"])

@@ -337,11 +337,12 @@ class World:
 
     # -- driving the engine to the end -------------------------------------------------------
 
-    def drain(self, engine: Engine | None = None, timeout: float = 90.0,
+    def drain(self, engine: Engine | None = None, stall: float = 90.0,
               retries: int = 1) -> Engine:
         """Run the engine until no job is pending, in flight or uncertain.
 
         Then the operator retries what failed (`retries` rounds) and the engine drains again.
+        Fails only when `stall` seconds pass with no job finishing, however big the store.
         An engine that exits on its own while work is left is restarted and counted in
         `engine_restarts`: the always-on engine must not do that.
         """
@@ -350,17 +351,18 @@ class World:
         for round_ in range(retries + 1):
             if round_:
                 self.operator_retry()
-
-            def done() -> bool:
-                nonlocal engine
-                if not self.unfinished():
-                    return True
+            least = self.unfinished()
+            deadline = time.monotonic() + stall
+            while (left := self.unfinished()) > 0:
+                if left < least:
+                    least, deadline = left, time.monotonic() + stall
+                if time.monotonic() > deadline:
+                    raise ChaosError(f"the engine finished no job for {stall:.0f} s with {left} "
+                                     "pending, in flight or uncertain")
                 if not engine.alive():
                     self.engine_restarts += 1
                     engine = self.engine()
-                return False
-            wait_for(done, "the engine to finish every pending, in-flight and uncertain job",
-                     timeout=timeout, every=0.2)
+                time.sleep(0.2)
         self.log("drained")
         return engine
 
