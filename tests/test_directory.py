@@ -157,3 +157,36 @@ async def test_weekly_check_reads_pages_not_one_object_per_link(make_world: Make
     assert requests <= pages + 1  # the pages, and one read by id to confirm the deletion
     assert (await world.job(platform, "customer", "C-77"))["status"] == "broken_link"
     assert (await world.job(platform, "customer", "C-78"))["status"] == "synced"
+
+
+def _deactivate_qbo(app: Any, remote_id: str) -> None:
+    app.state.company.objects["Customer"][remote_id]["Active"] = False
+
+
+def _archive_xero(app: Any, remote_id: str) -> None:
+    app.state.company.contacts[remote_id]["ContactStatus"] = "ARCHIVED"
+
+
+@pytest.mark.parametrize(("platform", "put_away"), [("quickbooks", _deactivate_qbo),
+                                                    ("xero", _archive_xero)])
+async def test_a_customer_put_away_on_the_platform_is_still_linked(
+        make_world: MakeWorld, platform: str, put_away: Callable[[Any, str], None]) -> None:
+    """Inactive (QuickBooks) or archived (Xero) customers still exist, and read by id they
+    are found: the check's list asks for them too, so it needs no read by id to know."""
+    world: World = await make_world((platform,))
+    await world.ledger.upsert([Customer(id=f"C-{n}", display_name=f"Customer {n}")
+                               for n in range(3)])
+    await world.sync()
+    connection = world.connections[platform]
+    remote_id = await world.store.fetch_value(
+        "SELECT remote_id FROM sync_links WHERE connection_id = ? AND record_id = 'C-1'",
+        (connection,))
+    put_away(world.apps[platform], remote_id)
+    before = (await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"]
+    provider = await provider_of(world, platform)
+    try:
+        assert await check_links(world.store, connection, provider, platform) == 0
+    finally:
+        await provider.aclose()
+    after = (await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"]
+    assert after - before == 1  # one page of customers

@@ -5,7 +5,8 @@
     POST invoice?operation=void            void an invoice
     POST payment?operation=update&include=void
     GET  {resource}/{id}                   read one
-    GET|POST query                         read many (`_query`)
+    GET|POST query                         read many (`_query`); name lists only their
+                                           active objects unless the query names Active
     POST batch                             ≤ 30 independent items, HTTP 200 with per-item Fault
     GET  companyinfo/{realmId}
 
@@ -197,7 +198,12 @@ class QboApi:
         if entity is None:
             raise QboFault("4001", "Invalid query",
                            f"QueryValidationError: Invalid entity name {query.entity}")
-        found = _query.run(query, self.company.visible_rows(entity))
+        rows = self.company.visible_rows(entity)
+        if not any(c.path.casefold() == "active" for c in query.where):
+            # As QBO: a name list (customers, items, accounts…) shows only its active
+            # objects unless the query asks about Active; transactions have no Active.
+            rows = [row for row in rows if row.get("Active") is not False]
+        found = _query.run(query, rows)
         if isinstance(found, int):
             return {"totalCount": found}
         if not found:
