@@ -22,6 +22,7 @@ from engine import (
 from engine._directory import check_links, pull_directory
 from engine._scheduler import WeeklySync, next_run
 from tests._world import World
+from tests.test_budget import ledger
 
 MakeWorld = Callable[..., Any]
 
@@ -190,3 +191,31 @@ async def test_a_customer_put_away_on_the_platform_is_still_linked(
         await provider.aclose()
     after = (await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"]
     assert after - before == 1  # one page of customers
+
+
+@pytest.mark.parametrize("platform", sorted(LIST_PAGE))
+async def test_the_check_finds_deleted_documents_and_part_of_a_split_payment(
+        make_world: MakeWorld, platform: str) -> None:
+    world: World = await make_world((platform,))
+    await world.ledger.upsert(ledger())
+    await world.sync()
+    connection = world.connections[platform]
+    links = {(r["entity"], r["record_id"]): r["remote_id"] for r in await world.store.fetch_all(
+        "SELECT entity, record_id, remote_id FROM sync_links WHERE connection_id = ?",
+        (connection,))}
+    # INV-2 has nothing applied; PAY-2 is split over two invoices (one Xero or FreshBooks
+    # payment each, the link joins their ids): deleting its last part breaks it whole.
+    planted = [("invoice", "INV-2"), ("payment", "PAY-2"), ("credit_note", "CN-1")]
+    planted = [key for key in planted if key in links]
+    for entity, record_id in planted:
+        await world.sandbox(platform, "POST", "/_sandbox/delete",
+                            json={"entity": entity, "id": links[entity, record_id].split(",")[-1]})
+    provider = await provider_of(world, platform)
+    try:
+        assert await check_links(world.store, connection, provider, platform) == len(planted)
+    finally:
+        await provider.aclose()
+    broken = {(r["entity"], r["record_id"]) for r in await world.store.fetch_all(
+        "SELECT entity, record_id FROM sync_jobs WHERE connection_id = ? "
+        "AND status = 'broken_link'", (connection,))}
+    assert broken == set(planted)
