@@ -10,9 +10,11 @@ Why some things are where they are:
 - `sync_jobs` holds the current state per (connection, entity, record) — the UNIQUE key is the
   outbox's coalescing. It carries the label, customer and amount shown in record lists, so a
   page of 1,000,000 jobs is one index range on one table.
-- `job_counts` is kept by triggers: dashboard counts never scan `sync_jobs`.
+- `job_counts` is kept by triggers (an operator's requeue adjusts it once per statement):
+  dashboard counts never scan `sync_jobs`.
 - Every job status change appends to `events` from a trigger, in the same transaction, so a
-  console in another process sees every change and none is forgotten by a code path.
+  console in another process sees every change and none is forgotten by a code path; an
+  operator's requeue appends one event for the whole command (`kind = 'requeue'`).
 """
 
 from __future__ import annotations
@@ -312,6 +314,35 @@ _V2 = """
 ALTER TABLE sync_jobs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2)
+# A bulk requeue (100,000 jobs) counts and logs itself once per statement, not once per row:
+# `requeue()` lists the jobs it moves in `requeued_jobs`, adjusts `job_counts` by GROUP BY and
+# writes one event, and the per-row trigger stands aside for exactly those rows. The table is
+# filled and emptied inside one transaction, so no other connection ever sees a row in it, and
+# every other status change (the engine's own writes) is still counted and logged per row.
+_V3 = """
+CREATE TABLE IF NOT EXISTS requeued_jobs (
+    id             INTEGER PRIMARY KEY,
+    connection_id  INTEGER NOT NULL,
+    entity         TEXT NOT NULL,
+    record_id      TEXT NOT NULL,
+    old_status     TEXT NOT NULL,
+    new_status     TEXT NOT NULL
+);
+
+DROP TRIGGER sync_jobs_recounted;
+CREATE TRIGGER sync_jobs_recounted AFTER UPDATE OF status ON sync_jobs
+WHEN OLD.status IS NOT NEW.status
+     AND NOT EXISTS (SELECT 1 FROM requeued_jobs WHERE id = OLD.id) BEGIN
+    UPDATE job_counts SET n = n - 1
+    WHERE connection_id = OLD.connection_id AND entity = OLD.entity AND status = OLD.status;
+    INSERT INTO job_counts (connection_id, entity, status, n)
+    VALUES (NEW.connection_id, NEW.entity, NEW.status, 1)
+    ON CONFLICT (connection_id, entity, status) DO UPDATE SET n = n + 1;
+    INSERT INTO events (at, kind, connection_id, entity, record_id, status)
+    VALUES (NEW.updated_at, 'job', NEW.connection_id, NEW.entity, NEW.record_id, NEW.status);
+END;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]
