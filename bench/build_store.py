@@ -158,13 +158,14 @@ _LINK_SQL = ("INSERT INTO sync_links (connection_id, entity, record_id, remote_i
 
 
 def _jobs(connections: Sequence[tuple[int, str]], records: Sequence[tuple[Entity, str]],
-          customers: int, seed: int) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None]]:
+          customers: int, seed: int, status_share: Sequence[tuple[str, float]]
+          ) -> Iterator[tuple[tuple[Any, ...], tuple[Any, ...] | None]]:
     """(job row, link row or None) for every record on every connection."""
     rng = random.Random(seed)
     span = 90 * 86_400
     for connection_id, platform in connections:
         for index, (entity, rid) in enumerate(records):
-            status = _pick(rng, STATUS_SHARE)
+            status = _pick(rng, status_share)
             if platform == "wave" and entity is Entity.PAYMENT:
                 status = "skipped"
             updated = NOW - timedelta(seconds=rng.randrange(span))
@@ -206,8 +207,10 @@ def _jobs(connections: Sequence[tuple[int, str]], records: Sequence[tuple[Entity
                    if status in ("synced", "broken_link") else None)
 
 
-async def build(path: Path, jobs: int, *, seed: int = 5) -> Built:
-    """Write a store of `jobs` sync jobs over four connections at `path` (a new file)."""
+async def build(path: Path, jobs: int, *, seed: int = 5,
+                status_share: Sequence[tuple[str, float]] = STATUS_SHARE) -> Built:
+    """Write a store of `jobs` sync jobs over four connections at `path` (a new file),
+    statuses drawn by `status_share` (a bad week has more failures than STATUS_SHARE)."""
     started = time.perf_counter()
     store = await Store.open(path)
     per_connection = max(1, jobs // len(PLATFORMS))
@@ -225,7 +228,7 @@ async def build(path: Path, jobs: int, *, seed: int = 5) -> Built:
             await db.executemany(_LEDGER_SQL[table], rows)
     connections = [(row["id"], row["platform"]) for row in await store.fetch_all(
         "SELECT id, platform FROM connections ORDER BY id")]
-    stream = _jobs(connections, records, customers, seed)
+    stream = _jobs(connections, records, customers, seed, status_share)
     done = False
     while not done:
         job_rows, link_rows = [], []
@@ -319,8 +322,8 @@ async def measure(path: Path, connection_id: int) -> None:
     emit("store.retry_matching.dry_run.rows", n, "jobs")
     failures = JobFilter(statuses=("failed", "blocked", "broken_link", "uncertain"))
     n = await _timed("store.retry_matching.enqueue", service.retry_matching(failures),
-                     "every failure of every connection (skipped left alone): one UPDATE, "
-                     "triggers recount and log every job")
+                     "every failure of every connection (skipped left alone): set-based, "
+                     "counted once per statement, one event")
     emit("store.retry_matching.enqueue.rows", n, "jobs")
     await _timed("store.dashboard.after_retry", service.connections(),
                  "oldest pending now spans the re-queued jobs")
