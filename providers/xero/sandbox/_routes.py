@@ -1,10 +1,10 @@
 """The Accounting API 2.0 routes of the sandbox, plus `/connections`.
 
 Per resource (Contacts, Items, Invoices, Payments, CreditNotes): `GET /{R}` (where, IDs,
-InvoiceNumbers, Statuses, page/pageSize, includeArchived), `GET /{R}/{id}`, `PUT /{R}`
-(create only), `POST /{R}` (update or create), `POST /{R}/{id}` (update one; on Payments:
-delete), `DELETE /Items/{id}`, `PUT /CreditNotes/{id}/Allocations`; `GET /Accounts`,
-`GET /TaxRates`.
+InvoiceNumbers, Statuses, page/pageSize, includeArchived; Items come unpaged, as in Xero's
+spec), `GET /{R}/{id}`, `PUT /{R}` (create only), `POST /{R}` (update or create),
+`POST /{R}/{id}` (update one; on Payments: delete), `DELETE /Items/{id}`,
+`PUT /CreditNotes/{id}/Allocations`; `GET /Accounts`, `GET /TaxRates`.
 
 Collection writes follow `summarizeErrors`: by default any invalid element makes the answer
 a 400 ValidationException listing the invalid elements, while the valid ones are still
@@ -112,7 +112,7 @@ class XeroApi:
                 return _api_exception(400, 16, "QueryParseException", str(exc))
             extra: Json = {}
             page_param = request.query_params.get("page")
-            if page_param is not None:
+            if page_param is not None and kind.collection != "Items":  # Xero never pages Items
                 page = max(int(page_param), 1) if page_param.isdigit() else 1
                 size = request.query_params.get("pageSize", "")
                 size_n = min(int(size), MAX_PAGE_SIZE) if size.isdigit() else PAGE_SIZE
