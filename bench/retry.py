@@ -13,12 +13,15 @@ is left, and the retry wrote one event, not one per job.
 
     python bench/retry.py                # 1,000,000 jobs (~108,000 failed)
     python bench/retry.py --jobs 5000    # a smoke run
+    python bench/retry.py --store S.db   # on a store built before (copied, left as it is)
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -37,28 +40,37 @@ BAD_WEEK = (("synced", 0.81), ("failed", 0.12), ("pending", 0.02), ("blocked", 0
             ("skipped", 0.025), ("broken_link", 0.003), ("uncertain", 0.002))
 
 
-async def _failed(path: Path) -> int:
+async def _sizes(path: Path) -> tuple[int, int]:
+    """All jobs and the failed ones; opening migrates a store built by an older syncdesk,
+    outside the timings."""
     async with await Store.open(path) as store:
-        return int(await store.fetch_value(
-            "SELECT COUNT(*) FROM sync_jobs WHERE status = 'failed'") or 0)
+        counts = {row["status"]: int(row["n"]) for row in await store.fetch_all(
+            "SELECT status, SUM(n) AS n FROM job_counts GROUP BY status")}
+    return sum(counts.values()), counts.get("failed", 0)
 
 
-async def _in_process(path: Path) -> tuple[int, float]:
+async def _in_process(path: Path) -> tuple[int, float, float]:
+    """Jobs retried, wall ms and CPU ms (this process: the loop and the SQLite thread)."""
     async with await Store.open(path) as store:
         service = SyncService(store, actor="bench")
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         done = await service.retry_matching(JobFilter(statuses=("failed",)))
-        return done, (time.perf_counter() - started) * 1000
+        return (done, (time.perf_counter() - started) * 1000,
+                (time.process_time() - cpu) * 1000)
 
 
-def _cli(path: Path) -> float:
+def _cli(path: Path) -> tuple[float, float]:
+    """Wall ms and CPU ms (the child's, user and system) of one CLI retry."""
     entry = Path(sys.executable).with_name("syncdesk")
     command = [str(entry)] if entry.exists() else [
         sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())"]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run([*command, "retry", "--status", "failed", "--yes", "--db", str(path)],
                    check=True, cwd=ROOT, capture_output=True, text=True)
-    return (time.perf_counter() - started) * 1000
+    elapsed = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return elapsed, (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
 
 
 async def _check(path: Path, events_before: int) -> dict[str, int]:
@@ -87,25 +99,30 @@ async def _events(path: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=1_000_000)
+    parser.add_argument("--store", type=Path, help="a store built before with failed jobs "
+                        "(it is copied; only the copies are retried)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="bench-retry-"))
     try:
-        built = asyncio.run(build(workdir / "built.db", args.jobs, status_share=BAD_WEEK))
-        failed = asyncio.run(_failed(built.path))
-        emit("retry.store.jobs", built.jobs, "jobs", "4 connections", failed=failed)
+        source = args.store or asyncio.run(build(workdir / "built.db", args.jobs,
+                                                 status_share=BAD_WEEK)).path
         copies = {way: workdir / f"{way}.db" for way in ("in_process", "cli")}
         for copy in copies.values():
-            shutil.copyfile(built.path, copy)
+            shutil.copyfile(source, copy)
+        jobs, failed = asyncio.run(_sizes(copies["cli"]))
+        emit("retry.store.jobs", jobs, "jobs", "4 connections", failed=failed)
         before = asyncio.run(_events(copies["in_process"]))
-        done, elapsed = asyncio.run(_in_process(copies["in_process"]))
+        done, elapsed, cpu = asyncio.run(_in_process(copies["in_process"]))
         checked = asyncio.run(_check(copies["in_process"], before))
         emit("retry.enqueue_100k_ms", elapsed, "ms", "goal <= 2000 ms for 100,000 records: "
-             "SyncService.retry_matching(status failed), in-process", rows=done, **checked)
+             "SyncService.retry_matching(status failed), in-process", rows=done,
+             cpu_ms=round(cpu), load=os.getloadavg()[0], **checked)
         before = asyncio.run(_events(copies["cli"]))
-        elapsed = _cli(copies["cli"])
+        elapsed, cpu = _cli(copies["cli"])
         checked = asyncio.run(_check(copies["cli"], before))
         emit("retry.cli_100k_ms", elapsed, "ms", "`syncdesk retry --status failed --yes`, "
-             "spawn to exit (start-up and the dry-run count included)", rows=failed, **checked)
+             "spawn to exit (start-up and the dry-run count included)", rows=failed,
+             cpu_ms=round(cpu), load=os.getloadavg()[0], **checked)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
