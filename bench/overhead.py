@@ -252,9 +252,10 @@ def _hot_spots(profile: cProfile.Profile, path: Path, count: int = 15
     """Seconds the loop sat idle, and the functions with the most time of their own in the
     engine's run (main thread; the database threads' SQLite time is not in it)."""
     profile.dump_stats(str(path))
-    stats = pstats.Stats(profile)
+    # `Stats.stats` is pstats' documented table, missing from typeshed.
+    table = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     idle, rows = 0.0, []
-    for (filename, line, function), (_, calls, own, total, _) in stats.stats.items():
+    for (filename, line, function), (_, calls, own, total, _) in table.items():
         if function == IDLE:
             idle += own
             continue
