@@ -450,8 +450,7 @@ async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], 
     listed = await db.execute(
         f"INSERT INTO requeued_jobs (id, connection_id, entity, record_id, old_status, "
         f"new_status) SELECT j.id, j.connection_id, j.entity, j.record_id, j.status, "
-        f"CASE WHEN j.status = 'uncertain' OR j.in_doubt = 1 THEN 'uncertain' "
-        f"ELSE 'pending' END FROM sync_jobs j WHERE ({clause}) AND j.status IN ({statuses})",
+        f"{_REQUEUED_STATUS} FROM sync_jobs j WHERE ({clause}) AND j.status IN ({statuses})",
         list(params),
     )
     count = listed.rowcount
@@ -461,14 +460,20 @@ async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], 
     return count
 
 
+_REQUEUED_STATUS = ("CASE WHEN status = 'uncertain' OR in_doubt = 1 THEN 'uncertain' "
+                    "ELSE 'pending' END")
+"""What a requeued job becomes: in doubt stays in doubt (looked up before any create)."""
+
+
 async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool) -> None:
+    # By rowid from the list (`UPDATE … FROM` would scan sync_jobs), so the new status is
+    # worked out again from the row, by the same expression that listed it.
     await db.execute(
-        "UPDATE sync_jobs SET status = r.new_status, "
-        "lookup_first = CASE WHEN ? OR r.old_status = 'broken_link' THEN 1 "
-        "ELSE lookup_first END, "
+        f"UPDATE sync_jobs SET status = {_REQUEUED_STATUS}, "
+        "lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
         "attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
         "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
-        "blocked_record = NULL, updated_at = ? FROM requeued_jobs r WHERE sync_jobs.id = r.id",
+        "blocked_record = NULL, updated_at = ? WHERE id IN (SELECT id FROM requeued_jobs)",
         (int(lookup_first), now),
     )
     moved = ("SELECT connection_id, entity, {status} AS status, COUNT(*) AS n "
