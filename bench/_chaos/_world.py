@@ -176,6 +176,7 @@ class Engine:
         with (world.workdir / "engine.log").open("ab") as log:
             self.process = subprocess.Popen(command, cwd=world.code, env=world.env, stdout=log,
                                             stderr=subprocess.STDOUT)
+        world.engines.append(self)
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -210,6 +211,7 @@ class World:
     connections: dict[str, int] = field(default_factory=dict)
     engine_restarts: int = 0
     """Times the engine had exited on its own while work was left (it must run until told)."""
+    engines: list[Engine] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
@@ -232,6 +234,9 @@ class World:
             self.log("sandboxes up")
             yield self
         finally:
+            for engine in self.engines:  # left running when a step failed half-way
+                if engine.alive():
+                    engine.kill()
             for sandbox in self.sandboxes.values():
                 sandbox.stop()
 
@@ -328,6 +333,12 @@ class World:
                           "ORDER BY id DESC LIMIT 1", (platform,))
         return (rows[0]["state"], rows[0]["state_reason"]) if rows else ("absent", None)
 
+    def parked(self) -> bool:
+        """Some connection is parked (told to wait by its platform) until a later time."""
+        now = utcnow().isoformat().replace("+00:00", "Z")
+        return bool(self.count("SELECT COUNT(*) FROM connections WHERE parked_until > ?",
+                               (now,)))
+
     def heartbeat(self) -> datetime | None:
         rows = self.query("SELECT heartbeat_at FROM engine_lease")
         if not rows or not rows[0]["heartbeat_at"]:
@@ -354,8 +365,9 @@ class World:
             least = self.unfinished()
             deadline = time.monotonic() + stall
             while (left := self.unfinished()) > 0:
-                if left < least:
-                    least, deadline = left, time.monotonic() + stall
+                # A connection parked by its rate limit waits on purpose; that is no stall.
+                if left < least or self.parked():
+                    least, deadline = min(left, least), time.monotonic() + stall
                 if time.monotonic() > deadline:
                     raise ChaosError(f"the engine finished no job for {stall:.0f} s with {left} "
                                      "pending, in flight or uncertain")
