@@ -6,13 +6,14 @@ default limits, and one engine drains it (production settings, throttle on) the 
 `syncdesk demo` does. Per platform:
 
 - `elapsed`: from the engine's start to the last answer that connection got;
-- `floor`: requests needed / rate, where requests needed is what the sandbox received
-  (its `/_sandbox/state` count) less the 429s. That count is the honest measure here: the
-  demo's pulls, lookups of records in doubt, name clashes and two-step writes are part of
-  the work, and no cost table of ours would know them all. With QuickBooks' batch window
-  the floor is the largest of requests / (500/min), requests / (10/s) and batch requests /
-  (40/min). `detail` also gives the rolling-window floor (a burst of a whole window at the
-  start, so smaller). Under a minute of requests the ratio is not printed: a burst fits.
+- `floor`: the least time the platform's rolling windows allow for the requests needed
+  (`least_time`: N per 60 s, N per 1 s, QuickBooks' 40 batch requests per 60 s), where
+  requests needed is what the sandbox received (its `/_sandbox/state` count) less the 429s.
+  That count is the honest measure here: the demo's pulls, lookups of records in doubt,
+  name clashes and two-step writes are part of the work, and no cost table of ours would
+  know them all. `rate_floor` in the detail is requests / rate (the largest over the
+  limits); it is no floor: a rolling window lets a whole window's requests go at the
+  start, and a run beats it by up to a minute (Xero's demo: 369 s against 389 s).
 - `http_429`: 429s either the sandbox or the client counted (QuickBooks' batch limiter is
   not in the sandbox's count).
 
@@ -48,15 +49,12 @@ from engine._port import ConnectionSettings
 
 UNFINISHED = ("pending", "in_flight", "uncertain")
 FIRST_PORT = 19750
-SHORTEST_FLOOR = 60.0
-"""Below one minute of requests the first window's burst decides the time, so requests / rate
-is no floor at all (a quick run takes a fraction of it): no ratio is printed."""
 QUICK_PLATFORMS = ("quickbooks", "xero", "freshbooks")
 """Wave's 60/min cannot drain even the smallest demo (32 items alone) within a quick run."""
 
 
 def rate_floor(requests: int, batches: int, budget: Budget) -> float:
-    """Requests needed / rate, for every rate the platform documents."""
+    """Requests needed / rate, the largest over the rates the platform documents."""
     bounds = [requests * 60.0 / budget.per_minute]
     if budget.per_second:
         bounds.append(requests / budget.per_second)
@@ -119,7 +117,7 @@ def _report(name: str, result: dict[str, Any], state: dict[str, Any],
     needed = state["requests"] - rejected
     batches = sum(1 for a in answers if a.status == 200 and a.path.endswith("/batch"))
     budget = Budget.of(platforms()[name].capabilities.limits)
-    least = rate_floor(needed, batches, budget)
+    least = least_time(needed, batches, budget)
     jobs = sum(statuses.values())
     left = sum(statuses.get(s, 0) for s in UNFINISHED)
     emit(f"drain.{name}.jobs", jobs, "jobs", "the demo's jobs for this platform",
@@ -130,10 +128,11 @@ def _report(name: str, result: dict[str, Any], state: dict[str, Any],
          "the sandbox's count less 429s: the floor's requests needed",
          sandbox_received=state["requests"], batch_requests=batches,
          client_answers=len(answers))
-    emit(f"drain.{name}.floor", least, "s", "requests needed / rate (the largest bound)",
+    emit(f"drain.{name}.floor", least, "s",
+         "the requests needed under the rolling windows, zero latency",
          requests=needed, batch_requests=batches, limits=budget.describe(),
-         rolling_window_floor=round(least_time(needed, batches, budget), 2))
-    if least >= SHORTEST_FLOOR:
+         rate_floor=round(rate_floor(needed, batches, budget), 2))
+    if least >= 1.0:
         ratio = elapsed / least
         emit(f"drain.{name}.elapsed_over_floor", ratio, "ratio",
              "a lower bound: stopped at the deadline" if result["timed_out"]
