@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import JobFilter, Store, SyncService
+from engine._sync_state import requeue
 from engine._time import from_iso
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -142,6 +143,23 @@ async def test_other_status_changes_are_still_counted_and_logged_per_row(
     changed = await _events(store, before)
     assert len(changed) == 4 and {e["kind"] for e in changed} == {"job"}
     await _counts_agree(store)
+
+
+async def test_a_requeue_finds_the_jobs_it_moves_by_rowid_never_by_a_scan(
+        store: Store) -> None:
+    """100,000 jobs of 1,000,000: one pass over sync_jobs (the filter's), not two."""
+    await _seed(store)
+    statements: list[str] = []
+    async with store.write() as db:
+        await db.set_trace_callback(statements.append)
+        assert await requeue(db, "j.status = 'failed'", [], NOW) == 4
+        await db.set_trace_callback(None)
+        # SQLite traces a statement again each time it enters a trigger for it.
+        updates = {sql for sql in statements if sql.startswith("UPDATE sync_jobs")}
+        assert len(updates) == 1, updates
+        plan = [row[3] for row in await (await db.execute(
+            "EXPLAIN QUERY PLAN " + updates.pop())).fetchall()]
+    assert not [step for step in plan if step.startswith("SCAN")], plan
 
 
 def test_bench_prints_in_process_and_cli_figures(tmp_path: Path) -> None:
