@@ -11,6 +11,7 @@ import secrets
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -74,12 +75,17 @@ async def resolve_connection(store: Store, ref: str | None) -> int | None:
 
 
 async def job_filter(store: Store, args: argparse.Namespace) -> JobFilter:
-    return JobFilter(
+    """The options' filter; `--query` (the console's filter-bar grammar) narrows it further
+    and wins where both name the same field."""
+    where = JobFilter(
         connection_id=await resolve_connection(store, args.connection),
         entity=Entity(args.entity) if args.entity else None,
         statuses=(args.status,) if args.status else (),
         error_class=args.error_class, error_code=args.error_code, text=args.match,
     )
+    if not args.query:
+        return where
+    return JobFilter.parse(args.query, now=datetime.now(UTC)).within(where)
 
 
 def new_service(store: Store, **options: Any) -> SyncService:

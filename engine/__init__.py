@@ -78,6 +78,8 @@ from ._port import (
 )
 from ._secrets import Sealer
 from ._service import (
+    PROBLEM_STATUSES,
+    QUERY_KEYS,
     AttemptRow,
     ConnectionSummary,
     Cursor,
@@ -89,6 +91,8 @@ from ._service import (
     JobRow,
     NotificationRow,
     Page,
+    ProblemGroup,
+    QueryError,
     Sort,
     SyncService,
 )
@@ -104,6 +108,8 @@ __all__ = [
     "ERROR_TYPES",
     "JOB_STATUSES",
     "MINOR_UNITS",
+    "PROBLEM_STATUSES",
+    "QUERY_KEYS",
     "RETRYABLE",
     "UNMAPPED_ITEM_NAME",
     "UNMAPPED_ITEM_SKU",
@@ -156,9 +162,11 @@ __all__ = [
     "Payment",
     "Platform",
     "Problem",
+    "ProblemGroup",
     "Provider",
     "PullReport",
     "PushRequest",
+    "QueryError",
     "Quota",
     "RateLimited",
     "Record",

@@ -343,6 +343,15 @@ WHEN OLD.status IS NOT NEW.status
 END;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3)
+# The console's problems queue groups every job that needs a person by connection, status,
+# doubt, class, code and message: this partial index holds exactly those jobs (about one in
+# eight) in that order with their age, so the GROUP BY reads it alone, in order, never the table.
+_V4 = """
+CREATE INDEX sync_jobs_problems ON sync_jobs
+    (connection_id, status, in_doubt, error_class, error_code, error_message, updated_at)
+    WHERE status IN ('failed', 'blocked', 'skipped', 'broken_link') OR in_doubt = 1;
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

@@ -8,9 +8,10 @@ the audit log with the operator's name; bulk commands are single statements.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -21,7 +22,7 @@ from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._ledger import Ledger
 from ._models import Entity, Item
 from ._money import from_minor
-from ._status import RETRYABLE, ConnectionState, JobStatus
+from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
 from ._sync_state import purge_connection, requeue, set_connection_state, unlink
 from ._time import Clock, from_iso, to_iso, utcnow
@@ -44,6 +45,41 @@ _SORT_COLUMN = {
 }
 
 
+PROBLEM_STATUSES: tuple[str, ...] = (
+    JobStatus.FAILED, JobStatus.BLOCKED, JobStatus.SKIPPED, JobStatus.BROKEN_LINK)
+"""Statuses that wait for a person (with jobs in doubt, whatever their status)."""
+
+_NEEDS_A_PERSON = ("(j.status IN ('failed', 'blocked', 'skipped', 'broken_link') "
+                   "OR j.in_doubt = 1)")
+"""Must read as the WHERE of the `sync_jobs_problems` index, or SQLite will not use it."""
+
+QUERY_KEYS: dict[str, str] = {
+    "status": "failed, blocked, …; several with commas (status:failed,blocked)",
+    "class": "an error class (class:duplicate)",
+    "code": "the platform's error code (code:6240)",
+    "platform": "quickbooks, xero, wave or freshbooks",
+    "entity": "customer, item, invoice, payment, credit_note",
+    "since": "changed within this long (since:30m, 2h, 2d, 1w)",
+    "doubt": "yes: jobs whose last create may have landed unheard",
+}
+"""The filter grammar's keys, with what each takes: for errors, help and completion."""
+
+_QUERY_FIELD = {"status": "statuses", "class": "error_class", "code": "error_code",
+                "doubt": "in_doubt"}
+"""The JobFilter field of each query key not named alike."""
+_TOKEN = re.compile(r'(\w+):("[^"]*"|\S*)|"([^"]*)"|(\S+)')
+_SPAN = re.compile(r"(\d+)([smhdw])")
+_SPAN_UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class QueryError(ConfigError):
+    """A filter query that cannot be read; `token` is the part at fault."""
+
+    def __init__(self, token: str, why: str) -> None:
+        super().__init__(f"{token!r}: {why}")
+        self.token = token
+
+
 @dataclass(frozen=True)
 class JobFilter:
     """Which jobs: every field narrows; None/empty means any."""
@@ -56,6 +92,40 @@ class JobFilter:
     text: str | None = None
     ids: tuple[int, ...] = ()
     """Only these jobs (a console's marked rows), still narrowed by every other field."""
+    platform: str | None = None
+    since: datetime | None = None
+    """Changed at or after this moment."""
+    in_doubt: bool | None = None
+    message: str | None = None
+    """A LIKE pattern of the error message: a problem group's siblings (see `problems`)."""
+
+    @classmethod
+    def parse(cls, query: str, *, now: datetime) -> JobFilter:
+        """Read `status:failed,blocked class:duplicate code:6240 platform:xero entity:invoice
+        since:2d doubt:yes free text` (the console's filter bar and `--query`); words without
+        a key are searched for in the number, name, customer and error message."""
+        found: dict[str, Any] = {}
+        words: list[str] = []
+        for match in _TOKEN.finditer(query):
+            key, value, quoted, word = match.groups()
+            if key is None:
+                words.append(quoted if quoted is not None else word)
+                continue
+            token, key, value = match.group(0), key.lower(), value.strip('"')
+            if key not in QUERY_KEYS:
+                raise QueryError(token, f"unknown filter {key!r}; filters are "
+                                 + ", ".join(f"{k}:" for k in QUERY_KEYS))
+            if not value:
+                raise QueryError(token, f"{key}: needs a value ({QUERY_KEYS[key]})")
+            if _QUERY_FIELD.get(key, key) in found:
+                raise QueryError(token, f"{key}: given twice")
+            found[_QUERY_FIELD.get(key, key)] = _query_value(token, key, value, now)
+        return cls(text=" ".join(words) or None, **found)
+
+    def within(self, scope: JobFilter) -> JobFilter:
+        """This filter, with every field it leaves open taken from `scope`."""
+        return replace(scope, **{f.name: getattr(self, f.name) for f in fields(self)
+                                 if getattr(self, f.name) not in (None, ())})
 
     def sql(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
@@ -66,16 +136,26 @@ class JobFilter:
         for column, value in (("j.connection_id", self.connection_id),
                               ("j.entity", self.entity.value if self.entity else None),
                               ("j.error_class", self.error_class),
-                              ("j.error_code", self.error_code)):
+                              ("j.error_code", self.error_code),
+                              ("j.in_doubt", None if self.in_doubt is None else
+                               int(self.in_doubt))):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if self.statuses:
             clauses.append(f"j.status IN ({', '.join('?' for _ in self.statuses)})")
             params.extend(self.statuses)
+        if self.platform is not None:
+            clauses.append("j.connection_id IN (SELECT id FROM connections WHERE platform = ?)")
+            params.append(self.platform)
+        if self.since is not None:
+            clauses.append("j.updated_at >= ?")
+            params.append(to_iso(self.since))
+        if self.message is not None:
+            clauses.append("j.error_message LIKE ? ESCAPE '\\'")
+            params.append(self.message)
         if self.text:
-            pattern = "%" + self.text.replace("\\", "\\\\").replace("%", "\\%").replace(
-                "_", "\\_") + "%"
+            pattern = "%" + _like_literal(self.text) + "%"
             clauses.append("(j.label LIKE ? ESCAPE '\\' OR j.record_id LIKE ? ESCAPE '\\' "
                            "OR j.customer LIKE ? ESCAPE '\\' OR j.error_message LIKE ? "
                            "ESCAPE '\\')")
@@ -87,17 +167,98 @@ class JobFilter:
         parts = []
         if self.ids:
             parts.append(f"{len(self.ids)} selected")
+        if self.platform:
+            parts.append(f"on {self.platform}")
         if self.entity:
             parts.append(self.entity.label + "s")
         if self.statuses:
             parts.append("status " + "/".join(self.statuses))
+        if self.in_doubt is not None:
+            parts.append("in doubt" if self.in_doubt else "not in doubt")
         if self.error_class:
             parts.append(f"class {self.error_class}")
         if self.error_code:
             parts.append(f"code {self.error_code}")
+        if self.message is not None:
+            parts.append(f"message like {self.message!r}")
+        if self.since is not None:
+            parts.append(f"changed since {to_iso(self.since)}")
         if self.text:
             parts.append(f"matching {self.text!r}")
         return ", ".join(parts) or "all records"
+
+
+def _query_value(token: str, key: str, value: str, now: datetime) -> Any:
+    """One `key:value` of a query as the JobFilter field's value; QueryError if it is not."""
+    if key == "status":
+        statuses = tuple(part for part in value.lower().split(",") if part)
+        bad = [s for s in statuses if s not in JOB_STATUSES]
+        if bad:
+            raise QueryError(token, f"no status {bad[0]!r}; one of {', '.join(JOB_STATUSES)}")
+        return statuses
+    if key == "class":
+        if value.lower() not in {c.value for c in ErrorClass}:
+            raise QueryError(token, f"no error class {value!r}; one of "
+                             + ", ".join(c.value for c in ErrorClass))
+        return value.lower()
+    if key == "entity":
+        try:
+            return Entity(value.lower())
+        except ValueError:
+            raise QueryError(token, f"no entity {value!r}; one of "
+                             + ", ".join(e.value for e in Entity)) from None
+    if key == "since":
+        spans = _SPAN.fullmatch(value.lower())
+        if spans is None:
+            raise QueryError(token, "since: takes a number and s, m, h, d or w (since:2d)")
+        return now - timedelta(seconds=int(spans[1]) * _SPAN_UNIT[spans[2]])
+    if key == "doubt":
+        if value.lower() not in ("yes", "no"):
+            raise QueryError(token, "doubt: takes yes or no")
+        return value.lower() == "yes"
+    return value.lower() if key == "platform" else value
+
+
+def _like_literal(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+_VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+(?:[.,:/-]\d+)*")
+"""What differs between siblings of one error: quoted names, numbers, ids, dates."""
+
+
+def message_shape(message: str) -> tuple[str, str]:
+    """A message with its quoted names and numbers folded, as words (`Duplicate Name '…'
+    (id #)`) and as the LIKE pattern that finds its siblings."""
+    shown, pattern, at = [], [], 0
+    for match in _VARIABLE.finditer(message):
+        literal = message[at:match.start()]
+        quote = match[0][0] if match[0][0] in "'\"" else ""
+        shown += [literal, f"{quote}…{quote}" if quote else "#"]
+        pattern += [_like_literal(literal), f"{quote}%{quote}"]
+        at = match.end()
+    shown.append(message[at:])
+    pattern.append(_like_literal(message[at:]))
+    return "".join(shown), "".join(pattern)
+
+
+@dataclass(frozen=True)
+class ProblemGroup:
+    """Jobs that need a person for the same reason: one platform, kind, class, code and
+    message shape, across every connection to that platform."""
+
+    platform: str
+    kind: str
+    """The status (failed, blocked, skipped, broken_link), or "in doubt"."""
+    error_class: str | None
+    error_code: str | None
+    message: str
+    """The message with names and numbers folded (`message_shape`)."""
+    count: int
+    oldest: datetime
+    """When the longest-waiting of them last changed."""
+    where: JobFilter
+    """Its jobs, for a record view or a retry."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +356,9 @@ class JobDetail:
     """What to do about the failure, by its class."""
     remote_version: str | None
     remote_number: str | None
+    total_attempts: int = 0
+    """Every attempt ever made (rate-limit waits included): `job.attempts` counts only those
+    of the current round and starts again at 0 on a retry or a success."""
 
 
 @dataclass(frozen=True)
@@ -298,6 +462,41 @@ class SyncService:
         return int(await self.store.fetch_value(
             f"SELECT COUNT(*) FROM sync_jobs j WHERE {clause}", params) or 0)
 
+    async def problems(self, where: JobFilter = JobFilter()) -> list[ProblemGroup]:
+        """Every job that needs a person (`PROBLEM_STATUSES`, or in doubt) matching `where`,
+        grouped by platform, kind, class, code and message shape, largest group first.
+
+        SQL groups by the exact message along the `sync_jobs_problems` index (covering, so
+        no table row is read); folding names and numbers out of the messages is done here,
+        over one row per distinct message, not per job."""
+        clause, params = where.sql()
+        platforms = {row["id"]: row["platform"] for row in await self.store.fetch_all(
+            "SELECT id, platform FROM connections")}
+        rows = await self.store.fetch_all(
+            "SELECT j.connection_id, j.status, j.in_doubt, j.error_class, j.error_code, "
+            "j.error_message, COUNT(*) AS n, MIN(j.updated_at) AS oldest FROM sync_jobs j "
+            f"WHERE {_NEEDS_A_PERSON} AND {clause} GROUP BY j.connection_id, j.status, "
+            "j.in_doubt, j.error_class, j.error_code, j.error_message", params)
+        groups: dict[tuple[Any, ...], ProblemGroup] = {}
+        for row in rows:
+            platform, doubt = platforms[row["connection_id"]], bool(row["in_doubt"])
+            kind = "in doubt" if doubt else row["status"]
+            shown, pattern = message_shape(row["error_message"] or "")
+            key = (platform, kind, row["error_class"], row["error_code"], shown)
+            oldest = from_iso(row["oldest"])
+            if (seen := groups.get(key)) is not None:
+                groups[key] = replace(seen, count=seen.count + row["n"],
+                                      oldest=min(seen.oldest, oldest))
+                continue
+            scope = JobFilter(
+                platform=platform, statuses=() if doubt else (row["status"],),
+                in_doubt=doubt, error_class=row["error_class"], error_code=row["error_code"],
+                message=pattern if row["error_message"] else None)
+            groups[key] = ProblemGroup(platform, kind, row["error_class"], row["error_code"],
+                                       shown, row["n"], oldest, scope.within(where))
+        return sorted(groups.values(), key=lambda g: (g.platform, g.kind, g.error_class or "",
+                                                      g.error_code or "", -g.count, g.message))
+
     async def link_count(self, connection_id: int) -> int:
         """How many local records are linked to remote objects on this connection."""
         return int(await self.store.fetch_value(
@@ -310,6 +509,8 @@ class SyncService:
         attempts = await self.store.fetch_all(
             "SELECT * FROM sync_attempts WHERE job_id = ? ORDER BY id DESC LIMIT 500", (job_id,)
         )
+        total = await self.store.fetch_value(
+            "SELECT COUNT(*) FROM sync_attempts WHERE job_id = ?", (job_id,))
         job = _job(row)
         hint = ""
         if job.error_class:
@@ -328,6 +529,7 @@ class SyncService:
                 error_code=a["error_code"], message=a["message"], http_status=a["http_status"],
                 remote_id=a["remote_id"]) for a in attempts],
             hint=hint, remote_version=row["remote_version"], remote_number=row["remote_number"],
+            total_attempts=int(total or 0),
         )
 
     async def notifications(self, *, limit: int = 200,

@@ -151,3 +151,16 @@ def test_a_demo_too_small_is_refused_in_one_line(tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "seed", "--size", "3", "--db", str(tmp_path / "s.db"))
     assert code == 2 and err.strip() == "syncdesk: --size: demo size must be at least 10, got 3"
+
+
+def test_query_narrows_records_and_retry_and_names_a_bad_token(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = str(tmp_path / "s.db")
+    code, out, _ = run(capsys, "retry", "--db", db, "--dry-run",
+                       "--query", "status:failed,blocked code:6240 platform:xero")
+    assert code == 0
+    assert "0 record(s) would be retried (on xero, status failed/blocked, code 6240)" in out
+    code, _, err = run(capsys, "records", "--db", db, "--query", "status:lost since:2d")
+    assert code == 2 and "'status:lost'" in err and "no status 'lost'" in err
+    code, _, err = run(capsys, "records", "--db", db, "--query", "colour:red")
+    assert code == 2 and "'colour:red'" in err and "unknown filter" in err
