@@ -11,7 +11,7 @@ answers every key that would change the store with "read-only: …", never with 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TypeVar
@@ -43,6 +43,7 @@ from .screens.connections import ConnectionsScreen
 from .screens.dashboard import DashboardScreen
 from .screens.modals import ConfirmScreen, HelpLine, HelpScreen
 from .screens.notifications import NotificationsScreen
+from .screens.problems import ProblemsScreen
 
 T = TypeVar("T")
 
@@ -67,6 +68,7 @@ class SyncdeskApp(App[None]):
         bind("notifications"),
         bind("live", "toggle_live"),
         bind("connections"),
+        bind("problems"),
         bind("overview"),
         *(bind(f"platform_{n}", f"platform({n})") for n in range(1, 5)),
     ]
@@ -261,6 +263,10 @@ class SyncdeskApp(App[None]):
         if not isinstance(self.screen, NotificationsScreen):
             self.push_screen(NotificationsScreen())
 
+    def action_problems(self) -> None:
+        if not isinstance(self.screen, ProblemsScreen):
+            self.push_screen(ProblemsScreen())
+
     def action_connections(self) -> None:
         if not isinstance(self.screen, ConnectionsScreen):
             self.push_screen(ConnectionsScreen())
@@ -308,10 +314,13 @@ class SyncdeskApp(App[None]):
                          lambda n: f"{n:,} of {count(len(job_ids), 'record')} re-queued")
 
     @work(group="command", exit_on_error=False)
-    async def retry_where(self, where: JobFilter, scope: str,
+    async def retry_where(self, wheres: Sequence[JobFilter], scope: str,
                           on_confirmed: Callable[[], None] | None = None) -> None:
-        """Count what `where` would retry, confirm with that count, then retry it all."""
-        matching = await self.service.retry_matching(where, dry_run=True)
+        """Count what `wheres` would retry, confirm with that count, then retry it all (one
+        bulk retry per filter: a problem group each, say)."""
+        matching = 0
+        for where in wheres:
+            matching += await self.service.retry_matching(where, dry_run=True)
         if not matching:
             self.notify(f"Nothing to retry in {scope}.", markup=False)
             return
@@ -319,12 +328,18 @@ class SyncdeskApp(App[None]):
         def retry() -> None:
             if on_confirmed is not None:
                 on_confirmed()
-            self.run_command(lambda: self.service.retry_matching(where),
+            self.run_command(lambda: self._retry_all(wheres),
                              lambda n: f"{count(n, 'record')} re-queued ({scope})",
                              busy=f"Retrying {count(matching, 'record')}…")
 
         self.confirm(f"Retry {count(matching, 'record')}?", scope, f"Retry {matching:,}",
                      retry)
+
+    async def _retry_all(self, wheres: Sequence[JobFilter]) -> int:
+        done = 0
+        for where in wheres:
+            done += await self.service.retry_matching(where)
+        return done
 
     def resync(self, job_id: int, label: str) -> None:
         self.run_command(lambda: self.service.resync(job_id),

@@ -44,6 +44,8 @@ class OperatorCommands(Provider):
         app = self._app
         yield Command("Connections", "List connections: connect, pause, purge, accounts",
                       app.action_connections, writes=False)
+        yield Command("Problems", "Everything that needs a person, grouped; retry a group",
+                      app.action_problems, writes=False)
         yield Command("Notifications", "Open the notification feed",
                       app.action_notifications, writes=False)
         current = getattr(self.screen, "current_job", None)
@@ -91,7 +93,7 @@ def _connection_commands(app: SyncdeskApp, connection: ConnectionSummary) -> Ite
         return
     failed = JobFilter(connection_id=connection.id, statuses=("failed",))
     yield Command(f"Retry all failed on {name}", "Asks first, with the count",
-                  lambda: app.retry_where(failed, f"{name}: {failed.describe()}"))
+                  lambda: app.retry_where([failed], f"{name}: {failed.describe()}"))
     verb = "Resume" if connection.state == "paused" else "Pause"
     yield Command(f"{verb} {name}", f"{verb} syncing this connection",
                   lambda: app.toggle_connection(connection))

@@ -40,6 +40,15 @@ STATUS_GLYPH = {
 }
 """Each status is also a shape: it reads under NO_COLOR and to colour-blind eyes."""
 
+OTHER_STATES = {
+    "retrying": ("↻", "bold #5fd7ff"),
+    "retry": ("↻", "#00afd7"),
+    "rate_limited": ("⧗", WARNING),
+}
+"""Glyph and colour of what is shown like a status but is none: a row the console follows
+after a retry (`retrying`), and attempt outcomes (`retry`: a transient failure or timeout,
+tried again; `rate_limited`: a 429 wait)."""
+
 
 def plain(value: object, style: str = "") -> Text:
     """External or user text as a cell: never parsed as markup (`[/Line/0]` stays text)."""
@@ -48,9 +57,9 @@ def plain(value: object, style: str = "") -> Text:
 
 def status(value: str) -> Text:
     """A job status (or attempt outcome) as its glyph and words, in its colour."""
-    glyph = STATUS_GLYPH.get(value)
-    words = value.replace("_", " ")
-    return Text(f"{glyph} {words}" if glyph else words, style=STATUS_STYLE.get(value, ""))
+    glyph, style = OTHER_STATES.get(value, (STATUS_GLYPH.get(value), STATUS_STYLE.get(value)))
+    words = "retrying…" if value == "retrying" else value.replace("_", " ")
+    return Text(f"{glyph} {words}" if glyph else words, style=style or "")
 
 
 def span(seconds: float) -> str:

@@ -40,6 +40,8 @@ KEYS: dict[str, Key] = {
                 show=False),
     "connections": Key("o", "Connections", "Connect, pause, purge; map accounts",
                        navigation=True),
+    "problems": Key("exclamation_mark", "Problems", "Everything that needs a person, grouped "
+                    "by platform, class, code and message", navigation=True),
     "overview": Key("0", "Overview", "Back to the overview", show=False, navigation=True),
     "platform_1": Key("1", "Platform 1", "The first connection on the overview", show=False,
                       navigation=True),
@@ -53,18 +55,20 @@ KEYS: dict[str, Key] = {
     "top": Key("g", "Top", "First row", show=False, navigation=True),
     "bottom": Key("G", "Bottom", "Last row", show=False, navigation=True),
     # record view
-    "search": Key("slash", "Search", "Find by number, name, customer or error text"),
-    "clear_search": Key("escape", "Clear search", "Empty the search and list everything again"),
+    "search": Key("slash", "Filter", "Query: status:failed class:duplicate code:6240 since:2d "
+                  "text"),
+    "clear_search": Key("escape", "Clear filter", "Empty the query line and clear its filter"),
     "status_filter": Key("f", "Status", "Cycle the status: failed, pending, blocked, …"),
     "class_filter": Key("e", "Error class", "Cycle the error-class filter"),
     "sort": Key("s", "Sort", "Cycle the order: recent, label, amount, tries"),
-    "mark": Key("space", "Mark", "Mark or unmark the row under the cursor", writes=True),
+    "mark": Key("space", "Mark", "Mark or unmark the row (or group) under the cursor",
+                writes=True),
     "mark_all": Key("A", "Mark all", "Mark every match of the filter, loaded or not",
                     show=False, writes=True),
     "clear_marks": Key("U", "Unmark", "Clear every mark", show=False, writes=True),
     "retry": Key("r", "Retry", "Send the marked rows again, else the cursor row",
                  writes=True),
-    "retry_matching": Key("R", "Retry all", "Send every match again (asks, with the count)",
+    "retry_matching": Key("R", "Retry all", "Send every match (or the group) again; asks first",
                           writes=True),
     "copy": Key("c", "Copy", "Copy the record and its error (works over SSH)"),
     # failure detail

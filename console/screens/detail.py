@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Label, Static
 
-from engine import JobDetail, JobRow
+from engine import JobDetail, JobRow, RetryPolicy
 
 from ..format import ERROR, WARNING, ago, copy_text, money, plain, stamp, status, until
 from ..keymap import bind
@@ -18,11 +18,15 @@ from ..widgets.activity import Activity
 from ..widgets.table import Table
 from .base import SyncScreen
 
+MAX_ATTEMPTS = RetryPolicy().max_attempts
+"""The engine's default: a round of counted attempts (429 waits do not count) before a job
+fails; the service does not know the running engine's setting."""
+
 ATTEMPT_COLUMNS: list[tuple[str, str, int | None]] = [
     ("started", "started", 19),
     ("took", "took", 7),
     ("operation", "op", 6),
-    ("outcome", "outcome", 10),
+    ("outcome", "outcome", 14),
     ("class", "class", 12),
     ("code", "code", 10),
     ("http", "http", 4),
@@ -70,8 +74,7 @@ class DetailScreen(SyncScreen):
         self.query_one("#attempts", Table).sync([
             (str(index), [
                 Text(stamp(a.started_at)), Text(f"{a.duration_ms}ms", justify="right"),
-                Text(a.operation), status(a.outcome) if a.outcome in ("synced", "failed")
-                else plain(a.outcome), plain(a.error_class), plain(a.error_code),
+                Text(a.operation), status(a.outcome), plain(a.error_class), plain(a.error_code),
                 plain(a.http_status), plain(a.message),
             ]) for index, a in enumerate(detail.attempts)])
 
@@ -133,7 +136,9 @@ def facts(detail: JobDetail, now: datetime) -> Text:
     if job.next_attempt_at:
         line("next attempt",
              f"{stamp(job.next_attempt_at)}  ({until(job.next_attempt_at, now)})")
-    line("attempts", str(job.attempts))
+    # `job.attempts` starts again at 0 on a retry or a success; the history does not.
+    line("attempts", f"{detail.total_attempts} in all (rate-limit waits included); "
+         f"{job.attempts} of {MAX_ATTEMPTS} in this round")
     line("remote id", " ".join(part for part in (
         job.remote_id or "— not linked",
         f"number {detail.remote_number}" if detail.remote_number else "",

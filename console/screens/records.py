@@ -7,6 +7,13 @@ page i begins, so going back up re-reads a page by its cursor, never with OFFSET
 
 Marks are job ids (`space`) or a query (`A`: every job matching the filter, counted by the
 service, never by the loaded rows). A filter change clears the marks it hides, out loud.
+
+`/` opens the filter bar: its query (the engine's grammar) narrows what `f`, `e` and the
+drill-down chose, and `esc` clears it before a second `esc` leaves the screen.
+
+A row retried with `r` is followed: it stays where it was, shown as `retrying…`, until the
+engine's next outcome for it arrives (read back by id on every store change), even when the
+filter no longer matches it; a filter or sort change lets it go.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Input, Static
+from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import Worker
 
 from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sort
@@ -26,6 +33,7 @@ from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sor
 from ..format import copy_text, count, describe
 from ..keymap import bind
 from ..widgets.activity import Activity
+from ..widgets.filter_bar import FilterBar
 from ..widgets.job_table import JobTable, strip
 from .base import SyncScreen
 from .detail import DetailScreen
@@ -33,6 +41,8 @@ from .detail import DetailScreen
 PAGE = 200
 WINDOW = 3
 EDGE = 40
+FOLLOW = PAGE
+"""At most this many retried rows are followed (a bulk retry is followed by its counts)."""
 
 STATUSES: tuple[tuple[str, ...], ...] = (
     (), ("failed",), ("pending", "in_flight"), ("blocked",), ("skipped",), ("broken_link",),
@@ -63,14 +73,6 @@ class Window:
         return [job for page in self.pages for job in page]
 
 
-class SearchInput(Input):
-    BINDINGS = [bind("clear_search", "clear")]
-
-    def action_clear(self) -> None:
-        self.value = ""
-        self.post_message(self.Submitted(self, ""))
-
-
 class RecordScreen(SyncScreen):
     BINDINGS = [
         bind("retry"), bind("retry_matching"), bind("mark"), bind("search"),
@@ -83,11 +85,24 @@ class RecordScreen(SyncScreen):
     sort: reactive[Sort] = reactive(Sort.RECENT, init=False)
     """The listing's order (newest change first by default)."""
 
-    def __init__(self, connection: ConnectionSummary, where: JobFilter) -> None:
+    def __init__(self, connection: ConnectionSummary | None, where: JobFilter, *,
+                 name: str | None = None) -> None:
+        """`connection`: the one drilled into; None (with a `name`) for a problem group."""
         super().__init__()
         self.connection = connection
         self.set_reactive(RecordScreen.where, where)
-        self.title = f"{describe(connection)} › {where.entity.label if where.entity else 'all'}s"
+        self.scope_name = name or (describe(connection) if connection else "every connection")
+        self.title = (f"{self.scope_name} › {where.entity.label if where.entity else 'all'}s"
+                      if connection else self.scope_name)
+        self.query_text = ""
+        """The filter bar's query, as typed ("" when none applies)."""
+        self.before_query = where
+        """The filter the query narrowed: what `esc` goes back to."""
+        self.following: dict[int, tuple[int, datetime]] = {}
+        """Retried job ids: where each was shown and when it was retried."""
+        self.followed: dict[int, JobRow] = {}
+        """The followed jobs as last read (by id, whatever the filter)."""
+        self.shown: list[JobRow] = []
         self.window = Window()
         self.marked: set[int] = set()
         self.marked_query: JobFilter | None = None
@@ -98,8 +113,7 @@ class RecordScreen(SyncScreen):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="filters")
-        yield SearchInput(placeholder="search number, name, customer or error; esc clears",
-                          id="search")
+        yield FilterBar(self.syncdesk.service.clock, id="filter-bar")
         yield JobTable(id="jobs")
         yield Static(id="strip")
         yield Static(id="window")
@@ -108,7 +122,6 @@ class RecordScreen(SyncScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.query_one("#search").display = False
         self._show_filters()
         self._fit(self.app.size.width)
         self.query_one(JobTable).focus()
@@ -126,7 +139,7 @@ class RecordScreen(SyncScreen):
 
     @property
     def scope(self) -> str:
-        return f"{describe(self.connection)}: {self.where.describe()}"
+        return f"{self.scope_name}: {self.where.describe()}"
 
     # -- loading ------------------------------------------------------------------------
 
@@ -155,17 +168,22 @@ class RecordScreen(SyncScreen):
             if page.next is None:
                 break
             window.starts.append(page.next)
+        if self.following:
+            ids = tuple(self.following)
+            followed = await service.page(JobFilter(ids=ids), limit=len(ids))
+            self.followed = {job.id: job for job in followed.rows}
         window.first, window.pages, window.more = first, pages, more
         if self.showing:
             self._show_jobs(service.clock())
 
     def tick(self, now: datetime) -> None:
-        self.query_one(JobTable).tick(self.window.jobs, now)
+        self.query_one(JobTable).tick(self.shown, now)
         self._show_strip(now)
 
     def _show_jobs(self, now: datetime) -> None:
         table = self.query_one(JobTable)
-        table.show(self.window.jobs, self._is_marked, now)
+        self.shown = self._with_followed(self.window.jobs)
+        table.show(self.shown, self._is_marked, now, self._retrying)
         self._show_strip(now)
         held = len(table.rows)
         start = self.window.first * PAGE
@@ -211,7 +229,37 @@ class RecordScreen(SyncScreen):
 
     def current_job(self) -> JobRow | None:
         key = self.query_one(JobTable).cursor_key
-        return next((job for job in self.window.jobs if str(job.id) == key), None)
+        return next((job for job in self.shown if str(job.id) == key), None)
+
+    # -- following retries --------------------------------------------------------------
+
+    def _with_followed(self, jobs: list[JobRow]) -> list[JobRow]:
+        """The window's rows, each followed row as last read and put back where it was
+        shown if the filter no longer lists it."""
+        fresh = [self.followed.get(job.id, job) for job in jobs]
+        listed = {job.id for job in fresh}
+        for job_id, (position, _) in sorted(self.following.items(), key=lambda f: f[1][0]):
+            if job_id not in listed and job_id in self.followed:
+                fresh.insert(min(position, len(fresh)), self.followed[job_id])
+        return fresh
+
+    def _retrying(self, job: JobRow) -> bool:
+        """Retried and no outcome yet: not re-queued so far, or queued or being sent."""
+        follow = self.following.get(job.id)
+        return follow is not None and (job.updated_at < follow[1]
+                                       or job.status in ("pending", "in_flight"))
+
+    def _follow(self, jobs: list[JobRow]) -> None:
+        at = self.syncdesk.service.clock()
+        places = {job.id: index for index, job in enumerate(self.shown)}
+        for job in jobs[:FOLLOW]:
+            self.following[job.id] = (places.get(job.id, 0), at)
+            self.followed[job.id] = job
+        self._show_jobs(at)
+
+    def _let_go(self) -> None:
+        self.following.clear()
+        self.followed.clear()
 
     # -- filtering ----------------------------------------------------------------------
 
@@ -220,11 +268,13 @@ class RecordScreen(SyncScreen):
         self._refilter(old, new)
 
     def watch_sort(self) -> None:
+        self._let_go()
         self._show_filters()
         self._fill(0, 1, reset=True)
 
     @work(exclusive=True, group="filter", exit_on_error=False)
     async def _refilter(self, old: JobFilter, new: JobFilter) -> None:
+        self._let_go()
         if self.marked_query is not None:
             self.notify(f"Cleared the mark on all {count(self.marked_count, 'record')} of "
                         f"the previous filter.", markup=False)
@@ -252,7 +302,10 @@ class RecordScreen(SyncScreen):
                             ("sort", self.sort.value)):
             text.append(f"{name} ", "dim")
             text.append(f"{value}  ", "bold")
-        if where.text:
+        if self.query_text:
+            text.append("query ", "dim")
+            text.append(f"{self.query_text}  ", "bold")
+        elif where.text:
             text.append("search ", "dim")
             text.append(f"{where.text!r}  ", "bold")
         if self.marked_query is not None:
@@ -274,16 +327,26 @@ class RecordScreen(SyncScreen):
         self.sort = options[_next(options, self.sort)]
 
     def action_search(self) -> None:
-        search = self.query_one("#search", SearchInput)
-        search.display = True
-        search.focus()
+        self.query_one(FilterBar).open(self.query_text)
 
-    @on(Input.Submitted, "#search")
-    def _searched(self, event: Input.Submitted) -> None:
+    @on(FilterBar.Applied)
+    def _queried(self, event: FilterBar.Applied) -> None:
         event.stop()
-        event.input.display = False
+        self.query_one(FilterBar).close()
         self.query_one(JobTable).focus()
-        self.where = replace(self.where, text=event.value.strip() or None)
+        if not self.query_text:
+            self.before_query = self.where
+        self.query_text = event.query
+        base = replace(self.before_query, text=None)
+        self.where = event.where.within(base) if event.where else self.before_query
+
+    def action_back(self) -> None:
+        if self.query_text:
+            self.query_text = ""
+            self.where = self.before_query
+            self.notify("Filter cleared; esc again goes back.")
+        else:
+            self.dismiss()
 
     # -- marks and retries --------------------------------------------------------------
 
@@ -326,16 +389,18 @@ class RecordScreen(SyncScreen):
 
     def action_retry(self) -> None:
         if self.marked_query is not None:
-            self.syncdesk.retry_where(self.marked_query, self.scope,
+            self.syncdesk.retry_where([self.marked_query], self.scope,
                                       on_confirmed=self.action_clear_marks)
         elif self.marked:
+            self._follow([job for job in self.shown if job.id in self.marked])
             self.syncdesk.retry(sorted(self.marked))
             self.action_clear_marks()
         elif (job := self.current_job()) is not None:
+            self._follow([job])
             self.syncdesk.retry([job.id])
 
     def action_retry_matching(self) -> None:
-        self.syncdesk.retry_where(self.where, self.scope)
+        self.syncdesk.retry_where([self.where], self.scope)
 
     def action_copy(self) -> None:
         job = self.current_job()

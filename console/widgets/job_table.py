@@ -49,9 +49,9 @@ class JobTable(Table):
         self.post_message(self.Top())
         super().action_scroll_top()
 
-    def show(self, jobs: Sequence[JobRow], marked: Callable[[int], bool],
-             now: datetime) -> None:
-        self.sync([job_row(job, marked(job.id), now) for job in jobs])
+    def show(self, jobs: Sequence[JobRow], marked: Callable[[int], bool], now: datetime,
+             retrying: Callable[[JobRow], bool] = lambda job: False) -> None:
+        self.sync([job_row(job, marked(job.id), now, retrying(job)) for job in jobs])
 
     def tick(self, jobs: Sequence[JobRow], now: datetime) -> None:
         """Only the relative "last try" moves with the clock: update just those cells."""
@@ -93,13 +93,13 @@ def strip(job: JobRow, now: datetime) -> Text:
     return text
 
 
-def job_row(job: JobRow, marked: bool, now: datetime) -> Row:
+def job_row(job: JobRow, marked: bool, now: datetime, retrying: bool = False) -> Row:
     return (str(job.id), [
         MARK if marked else NO_MARK,
         plain(job.label),
         plain(job.customer),
         Text(money(job.amount, job.currency), justify="right"),
-        status(job.status),
+        status("retrying" if retrying else job.status),
         plain(job.remote_id),
         Text(str(job.attempts), justify="right"),
         Text(last_try(job, now)),

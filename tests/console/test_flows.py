@@ -384,7 +384,7 @@ async def test_help_lists_every_binding_of_the_screen(app: SyncdeskApp) -> None:
         help_screen = app.screen
         assert isinstance(help_screen, HelpScreen)
         described = dict((does, key) for key, does in help_screen.keys)
-        for does in ("Retry", "Retry all", "Mark", "Mark all", "Unmark", "Search", "Copy",
+        for does in ("Retry", "Retry all", "Mark", "Mark all", "Unmark", "Filter", "Copy",
                      "Down", "Top", "Bottom", "Notifications", "Back", "Quit"):
             assert does in described
         assert described["Retry all"] == "R"
@@ -432,7 +432,7 @@ async def test_read_only_hides_and_refuses_every_write(service: SyncService) -> 
         provider = OperatorCommands(app.screen)
         await provider.startup()
         names = [command.name for command in provider._allowed()]
-        assert names == ["Connections", "Notifications"]
+        assert names == ["Connections", "Problems", "Notifications"]
 
 
 async def test_palette_offers_operator_commands(app: SyncdeskApp, service: SyncService) -> None:

@@ -110,3 +110,13 @@ def test_record_view_60x15(snap_compare: SnapCompare, sync_app: SyncdeskApp) -> 
     """The smallest terminal the console promises to be readable in."""
     assert snap_compare(sync_app, terminal_size=(60, 15),
                         run_before=after("right", "right", "right", "down", "down", "enter"))
+
+
+def test_problems(snap_compare: SnapCompare, sync_app: SyncdeskApp) -> None:
+    """Every record that needs a person, grouped as a tree, one group marked."""
+    assert snap_compare(sync_app, terminal_size=(120, 40),
+                        run_before=after("exclamation_mark", "space"))
+
+
+def test_problems_80x24(snap_compare: SnapCompare, sync_app: SyncdeskApp) -> None:
+    assert snap_compare(sync_app, terminal_size=(80, 24), run_before=after("exclamation_mark"))
