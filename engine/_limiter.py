@@ -15,7 +15,6 @@ the reset and the worker parks the connection.
 from __future__ import annotations
 
 import asyncio
-import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -40,8 +39,11 @@ request the tenant's own app or another integration sends meanwhile."""
 
 
 def budgeted(limit: int | None) -> int | None:
-    """How many of a window's `limit` requests we allow ourselves."""
-    return None if limit is None else max(1, limit - math.ceil(limit * MARGIN))
+    """How many of a window's `limit` requests we allow ourselves: at least one spare, else
+    the margin rounded (60 a minute -> 59, not 58: a ceiling would leave 3.3 % unused)."""
+    if limit is None:
+        return None
+    return max(1, limit - max(1, round(limit * MARGIN)))
 
 
 class RateGate:
@@ -95,13 +97,16 @@ class RateGate:
             self._roll_day()
             self._day_used = max(self._day_used, self.limits.per_day - quota.day_remaining)
 
-    def batch_room(self) -> bool:
-        """Whether a batch request could go now without waiting for the batch window: while
-        it is spent, creates go one by one on the general budget instead."""
-        if not self.throttle or self.limits.batch_per_minute is None:
-            return True
-        return _window_delay(self._batches, budgeted(self.limits.batch_per_minute), 60.0,
-                             self._monotonic()) <= 0
+    def batch_room(self) -> int | None:
+        """How many batch requests could go now without waiting for the batch window (None:
+        no limit of their own). Batches made beyond it would sleep here holding their slots
+        while the general budget idles: the worker sends those creates one by one instead."""
+        limit = budgeted(self.limits.batch_per_minute)
+        if not self.throttle or limit is None:
+            return None
+        now = self._monotonic()
+        recent = sum(1 for stamp in self._batches if now - stamp[0] < 60.0)
+        return max(limit - recent, 0)
 
     def day_left(self) -> int | None:
         """Requests left in today's quota (UTC), by our count and the platform's headers."""

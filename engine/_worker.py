@@ -108,6 +108,8 @@ class ConnectionWorker:
         """Of those, the ones a request has left for (a stop makes them uncertain)."""
         self._drained = True
         """The last claim found fewer due jobs than it asked for."""
+        self._batches_queued = 0
+        """Batch units made and not yet sent: the batch window's room is theirs already."""
         self._parked_here = False
         """This worker just parked the connection: look at its state again at once."""
 
@@ -166,7 +168,7 @@ class ConnectionWorker:
         # is due, so an idle connection costs reads only.
         if self._drained and not await self.state.has_due(self.connection_id, self.clock()):
             return 0
-        per_unit = self.capabilities.limits.batch_size if self.gate.batch_room() else 1
+        per_unit = self.capabilities.limits.batch_size if self._batches_free() else 1
         wanted = free * max(per_unit, 1)
         claimed = await self.state.claim(self.connection_id, wanted, self.clock())
         self._drained = len(claimed) < wanted
@@ -227,6 +229,7 @@ class ConnectionWorker:
 
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
+        batching = self._batches_free() > 0
         for job in claimed:
             record = records.get(job.id)
             if record is None:
@@ -234,10 +237,9 @@ class ConnectionWorker:
             prepared = await self._prepare_one(job, record, links, items)
             if prepared is None:
                 continue
-            # While the batch window is spent, creates go one by one on the general budget.
-            batchable = (prepared.request.operation is Operation.CREATE and not job.reconcile
-                         and job.entity in self.capabilities.batched
-                         and self.capabilities.limits.batch_size > 1 and self.gate.batch_room())
+            batchable = (batching and prepared.request.operation is Operation.CREATE
+                         and not job.reconcile and job.entity in self.capabilities.batched
+                         and self.capabilities.limits.batch_size > 1)
             if batchable:
                 creates.setdefault(job.entity, []).append(prepared)
             else:
@@ -245,7 +247,21 @@ class ConnectionWorker:
         size = self.capabilities.limits.batch_size
         batches = [group[i:i + size] for group in creates.values()
                    for i in range(0, len(group), size)]
+        # No more batches than the batch window takes now: the rest go one by one on the
+        # general budget rather than wait a minute holding the connection's slots.
+        room = self._batches_free()
+        for extra in batches[room:]:
+            singles.extend([prepared] for prepared in extra)
+        batches = batches[:room]
+        self._batches_queued += len(batches)
         return batches + singles
+
+    def _batches_free(self) -> int:
+        """Batch requests the batch window takes now, less those already made and waiting."""
+        room = self.gate.batch_room()
+        if room is None:
+            return 1 << 30
+        return max(room - self._batches_queued, 0)
 
     async def _prepare_one(self, job: ClaimedJob, record: Record,
                            links: dict[tuple[Entity, str], RemoteRef],
@@ -303,14 +319,25 @@ class ConnectionWorker:
 
     async def _run_batch(self, unit: list[_Prepared]) -> None:
         started, t0 = self.clock(), time.monotonic()
+        queued = True
+
+        def left() -> None:
+            nonlocal queued
+            if queued:
+                queued, self._batches_queued = False, self._batches_queued - 1
+
         try:
             results = await self._call(lambda: self.provider.push_batch(
-                [p.request for p in unit]), unit)
+                [p.request for p in unit]), unit, on_leave=left)
         except Exception as exc:
+            left()
             error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
                 await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
+        except BaseException:
+            left()
+            raise
         synced = []
         for prepared, result in zip(unit, results, strict=True):
             attempt = self._attempt(prepared, started, t0)
@@ -359,12 +386,20 @@ class ConnectionWorker:
             raise _lookup_failed(_internal(exc)) from exc
 
     async def _call(self, request: Callable[[], Awaitable[T]],
-                    sending: Sequence[_Prepared]) -> T:
+                    sending: Sequence[_Prepared],
+                    on_leave: Callable[[], None] | None = None) -> T:
         """Run one provider call for these jobs. The provider's requests take their slots of
         the connection's budget (the gate) themselves; the moment the first one leaves, these
         jobs count as sent, so a stop after it leaves them uncertain, not pending."""
-        ids = [p.job.id for p in sending]
-        marker = SENDING.set(lambda: self._sent.update(ids))
+        ids = {p.job.id for p in sending}
+
+        def leaving() -> None:
+            if not ids <= self._sent:
+                self._sent.update(ids)
+                if on_leave is not None:
+                    on_leave()
+
+        marker = SENDING.set(leaving)
         try:
             return await request()
         finally:

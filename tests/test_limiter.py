@@ -27,3 +27,24 @@ async def test_a_hold_longer_than_the_longest_wait_is_refused_not_slept() -> Non
     clock.now += 7200
     async with gate.slot():
         pass  # the hold is over: requests flow again
+
+
+def test_the_margin_leaves_one_request_or_two_percent_spare() -> None:
+    from engine._limiter import budgeted
+
+    assert [budgeted(n) for n in (60, 40, 500, 600, 5000, 10)] == [59, 39, 490, 588, 4900, 9]
+
+
+async def test_batch_room_counts_the_batch_window_and_refills_as_it_rolls() -> None:
+    clock = FakeClock()
+    gate = RateGate(Limits(per_minute=500, concurrency=10, batch_size=30, batch_per_minute=40),
+                    monotonic=clock)
+    assert gate.batch_room() == 39
+    for _ in range(39):
+        async with gate.slot(batch=True):
+            pass
+    assert gate.batch_room() == 0
+    async with gate.slot():  # singles still flow on the general budget
+        pass
+    clock.now += 60
+    assert gate.batch_room() == 39
