@@ -257,11 +257,15 @@ class SyncState:
 
     async def block(self, job: ClaimedJob, parent: tuple[Entity, str], parent_label: str,
                     now: datetime) -> None:
+        """Blocked by a parent that is not on the platform. A create of this record needs the
+        parent's remote id, so none can have landed: a block settles any doubt (a kill while
+        the job was claimed made it in doubt without anything sent)."""
         async with self.store.write() as db:
             await db.execute(
                 "UPDATE sync_jobs SET status = 'blocked', blocked_entity = ?, "
                 "blocked_record = ?, error_class = NULL, error_code = NULL, error_message = ?, "
-                "http_status = NULL, next_attempt_at = NULL, updated_at = ? WHERE id = ?",
+                "http_status = NULL, next_attempt_at = NULL, in_doubt = 0, updated_at = ? "
+                "WHERE id = ?",
                 (parent[0].value, parent[1], f"blocked by {parent[0].label} {parent_label}",
                  to_iso(now), job.id),
             )

@@ -71,6 +71,9 @@ class WorkerSettings:
 class _Prepared:
     job: ClaimedJob
     request: PushRequest
+    looked: bool = False
+    """This attempt asked the platform for our object and heard "not there": whatever was
+    in doubt before is settled, and only this attempt's own send can be in doubt now."""
 
 
 @dataclass
@@ -214,7 +217,7 @@ class ConnectionWorker:
             elif not self.capabilities.supports(job.entity):
                 reason = self.capabilities.unsupported.get(
                     job.entity, f"{job.entity.label}s are not supported by {self.title}")
-                await self._skip(job, Unsupported(reason), None)
+                await self._skip(job, Unsupported(reason), None, sendable=False)
             else:
                 records[job.id] = record
         wanted = [(job.entity, job.record_id) for job in claimed if job.id in records]
@@ -351,7 +354,9 @@ class ConnectionWorker:
         job, request = prepared.job, prepared.request
         if job.reconcile:
             found = await self._look_for_ours(prepared)
-            if found is not None:
+            if found is None:
+                prepared.looked = True
+            else:
                 if job.in_doubt and not job.lookup_first and job.doubt_version == job.version:
                     return found, "reconciled"
                 # Ours, but an older version (or a re-link): bring it up to this one.
@@ -440,9 +445,13 @@ class ConnectionWorker:
             raise error
         await self._apply(job, decision, error, attempt)
 
-    async def _skip(self, job: ClaimedJob, error: SyncError, attempt: Attempt | None) -> None:
-        """A job decided without a request (nothing to send, or nothing the platform takes)."""
-        facts = JobFacts(job.was, job.attempts, Operation.CREATE, job.in_doubt, False)
+    async def _skip(self, job: ClaimedJob, error: SyncError, attempt: Attempt | None, *,
+                    sendable: bool = True) -> None:
+        """A job decided without a request (nothing to send, or nothing the platform takes).
+        `sendable` False: the platform takes no such records at all, so no earlier attempt
+        can have created one either — the job is not in doubt."""
+        facts = JobFacts(job.was, job.attempts, Operation.CREATE, job.in_doubt and sendable,
+                         False)
         await self._apply(job, decide(error, facts, self.policy), error, attempt)
 
     async def _apply(self, job: ClaimedJob, decision: Decision, error: SyncError,
@@ -472,7 +481,8 @@ class ConnectionWorker:
     def _facts(self, prepared: _Prepared) -> JobFacts:
         job, request = prepared.job, prepared.request
         return JobFacts(was=job.was, attempts=job.attempts, operation=request.operation,
-                        in_doubt=job.in_doubt, linked=request.link is not None)
+                        in_doubt=job.in_doubt and not prepared.looked,
+                        linked=request.link is not None)
 
     async def _needs_reconnect(self, error: SyncError) -> None:
         self.stopped_reason = f"needs reconnecting: {error.message}"

@@ -18,7 +18,7 @@ import engine._store as store_module
 from console._wiring import connect_sandbox, platforms
 from engine import Customer, JobFilter, Store, SyncService
 from tests._world import World
-from tests.test_engine import MARIA, TILE, invoice, payment
+from tests.test_engine import LABOR, MARIA, TILE, invoice, payment
 
 MakeWorld = Callable[..., Any]
 ALL = ("quickbooks", "xero", "wave", "freshbooks")
@@ -240,3 +240,25 @@ async def test_a_stop_mid_request_leaves_the_record_visibly_in_doubt(
     assert (job["status"], job["in_doubt"]) == ("uncertain", 1)
     await world.sync()
     assert (await marks(world, "freshbooks", "customer")).get("C-1") == 1
+
+
+async def test_a_kill_before_anything_was_sent_leaves_nothing_in_doubt_for_good(
+        make_world: MakeWorld) -> None:
+    """Jobs claimed when the engine was killed are in doubt on restart. Those that end skipped
+    or blocked must not stay in doubt for ever: the lookup or the reason settles it."""
+    world: World = await make_world(("quickbooks", "wave"))
+    await world.ledger.upsert([MARIA, TILE, LABOR, invoice("INV-L", item="LABOR"),
+                               invoice("INV-1"), payment("P-1", "20.00", ("INV-1", "20.00"))])
+    # The engine was SIGKILLed with every job claimed and nothing sent.
+    async with world.store.write() as db:
+        await db.execute("UPDATE sync_jobs SET status = 'in_flight'")
+    await world.sync()
+    qbo = await statuses(world, "quickbooks")
+    assert qbo[("item", "LABOR")] == "skipped" and qbo[("invoice", "INV-L")] == "blocked"
+    assert (await statuses(world, "wave"))[("payment", "P-1")] == "skipped"
+    doubtful = await world.store.fetch_all(
+        "SELECT connection_id, entity, record_id, status FROM sync_jobs WHERE in_doubt = 1")
+    assert [dict(row) for row in doubtful] == []
+    for platform in ("quickbooks", "wave"):
+        found = await marks(world, platform, "customer")
+        assert found.get("C-1") == 1, platform
