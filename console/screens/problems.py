@@ -31,7 +31,7 @@ COLUMNS: Columns = [
     ("platform", "platform", 10),
     ("kind", "status", 13),
     ("class", "class", 12),
-    ("code", "code", 6),
+    ("code", "code", 10),
     ("count", "count", 8),
     ("oldest", "oldest", 6),
     ("message", "message", 90),
@@ -53,7 +53,7 @@ class ProblemsScreen(ListScreen):
     BINDINGS = [bind("retry_matching", "retry_groups"), bind("retry", "retry_groups"),
                 bind("mark"), bind("search"), bind("clear_marks"), bind("back")]
     COLUMNS = COLUMNS
-    NARROW = ("mark", "kind", "count", "message")
+    NARROW = ("mark", "platform", "kind", "count", "message")
     TABLE_ID = "problems"
 
     def __init__(self) -> None:
