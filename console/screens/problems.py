@@ -50,8 +50,8 @@ def group_name(group: ProblemGroup) -> str:
 
 class ProblemsScreen(ListScreen):
     TITLE = "Problems"
-    BINDINGS = [bind("retry_matching", "retry_groups"), bind("retry", "retry_groups"),
-                bind("mark"), bind("search"), bind("clear_marks"), bind("back")]
+    BINDINGS = [bind("retry_matching"), bind("retry"), bind("mark"), bind("search"),
+                bind("clear_marks"), bind("back")]
     COLUMNS = COLUMNS
     NARROW = ("mark", "platform", "kind", "count", "message")
     TABLE_ID = "problems"
@@ -127,8 +127,9 @@ class ProblemsScreen(ListScreen):
         self.marked.clear()
         self.tick(self.syncdesk.service.clock())
 
-    def action_retry_groups(self) -> None:
-        """The marked groups, else the cursor's: one confirm for all of them."""
+    def action_retry_matching(self) -> None:
+        """The marked groups, else the cursor's: one confirm for all of them (`r` and `R`
+        alike: a group is always a query)."""
         groups = [self.groups[key] for key in self.groups if key in self.marked]
         if not groups and (group := self.current_group()) is not None:
             groups = [group]
@@ -140,6 +141,8 @@ class ProblemsScreen(ListScreen):
                  + ("; …" if len(groups) > 3 else ""))
         self.syncdesk.retry_where([g.where for g in groups], scope,
                                   on_confirmed=self.action_clear_marks)
+
+    action_retry = action_retry_matching
 
     def action_search(self) -> None:
         self.query_one(FilterBar).open(self.query_text)

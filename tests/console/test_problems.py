@@ -249,3 +249,17 @@ async def test_detail_counts_every_attempt_and_shows_rate_limit_waits(
         attempts = detail.query_one("#attempts", Table)
         newest = [cell.plain for cell in attempts.get_row_at(0)]
         assert newest[3] == "⧗ rate limited" and newest[6] == "429"
+
+
+async def test_a_read_only_problems_queue_refuses_retries_out_loud(
+        store: Store, service: SyncService) -> None:
+    app = SyncdeskApp(SyncService(store, actor="test", read_only=True), poll_interval=0.05)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_problems(pilot)
+        await pilot.press("R", "r")
+        await settle(pilot)
+        assert app.screen is screen
+        assert [m for m in messages(app) if m.startswith("read-only:")] == [
+            "read-only: retry all refused (console opened with --read-only)",
+            "read-only: retry refused (console opened with --read-only)"]
+        assert await service.count(JobFilter(statuses=("failed",))) == 2
