@@ -201,8 +201,8 @@ class SyncState:
                 ))
             await db.executemany(
                 "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
-                "sent_version = record_version, last_attempt_at = ?, updated_at = ? "
-                "WHERE id = ?", updates)
+                "sent_version = record_version, blocked_entity = NULL, blocked_record = NULL, "
+                "last_attempt_at = ?, updated_at = ? WHERE id = ?", updates)
             return claimed
 
     async def succeed(self, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
@@ -243,14 +243,20 @@ class SyncState:
                     now=stamp)
 
     async def release(self, job: ClaimedJob, now: datetime, *, retry_at: datetime | None = None,
-                      attempt: Attempt | None = None, error: SyncError | None = None) -> None:
+                      attempt: Attempt | None = None, error: SyncError | None = None,
+                      waiting_for: tuple[Entity, str] | None = None) -> None:
         """Give a claimed job back as it was: not an attempt (a rate limit, a parent on its
-        way, a stopped connection). A rate limit still shows in the record's history."""
+        way, a stopped connection). A rate limit still shows in the record's history.
+
+        `waiting_for` names the parent on its way: the job is due again the moment that
+        parent syncs (`retry_at` is only the fallback), so no stage idles behind a timer."""
+        parent = waiting_for or (None, None)
         async with self.store.write() as db:
             await db.execute(
-                "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, updated_at = ? "
-                "WHERE id = ?",
-                (job.was.value, to_iso(retry_at) if retry_at else None, to_iso(now), job.id),
+                "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, blocked_entity = ?, "
+                "blocked_record = ?, updated_at = ? WHERE id = ?",
+                (job.was.value, to_iso(retry_at) if retry_at else None,
+                 parent[0].value if parent[0] else None, parent[1], to_iso(now), job.id),
             )
             if attempt is not None and error is not None:
                 await _record_attempt(db, job.id, attempt, error.error_class.value, error, None)
@@ -409,11 +415,14 @@ async def _succeed(db: aiosqlite.Connection,
     parents = [(stamp, job.connection_id, job.entity.value, job.record_id)
                for job, _, _ in done if job.entity.stage < Entity.PAYMENT.stage]
     if parents:
+        # Dependants blocked by this record, and those waiting for it (released while it was
+        # on its way), are due now.
         await db.executemany(
-            "UPDATE sync_jobs SET status = 'pending', blocked_entity = NULL, "
-            "blocked_record = NULL, next_attempt_at = NULL, updated_at = ? "
+            "UPDATE sync_jobs SET status = CASE WHEN status = 'blocked' THEN 'pending' "
+            "ELSE status END, blocked_entity = NULL, blocked_record = NULL, "
+            "next_attempt_at = NULL, updated_at = ? "
             "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
-            "AND status = 'blocked'", parents,
+            "AND status IN ('blocked', 'pending', 'uncertain')", parents,
         )
     await db.executemany(_INSERT_ATTEMPT, [
         _attempt_row(job.id, attempt, outcome, None, ref.remote_id)

@@ -56,7 +56,8 @@ class WorkerSettings:
     backoff_base: float = 1.0
     backoff_cap: float = 300.0
     dependency_wait: float = 2.0
-    """How long a job waits for a parent that is still on its way."""
+    """How long a job waits for a parent that is still on its way, at most: it is due again
+    as soon as the parent syncs."""
     throttle: bool = True
     """Respect the platform's published limits (tests against unlimited sandboxes turn it off)."""
     seed: int | None = None
@@ -298,7 +299,8 @@ class ConnectionWorker:
         self._claimed.pop(job.id, None)
         if found is not None and found[0] in _WAITING_PARENT:
             await self.state.release(
-                job, now, retry_at=now + timedelta(seconds=self.settings.dependency_wait))
+                job, now, retry_at=now + timedelta(seconds=self.settings.dependency_wait),
+                waiting_for=parent)
             return
         await self.state.block(job, parent, found[1] if found else parent[1], now)
 
