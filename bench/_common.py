@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import time
@@ -10,7 +11,7 @@ from typing import Any
 
 import httpx
 
-from engine import Limits
+from engine import EngineReport, Limits, SyncEngine
 
 
 def emit(name: str, value: float | int, unit: str, reference: str = "", **extra: Any) -> None:
@@ -152,3 +153,34 @@ class Outcome:
         for line in self.missed:
             sys.stderr.write(f"target missed: {line}\n")
         return 2 if self.short else 1 if self.missed else 0
+
+
+@dataclass(frozen=True)
+class Drained:
+    report: EngineReport
+    started: float
+    """`time.monotonic()` when the engine started."""
+    stopped: float
+    cpu: float
+    """This process's CPU seconds during the run."""
+    timed_out: bool
+
+
+async def drain(engine: SyncEngine, deadline: float) -> Drained:
+    """Run `engine` until nothing is due, or stop it at `deadline` seconds."""
+    stop = asyncio.Event()
+    timed_out: list[bool] = []
+
+    def give_up() -> None:
+        timed_out.append(True)
+        stop.set()
+
+    timer = asyncio.get_running_loop().call_later(deadline, give_up)
+    started, cpu = time.monotonic(), time.process_time()
+    try:
+        report = await engine.run(stop, until_idle=True)
+    finally:
+        timer.cancel()
+    return Drained(report, started, time.monotonic(), time.process_time() - cpu,
+                   bool(timed_out))
+

@@ -184,7 +184,7 @@ def _jobs(connections: Sequence[tuple[int, str]], records: Sequence[tuple[Entity
                 attempts = 6 if error[0] == "transient" else 1
             elif status == "skipped":
                 skip = SKIPS["payment" if entity is Entity.PAYMENT else "other"]
-                error = (*skip, None)
+                error = (skip[0], skip[1], None, skip[2])
                 attempts = 0
             elif status == "blocked":
                 blocked = ("customer", f"CUS-{index % customers:07d}")
@@ -201,7 +201,8 @@ def _jobs(connections: Sequence[tuple[int, str]], records: Sequence[tuple[Entity
             key = f"{connection_id}:{entity.value}:{rid}:1"
             yield ((connection_id, entity.value, rid, entity.stage, status, sent, label,
                     customer, amount, "USD" if amount else None, attempts, next_at,
-                    stamp if attempts else None, key if sent else None, *error, *blocked,
+                    stamp if attempts else None, key if sent else None,
+                    error[0], error[1], error[3], error[2], *blocked,
                     stamp, stamp),
                    (connection_id, entity.value, rid, f"{connection_id}{index}", label, stamp)
                    if status in ("synced", "broken_link") else None)

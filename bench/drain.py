@@ -31,7 +31,6 @@ import asyncio
 import os
 import sys
 import tempfile
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench._common import Answer, Budget, CountingTransport, Outcome, emit, least_time
+from bench._common import Answer, Budget, CountingTransport, Outcome, drain, emit, least_time
 from console._fleet import SandboxFleet
 from console._wiring import connect_sandbox, platforms
 from engine import EngineSettings, Ledger, Sealer, Store, SyncEngine, generate_demo
@@ -78,20 +77,7 @@ async def _drain(db: Path, urls: dict[str, str], size: int, seed: int, deadline:
 
     chosen = {name: platforms()[name] for name in urls}
     engine = SyncEngine(store, chosen, sealer, settings=EngineSettings(), settings_hook=hook)
-    stop = asyncio.Event()
-    timed_out: list[bool] = []
-
-    def give_up() -> None:
-        timed_out.append(True)
-        stop.set()
-
-    timer = asyncio.get_running_loop().call_later(deadline, give_up)
-    started = time.monotonic()
-    cpu = time.process_time()
-    await engine.run(stop, until_idle=True)
-    cpu = time.process_time() - cpu
-    stopped = time.monotonic()
-    timer.cancel()
+    run = await drain(engine, deadline)
     rows = await store.fetch_all(
         "SELECT c.platform AS platform, k.status AS status, SUM(k.n) AS n "
         "FROM job_counts k JOIN connections c ON c.id = k.connection_id "
@@ -100,8 +86,9 @@ async def _drain(db: Path, urls: dict[str, str], size: int, seed: int, deadline:
     statuses: dict[str, dict[str, int]] = {name: {} for name in urls}
     for row in rows:
         statuses[row["platform"]][row["status"]] = row["n"]
-    return {"started": started, "stopped": stopped, "answers": answers, "statuses": statuses,
-            "timed_out": bool(timed_out), "records": len(records), "cpu": cpu}
+    return {"started": run.started, "stopped": run.stopped, "answers": answers,
+            "statuses": statuses, "timed_out": run.timed_out, "records": len(records),
+            "cpu": run.cpu}
 
 
 def _report(name: str, result: dict[str, Any], state: dict[str, Any],

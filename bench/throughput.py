@@ -36,7 +36,6 @@ import os
 import random
 import sys
 import tempfile
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -54,6 +53,7 @@ from bench._common import (
     CountingTransport,
     Outcome,
     Windows,
+    drain,
     emit,
     least_time,
 )
@@ -256,25 +256,16 @@ async def _sync(db: Path, run: Run, url: str, deadline: float) -> dict[str, Any]
 
     engine = SyncEngine(store, {run.platform: platforms()[run.platform]}, sealer,
                         settings=EngineSettings(), settings_hook=hook)
-    stop = asyncio.Event()
-    timed_out: list[bool] = []
-
-    def give_up() -> None:
-        timed_out.append(True)
-        stop.set()
-
-    timer = asyncio.get_running_loop().call_later(deadline, give_up)
-    started = time.monotonic()
-    report = await engine.run(stop, until_idle=True)
-    timer.cancel()
+    drained = await drain(engine, deadline)
     statuses = {row["status"]: row["n"] for row in await store.fetch_all(
         "SELECT status, SUM(n) AS n FROM job_counts WHERE n > 0 GROUP BY status")}
     await store.close()
     # Stopped at the deadline, the run took at least that long, whatever was answered last.
-    elapsed = (time.monotonic() if timed_out else max((a.at for a in answers),
-                                                      default=started)) - started
-    return {"elapsed": elapsed, "requests": report.requests, "answers": answers,
-            "statuses": statuses, "timed_out": bool(timed_out)}
+    started = drained.started
+    elapsed = (drained.stopped if drained.timed_out else max((a.at for a in answers),
+                                                             default=started)) - started
+    return {"elapsed": elapsed, "requests": drained.report.requests, "answers": answers,
+            "statuses": statuses, "timed_out": drained.timed_out}
 
 
 async def _all(workdir: Path, runs: list[Run], urls: dict[str, str], deadline: float
