@@ -32,6 +32,7 @@ from ._errors import (
     StoreError,
     SyncdeskError,
     SyncError,
+    TotalMismatch,
     Transient,
     Unmapped,
     Unsupported,
@@ -56,6 +57,7 @@ from ._money import MINOR_UNITS, MoneyError
 from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import (
     Capabilities,
+    ConnectionMappings,
     ConnectionSettings,
     Grant,
     Limits,
@@ -122,6 +124,7 @@ __all__ = [
     "Capabilities",
     "Classification",
     "ConfigError",
+    "ConnectionMappings",
     "ConnectionRow",
     "ConnectionSettings",
     "ConnectionState",
@@ -192,6 +195,7 @@ __all__ = [
     "TokenSet",
     "TokenSource",
     "TokenVault",
+    "TotalMismatch",
     "Transient",
     "Unmapped",
     "Unsupported",

@@ -160,6 +160,24 @@ class Duplicate(SyncError):
         self.remote_id = remote_id
 
 
+class TotalMismatch(Validation):
+    """The platform took the document but its total differs from the ledger's.
+
+    The object exists: `ref` is it, so the record is linked (a retry updates it, never
+    creates a second) and fails visibly with both amounts.
+    """
+
+    hint = ("The platform computed a different total: check the tax code mappings and the "
+            "line amounts, then retry (it updates the same document).")
+
+    def __init__(self, message: str, *, ref: object, ledger_total: object,
+                 platform_total: object, code: str | None = None) -> None:
+        super().__init__(message, code=code)
+        self.ref = ref
+        self.ledger_total = ledger_total
+        self.platform_total = platform_total
+
+
 class NotFound(SyncError):
     """The remote object we linked to no longer exists on the platform."""
 

@@ -171,6 +171,10 @@ class Line(BaseModel):
     quantity: Number = Decimal(1)
     unit_price: Number
     tax_code: str | None = None
+    """The business's own tax code; each connection maps it to a platform tax code."""
+    tax_amount: Number = Decimal(0)
+    """The tax the business's app charged on this line, in the document's currency. The
+    platform computes its own from the mapped code; the two must agree to the cent."""
     location: str | None = None
     class_: str | None = Field(default=None, alias="class")
 
@@ -186,10 +190,19 @@ class Line(BaseModel):
     def _price(cls, value: Decimal) -> Decimal:
         return _check_price(value, "unit price")
 
+    @field_validator("tax_amount")
+    @classmethod
+    def _tax(cls, value: Decimal) -> Decimal:
+        if value < 0:
+            raise ValueError(f"must not be negative, got {value}")
+        return value
+
     @model_validator(mode="after")
     def _says_what(self) -> Line:
         if not self.item_id and not self.description:
             raise ValueError("a line needs an item_id or a description")
+        if self.tax_amount and not self.tax_code:
+            raise ValueError(f"tax_amount {self.tax_amount} needs the tax_code it was charged at")
         check_range(self.quantity * self.unit_price,
                     f"quantity × unit price ({self.quantity} × {self.unit_price})")
         return self
@@ -203,6 +216,8 @@ class _Document(_Record):
     customer_id: str
     currency: str = "USD"
     lines: list[Line]
+    tax_inclusive: bool = False
+    """True when each line's quantity × unit price already includes its tax."""
 
     @field_validator("currency")
     @classmethod
@@ -218,12 +233,20 @@ class _Document(_Record):
 
     @model_validator(mode="after")
     def _total_in_range(self) -> _Document:
+        for number, line in enumerate(self.lines, 1):
+            check_amount(line.tax_amount, self.currency, f"line {number} tax_amount")
         check_range(self.total, f"the lines' total {self.total}")
         return self
 
     @property
+    def tax_total(self) -> Decimal:
+        return sum((line.tax_amount for line in self.lines), Decimal(0))
+
+    @property
     def total(self) -> Decimal:
-        return sum((line.amount(self.currency) for line in self.lines), Decimal(0))
+        """What the customer owes: the lines, plus their tax unless it is already in them."""
+        lines = sum((line.amount(self.currency) for line in self.lines), Decimal(0))
+        return lines if self.tax_inclusive else lines + self.tax_total
 
 
 class Invoice(_Document):

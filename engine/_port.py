@@ -26,6 +26,7 @@ class Operation(StrEnum):
     CREATE = "create"
     UPDATE = "update"
     VOID = "void"
+    DELETE = "delete"
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +77,36 @@ class RemoteRef:
 
 
 @dataclass(frozen=True, slots=True)
+class ConnectionMappings:
+    """How one connection names the business's codes on its platform.
+
+    Keys are the ledger's own values (a local item id, tax code, payment method, class or
+    location); values are what the platform knows them by (an account code, a tax code or
+    id, a payment-method, class or tracking-option id or name). Every value was checked
+    against the platform's own list when it was set. A record that needs a key missing here
+    is refused with `Unmapped` before anything is sent, never sent without it.
+    """
+
+    income_accounts: Mapping[str, str] = field(default_factory=dict)
+    """Local item id → income account, for lines that need one."""
+    default_income_account: str | None = None
+    """For lines with no item, or an item with no account of its own."""
+    deposit_account: str | None = None
+    """Where payments land (QBO DepositToAccountRef, Xero Account, …)."""
+    tax_codes: Mapping[str, str] = field(default_factory=dict)
+    """Local tax code → platform tax code (QBO TaxCode id, Xero TaxType, FreshBooks tax
+    name, Wave salesTax id)."""
+    no_tax_code: str | None = None
+    """The platform's code for an untaxed line, where it needs one said (Xero NONE)."""
+    payment_methods: Mapping[str, str] = field(default_factory=dict)
+    """Local payment method → platform payment method."""
+    classes: Mapping[str, str] = field(default_factory=dict)
+    """Local class → QBO Class id / Xero tracking option."""
+    locations: Mapping[str, str] = field(default_factory=dict)
+    """Local location → QBO Department id / Xero tracking option."""
+
+
+@dataclass(frozen=True, slots=True)
 class PushRequest:
     """One write for a provider to perform."""
 
@@ -91,6 +122,8 @@ class PushRequest:
     items: Mapping[str, Item] = field(default_factory=dict)
     """The local items its lines name, by local id: a provider that maps each line to an
     income account (Xero) needs them before it sends anything."""
+    mappings: ConnectionMappings = field(default_factory=ConnectionMappings)
+    """This connection's mappings: accounts, tax codes, payment methods, classes."""
 
 
 @dataclass(frozen=True, slots=True)

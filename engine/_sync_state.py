@@ -20,7 +20,7 @@ from typing import Any
 
 import aiosqlite
 
-from ._errors import SyncError
+from ._errors import SyncError, TotalMismatch
 from ._models import Entity
 from ._notify import raise_notification
 from ._policy import Decision
@@ -223,6 +223,12 @@ class SyncState:
         stamp = to_iso(now)
         retry_at = to_iso(now + decision.retry_in) if decision.retry_in is not None else None
         async with self.store.write() as db:
+            if isinstance(error, TotalMismatch) and isinstance(error.ref, RemoteRef):
+                # The document is on the platform, only wrong: linked, so a retry updates
+                # it and no second one is ever created.
+                await _write_links(db, [(job, error.ref)], stamp)
+                await db.execute("UPDATE sync_jobs SET operation = 'update' WHERE id = ? "
+                                 "AND operation = 'create'", (job.id,))
             await db.execute(
                 "UPDATE sync_jobs SET status = ?, attempts = attempts + ?, next_attempt_at = ?, "
                 "in_doubt = ?, error_class = ?, error_code = ?, error_message = ?, "
@@ -388,9 +394,8 @@ _DOUBT_IF_CREATE = (
 )
 
 
-async def _succeed(db: aiosqlite.Connection,
-                   done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
-                   outcome: str) -> None:
+async def _write_links(db: aiosqlite.Connection,
+                       linked: Sequence[tuple[ClaimedJob, RemoteRef]], stamp: str) -> None:
     await db.executemany(
         "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
         "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
@@ -399,8 +404,14 @@ async def _succeed(db: aiosqlite.Connection,
         "remote_number = COALESCE(excluded.remote_number, remote_number), "
         "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
         [(job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
-          ref.number, job.version, stamp) for job, ref, _ in done],
+          ref.number, job.version, stamp) for job, ref in linked],
     )
+
+
+async def _succeed(db: aiosqlite.Connection,
+                   done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
+                   outcome: str) -> None:
+    await _write_links(db, [(job, ref) for job, ref, _ in done], stamp)
     # A change that arrived while this version was in flight is pushed next.
     await db.executemany(
         "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
