@@ -159,6 +159,15 @@ class RemoteTaxCode:
 
 
 @dataclass(frozen=True, slots=True)
+class RemoteOption:
+    """One entry of a platform's pick list: a payment method, a class, a location or a
+    tracking option. `id` is what a push sends; `name` is what the platform shows."""
+
+    id: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
 class Quota:
     """What the platform last said about our remaining requests (from response headers)."""
 
@@ -305,6 +314,18 @@ class Provider(Protocol):
     def list_accounts(self) -> AsyncIterator[RemoteAccount]: ...
 
     def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]: ...
+
+    def list_payment_methods(self) -> AsyncIterator[RemoteOption]:
+        """The platform's payment methods; nothing where it has no such list."""
+        ...
+
+    def list_classes(self) -> AsyncIterator[RemoteOption]:
+        """QBO classes, Xero tracking options (named "Category: Option"); nothing elsewhere."""
+        ...
+
+    def list_locations(self) -> AsyncIterator[RemoteOption]:
+        """QBO departments (locations), Xero tracking options; nothing elsewhere."""
+        ...
 
     def quota(self) -> Quota | None:
         """The last rate-limit reading from the platform's headers, if it sends any."""
