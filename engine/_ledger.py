@@ -24,6 +24,7 @@ from ._models import (
     CreditNote,
     Customer,
     Entity,
+    EntryStatus,
     Invoice,
     InvoiceStatus,
     Item,
@@ -65,6 +66,18 @@ class UpsertResult:
     unchanged: int = 0
     jobs_queued: int = 0
     rejected: list[Rejection] = field(default_factory=list)
+
+
+@dataclass
+class Lifecycle:
+    """What a void or delete did."""
+
+    changed: list[str] = field(default_factory=list)
+    """The records it changed, named as messages name them, in the order it changed them."""
+    unapplied: list[Applied] = field(default_factory=list)
+    removed: bool = False
+    """A draft that never left syncdesk, removed outright."""
+    jobs_queued: int = 0
 
 
 @dataclass(frozen=True)
@@ -162,6 +175,67 @@ class Ledger:
                        from_minor(row["paid_minor"], currency),
                        from_minor(row["credited_minor"], currency))
 
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def void(self, entity: Entity, record_id: str, *, unapply: bool = False,
+                   delete: bool = False) -> Lifecycle:
+        """Void (or delete) a record, carried to every platform it reached.
+
+        An invoice with payments or credit notes applied is refused, naming them, unless
+        `unapply`: then they are taken off it first, in the same transaction, and each
+        platform gets those changes before the void (the worker waits for them). Deleting a
+        draft that never left removes it; deleting a sent invoice voids it, as the platforms
+        keep sent documents. A deleted payment or credit note stays in the ledger as a
+        tombstone until every platform has deleted it.
+        """
+        if entity not in (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
+            raise InputError(f"a {entity.label} cannot be voided or deleted, only changed")
+        result = Lifecycle()
+        async with self.store.write() as db:
+            record = await _read(db, entity, record_id)
+            if isinstance(record, Invoice):
+                if delete and await _never_left(db, record):
+                    await db.execute("DELETE FROM document_items WHERE entity = 'invoice' "
+                                     "AND record_id = ?", (record_id,))
+                    await db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
+                    result.removed = True
+                    return result
+                if record.status is InvoiceStatus.VOID:
+                    return result
+                applied = await _applied_to(db, record_id)
+                if applied and not unapply:
+                    raise InputError(f"invoice {record.number} has {_listed(applied)} applied; "
+                                     "nothing was changed. Unapply them first, or pass "
+                                     "--unapply to take them off and void it in one step")
+                for entry in applied:
+                    source = await _read(db, entry.entity, entry.record_id)
+                    assert isinstance(source, (Payment, CreditNote))
+                    kept = [a for a in source.allocations if a.invoice_id != record_id]
+                    await self._changed(db, source.model_copy(update={"allocations": kept}),
+                                        result)
+                    result.unapplied.append(entry)
+                await self._changed(db, record.model_copy(
+                    update={"status": InvoiceStatus.VOID}), result)
+                return result
+            assert isinstance(record, (Payment, CreditNote))
+            wanted = EntryStatus.DELETED if delete else EntryStatus.VOID
+            if record.status is not wanted:
+                await self._changed(db, record.model_copy(update={"status": wanted}), result)
+            return result
+
+    async def _changed(self, db: aiosqlite.Connection, record: Record,
+                       result: Lifecycle) -> None:
+        # model_copy skips validation: re-validate, so a lifecycle change obeys every rule an
+        # upsert does.
+        checked = type(record).model_validate(record.model_dump(by_alias=True))
+        counts = UpsertResult()
+        try:
+            await self._upsert_one(db, checked, counts)
+        except _Rejected as exc:
+            raise InputError(f"{describe(entity_of(checked), checked)}: {exc}") from None
+        result.changed.append(describe(entity_of(checked), checked))
+        result.jobs_queued += counts.jobs_queued
+
     # -- one record ---------------------------------------------------------------------
 
     async def _upsert_one(self, db: aiosqlite.Connection, record: Record,
@@ -229,6 +303,25 @@ def _queues(record: Record, existing: aiosqlite.Row | None) -> bool:
     return record.status is InvoiceStatus.SENT
 
 
+async def _read(db: aiosqlite.Connection, entity: Entity, record_id: str) -> Record:
+    row = await (await db.execute(f"SELECT doc FROM {table_of(entity)} WHERE id = ?",
+                                  (record_id,))).fetchone()
+    if row is None:
+        raise InputError(f"no {entity.label} {record_id!r} in the ledger")
+    return MODEL_OF[entity].model_validate_json(row["doc"])
+
+
+async def _never_left(db: aiosqlite.Connection, invoice: Invoice) -> bool:
+    """A draft with no job and no link anywhere: no platform has ever seen it."""
+    if invoice.status is not InvoiceStatus.DRAFT:
+        return False
+    row = await (await db.execute(
+        "SELECT EXISTS (SELECT 1 FROM sync_jobs WHERE entity = 'invoice' AND record_id = ?) "
+        "OR EXISTS (SELECT 1 FROM sync_links WHERE entity = 'invoice' AND record_id = ?)",
+        (invoice.id, invoice.id))).fetchone()
+    return row is not None and not row[0]
+
+
 async def _check_references(db: aiosqlite.Connection, record: Record) -> None:
     async def exists(table: str, record_id: str) -> bool:
         row = await (await db.execute(f"SELECT 1 FROM {table} WHERE id = ?",
@@ -244,8 +337,16 @@ async def _check_references(db: aiosqlite.Connection, record: Record) -> None:
             if line.item_id and not await exists("items", line.item_id):
                 raise _Rejected(f"lines[{index}].item_id: no item {line.item_id!r} "
                                 "in the file or store")
-    if isinstance(record, (Payment, CreditNote)):
+    if isinstance(record, (Payment, CreditNote)) and record.live:
         await _check_allocations(db, record)
+    if isinstance(record, Invoice) and record.status is InvoiceStatus.VOID:
+        applied = await _applied_to(db, record.id)
+        if applied:
+            raise _Rejected(
+                f"status: cannot void invoice {record.number}: {_listed(applied)} "
+                f"{'is' if len(applied) == 1 else 'are'} applied to it; unapply "
+                f"{'it' if len(applied) == 1 else 'them'} first (`syncdesk void invoice "
+                f"{record.id} --unapply` does both)")
 
 
 async def _check_allocations(db: aiosqlite.Connection, record: Payment | CreditNote) -> None:
@@ -295,12 +396,46 @@ async def _write_children(db: aiosqlite.Connection, entity: Entity, record: Reco
     if isinstance(record, (Payment, CreditNote)):
         await db.execute("DELETE FROM allocations WHERE source_entity = ? AND source_id = ?",
                          (entity.value, record.id))
+        # A void or deleted entry keeps its allocations in its document, as history; only
+        # a live one pays anything.
         await db.executemany(
             "INSERT INTO allocations (source_entity, source_id, invoice_id, amount_minor) "
             "VALUES (?, ?, ?, ?)",
             [(entity.value, record.id, a.invoice_id, to_minor(a.amount, record.currency))
-             for a in record.allocations],
+             for a in (record.allocations if record.live else ())],
         )
+
+
+@dataclass(frozen=True)
+class Applied:
+    """A payment or credit note applied to an invoice: what voiding the invoice must undo."""
+
+    entity: Entity
+    record_id: str
+    label: str
+    amount: Decimal
+    currency: str
+
+    def __str__(self) -> str:
+        return f"{self.entity.label} {self.label} ({self.amount} {self.currency})"
+
+
+async def _applied_to(db: aiosqlite.Connection, invoice_id: str) -> list[Applied]:
+    rows = await (await db.execute(
+        "SELECT a.source_entity, a.source_id, a.amount_minor, "
+        "COALESCE(p.reference, p.id, c.number) AS label, COALESCE(p.currency, c.currency) "
+        "AS currency FROM allocations a "
+        "LEFT JOIN payments p ON a.source_entity = 'payment' AND p.id = a.source_id "
+        "LEFT JOIN credit_notes c ON a.source_entity = 'credit_note' AND c.id = a.source_id "
+        "WHERE a.invoice_id = ? ORDER BY a.source_entity DESC, a.source_id", (invoice_id,),
+    )).fetchall()
+    return [Applied(Entity(row["source_entity"]), row["source_id"], row["label"],
+                    from_minor(row["amount_minor"], row["currency"]), row["currency"])
+            for row in rows]
+
+
+def _listed(applied: Sequence[Applied]) -> str:
+    return ", ".join(str(entry) for entry in applied)
 
 
 def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityError) -> str:

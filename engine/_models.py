@@ -71,6 +71,14 @@ class InvoiceStatus(StrEnum):
     VOID = "void"
 
 
+class EntryStatus(StrEnum):
+    """A payment's or credit note's life: a void or deleted one applies to no invoice."""
+
+    ACTIVE = "active"
+    VOID = "void"
+    DELETED = "deleted"
+
+
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _RECORD_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/#-]{0,63}$")
 
@@ -282,6 +290,8 @@ class Allocation(BaseModel):
 class _Allocating(_Record):
     currency: str = "USD"
     allocations: list[Allocation] = Field(default_factory=list)
+    status: EntryStatus = EntryStatus.ACTIVE
+    """Void and deleted entries keep their allocations as history; they pay nothing."""
 
     @field_validator("currency")
     @classmethod
@@ -300,6 +310,10 @@ class _Allocating(_Record):
     @property
     def allocated(self) -> Decimal:
         return sum((a.amount for a in self.allocations), Decimal(0))
+
+    @property
+    def live(self) -> bool:
+        return self.status is EntryStatus.ACTIVE
 
 
 class Payment(_Allocating):

@@ -115,6 +115,19 @@ class SyncState:
             "AND record_id = ?", (connection_id, entity.value, record_id))
         return None if row is None else (JobStatus(row["status"]), str(row["label"]))
 
+    async def entry_on_its_way(self, connection_id: int, customer_id: str
+                               ) -> tuple[Entity, str] | None:
+        """A payment or credit note of this customer still to reach this connection."""
+        row = await self.store.fetch_one(
+            "SELECT j.entity, j.record_id FROM sync_jobs j JOIN payments p ON p.id = "
+            "j.record_id WHERE j.connection_id = ? AND j.entity = 'payment' AND "
+            "p.customer_id = ? AND j.status IN ('pending', 'in_flight', 'uncertain') "
+            "UNION ALL SELECT j.entity, j.record_id FROM sync_jobs j JOIN credit_notes c "
+            "ON c.id = j.record_id WHERE j.connection_id = ? AND j.entity = 'credit_note' "
+            "AND c.customer_id = ? AND j.status IN ('pending', 'in_flight', 'uncertain') "
+            "LIMIT 1", (connection_id, customer_id, connection_id, customer_id))
+        return None if row is None else (Entity(row["entity"]), str(row["record_id"]))
+
     async def connection_state(self, connection_id: int) -> ConnectionState | None:
         value = await self.store.fetch_value("SELECT state FROM connections WHERE id = ?",
                                              (connection_id,))
@@ -247,6 +260,21 @@ class SyncState:
                     kind=decision.notify.replace(" ", "_"),
                     title=f"{job.describe()} {decision.notify}", message=error.message,
                     now=stamp)
+
+    async def nothing_to_send(self, job: ClaimedJob, operation: str, why: str,
+                              now: datetime) -> None:
+        """Done without a request: a void or delete of something the platform never had.
+        The history says so, in words."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute(
+                "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
+                "THEN 'synced' ELSE 'pending' END, attempts = 0, next_attempt_at = NULL, "
+                "lookup_first = 0, in_doubt = 0, error_class = NULL, error_code = NULL, "
+                "error_message = NULL, http_status = NULL, updated_at = ? WHERE id = ?",
+                (stamp, job.id))
+            await db.execute(_INSERT_ATTEMPT, (job.id, stamp, 0, operation, "nothing_to_send",
+                                               None, None, why, None, None))
 
     async def release(self, job: ClaimedJob, now: datetime, *, retry_at: datetime | None = None,
                       attempt: Attempt | None = None, error: SyncError | None = None,
@@ -422,9 +450,10 @@ async def _succeed(db: aiosqlite.Connection,
         "blocked_record = NULL, updated_at = ? WHERE id = ?",
         [(stamp, job.id) for job, _, _ in done],
     )
-    # Only items, customers and invoices have dependants that can be blocked by them.
+    # Dependants: lines and documents wait for their items and customers, an invoice's void
+    # for the payments and credit notes taken off it.
     parents = [(stamp, job.connection_id, job.entity.value, job.record_id)
-               for job, _, _ in done if job.entity.stage < Entity.PAYMENT.stage]
+               for job, _, _ in done]
     if parents:
         # Dependants blocked by this record, and those waiting for it (released while it was
         # on its way), are due now.
@@ -610,7 +639,10 @@ _KEEP_WHILE_SENDING = "sync_jobs.status IN ('in_flight', 'uncertain')"
 def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
                changed_only: bool) -> str:
     source, label, customer, amount, currency = _JOB_SOURCE[entity]
-    void = "r.status = 'void'" if entity is Entity.INVOICE else "0"
+    void = {Entity.INVOICE: "r.status = 'void'",
+            Entity.PAYMENT: "json_extract(r.doc, '$.status') IN ('void', 'deleted')",
+            Entity.CREDIT_NOTE: "json_extract(r.doc, '$.status') IN ('void', 'deleted')",
+            }.get(entity, "0")
     drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
     # Coalescing: one job per (connection, entity, record). A job being sent keeps its
     # status: the worker sees the newer version when it finishes. With `changed_only`, a

@@ -34,7 +34,7 @@ from ._errors import (
 )
 from ._ledger import Ledger
 from ._limiter import SENDING, RateGate
-from ._models import CreditNote, Entity, Invoice, InvoiceStatus, Item, Payment
+from ._models import CreditNote, Entity, EntryStatus, Invoice, InvoiceStatus, Item, Payment
 from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import Capabilities, Operation, Provider, PushRequest, Quota, Record, RemoteRef
 from ._status import ConnectionState, JobStatus
@@ -280,12 +280,25 @@ class ConnectionWorker:
             refs[parent] = ref
         link = None if job.lookup_first else links.get((job.entity, job.record_id))
         operation = Operation.UPDATE if link else Operation.CREATE
-        if isinstance(record, Invoice) and record.status is InvoiceStatus.VOID:
+        ending = _ending(record)
+        if ending is not None:
             if link is None and not job.reconcile:
-                await self._skip(job, Unsupported(
-                    f"voided before it reached {self.title}: nothing to void there"), None)
+                self._claimed.pop(job.id, None)
+                done = "voided" if ending is Operation.VOID else "deleted"
+                await self.state.nothing_to_send(
+                    job, ending.value, f"{done} before it reached {self.title}: nothing to "
+                    f"{ending.value} there", now)
                 return None
-            operation = Operation.VOID if link else Operation.CREATE
+            if isinstance(record, Invoice):
+                # Payments and credit notes taken off it (void --unapply) reach the platform
+                # first: it refuses to void an invoice with payments applied.
+                unapplying = await self.state.entry_on_its_way(
+                    self.connection_id, record.customer_id)
+                if unapplying is not None:
+                    await self._wait_or_block(job, unapplying, now)
+                    return None
+            # In doubt and unlinked: the lookup for ours (in `_send`) finds what to end.
+            operation = ending
         used: dict[str, Item] = {}
         if isinstance(record, (Invoice, CreditNote)):
             used = {line.item_id: items[line.item_id] for line in record.lines
@@ -540,5 +553,15 @@ def _parents(record: Record) -> list[tuple[Entity, str]]:
 
 
 def _with_link(request: PushRequest, link: RemoteRef) -> PushRequest:
-    operation = Operation.VOID if request.operation is Operation.VOID else Operation.UPDATE
-    return replace(request, operation=operation, link=link)
+    ending = request.operation in (Operation.VOID, Operation.DELETE)
+    return replace(request, operation=request.operation if ending else Operation.UPDATE,
+                   link=link)
+
+
+def _ending(record: Record) -> Operation | None:
+    """VOID or DELETE where the ledger ended this record; None while it lives."""
+    if isinstance(record, Invoice):
+        return Operation.VOID if record.status is InvoiceStatus.VOID else None
+    if isinstance(record, (Payment, CreditNote)) and not record.live:
+        return Operation.DELETE if record.status is EntryStatus.DELETED else Operation.VOID
+    return None
