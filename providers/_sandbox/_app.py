@@ -20,6 +20,8 @@ Control API (for tests and the demo; a real platform has none of it):
     GET|POST /_sandbox/idempotency {"window_seconds": N}: how long idempotency keys are
                                    remembered (sandbox clock); answers the window and how many
                                    keys are live. 404 on Wave and FreshBooks: they have none.
+    GET|POST /_sandbox/latency     {"seconds": N}: how long every API request takes to reach
+                                   the platform (see `SandboxContext.latency`)
 """
 
 from __future__ import annotations
@@ -116,6 +118,12 @@ class SandboxContext:
     faults: FaultPlan = field(default_factory=FaultPlan)
     keys: KeyMemory[Any] | None = None
     """The platform's idempotency keys; None where it has none (Wave, FreshBooks)."""
+    latency: float = 0.0
+    """Seconds each API request waits before the sandbox handles it. A real platform answers
+    in ~0.1-0.4 s, and that wait is what a client's concurrency overlaps; tests keep 0 so
+    they end fast. An `asyncio.sleep`, so a slow sandbox costs no CPU on either side. Spent
+    before the guard: rate limits and concurrency count a request when it arrives, as the
+    platform does."""
     requests: int = 0
 
 
@@ -142,6 +150,8 @@ def build_sandbox_app(
 def _guard(endpoint: Callable[..., Any], dialect: PlatformDialect,
            context: SandboxContext) -> Handler:
     async def guarded(request: Request) -> Response:
+        if context.latency > 0:
+            await asyncio.sleep(context.latency)
         context.requests += 1
         fault = context.faults.take(request.method, request.url.path)
         if fault is not None and fault.kind is not FaultKind.DROP:
@@ -308,6 +318,18 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
             keys.window = seconds
         return JSONResponse({"window_seconds": keys.window, "live_keys": len(keys)})
 
+    async def latency(request: Request) -> Response:
+        if request.method == "POST":
+            body = await request.json()
+            try:
+                seconds = float(body["seconds"])
+                if not 0 <= seconds <= 60:
+                    raise ValueError("must be between 0 and 60")
+            except (KeyError, TypeError, ValueError) as exc:
+                return JSONResponse({"error": f"bad latency seconds: {exc}"}, status_code=400)
+            context.latency = seconds
+        return JSONResponse({"seconds": context.latency})
+
     async def hang(request: Request) -> Response:
         body = await request.json()
         context.faults.hang_seconds = float(body.get("seconds", context.faults.hang_seconds))
@@ -315,6 +337,7 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
 
     return [
         Route("/_sandbox/hang", hang, methods=["POST"]),
+        Route("/_sandbox/latency", latency, methods=["GET", "POST"]),
         Route("/_sandbox/idempotency", idempotency, methods=["GET", "POST"]),
         Route("/_sandbox/state", state, methods=["GET"]),
         Route("/_sandbox/marks", marks, methods=["GET"]),

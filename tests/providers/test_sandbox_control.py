@@ -47,3 +47,32 @@ async def test_the_key_window_is_set_where_the_platform_has_keys(platform: str) 
 async def test_a_bad_window_is_refused(body: dict[str, Any]) -> None:
     answer = await call("xero", "POST", "/_sandbox/idempotency", json=body)
     assert answer.status_code == 400 and "window_seconds" in answer.json()["error"]
+
+
+async def test_a_latency_delays_each_api_request_before_it_is_handled(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    app = quickbooks.create_sandbox_app(limits_enabled=False)
+    context = app.state.sandbox
+    waits: list[tuple[float, int]] = []
+
+    async def sleep(seconds: float) -> None:
+        waits.append((seconds, context.requests))
+
+    monkeypatch.setattr("providers._sandbox._app.asyncio.sleep", sleep)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://sandbox") as client:
+        await client.get("/v3/company/x/companyinfo/x")
+        assert waits == []  # the default answers at once
+        assert (await client.get("/_sandbox/latency")).json() == {"seconds": 0.0}
+        answer = await client.post("/_sandbox/latency", json={"seconds": 0.25})
+        assert answer.json() == {"seconds": 0.25}
+        await client.get("/_sandbox/state")  # control routes are not the platform's
+        refused = await client.get("/v3/company/x/companyinfo/x")
+    # Before the guard counted it, so limits see the request when it arrives.
+    assert waits == [(0.25, 1)] and refused.status_code == 401
+
+
+@pytest.mark.parametrize("body", [{}, {"seconds": "slow"}, {"seconds": -0.1}, {"seconds": 61}])
+async def test_a_bad_latency_is_refused(body: dict[str, Any]) -> None:
+    answer = await call("wave", "POST", "/_sandbox/latency", json=body)
+    assert answer.status_code == 400 and "latency" in answer.json()["error"]
