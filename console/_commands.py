@@ -270,6 +270,26 @@ async def relink(args: argparse.Namespace) -> int:
     return 0
 
 
+async def end_record(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        done = await new_service(store).end_record(Entity(args.entity), args.record,
+                                                   unapply=args.unapply, delete=args.delete)
+    if args.json:
+        print_json({"changed": done.changed, "removed": done.removed,
+                    "unapplied": [str(entry) for entry in done.unapplied],
+                    "jobs_queued": done.jobs_queued})
+    elif done.removed:
+        print(f"{args.entity.replace('_', ' ')} {args.record} removed: no platform had it")
+    elif not done.changed:
+        print(f"{args.entity.replace('_', ' ')} {args.record} was already "
+              f"{'deleted' if args.delete else 'void'}: nothing changed")
+    else:
+        for entry in done.unapplied:
+            print(f"unapplied {entry}")
+        print(f"changed {', '.join(done.changed)}; {done.jobs_queued} sync job(s) queued")
+    return 0
+
+
 async def connection_command(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         connection_id = await resolve_connection(store, args.connection)

@@ -148,6 +148,20 @@ def build_parser() -> argparse.ArgumentParser:
         p = command(name, handler, text)
         p.add_argument("job", type=int, help="sync job id (see `syncdesk records`)")
 
+    for name, text in (
+        ("void", "Void an invoice, payment or credit note, on every platform it reached."),
+        ("delete", "Delete a draft invoice (a sent one is voided), a payment or a credit note, "
+                   "on every platform it reached."),
+    ):
+        p = command(name, "end_record", text)
+        p.add_argument("entity", choices=["invoice", "payment", "credit_note"])
+        p.add_argument("record", help="the record's id in the business's own app")
+        p.add_argument("--unapply", action="store_true",
+                       help="an invoice with payments or credit notes applied: take them off "
+                            "it first (they become unapplied credit), then void it")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(delete=name == "delete")
+
     for name, text in (("pause", "Stop syncing a connection for now."),
                        ("resume", "Resume a paused connection."),
                        ("disconnect", "Stop syncing a connection; links are kept."),

@@ -178,7 +178,7 @@ class Ledger:
     # -- lifecycle ----------------------------------------------------------------------
 
     async def void(self, entity: Entity, record_id: str, *, unapply: bool = False,
-                   delete: bool = False) -> Lifecycle:
+                   delete: bool = False, actor: str | None = None) -> Lifecycle:
         """Void (or delete) a record, carried to every platform it reached.
 
         An invoice with payments or credit notes applied is refused, naming them, unless
@@ -186,42 +186,57 @@ class Ledger:
         platform gets those changes before the void (the worker waits for them). Deleting a
         draft that never left removes it; deleting a sent invoice voids it, as the platforms
         keep sent documents. A deleted payment or credit note stays in the ledger as a
-        tombstone until every platform has deleted it.
+        tombstone until every platform has deleted it. With `actor`, the change is in the
+        audit log under that name, in the same transaction.
         """
         if entity not in (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
             raise InputError(f"a {entity.label} cannot be voided or deleted, only changed")
         result = Lifecycle()
         async with self.store.write() as db:
-            record = await _read(db, entity, record_id)
-            if isinstance(record, Invoice):
-                if delete and await _never_left(db, record):
-                    await db.execute("DELETE FROM document_items WHERE entity = 'invoice' "
-                                     "AND record_id = ?", (record_id,))
-                    await db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
-                    result.removed = True
-                    return result
-                if record.status is InvoiceStatus.VOID:
-                    return result
-                applied = await _applied_to(db, record_id)
-                if applied and not unapply:
-                    raise InputError(f"invoice {record.number} has {_listed(applied)} applied; "
-                                     "nothing was changed. Unapply them first, or pass "
-                                     "--unapply to take them off and void it in one step")
-                for entry in applied:
-                    source = await _read(db, entry.entity, entry.record_id)
-                    assert isinstance(source, (Payment, CreditNote))
-                    kept = [a for a in source.allocations if a.invoice_id != record_id]
-                    await self._changed(db, source.model_copy(update={"allocations": kept}),
-                                        result)
-                    result.unapplied.append(entry)
-                await self._changed(db, record.model_copy(
-                    update={"status": InvoiceStatus.VOID}), result)
-                return result
-            assert isinstance(record, (Payment, CreditNote))
-            wanted = EntryStatus.DELETED if delete else EntryStatus.VOID
-            if record.status is not wanted:
-                await self._changed(db, record.model_copy(update={"status": wanted}), result)
-            return result
+            await self._end(db, entity, record_id, unapply=unapply, delete=delete,
+                            result=result)
+            if actor is not None:
+                await db.execute(
+                    "INSERT INTO audit (at, actor, command, scope, affected) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (to_iso(self.clock()), actor, "delete" if delete else "void",
+                     json.dumps({"entity": entity.value, "record": record_id,
+                                 "unapply": unapply, "changed": result.changed,
+                                 "removed": result.removed}),
+                     len(result.changed) + int(result.removed)))
+        return result
+
+    async def _end(self, db: aiosqlite.Connection, entity: Entity, record_id: str, *,
+                   unapply: bool, delete: bool, result: Lifecycle) -> None:
+        record = await _read(db, entity, record_id)
+        if isinstance(record, Invoice):
+            if delete and await _never_left(db, record):
+                await db.execute("DELETE FROM document_items WHERE entity = 'invoice' "
+                                 "AND record_id = ?", (record_id,))
+                await db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
+                result.removed = True
+                return
+            if record.status is InvoiceStatus.VOID:
+                return
+            applied = await _applied_to(db, record_id)
+            if applied and not unapply:
+                raise InputError(f"invoice {record.number} has {_listed(applied)} applied; "
+                                 "nothing was changed. Unapply them first, or pass "
+                                 "--unapply to take them off and void it in one step")
+            for entry in applied:
+                source = await _read(db, entry.entity, entry.record_id)
+                assert isinstance(source, (Payment, CreditNote))
+                kept = [a for a in source.allocations if a.invoice_id != record_id]
+                await self._changed(db, source.model_copy(update={"allocations": kept}),
+                                    result)
+                result.unapplied.append(entry)
+            await self._changed(db, record.model_copy(
+                update={"status": InvoiceStatus.VOID}), result)
+            return
+        assert isinstance(record, (Payment, CreditNote))
+        wanted = EntryStatus.DELETED if delete else EntryStatus.VOID
+        if record.status is not wanted:
+            await self._changed(db, record.model_copy(update={"status": wanted}), result)
 
     async def _changed(self, db: aiosqlite.Connection, record: Record,
                        result: Lifecycle) -> None:

@@ -19,7 +19,7 @@ from typing import Any
 import aiosqlite
 
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
-from ._ledger import Ledger
+from ._ledger import Ledger, Lifecycle
 from ._models import Entity, Item
 from ._money import from_minor
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
@@ -625,6 +625,13 @@ class SyncService:
                       "allocations WHERE source_entity = 'payment' AND invoice_id = ?)))")
             params = [job_id, row["connection_id"], row["record_id"]]
         return await self._requeue(clause, params, "resync", {"job_id": job_id})
+
+    async def end_record(self, entity: Entity, record_id: str, *, unapply: bool = False,
+                         delete: bool = False) -> Lifecycle:
+        """Void or delete a record in the ledger, carried to every platform (`Ledger.void`)."""
+        self._writable()
+        return await self._ledger.void(entity, record_id, unapply=unapply, delete=delete,
+                                       actor=self.actor)
 
     async def relink(self, job_id: int) -> int:
         """Forget the remote link: the engine finds the object by number or re-creates it."""

@@ -4,12 +4,15 @@ those changes before the void."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
 
+from console.cli import main
 from engine import (
     CreditNote,
     Entity,
@@ -156,3 +159,31 @@ async def test_unapply_reaches_the_platform_before_the_void(make_world: MakeWorl
         "JOIN sync_jobs j ON j.id = a.job_id ORDER BY a.id")
     sent = [(row["entity"], row["operation"]) for row in rows if row["outcome"] == "synced"]
     assert sent[-2:] == [("payment", "update"), ("invoice", "void")]
+
+
+def test_the_command_line_refuses_then_unapplies_and_audits(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "ledger.db"
+
+    async def seed() -> None:
+        store = await Store.open(db)
+        await Ledger(store).upsert(PAID)
+        await store.close()
+
+    asyncio.run(seed())
+    assert main(["void", "invoice", "INV-1", "--db", str(db)]) == 2
+    refused = capsys.readouterr().err
+    assert "payment P-1 (30.00 USD)" in refused and "nothing was changed" in refused
+    assert main(["void", "invoice", "INV-1", "--unapply", "--json", "--db", str(db)]) == 0
+    done = json.loads(capsys.readouterr().out)
+    assert done["changed"] == ["payment P-1", "credit note CN-1", "invoice INV-1"]
+    assert main(["delete", "payment", "P-1", "--db", str(db)]) == 0
+    assert "changed payment P-1" in capsys.readouterr().out
+
+    async def audited() -> list[str]:
+        store = await Store.open(db)
+        rows = await store.fetch_all("SELECT command FROM audit ORDER BY id")
+        await store.close()
+        return [row["command"] for row in rows]
+
+    assert asyncio.run(audited()) == ["void", "delete"]
