@@ -9,8 +9,13 @@ else's client, item or invoice with the same name or number is never ours.
 
 Lifecycle, the way FreshBooks does it:
 - a sent invoice is created, then marked sent (`PUT {"action_mark_as_sent": true}`);
-- voiding an invoice is FreshBooks' `DELETE` (it soft-deletes: `vis_state` 1); a credit note
-  or payment is voided by `PUT {"vis_state": 1}`; `fetch` reports deleted objects as gone.
+- FreshBooks' API has no void: voiding and deleting are both its soft delete (`vis_state` 1,
+  restorable in FreshBooks), `DELETE` for an invoice, `PUT {"vis_state": 1}` for a credit note
+  or payment; `fetch` reports deleted objects as gone. An invoice with payments applied is
+  refused instead, naming them, since FreshBooks would delete it from under them;
+- a payment edit that changes its money is delete + record again (`_replace_payment`);
+- every document's total as FreshBooks computed it is compared with the ledger's: a
+  difference is `TotalMismatch`, the document staying linked so a retry updates it.
 
 Whole or not at all: when a later step of one push fails (marking sent, applying a credit
 note, the second part of a split payment), what the push already created is deleted again
@@ -34,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from contextlib import suppress
 from decimal import Decimal
 from typing import Any, cast
 
@@ -57,23 +63,28 @@ from engine import (
     RemoteAccount,
     RemoteCustomer,
     RemoteItem,
+    RemoteOption,
     RemoteRef,
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    TotalMismatch,
     Transient,
     Unsupported,
+    Validation,
 )
 from providers._http import ApiClient
 
 from . import _mapping as wire
 from ._auth import accounting_base
 from ._errors import error_from_response, malformed
-from ._mapping import RESOURCES, TAXES, Json, Resource, amount_of, marker
+from ._mapping import RESOURCES, TAXES, Json, Resource, amount_of, marked_id, marker
 
 PER_PAGE = 100
 """FreshBooks silently caps `per_page` at 100: ask for that and follow `pages`."""
 ACTIVE = {"search[vis_state]": "0"}
+_REMOVALS = frozenset({Operation.VOID, Operation.DELETE})
+_NO_OPTIONS: tuple[RemoteOption, ...] = ()
 UNDO_WAITS = (0.25, 1.0, 4.0)
 """Seconds between tries of an undo refused for load (429, 5xx, no answer); FreshBooks says
 nothing about how long to wait, and its 429s come from bursts more than from a quota."""
@@ -91,22 +102,16 @@ class FreshBooksProvider:
     async def push(self, request: PushRequest) -> RemoteRef:
         if request.entity is Entity.PAYMENT:
             return await self._push_payment(request)
-        if request.operation is Operation.VOID:
-            return await self._void(request)
+        if request.operation in _REMOVALS:
+            return await self._remove(request)
         resource = RESOURCES[request.entity]
         if request.operation is Operation.UPDATE:
-            if request.entity is Entity.CREDIT_NOTE:
-                raise Unsupported("syncdesk does not change a credit note on FreshBooks once "
-                                  "applied: void it and issue a new one")
-            body = await self._body(request)
-            if isinstance(request.record, Invoice) and \
-                    request.record.status is InvoiceStatus.SENT:
-                body["action_mark_as_sent"] = True
-            remote_id = _link(request).remote_id
-            element = await self._write("PUT", f"{resource.path}/{remote_id}", resource, body)
-            return resource.ref(element)
+            return await self._update(request, resource)
         element = await self._write("POST", resource.path, resource, await self._body(request))
         ref = resource.ref(element)
+        # Before the later steps: a document with the wrong total stays as it landed, linked
+        # by the mismatch, and the retry updates it (a credit note is applied only then).
+        _check_total(request, element, ref)
         try:
             return await self._complete(request, ref) or ref
         except SyncError as error:
@@ -123,6 +128,25 @@ class FreshBooksProvider:
                 results.append(exc)
         return results
 
+    async def _update(self, request: PushRequest, resource: Resource) -> RemoteRef:
+        remote_id = _link(request).remote_id
+        if request.entity is Entity.CREDIT_NOTE:
+            current = await self._get(resource, remote_id)
+            if current is None:
+                raise NotFound(f"FreshBooks credit note {remote_id} no longer exists")
+            if amount_of(current.get("applied")) > 0:
+                raise Unsupported("FreshBooks does not change a credit note once credit from "
+                                  "it is applied: void it and issue a new one")
+        body = await self._body(request)
+        if isinstance(request.record, Invoice) and request.record.status is InvoiceStatus.SENT:
+            body["action_mark_as_sent"] = True
+        element = await self._write("PUT", f"{resource.path}/{remote_id}", resource, body)
+        ref = resource.ref(element)
+        _check_total(request, element, ref)
+        if request.entity is Entity.CREDIT_NOTE:
+            await self._complete(request, ref)
+        return ref
+
     async def _body(self, request: PushRequest) -> Json:
         record = request.record
         if isinstance(record, Customer):
@@ -130,9 +154,9 @@ class FreshBooksProvider:
         if isinstance(record, Item):
             return wire.item(record)
         if isinstance(record, Invoice):
-            return wire.invoice(request, record, await self._rates_for(record))
+            return wire.invoice(request, record, await self._rates_for(request, record))
         if isinstance(record, CreditNote):
-            return wire.credit_note(request, record, await self._rates_for(record))
+            return wire.credit_note(request, record, await self._rates_for(request, record))
         raise TypeError(f"no FreshBooks body for {type(record).__name__}")
 
     async def _complete(self, request: PushRequest, ref: RemoteRef) -> RemoteRef | None:
@@ -151,17 +175,42 @@ class FreshBooksProvider:
                     invoice_id, ref.remote_id, allocation.amount, record))
         return None
 
-    async def _void(self, request: PushRequest) -> RemoteRef:
+    async def _remove(self, request: PushRequest) -> RemoteRef:
+        """Void and delete are one thing on FreshBooks: its API has no void, only the delete
+        (`vis_state` 1) that keeps the object among its deleted ones, restorable there.
+        A draft invoice and a sent one go the same way; one with payments applied does not.
+        An object already gone counts as done: an earlier delete landed, its answer lost."""
         link = _link(request)
         resource = RESOURCES[request.entity]
         if request.entity is Entity.INVOICE:
-            await self._call("DELETE", f"{resource.path}/{link.remote_id}")
+            current = await self._get(resource, link.remote_id)
+            if current is not None:
+                await self._refuse_paid(current)
+                with suppress(NotFound):
+                    await self._call("DELETE", f"{resource.path}/{link.remote_id}")
         elif request.entity is Entity.CREDIT_NOTE:
-            await self._write("PUT", f"{resource.path}/{link.remote_id}", resource,
-                              {"vis_state": 1})
+            # FreshBooks takes back the credit it applied along with the note.
+            with suppress(NotFound):
+                await self._write("PUT", f"{resource.path}/{link.remote_id}", resource,
+                                  {"vis_state": 1})
         else:
-            raise Unsupported(f"FreshBooks cannot void a {request.entity.label}")
+            raise Unsupported(f"syncdesk does not {request.operation.value} a "
+                              f"{request.entity.label} on FreshBooks: it keeps {resource.plural}"
+                              " with their history — archive it in FreshBooks")
         return link
+
+    async def _refuse_paid(self, invoice: Json) -> None:
+        """Deleting a paid invoice would leave its payments without it: refused, naming them."""
+        paid = amount_of(invoice.get("paid"))
+        if paid <= 0:
+            return
+        payments = await self._search(RESOURCES[Entity.PAYMENT],
+                                      {"search[invoiceid]": str(invoice["id"])})
+        named = "; ".join(_described(row) for row in payments) or f"{paid} paid"
+        raise Validation(
+            f"FreshBooks invoice {invoice.get('invoice_number')} has payments applied "
+            f"({named}): FreshBooks would delete it with them — void or delete those payments "
+            "first, then retry", code="INVOICE_PAID")
 
     async def _undo(self, entity: Entity, remote_ids: Sequence[str],
                     cause: SyncError | None = None) -> None:
@@ -204,21 +253,23 @@ class FreshBooksProvider:
 
     async def _push_payment(self, request: PushRequest) -> RemoteRef:
         record = cast(Payment, request.record)
-        if request.operation is Operation.UPDATE:
-            raise Unsupported("syncdesk does not edit a payment on FreshBooks: void it and "
-                              "record it again")
-        if request.operation is Operation.VOID:
+        if request.operation in _REMOVALS:
             for remote_id in _link(request).remote_id.split(","):
-                try:
+                with suppress(NotFound):  # already gone: what removing it was for
                     await self._delete_payment(remote_id)
-                except NotFound:
-                    continue  # already gone: what voiding it was for
             return _link(request)
+        kind = wire.payment_type(request, record)
         parts = [(wire.linked(request, Entity.INVOICE, a.invoice_id).remote_id, a.amount)
                  for a in record.allocations]
         if not parts:
             raise Unsupported(f"payment {record.id} applies to no invoice: a FreshBooks "
                               "payment is always recorded against one invoice")
+        if request.operation is Operation.UPDATE:
+            return await self._replace_payment(_link(request), record, kind, parts)
+        return await self._create_payment(record, kind, parts)
+
+    async def _create_payment(self, record: Payment, kind: str,
+                              parts: list[tuple[str, Decimal]]) -> RemoteRef:
         if record.unapplied > 0:
             parts = await self._with_overpayment(record, parts)
         resource = RESOURCES[Entity.PAYMENT]
@@ -226,12 +277,39 @@ class FreshBooksProvider:
         try:
             for invoice_id, amount in parts:
                 element = await self._write("POST", resource.path, resource,
-                                            wire.payment(invoice_id, amount, record))
+                                            wire.payment(invoice_id, amount, record, kind))
                 created.append(str(element["id"]))
         except SyncError as error:
             await self._undo(Entity.PAYMENT, created, error)
             raise
         return RemoteRef(remote_id=",".join(created))
+
+    async def _replace_payment(self, link: RemoteRef, record: Payment, kind: str,
+                               parts: list[tuple[str, Decimal]]) -> RemoteRef:
+        """An edited payment. FreshBooks never changes a payment's amount or invoice, so
+        when those changed the old parts are deleted and the payment recorded again, marked
+        as ours like any create; only type, date and note are edited in place.
+
+        Exactly once: a re-create whose answer was lost is found by `find` (old parts are
+        deleted first, so only the new ones carry the mark live), and an update sent again
+        without `find` adopts the marked parts it finds instead of recording a third."""
+        resource = RESOURCES[Entity.PAYMENT]
+        old_ids = link.remote_id.split(",")
+        old = [await self._get(resource, remote_id) for remote_id in old_ids]
+        live = [row for row in old if row is not None]
+        if len(live) == len(old) and _same_money(live, record, parts):
+            for remote_id in old_ids:
+                await self._write("PUT", f"{resource.path}/{remote_id}", resource,
+                                  wire.payment_details(record, kind))
+            return link
+        for row in live:
+            await self._delete_payment(str(row["id"]))
+        again = [row_id for row_id in await self._marked_payments(record)
+                 if row_id not in old_ids]
+        if again and len(again) == len(parts):
+            return RemoteRef(remote_id=",".join(again))
+        await self._undo(Entity.PAYMENT, again)
+        return await self._create_payment(record, kind, parts)
 
     async def _delete_payment(self, payment_id: str) -> None:
         resource = RESOURCES[Entity.PAYMENT]
@@ -254,10 +332,14 @@ class FreshBooksProvider:
             "invoices: FreshBooks turns extra money into a client credit only on a payment "
             "that pays its invoice in full — allocate it, or record the credit in FreshBooks")
 
-    async def _rates_for(self, record: Invoice | CreditNote) -> dict[str, Decimal]:
-        if not wire.taxed_codes(record):
+    async def _rates_for(self, request: PushRequest,
+                         record: Invoice | CreditNote) -> dict[str, Decimal]:
+        """The account's taxes (name → rate), read once, and again when a mapping names one
+        the last reading did not have (created in FreshBooks since)."""
+        if not wire.taxed(record):
             return {}
-        if self._rates is None:
+        mapped = {request.mappings.tax_codes.get(line.tax_code or "") for line in record.lines}
+        if self._rates is None or not mapped - {None} <= self._rates.keys():
             self._rates = {tax.code: tax.rate async for tax in self.list_tax_codes()
                            if tax.rate is not None}
         return self._rates
@@ -292,7 +374,7 @@ class FreshBooksProvider:
         if isinstance(record, Invoice | CreditNote):
             return await self._find_document(resource, record)
         if isinstance(record, Payment):
-            return await self._find_payment(resource, record)
+            return await self._find_payment(record)
         raise TypeError(f"cannot look up {entity} {type(record).__name__}")
 
     async def _find_client(self, resource: Resource, record: Customer) -> RemoteRef | None:
@@ -329,26 +411,33 @@ class FreshBooksProvider:
             return resource.ref(row)
         return None
 
-    async def _find_payment(self, resource: Resource, record: Payment) -> RemoteRef | None:
+    async def _find_payment(self, record: Payment) -> RemoteRef | None:
         """Its parts by our marker in the note, on the payment's date, one per invoice.
 
+        A payment found only in part is the remains of a push cut short: those parts are
+        deleted, and None sends the engine to push it whole again.
+        """
+        found = await self._marked_payments(record)
+        if found and len(found) == len(record.allocations):
+            return RemoteRef(remote_id=",".join(found))
+        await self._undo(Entity.PAYMENT, found)
+        return None
+
+    async def _marked_payments(self, record: Payment) -> list[str]:
+        """The live parts carrying the payment's marker, on its date, one per invoice.
+
         `find` has no refs, so the invoices cannot be asked for by id: the note is the key
-        (`search[note_like]`, a filter FreshBooks' docs do not list — UNCERTAIN). A payment
-        found only in part is the remains of a push cut short: those parts are deleted, and
-        None sends the engine to push it whole again.
+        (`search[note_like]`, a filter FreshBooks' docs do not list — UNCERTAIN).
         """
         by_invoice: dict[str, str] = {}
+        resource = RESOURCES[Entity.PAYMENT]
         for row in await self._search(resource, {"search[note_like]": marker(record.id)}):
             if marker(record.id) in str(row.get("note") or "") \
                     and row.get("type") != wire.CREDIT_PAYMENT_TYPE \
                     and row.get("date") == record.date.isoformat():
                 by_invoice.setdefault(str(row.get("invoiceid")), str(row["id"]))
         # The parts were created in allocation order and FreshBooks ids increase.
-        found = sorted(by_invoice.values(), key=int)
-        if found and len(found) == len(record.allocations):
-            return RemoteRef(remote_id=",".join(found))
-        await self._undo(Entity.PAYMENT, found)
-        return None
+        return sorted(by_invoice.values(), key=int)
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for row in self._pages(RESOURCES[Entity.CUSTOMER]):
@@ -376,6 +465,23 @@ class FreshBooksProvider:
         async for row in self._pages(TAXES):
             yield RemoteTaxCode(code=str(row.get("name", "")), name=str(row.get("name", "")),
                                 rate=amount_of(row.get("amount")))
+
+    async def list_payment_methods(self) -> AsyncIterator[RemoteOption]:
+        """FreshBooks' fixed payment types, less "Credit": that is how it records a credit
+        note applied, never money received."""
+        for kind in wire.PAYMENT_TYPES:
+            if kind != wire.CREDIT_PAYMENT_TYPE:
+                yield RemoteOption(id=kind, name=kind)
+
+    async def list_classes(self) -> AsyncIterator[RemoteOption]:
+        """None: FreshBooks has no classes (a line carrying one is refused)."""
+        for option in _NO_OPTIONS:
+            yield option
+
+    async def list_locations(self) -> AsyncIterator[RemoteOption]:
+        """None: FreshBooks has no locations (a line carrying one is refused)."""
+        for option in _NO_OPTIONS:
+            yield option
 
     def quota(self) -> Quota | None:
         """FreshBooks sends no rate-limit headers."""
@@ -460,3 +566,36 @@ def _link(request: PushRequest) -> RemoteRef:
     if request.link is None:
         raise TypeError(f"{request.operation} of {request.entity} needs the remote link")
     return request.link
+
+
+def _check_total(request: PushRequest, element: Json, ref: RemoteRef) -> None:
+    """The document FreshBooks answered with must total what the ledger says, to the cent."""
+    record = request.record
+    if not isinstance(record, Invoice | CreditNote):
+        return
+    landed = wire.total(element)
+    if landed != record.total:
+        raise TotalMismatch(
+            f"FreshBooks totals {request.entity.label} {record.number} at {landed} "
+            f"{record.currency}, the ledger at {record.total} (tax {record.tax_total}"
+            f"{', included' if record.tax_inclusive else ''}): check the tax code mappings "
+            "and the line amounts", ref=ref, ledger_total=record.total, platform_total=landed,
+            code="TOTAL_MISMATCH")
+
+
+def _same_money(parts: Sequence[Json], record: Payment,
+                wanted: Sequence[tuple[str, Decimal]]) -> bool:
+    """The live parts pay the same invoices the same money (any excess on one of them)."""
+    if [str(row.get("invoiceid")) for row in parts] != [invoice for invoice, _ in wanted]:
+        return False
+    amounts = [amount_of(row.get("amount")) for row in parts]
+    return sum(amounts, Decimal(0)) == record.amount and all(
+        got >= want for got, (_, want) in zip(amounts, wanted, strict=True))
+
+
+def _described(payment: Json) -> str:
+    """One payment on an invoice, as a bookkeeper finds it: whose, how much, when."""
+    whose = marked_id(payment.get("note"))
+    kind = "credit note" if payment.get("type") == wire.CREDIT_PAYMENT_TYPE else "payment"
+    name = f"{kind} {whose}" if whose else f"FreshBooks {kind} {payment['id']}"
+    return f"{name}: {amount_of(payment.get('amount'))} on {payment.get('date')}"

@@ -16,6 +16,21 @@ Choices where FreshBooks leaves room:
 - Credit notes (UNCERTAIN shape, PLATFORMS.md §4.2): `{"credit_note": {"clientid",
   "create_date", "credit_number", "currency_code", "lines": [...]}}`, lines like an
   invoice's; applying one to an invoice is a payment of `type` "Credit" carrying `creditid`.
+
+Books that agree with the ledger:
+- A line's tax code goes out as the FreshBooks tax the connection maps it to
+  (`mappings.tax_codes`: local code → tax name), with that tax's rate as read from the
+  account (`taxAmount1` is the percentage FreshBooks computes with). An unmapped code, or
+  one mapped to a tax the account no longer has, is `Unmapped` naming the account's taxes.
+  An untaxed line carries no tax fields, so FreshBooks charges none.
+- FreshBooks lines are always before tax. A tax-inclusive document is sent with each
+  line's price before tax, and only when FreshBooks' own rounding gives back the ledger's
+  amount and tax to the cent (`providers._tax`); otherwise it is refused with the sums.
+- FreshBooks has no classes or locations: a line carrying one is refused (`Unsupported`),
+  never sent without it.
+- A payment's `type` is the connection's mapping of its method, else the FreshBooks type
+  of the same meaning (`DEFAULT_TYPES`), else it is `Unmapped`; FreshBooks' types are a
+  fixed list (`PAYMENT_TYPES`), so a mapping outside it is refused before anything is sent.
 """
 
 from __future__ import annotations
@@ -38,16 +53,25 @@ from engine import (
     PushRequest,
     RemoteRef,
     Unmapped,
+    Unsupported,
 )
+from providers._tax import exclusive_price
 
 from ._dates import parse_eastern
 
 Json = dict[str, Any]
 
-PAYMENT_TYPES = {"check": "Check", "card": "Credit Card", "bank_transfer": "Bank Transfer",
-                 "cash": "Cash"}
-"""Local payment methods as FreshBooks' payment `type`s; anything else is "Other"."""
+PAYMENT_TYPES = ("Check", "Credit", "Cash", "Bank Transfer", "Credit Card", "Debit", "PayPal",
+                 "2Checkout", "VISA", "MASTERCARD", "DISCOVER", "NOVA", "AMEX", "DINERS",
+                 "EUROCARD", "JCB", "ACH", "Other")
+"""FreshBooks' fixed list of payment `type`s. "Check", "Credit" and "Cash" are in its payments
+page (PLATFORMS.md §4.2); the rest is the list of its older API, UNCERTAIN for the new one."""
+DEFAULT_TYPES = {"check": "Check", "card": "Credit Card", "bank_transfer": "Bank Transfer",
+                 "cash": "Cash", "other": "Other"}
+"""The ledger's own method names, as the FreshBooks type of the same meaning."""
 CREDIT_PAYMENT_TYPE = "Credit"
+UNIT_COST_PLACES = 4
+"""FreshBooks keeps unit costs to 4 decimals (the sandbox refuses more)."""
 
 
 @dataclass(frozen=True)
@@ -147,11 +171,32 @@ def credit_note(request: PushRequest, record: CreditNote, rates: Mapping[str, De
     return body
 
 
-def payment(invoice_id: str, amount: Decimal, record: Payment) -> Json:
-    note = f"{record.reference} {marker(record.id)}" if record.reference else marker(record.id)
+def payment(invoice_id: str, amount: Decimal, record: Payment, kind: str) -> Json:
     return {"invoiceid": int(invoice_id), "amount": money(amount, record.currency),
-            "date": record.date.isoformat(), "type": PAYMENT_TYPES.get(record.method, "Other"),
-            "note": note}
+            **payment_details(record, kind)}
+
+
+def payment_details(record: Payment, kind: str) -> Json:
+    """What FreshBooks edits in place on a payment: everything but its money and invoice."""
+    note = f"{record.reference} {marker(record.id)}" if record.reference else marker(record.id)
+    return {"date": record.date.isoformat(), "type": kind, "note": note}
+
+
+def payment_type(request: PushRequest, record: Payment) -> str:
+    """The FreshBooks `type` of the payment's method; `Unmapped` when it has none."""
+    mapped = request.mappings.payment_methods.get(record.method)
+    kind = mapped or DEFAULT_TYPES.get(record.method) or next(
+        (t for t in PAYMENT_TYPES if t.casefold() == record.method.casefold()), None)
+    listed = ", ".join(t for t in PAYMENT_TYPES if t != CREDIT_PAYMENT_TYPE)
+    if kind is None:
+        raise Unmapped(f"payment {record.id}: method {record.method!r} has no FreshBooks "
+                       f"payment type — map it to one of FreshBooks' types ({listed})",
+                       field="method")
+    if kind not in PAYMENT_TYPES or kind == CREDIT_PAYMENT_TYPE:
+        raise Unmapped(f"payment {record.id}: method {record.method!r} is mapped to {kind!r}, "
+                       f"which FreshBooks does not take for money received — map it to one "
+                       f"of {listed}", field="method")
+    return kind
 
 
 def credit_application(invoice_id: str, credit_id: str, amount: Decimal,
@@ -168,8 +213,13 @@ def linked(request: PushRequest, entity: Entity, local_id: str) -> RemoteRef:
     return ref
 
 
-def taxed_codes(record: Invoice | CreditNote) -> set[str]:
-    return {line.tax_code for line in record.lines if line.tax_code}
+def taxed(record: Invoice | CreditNote) -> bool:
+    return any(line.tax_code for line in record.lines)
+
+
+def total(element: Mapping[str, Any]) -> Decimal:
+    """A document's total as FreshBooks computed it: its lines plus their taxes."""
+    return amount_of(element.get("amount"))
 
 
 def _document(request: PushRequest, record: Invoice | CreditNote,
@@ -178,12 +228,19 @@ def _document(request: PushRequest, record: Invoice | CreditNote,
         "clientid": int(linked(request, Entity.CUSTOMER, record.customer_id).remote_id),
         "po_number": marker(record.id),
         "currency_code": record.currency,
-        "lines": [_line(request, line, record.currency, rates) for line in record.lines],
+        "lines": [_line(request, record, number, line, rates)
+                  for number, line in enumerate(record.lines, 1)],
     }
 
 
-def _line(request: PushRequest, line: Line, currency: str,
+def _line(request: PushRequest, record: Invoice | CreditNote, number: int, line: Line,
           rates: Mapping[str, Decimal]) -> Json:
+    where = f"line {number} of {record.number}"
+    for dimension, value in (("class", line.class_), ("location", line.location)):
+        if value:
+            raise Unsupported(f"{where} has {dimension} {value!r}, and FreshBooks has no "
+                              "classes or locations to put it in — remove it from the line "
+                              "to sync this document to FreshBooks", field=dimension)
     name = line.description
     if line.item_id is not None:
         local = request.items.get(line.item_id)
@@ -194,13 +251,33 @@ def _line(request: PushRequest, line: Line, currency: str,
             name = ref.number
         else:
             raise Unmapped(f"item {line.item_id!r} is neither known locally nor on FreshBooks")
+    tax = _tax(request, where, line, rates)
+    price = line.unit_price
+    if record.tax_inclusive:
+        price = exclusive_price(line, tax[1] if tax else None, currency=record.currency,
+                                places=UNIT_COST_PLACES, where=where, platform="FreshBooks")
     wire: Json = {"type": 0, "name": name[:100], "description": line.description,
-                  "qty": format(line.quantity, "f"), "unit_cost": money(line.unit_price, currency)}
-    if line.tax_code:
-        rate = rates.get(line.tax_code)
-        if rate is None:
-            raise Unmapped(f"tax {line.tax_code!r} is not a FreshBooks tax of this account — "
-                           "create it in FreshBooks or map the line's tax code")
+                  "qty": format(line.quantity, "f"), "unit_cost": money(price, record.currency)}
+    if tax is not None:
         # FreshBooks calls the rate `taxAmount1` (a percentage), beside the tax's name.
-        wire.update(taxName1=line.tax_code, taxAmount1=format(rate, "f"))
+        wire.update(taxName1=tax[0], taxAmount1=format(tax[1], "f"))
     return wire
+
+
+def _tax(request: PushRequest, where: str, line: Line,
+         rates: Mapping[str, Decimal]) -> tuple[str, Decimal] | None:
+    """The FreshBooks tax (name, rate) the line's tax code is mapped to; None if untaxed."""
+    if not line.tax_code:
+        return None
+    taxes = ", ".join(f"{name} {rate}%" for name, rate in rates.items()) or "none"
+    name = request.mappings.tax_codes.get(line.tax_code)
+    if name is None:
+        raise Unmapped(f"{where}: tax code {line.tax_code!r} is not mapped to a FreshBooks "
+                       f"tax — map it to one of this account's taxes ({taxes})",
+                       field="tax_code")
+    rate = rates.get(name)
+    if rate is None:
+        raise Unmapped(f"{where}: tax code {line.tax_code!r} is mapped to {name!r}, which is "
+                       f"not a tax of this FreshBooks account — map it to one of {taxes}",
+                       field="tax_code")
+    return name, rate

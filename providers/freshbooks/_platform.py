@@ -9,6 +9,7 @@ from ._auth import FreshBooksOAuth
 from ._client import FreshBooksProvider
 
 _EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
+_ALL = frozenset(Operation)
 
 PER_MINUTE = 600
 """FreshBooks publishes no limit (PLATFORMS.md §4.5, UNCERTAIN); 10 a second is a polite
@@ -17,14 +18,17 @@ CONCURRENCY = 5
 
 CAPABILITIES = Capabilities(
     operations={
+        # Clients and items are kept with their history: archived in FreshBooks by hand.
         Entity.CUSTOMER: _EDIT,
         Entity.ITEM: _EDIT,
-        # Voiding is FreshBooks' soft delete (DELETE → vis_state 1).
-        Entity.INVOICE: _EDIT | {Operation.VOID},
-        # One local payment may be several FreshBooks payments: created and deleted whole.
-        Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
-        # Applied at creation; changing an applied credit note means void and re-issue.
-        Entity.CREDIT_NOTE: frozenset({Operation.CREATE, Operation.VOID}),
+        # Void and delete are both FreshBooks' soft delete (its API has no void); refused
+        # while payments are applied.
+        Entity.INVOICE: _ALL,
+        # One local payment may be several FreshBooks payments: deleted whole, and an edit
+        # of its money deletes and records it again.
+        Entity.PAYMENT: _ALL,
+        # Changed only while none of its credit is applied; deleting it takes the credit back.
+        Entity.CREDIT_NOTE: _ALL,
     },
     limits=Limits(per_minute=PER_MINUTE, concurrency=CONCURRENCY),
     idempotency_keys=False,

@@ -9,9 +9,11 @@ object carrying the record's mark (`_mapping.mark`: customer `displayId`, produc
 
 Invoice states. Local DRAFT is a Wave DRAFT; SENT is created SAVED (approved, posted to the
 books) and then `invoiceMarkSent`; an update approves and marks sent what is not yet. Wave
-cannot take an approved invoice back to draft, so that change is not sent. VOID deletes the
-invoice (`invoiceDelete`: Wave's public API has no void), and an invoice already gone counts
-as voided, so a retry after a lost answer does not end as a broken link.
+cannot take an approved invoice back to draft, so that change is not sent. VOID and DELETE
+both delete the invoice (`invoiceDelete`: Wave's public API has no void), refused while it
+has payments recorded in Wave; an invoice already gone counts as done, so a retry after a
+lost answer does not end as a broken link. Every invoice Wave answers a create or patch with
+is compared with the ledger's total: a difference is `TotalMismatch`, the invoice linked.
 
 A sent invoice is two requests, and the second can fail after the first landed (most often a
 429: Wave allows about 60 requests a minute). Then the invoice exists, holding our number and
@@ -44,12 +46,15 @@ from engine import (
     RemoteAccount,
     RemoteCustomer,
     RemoteItem,
+    RemoteOption,
     RemoteRef,
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    TotalMismatch,
     Transient,
     Unsupported,
+    Validation,
 )
 from providers._http import ApiClient
 
@@ -58,6 +63,8 @@ from . import _mapping as wire
 from ._auth import API_PATH, WaveHosts
 from ._errors import Json, data_of, is_unauthenticated, mutation_result, reading
 
+_REMOVALS = frozenset({Operation.VOID, Operation.DELETE})
+_NO_OPTIONS: tuple[RemoteOption, ...] = ()
 PAGE_SIZE = 50
 """Wave does not publish a largest page size (UNCERTAIN); 50 stays well inside any."""
 
@@ -67,20 +74,27 @@ class WaveProvider:
         self._api = ApiClient(settings, tokens, base_url=WaveHosts.of(settings).api,
                               is_expired_token=is_unauthenticated)
         self._business = settings.tenant_id
+        self._taxes: dict[str, RemoteTaxCode] | None = None
 
     # -- writes ------------------------------------------------------------------------------
 
     async def push(self, request: PushRequest) -> RemoteRef:
         record = request.record
+        if isinstance(record, Invoice):
+            return await self._push_invoice(request, record)
+        if request.entity in wire.UNSUPPORTED:
+            raise Unsupported(wire.UNSUPPORTED[request.entity])
+        if request.operation in _REMOVALS:
+            raise Unsupported(f"syncdesk does not {request.operation.value} a "
+                              f"{request.entity.label} on Wave: it stays there with the "
+                              "invoices that name it — archive or delete it in Wave")
         if isinstance(record, Customer):
             return await self._save(request, wire.customer(record),
                                     (gql.CUSTOMER_CREATE, gql.CUSTOMER_PATCH), "name")
         if isinstance(record, Item):
-            return await self._save(request, wire.product(record),
+            return await self._save(request, wire.product(request, record),
                                     (gql.PRODUCT_CREATE, gql.PRODUCT_PATCH), "name")
-        if isinstance(record, Invoice):
-            return await self._push_invoice(request, record)
-        raise Unsupported(wire.UNSUPPORTED[request.entity])
+        raise TypeError(f"no Wave input for {type(record).__name__}")
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
         # Wave has no batch writes (batch_size 1), so a batch is pushes one by one.
@@ -103,23 +117,38 @@ class WaveProvider:
             return wire.ref(node, number_field)
 
     async def _push_invoice(self, request: PushRequest, record: Invoice) -> RemoteRef:
-        if request.operation is Operation.VOID:
+        if request.operation in _REMOVALS:
             return await self._delete_invoice(_link(request))
-        fields = wire.invoice(request, record)
+        fields = wire.invoice(request, record, await self._taxes_for(request, record))
         if request.operation is Operation.CREATE:
             node = await self._mutate(gql.INVOICE_CREATE, {
                 "businessId": self._business, "status": wire.create_status(record), **fields,
             })
+            # Before marking it sent: an invoice with the wrong total stays as it landed,
+            # linked by the mismatch, and the retry patches (and sends) it.
+            _check_total(record, node)
             if record.status is InvoiceStatus.SENT:
                 node = await self._finish_created(record, node)
         else:
             # A patch is safe to send again, so a failure here needs no reconciling.
             node = await self._mutate(gql.INVOICE_PATCH,
                                       {"id": _link(request).remote_id, **fields})
+            _check_total(record, node)
             if record.status is InvoiceStatus.SENT:
                 node = await self._mark_sent(node)
         with reading("invoice"):
             return wire.ref(node, "invoiceNumber")
+
+    async def _taxes_for(self, request: PushRequest,
+                         record: Invoice) -> dict[str, RemoteTaxCode]:
+        """The business's live sales taxes by id, read once, and again when a mapping names
+        one the last reading did not have (created in Wave since)."""
+        if not wire.taxed(record):
+            return {}
+        mapped = {request.mappings.tax_codes.get(line.tax_code or "") for line in record.lines}
+        if self._taxes is None or not mapped - {None} <= self._taxes.keys():
+            self._taxes = {tax.code: tax async for tax in self.list_tax_codes()}
+        return self._taxes
 
     async def _finish_created(self, record: Invoice, node: Json) -> Json:
         """Approve and mark sent the invoice just created; a failure is `Transient`.
@@ -149,7 +178,24 @@ class WaveProvider:
         return node
 
     async def _delete_invoice(self, link: RemoteRef) -> RemoteRef:
-        # Already gone counts as done: an earlier delete landed and its answer was lost.
+        """Void and delete are one thing on Wave: its public API has no void, only
+        `invoiceDelete`, for a draft and a sent invoice alike. An invoice with payments
+        recorded (in Wave: its API records none) is refused instead, naming them."""
+        try:
+            data = await self._query(gql.GET_INVOICE, {"id": link.remote_id})
+        except NotFound:
+            # Already gone counts as done: an earlier delete landed and its answer was lost.
+            return link
+        with reading("invoice"):
+            node = data["business"]["invoice"]
+            paid = Decimal(str(node["amountPaid"]["value"])) if node else Decimal(0)
+        if node is None:
+            return link
+        if paid > 0:
+            raise Validation(
+                f"Wave invoice {node['invoiceNumber']} has {paid} of payments recorded on it "
+                f"in Wave (of {node['total']['value']}): Wave would delete it with them — "
+                "remove those payments in Wave first, then retry", code="INVOICE_PAID")
         with suppress(NotFound):
             await self._mutate(gql.INVOICE_DELETE, {"invoiceId": link.remote_id})
         return link
@@ -251,6 +297,21 @@ class WaveProvider:
                     yield RemoteTaxCode(code=str(node["id"]), name=str(node["name"]),
                                         rate=Decimal(str(node["rate"])))
 
+    async def list_payment_methods(self) -> AsyncIterator[RemoteOption]:
+        """None: Wave's public API records no payments, so there is no method to map."""
+        for option in _NO_OPTIONS:
+            yield option
+
+    async def list_classes(self) -> AsyncIterator[RemoteOption]:
+        """None: Wave has no classes (a line carrying one is refused)."""
+        for option in _NO_OPTIONS:
+            yield option
+
+    async def list_locations(self) -> AsyncIterator[RemoteOption]:
+        """None: Wave has no locations (a line carrying one is refused)."""
+        for option in _NO_OPTIONS:
+            yield option
+
     def quota(self) -> Quota | None:
         return None  # Wave sends no rate-limit headers
 
@@ -290,3 +351,17 @@ def _link(request: PushRequest) -> RemoteRef:
     if request.link is None:
         raise TypeError(f"{request.operation} of {request.entity} needs the remote link")
     return request.link
+
+
+def _check_total(record: Invoice, node: Json) -> None:
+    """The invoice Wave answered with must total what the ledger says, to the cent."""
+    with reading("invoice"):
+        landed = wire.total(node)
+        ref = wire.ref(node, "invoiceNumber")
+    if landed != record.total:
+        raise TotalMismatch(
+            f"Wave totals invoice {record.number} at {landed} {record.currency}, the ledger at "
+            f"{record.total} (tax {record.tax_total}"
+            f"{', included' if record.tax_inclusive else ''}): check the tax code mappings and "
+            "the line amounts", ref=ref, ledger_total=record.total, platform_total=landed,
+            code="TOTAL_MISMATCH")

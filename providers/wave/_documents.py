@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 CUSTOMER = "id name displayId email phone"
 PRODUCT = "id name description unitPrice isArchived incomeAccount { id }"
-INVOICE = "id invoiceNumber status lastSentAt footer"
+INVOICE = "id invoiceNumber status lastSentAt footer total { value } amountPaid { value }"
 ACCOUNT = "id name isArchived type { value } subtype { value }"
 SALES_TAX = "id name abbreviation rate isArchived"
 

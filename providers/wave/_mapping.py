@@ -15,10 +15,22 @@ Wave stores and returns, and `find` accepts nothing else as proof:
 
 What Wave cannot hold, and so is not sent:
 - an item's SKU: a Wave product has a name, a price and an income account, no code;
-- a line without an item: every Wave invoice line needs a product (`productId: ID!`).
-A product whose item names no income account for Wave is created without one, and Wave
-books it to its default "Sales" account: `incomeAccountId` is optional on Wave
-(ProductCreateInput in the public schema), so an item is never `Unmapped` for lacking one.
+- a line without an item: every Wave invoice line needs a product (`productId: ID!`);
+- a line's class or location: Wave has neither, so such a line is refused (`Unsupported`),
+  never sent without it.
+
+Income account of a product: the connection's mapping for the item
+(`mappings.income_accounts`), else the item's own account for Wave, else the connection's
+`default_income_account`; with none of them the product is created without one and Wave
+books it to its default "Sales" account (`incomeAccountId` is optional in the public
+ProductCreateInput), so an item is never `Unmapped` for lacking one.
+
+Taxes: a line's tax code goes out as the Wave sales tax the connection maps it to
+(`mappings.tax_codes`: local code → salesTax id), without an amount, so Wave computes it from
+the tax's rate; an unmapped code, or one mapped to a tax the business does not have, is
+`Unmapped` naming the business's taxes. Wave lines are before tax: a tax-inclusive document
+goes out with each line's price before tax, only when Wave's rounding gives back the ledger's
+amount and tax to the cent (`providers._tax`), and is refused with the sums otherwise.
 """
 
 from __future__ import annotations
@@ -37,10 +49,15 @@ from engine import (
     Line,
     PushRequest,
     RemoteRef,
+    RemoteTaxCode,
     Unmapped,
+    Unsupported,
 )
+from providers._tax import exclusive_price
 
 PLATFORM_NAME = "wave"
+UNIT_PRICE_PLACES = 4
+"""Decimals a unit price keeps; Wave's `Decimal` scalar takes more, the ledger has no more."""
 
 Json = dict[str, Any]
 
@@ -102,16 +119,18 @@ def customer(record: Customer) -> Json:
     return fields
 
 
-def product(record: Item) -> Json:
+def product(request: PushRequest, record: Item) -> Json:
     fields: Json = {"name": record.name, "unitPrice": amount(record.unit_price),
                     "description": mark(record.id)}
-    account = record.income_account_for(PLATFORM_NAME)
+    mappings = request.mappings
+    account = mappings.income_accounts.get(record.id) or \
+        record.income_account_for(PLATFORM_NAME) or mappings.default_income_account
     if account is not None:
         fields["incomeAccountId"] = account
     return fields
 
 
-def invoice(request: PushRequest, record: Invoice) -> Json:
+def invoice(request: PushRequest, record: Invoice, taxes: Mapping[str, RemoteTaxCode]) -> Json:
     """The fields invoiceCreate and invoicePatch share (status is create-only)."""
     linked = request.refs.get((Entity.CUSTOMER, record.customer_id))
     if linked is None:
@@ -122,7 +141,8 @@ def invoice(request: PushRequest, record: Invoice) -> Json:
         "invoiceNumber": record.number,
         "invoiceDate": record.issue_date.isoformat(),
         "currency": record.currency,
-        "items": [_item(request, record, line) for line in record.lines],
+        "items": [_item(request, record, number, line, taxes)
+                  for number, line in enumerate(record.lines, 1)],
         "footer": mark(record.id),
     }
     if record.due_date is not None:
@@ -140,7 +160,23 @@ def ref(node: Mapping[str, Any], number_field: str) -> RemoteRef:
     return RemoteRef(remote_id=str(node["id"]), number=str(number) if number else None)
 
 
-def _item(request: PushRequest, record: Invoice, line: Line) -> Json:
+def total(node: Mapping[str, Any]) -> Decimal:
+    """An invoice's total as Wave computed it: its lines plus their taxes."""
+    return Decimal(str(node["total"]["value"]))
+
+
+def taxed(record: Invoice) -> bool:
+    return any(line.tax_code for line in record.lines)
+
+
+def _item(request: PushRequest, record: Invoice, number: int, line: Line,
+          taxes: Mapping[str, RemoteTaxCode]) -> Json:
+    where = f"line {number} of {record.number}"
+    for dimension, value in (("class", line.class_), ("location", line.location)):
+        if value:
+            raise Unsupported(f"{where} has {dimension} {value!r}, and Wave has no classes or "
+                              "locations to put it in — remove it from the line to sync this "
+                              "invoice to Wave", field=dimension)
     if line.item_id is None:
         raise Unmapped(f"line {line.description!r} of {record.number} has no item, and every "
                        "Wave invoice line needs a product — give the line an item")
@@ -148,11 +184,33 @@ def _item(request: PushRequest, record: Invoice, line: Line) -> Json:
     if linked is None:
         raise Unmapped(f"item {line.item_id!r} of {record.number} is not on Wave yet — "
                        "sync the item first")
+    tax = _sales_tax(request, where, line, taxes)
+    price = line.unit_price
+    if record.tax_inclusive:
+        price = exclusive_price(line, taxes[tax].rate if tax else None, currency=record.currency,
+                                places=UNIT_PRICE_PLACES, where=where, platform="Wave")
     # Always a description of its own ("" for none): without one Wave copies the product's,
     # which is our mark.
     item: Json = {"productId": linked.remote_id, "description": line.description,
-                  "quantity": amount(line.quantity), "unitPrice": amount(line.unit_price)}
-    if line.tax_code:
-        # A line's tax code on Wave is the id of one of the business's sales taxes.
-        item["taxes"] = [{"salesTaxId": line.tax_code}]
+                  "quantity": amount(line.quantity), "unitPrice": amount(price)}
+    if tax is not None:
+        item["taxes"] = [{"salesTaxId": tax}]
     return item
+
+
+def _sales_tax(request: PushRequest, where: str, line: Line,
+               taxes: Mapping[str, RemoteTaxCode]) -> str | None:
+    """The Wave sales tax id the line's tax code is mapped to; None when untaxed."""
+    if not line.tax_code:
+        return None
+    listed = "; ".join(f"{tax.name} {tax.rate}% (id {tax.code})" for tax in taxes.values())
+    tax_id = request.mappings.tax_codes.get(line.tax_code)
+    if tax_id is None:
+        raise Unmapped(f"{where}: tax code {line.tax_code!r} is not mapped to a Wave sales tax "
+                       f"— map it to one of this business's sales taxes: {listed or 'none'}",
+                       field="tax_code")
+    if tax_id not in taxes:
+        raise Unmapped(f"{where}: tax code {line.tax_code!r} is mapped to {tax_id!r}, which is "
+                       f"not a sales tax of this Wave business — map it to one of: "
+                       f"{listed or 'none'}", field="tax_code")
+    return tax_id

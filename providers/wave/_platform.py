@@ -18,8 +18,9 @@ CAPABILITIES = Capabilities(
         # customerDelete and productArchive exist, but a record is never voided on Wave.
         Entity.CUSTOMER: frozenset({Operation.CREATE, Operation.UPDATE}),
         Entity.ITEM: frozenset({Operation.CREATE, Operation.UPDATE}),
-        # Void is invoiceDelete: Wave's public API has no void.
-        Entity.INVOICE: frozenset({Operation.CREATE, Operation.UPDATE, Operation.VOID}),
+        # Void and delete are both invoiceDelete: Wave's public API has no void. Refused
+        # while the invoice has payments recorded in Wave.
+        Entity.INVOICE: frozenset(Operation),
     },
     limits=Limits(per_minute=PER_MINUTE, concurrency=2),
     idempotency_keys=False,

@@ -78,3 +78,4 @@ CREDIT_OTHER_CLIENT = "The credit belongs to another client than the invoice."
 PAYMENT_FIXED = ("A payment's amount and invoice cannot be changed: delete it and record a "
                  "new one.")
 CREDIT_APPLIED = "A credit note with applied credit cannot be changed."
+UNKNOWN_TYPE = "Invalid payment type."

@@ -10,7 +10,14 @@ line's `taxAmount1/2` percentages, invoice `amount`, `paid`, `outstanding`,
 `payment_status` (unpaid, partial, paid), `status`/`v3_status` (1 draft, 2 sent, 4 paid,
 8 partial). A payment larger than what is outstanding pays the invoice and books the rest as
 a client credit (`overpaymentid`). Deleting (`vis_state` 1) a payment gives the invoice its
-balance back; deleting a credit note takes back what it paid.
+balance back; deleting a credit note takes back what it paid. A payment's `type` must be one
+of FreshBooks' fixed payment types (the client's `PAYMENT_TYPES`; refused with 1004 otherwise,
+UNCERTAIN wording), and its amount and invoice never change: delete it and record it again.
+
+Fields the API does not know are dropped without a word, as FreshBooks' accounting API does
+(UNCERTAIN: PLATFORMS.md §4 names no refusal of unknown fields, and FreshBooks' SDKs send
+bodies as given): only the fields listed per object below are stored. A line's tax is its
+`taxAmount1/2` percentage of the line amount, each rounded to the cent (PLATFORMS.md §4.2).
 
 Credit notes (shape UNCERTAIN, see the client's `_mapping`): `credit_number`, `clientid`,
 `create_date`, `lines`, `amount`, `applied`, `balance`, `display_status`. They are applied to
@@ -29,6 +36,7 @@ from typing import Any
 
 from providers._sandbox import Clock
 
+from .._mapping import PAYMENT_TYPES
 from . import _rules as rules
 from ._rules import FbError, Refused
 
@@ -283,11 +291,14 @@ class Books:
             if amount["amount"] > invoice["outstanding"]:
                 raise Refused(400, rules.invalid("payment", "amount",
                                                  rules.EXCEEDS_OUTSTANDING, amount["amount"]))
+        kind = str(body.get("type") or "Check")
+        if kind not in PAYMENT_TYPES:
+            raise Refused(400, rules.invalid("payment", "type", rules.UNKNOWN_TYPE, kind))
         payment = self._stamp("payment", {}, 500_000)
         applied = min(amount["amount"], invoice["outstanding"])
         payment.update(
             logid=payment["id"], invoiceid=invoice["id"], clientid=invoice["customerid"],
-            amount=amount, date=paid_on, type=str(body.get("type") or "Check"),
+            amount=amount, date=paid_on, type=kind,
             note=str(body.get("note") or ""), creditid=credit["id"] if credit else None,
             from_credit=credit is not None, overpaymentid=None, gateway=None,
             transactionid=None, vis_state=0, _applied=applied,
@@ -308,6 +319,9 @@ class Books:
             raise Refused(400, rules.invalid("payment", "amount", rules.PAYMENT_FIXED))
         if _vis(payment, body) == 1:
             return self.delete_payment(payment)
+        if "type" in body and body["type"] not in PAYMENT_TYPES:
+            raise Refused(400, rules.invalid("payment", "type", rules.UNKNOWN_TYPE,
+                                             body["type"]))
         for name in ("note", "type"):
             if name in body:
                 payment[name] = str(body[name] or "")

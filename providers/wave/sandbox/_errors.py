@@ -71,3 +71,8 @@ def classic(system: str, field: str) -> Json:
 def unbalanced() -> Json:
     return _error("INVALID", "Line item amounts must add up to the anchor amount.",
                   "lineItems")
+
+
+def has_payments() -> Json:
+    return _error("INVALID", "An invoice with payments cannot be deleted. Remove its payments "
+                  "first.", "invoiceId")

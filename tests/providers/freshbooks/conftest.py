@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,20 @@ from typing import Any
 import httpx
 import pytest
 
-from engine import ConnectionSettings, Customer, Entity, Invoice, InvoiceStatus, Item, Line
+from engine import (
+    ConnectionMappings,
+    ConnectionSettings,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Item,
+    Line,
+    Operation,
+    PushRequest,
+    Record,
+    RemoteRef,
+)
 from providers._sandbox import Clock, SandboxContext
 from providers.freshbooks import PLATFORM, FreshBooksProvider, create_sandbox_app
 from providers.freshbooks.sandbox import DEMO_ACCOUNT_ID
@@ -95,8 +109,18 @@ def invoice(local_id: str = "inv1", number: str = "SD-1001", customer_id: str = 
                                    Line(description="Call-out fee", unit_price=Decimal("35.50"))])
 
 
+@dataclass
 class Ledger(support.Ledger):
-    """What a test has pushed, and the customer and item an invoice needs."""
+    """What a test has pushed, the customer and item an invoice needs, and the connection's
+    mappings every push carries (local tax code "TAX" is the account's "Sales Tax")."""
+
+    mappings: ConnectionMappings = field(default_factory=lambda: ConnectionMappings(
+        tax_codes={"TAX": "Sales Tax", "GST": "GST"}))
+
+    def request(self, entity: Entity, record: Record, *, operation: Operation = Operation.CREATE,
+                key: str | None = None, link: RemoteRef | None = None) -> PushRequest:
+        return replace(super().request(entity, record, operation=operation, key=key, link=link),
+                       mappings=self.mappings)
 
     async def basics(self, provider: FreshBooksProvider) -> None:
         await self.push(provider, Entity.CUSTOMER, customer())

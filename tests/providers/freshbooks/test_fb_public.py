@@ -27,7 +27,8 @@ def test_capabilities() -> None:
     assert caps.entities == frozenset(Entity)
     assert caps.supports(Entity.INVOICE, Operation.VOID)
     assert caps.supports(Entity.PAYMENT, Operation.VOID)
-    assert not caps.supports(Entity.PAYMENT, Operation.UPDATE)
-    assert not caps.supports(Entity.CREDIT_NOTE, Operation.UPDATE)
+    assert caps.supports(Entity.PAYMENT, Operation.UPDATE)  # delete + record again
+    assert caps.supports(Entity.CREDIT_NOTE, Operation.UPDATE)  # while none of it is applied
+    assert caps.supports(Entity.INVOICE, Operation.DELETE)
     assert not caps.supports(Entity.CUSTOMER, Operation.VOID)
     assert caps.unsupported == {}

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from wave_support import Ledger, Recording, addressed, customer, invoice, item
 
 from engine import (
+    ConnectionMappings,
     CreditNote,
     Entity,
     InvoiceStatus,
@@ -142,7 +143,9 @@ async def test_line_tax_code_is_a_wave_sales_tax(provider: WaveProvider, ledger:
     await ledger.basics(provider)
     [tax] = [t async for t in provider.list_tax_codes()]
     assert (tax.name, tax.rate) == ("Washington State Sales Tax", Decimal("6.5"))
-    taxed = [Line(item_id="i1", unit_price=Decimal("100.00"), tax_code=tax.code)]
+    ledger.mappings = ConnectionMappings(tax_codes={"WA": tax.code})
+    taxed = [Line(item_id="i1", unit_price=Decimal("100.00"), tax_code="WA",
+                  tax_amount=Decimal("6.50"))]
     ref = await ledger.push(provider, Entity.INVOICE, invoice(lines=taxed))
     assert app.state.books.invoices[ref.remote_id]["total"]["value"] == "106.50"
 

@@ -4,11 +4,25 @@ wire, Wave's records, and the customer and item an invoice needs."""
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from engine import Address, Customer, Entity, Invoice, InvoiceStatus, Item, Line
+from engine import (
+    Address,
+    ConnectionMappings,
+    Customer,
+    Entity,
+    Invoice,
+    InvoiceStatus,
+    Item,
+    Line,
+    Operation,
+    PushRequest,
+    Record,
+    RemoteRef,
+)
 from providers.wave import WaveProvider
 from tests.providers import _support as support
 
@@ -56,8 +70,17 @@ def invoice(local_id: str = "inv1", number: str = "SD-1001", *,
                                         unit_price=Decimal("35.50"))])
 
 
+@dataclass
 class Ledger(support.Ledger):
-    """What a test has pushed, and the customer and item an invoice needs."""
+    """What a test has pushed, the customer and item an invoice needs, and the connection's
+    mappings every push carries."""
+
+    mappings: ConnectionMappings = field(default_factory=ConnectionMappings)
+
+    def request(self, entity: Entity, record: Record, *, operation: Operation = Operation.CREATE,
+                key: str | None = None, link: RemoteRef | None = None) -> PushRequest:
+        return replace(super().request(entity, record, operation=operation, key=key, link=link),
+                       mappings=self.mappings)
 
     async def basics(self, provider: WaveProvider) -> None:
         """The customer c1 and item i1 an invoice needs."""
