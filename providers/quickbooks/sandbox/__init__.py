@@ -54,12 +54,16 @@ def create_sandbox_app(
     custom_txn_numbers: bool = True,
     batch_max: int = 30,
     idempotency_window: float = DEFAULT_KEY_WINDOW,
+    country: str = "US",
 ) -> Starlette:
-    """The sandbox as a Starlette app; `app.state.company` is its company, for tests."""
+    """The sandbox as a Starlette app; `app.state.company` is its company, for tests.
+
+    `country` other than US makes a company that codes each line with a tax rate (VAT/GST)."""
     clock = clock or Clock()
     company = Company(realm_id=realm_id, clock=clock,
-                      prefs=Preferences(custom_txn_numbers=custom_txn_numbers))
+                      prefs=Preferences(custom_txn_numbers=custom_txn_numbers, country=country))
     _seed_chart(company)
+    _seed_lists(company)
     if seed_demo_company:
         _seed_demo(company)
     replays: KeyMemory[Any] = KeyMemory(clock, idempotency_window)
@@ -81,7 +85,7 @@ def create_sandbox_app(
 
 
 def _seed_chart(company: Company) -> None:
-    """What every new QBO company has: income and deposit accounts, US sales-tax codes."""
+    """What every new QBO company has: income and deposit accounts, and its tax codes."""
     for account_id, name, kind, sub in (
         ("79", "Sales of Product Income", "Income", "SalesOfProductIncome"),
         ("80", "Services", "Income", "ServiceFeeIncome"),
@@ -94,11 +98,42 @@ def _seed_chart(company: Company) -> None:
             "Active": True, "CurrentBalance": Decimal(0),
             "CurrencyRef": {"value": "USD", "name": "United States Dollar"},
         })
-    for code_id, name, taxable in (("TAX", "TAX", True), ("NON", "NON", False),
-                                   ("2", "California", True)):
-        company.seed("TaxCode", code_id, {"Name": name, "Description": name, "Active": True,
-                                          "Taxable": taxable, "TaxGroup": code_id == "2"})
-    company.tax_rates["2"] = Decimal(8)
+    rates: tuple[tuple[str, str, str, Decimal], ...]
+    if company.prefs.country == "US":
+        # TAX and NON are the line codes; a sales-tax code groups the rates a transaction
+        # charges (PLATFORMS.md §1.3: TaxRateRef 3 at 8 %).
+        for code_id in ("TAX", "NON"):
+            company.seed("TaxCode", code_id, {"Name": code_id, "Description": code_id,
+                                              "Active": True, "Taxable": code_id == "TAX",
+                                              "TaxGroup": False})
+        rates = (("2", "California", "3", Decimal(8)), ("4", "Nevada", "5", Decimal("6.85")))
+    else:
+        rates = (("10", "20.0% S", "11", Decimal(20)), ("12", "5.0% R", "13", Decimal(5)),
+                 ("14", "0.0% Z", "15", Decimal(0)))
+    for code_id, name, rate_id, percent in rates:
+        company.seed("TaxRate", rate_id, {"Name": name, "Description": name, "Active": True,
+                                          "RateValue": percent})
+        company.seed("TaxCode", code_id, {
+            "Name": name, "Description": name, "Active": True, "Taxable": bool(percent),
+            "TaxGroup": True, "SalesTaxRateList": {"TaxRateDetail": [{
+                "TaxRateRef": {"value": rate_id, "name": name},
+                "TaxTypeApplicable": "TaxOnAmount", "TaxOrder": 0}]},
+            "PurchaseTaxRateList": {"TaxRateDetail": []}})
+
+
+def _seed_lists(company: Company) -> None:
+    """QBO's default payment methods, and the classes and locations a company sets up."""
+    for method_id, name, kind in (("1", "Cash", "NON_CREDIT_CARD"),
+                                  ("2", "Check", "NON_CREDIT_CARD"),
+                                  ("3", "Visa", "CREDIT_CARD"),
+                                  ("4", "MasterCard", "CREDIT_CARD")):
+        company.seed("PaymentMethod", method_id, {"Name": name, "Type": kind, "Active": True})
+    for entity, names in (("Class", ("Residential", "Commercial")),
+                          ("Department", ("North Yard", "South Yard"))):
+        nested = "SubClass" if entity == "Class" else "SubDepartment"
+        for number, name in enumerate(names, 1):
+            company.seed(entity, str(number), {"Name": name, "FullyQualifiedName": name,
+                                               nested: False, "Active": True})
 
 
 def _seed_demo(company: Company) -> None:

@@ -43,6 +43,7 @@ from ._rules import (
     apply_payment,
     delete,
     request_id_too_long,
+    unrecognized_fields,
     unsupported_operation,
     void,
 )
@@ -60,7 +61,8 @@ from ._wire import (
 WRITABLE = {"customer": "Customer", "item": "Item", "invoice": "Invoice",
             "payment": "Payment", "creditmemo": "CreditMemo"}
 READABLE = {**WRITABLE, "vendor": "Vendor", "employee": "Employee", "account": "Account",
-            "taxcode": "TaxCode"}
+            "taxcode": "TaxCode", "taxrate": "TaxRate", "paymentmethod": "PaymentMethod",
+            "class": "Class", "department": "Department"}
 MAX_REQUEST_ID = 50
 MAX_BATCH_REQUEST_ID = 36
 MAX_BATCH_ID_WITH_REQUEST_ID = 10
@@ -165,7 +167,7 @@ class QboApi:
             return fault_response(not_found(), self.clock.now())
         return json_response({"CompanyInfo": {
             "Id": self.company.realm_id, "SyncToken": "0", "CompanyName": self.company.name,
-            "Country": "US", "domain": "QBO", "sparse": False,
+            "Country": self.company.prefs.country, "domain": "QBO", "sparse": False,
         }, "time": self._time()})
 
     # -- shared by single requests and batch items ----------------------------------------
@@ -173,6 +175,7 @@ class QboApi:
     def execute(self, entity: str, operation: str | None, include: set[str],
                 body: Obj) -> tuple[str, Obj]:
         company = self.company
+        unrecognized_fields(entity, body)
         allow_dup = "allowduplicatedocnum" in include
         if operation == "delete":
             if entity not in ("Invoice", "Payment", "CreditMemo"):

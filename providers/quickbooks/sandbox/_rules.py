@@ -8,9 +8,11 @@ invoices and credit memos, `UnappliedAmt`, balances and LinkedTxn on both sides)
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+from collections.abc import Iterator
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
 
+from ._fields import TYPES
 from ._state import (
     PEOPLE,
     Application,
@@ -120,11 +122,12 @@ def _sales_txn(entity: str) -> Builder:
         customer = company.resolve("Customer", body.get("CustomerRef"), "CustomerRef")
         lines = _sales_lines(company, body.get("Line"), current)
         subtotal = sum((line["Amount"] for line in lines), Decimal(0))
-        taxable = sum((line["Amount"] for line in lines
-                       if line["SalesItemLineDetail"].get("TaxCodeRef", {}).get("value") == "TAX"),
-                      Decimal(0))
-        tax_detail = _tax_detail(company, body.get("TxnTaxDetail"), taxable)
-        total = subtotal + tax_detail["TotalTax"]
+        calculation = _tax_calculation(company, body.get("GlobalTaxCalculation"))
+        tax_detail = _tax_detail(company, body.get("TxnTaxDetail"), lines, calculation)
+        # Tax-inclusive line amounts already hold their tax.
+        total = subtotal + (tax_detail["TotalTax"] if calculation != "TaxInclusive"
+                            else Decimal(0))
+        _references(company, body)
         built = {
             **body,
             "DocNumber": _doc_number(company, entity, body.get("DocNumber"), current, allow_dup),
@@ -134,6 +137,7 @@ def _sales_txn(entity: str) -> Builder:
             "Line": [*lines, {"Amount": subtotal, "DetailType": "SubTotalLineDetail",
                               "SubTotalLineDetail": {}}],
             "TxnTaxDetail": tax_detail,
+            "GlobalTaxCalculation": calculation,
             "TotalAmt": total,
             "PrintStatus": body.get("PrintStatus", "NeedToPrint"),
             "EmailStatus": body.get("EmailStatus", "NotSet"),
@@ -178,12 +182,9 @@ def _sales_lines(company: Company, lines_in: Any, current: Obj | None) -> list[O
         if "ItemRef" in detail:
             item = company.resolve("Item", detail["ItemRef"], "Line.SalesItemLineDetail.ItemRef")
             detail["ItemRef"] = _named(detail["ItemRef"], item, "Name")
-        tax_code = detail.get("TaxCodeRef", {"value": "NON"})
-        if tax_code.get("value") not in ("TAX", "NON"):
-            raise QboFault("6100", "Invalid line TaxCode",
-                           "Valid Line TaxCodes for US should be TAX or NON",
-                           element="Line.SalesItemLineDetail.TaxCodeRef")
-        detail["TaxCodeRef"] = tax_code
+        detail["TaxCodeRef"] = _line_tax_code(company, detail.get("TaxCodeRef"))
+        if "ClassRef" in detail:
+            company.reference("Class", detail["ClassRef"], "Line.SalesItemLineDetail.ClassRef")
         line_id = str(line["Id"]) if line.get("Id") in known_ids else None
         if line_id is None:
             line_id, next_id = str(next_id), next_id + 1
@@ -192,18 +193,87 @@ def _sales_lines(company: Company, lines_in: Any, current: Obj | None) -> list[O
     return lines
 
 
-def _tax_detail(company: Company, given: Any, taxable: Decimal) -> Obj:
-    """Sales tax at the rate of the transaction's tax code, on the lines coded TAX."""
-    code_ref = given.get("TxnTaxCodeRef") if isinstance(given, dict) else None
-    if not code_ref:
-        return {"TotalTax": Decimal(0)}
-    code = company.resolve("TaxCode", code_ref, "TxnTaxDetail.TxnTaxCodeRef")
-    rate = company.tax_rates.get(code["Id"], Decimal(0))
-    tax = (taxable * rate / 100).quantize(CENT)
-    return {"TxnTaxCodeRef": code_ref, "TotalTax": tax, "TaxLine": [{
-        "Amount": tax, "DetailType": "TaxLineDetail",
-        "TaxLineDetail": {"PercentBased": True, "TaxPercent": rate, "NetAmountTaxable": taxable},
-    }]}
+def _line_tax_code(company: Company, ref: Any) -> Obj | None:
+    """US lines say TAX or NON (6100 otherwise); elsewhere each names a TaxCode, and QBO
+    will not save a line without one."""
+    if company.prefs.country == "US":
+        ref = ref or {"value": "NON"}
+        if not isinstance(ref, dict) or ref.get("value") not in ("TAX", "NON"):
+            raise QboFault("6100", "Invalid line TaxCode",
+                           "Valid Line TaxCodes for US should be TAX or NON",
+                           element="Line.SalesItemLineDetail.TaxCodeRef")
+        return dict(ref)
+    if not ref:
+        return None  # refused by `_tax_detail` unless tax does not apply at all
+    company.reference("TaxCode", ref, "Line.SalesItemLineDetail.TaxCodeRef")
+    return dict(ref)
+
+
+def _tax_calculation(company: Company, given: Any) -> str:
+    if given is None:
+        return "NotApplicable" if company.prefs.country == "US" else "TaxExcluded"
+    if given not in ("TaxInclusive", "TaxExcluded", "NotApplicable"):
+        raise QboFault("2170", "Invalid Enumeration", f"Invalid Enumeration : {given}",
+                       element="GlobalTaxCalculation")
+    if company.prefs.country == "US" and given == "TaxInclusive":
+        # US sales tax is always added on top (UNCERTAIN: QBO's exact refusal text).
+        raise _business("Tax-inclusive amounts are not supported for US companies.",
+                        "GlobalTaxCalculation")
+    return str(given)
+
+
+def _tax_detail(company: Company, given: Any, lines: list[Obj], calculation: str) -> Obj:
+    """The tax QBO charges, one TaxLine per rate, each rounded to the cent.
+
+    US: the transaction's one sales-tax code (`TxnTaxCodeRef`), on the lines coded TAX.
+    Elsewhere: each line's own TaxCode; tax-inclusive amounts have theirs backed out."""
+    bases: dict[str, Decimal] = {}
+    if company.prefs.country == "US":
+        code_ref = given.get("TxnTaxCodeRef") if isinstance(given, dict) else None
+        if not code_ref:
+            return {"TotalTax": Decimal(0)}
+        code = company.reference("TaxCode", code_ref, "TxnTaxDetail.TxnTaxCodeRef")
+        taxable = sum((line["Amount"] for line in lines
+                       if line["SalesItemLineDetail"]["TaxCodeRef"]["value"] == "TAX"),
+                      Decimal(0))
+        for rate_id in _rate_ids(code):
+            bases[rate_id] = bases.get(rate_id, Decimal(0)) + taxable
+        detail: Obj = {"TxnTaxCodeRef": code_ref}
+    else:
+        if calculation == "NotApplicable":
+            return {"TotalTax": Decimal(0)}
+        for line in lines:
+            ref = line["SalesItemLineDetail"]["TaxCodeRef"]
+            if ref is None:
+                raise _business("Make sure all your transactions have a tax rate before you "
+                                "save.", "Line.SalesItemLineDetail.TaxCodeRef")
+            for rate_id in _rate_ids(company.objects["TaxCode"][str(ref["value"])]):
+                bases[rate_id] = bases.get(rate_id, Decimal(0)) + line["Amount"]
+        detail = {}
+    tax_lines: list[Obj] = []
+    for rate_id, base in bases.items():
+        percent = Decimal(str(company.objects["TaxRate"][rate_id]["RateValue"]))
+        share = percent / (100 + percent) if calculation == "TaxInclusive" else percent / 100
+        tax = (base * share).quantize(CENT, rounding=ROUND_HALF_UP)
+        tax_lines.append({"Amount": tax, "DetailType": "TaxLineDetail", "TaxLineDetail": {
+            "TaxRateRef": {"value": rate_id}, "PercentBased": True, "TaxPercent": percent,
+            "NetAmountTaxable": base - tax if calculation == "TaxInclusive" else base}})
+    return {**detail, "TotalTax": sum((t["Amount"] for t in tax_lines), Decimal(0)),
+            "TaxLine": tax_lines}
+
+
+def _rate_ids(code: Obj) -> list[str]:
+    rates = (code.get("SalesTaxRateList") or {}).get("TaxRateDetail") or []
+    return [str(rate["TaxRateRef"]["value"]) for rate in rates]
+
+
+def _references(company: Company, body: Obj) -> None:
+    """The references a transaction may carry to the company's other lists."""
+    for field, entity in (("DepartmentRef", "Department"), ("ClassRef", "Class"),
+                          ("PaymentMethodRef", "PaymentMethod"),
+                          ("DepositToAccountRef", "Account")):
+        if field in body:
+            company.reference(entity, body[field], field)
 
 
 def _doc_number(company: Company, entity: str, number: Any, current: Obj | None,
@@ -261,6 +331,12 @@ def build_payment(company: Company, body: Obj, current: Obj | None, allow_dup: b
     if applied > total:
         raise _business(f"The payment amount ({total}) is less than the amount applied "
                         f"({applied}).", "TotalAmt")
+    _references(company, body)
+    deposit = body.get("DepositToAccountRef")
+    if deposit is not None and company.objects["Account"][str(deposit["value"])][
+            "AccountType"] not in ("Bank", "Other Current Asset"):
+        raise _business("Deposit to account must be a bank or other current asset account.",
+                        "DepositToAccountRef")
     built = {
         **body,
         "CustomerRef": _named(body["CustomerRef"], customer, "DisplayName"),
@@ -370,6 +446,31 @@ def discard(company: Company, entity: str, object_id: str) -> bool:
     elif entity in ("Invoice", "CreditMemo"):
         detach_payments(company, entity, object_id)
     return True
+
+
+def unrecognized_fields(entity: str, body: Obj) -> None:
+    """2010 for the first field Intuit's schema does not have, as QBO answers a typo: it
+    never drops a field it does not know, nor saves it."""
+    for type_name, key in _unknown(body, entity):
+        raise QboFault("2010", "Request has invalid or unsupported property",
+                       f'Property Name:Unrecognized field "{key}" (class '
+                       f"com.intuit.schema.finance.v3.{type_name}), not marked as ignorable "
+                       "specified is unsupported or invalid", element=key)
+
+
+def _unknown(value: Any, type_name: str) -> Iterator[tuple[str, str]]:
+    if isinstance(value, list):
+        for entry in value:
+            yield from _unknown(entry, type_name)
+        return
+    if not isinstance(value, dict):
+        return
+    known = TYPES.get(type_name, {})
+    for key, child in value.items():
+        if key not in known:
+            yield type_name, key
+        elif (child_type := known[key]) is not None:
+            yield from _unknown(child, child_type)
 
 
 def request_id_too_long(element: str, limit: int) -> QboFault:

@@ -23,7 +23,8 @@ Obj = dict[str, Any]
 
 PEOPLE = ("Customer", "Vendor", "Employee")
 """Entities sharing one DisplayName namespace (6240)."""
-NAME_LISTS = (*PEOPLE, "Item", "Account", "TaxCode")
+NAME_LISTS = (*PEOPLE, "Item", "Account", "TaxCode", "TaxRate", "PaymentMethod", "Class",
+              "Department")
 TRANSACTIONS = ("Invoice", "CreditMemo", "Payment")
 
 ENTITY_OF_CONTROL_NAME = {"customer": "Customer", "item": "Item", "invoice": "Invoice",
@@ -44,6 +45,14 @@ def not_found(detail: str = OBJECT_NOT_FOUND, element: str = "") -> QboFault:
     return QboFault("610", "Object Not Found", detail, element=element)
 
 
+def invalid_reference(entity: str, object_id: str, element: str) -> QboFault:
+    # QBO's wording names the kind of list, e.g. "Invalid Reference Id : Class assigned to
+    # this transaction has been deleted" (UNCERTAIN beyond code 2500 and its Message).
+    return QboFault("2500", "Invalid Reference Id",
+                    f"Invalid Reference Id : {entity} {object_id} assigned to this transaction "
+                    "does not exist or has been made inactive.", element=element)
+
+
 def required(element: str) -> QboFault:
     return QboFault("2020", "Required Param Missing",
                     f"Required parameter {element} is missing in the request", element=element)
@@ -62,6 +71,9 @@ class Preferences:
     custom_txn_numbers: bool = True
     """SalesFormsPrefs.CustomTxnNumbers: the company types its own numbers, so 6140 applies."""
     home_currency: str = "USD"
+    country: str = "US"
+    """US companies code lines TAX/NON and charge one sales tax per transaction
+    (`TxnTaxCodeRef`); every other country codes each line with a TaxCode id."""
 
 
 @dataclass
@@ -85,8 +97,6 @@ class Company:
     prefs: Preferences = field(default_factory=Preferences)
     objects: dict[str, dict[str, Obj]] = field(
         default_factory=lambda: {entity: {} for entity in (*NAME_LISTS, *TRANSACTIONS)})
-    tax_rates: dict[str, Decimal] = field(default_factory=dict)
-    """Sales-tax code id -> percent (QBO keeps these in TaxRate objects we do not serve)."""
     applications: dict[str, list[Application]] = field(default_factory=dict)
     """Payment id -> what it applies; invoice and credit memo balances derive from it."""
     notes_before_void: dict[tuple[str, str], Any] = field(default_factory=dict)
@@ -125,7 +135,7 @@ class Company:
     def read(self, entity: str, object_id: str) -> Obj:
         found = self.visible(entity, object_id)
         if found is None:
-            raise not_found()
+            raise not_found(DELETED_TXN if entity in TRANSACTIONS else OBJECT_NOT_FOUND)
         return found
 
     def resolve(self, entity: str, ref: Any, element: str) -> Obj:
@@ -135,6 +145,16 @@ class Company:
         found = self.visible(entity, str(ref["value"]))
         if found is None or found.get("Active") is False:
             raise not_found(element=element)
+        return found
+
+    def reference(self, entity: str, ref: Any, element: str) -> Obj:
+        """What a reference to a list the company keeps (class, location, tax code, payment
+        method, deposit account) names; an id it does not have is 2500, as QBO answers."""
+        if not isinstance(ref, dict) or not ref.get("value"):
+            raise required(element)
+        found = self.visible(entity, str(ref["value"]))
+        if found is None or found.get("Active") is False:
+            raise invalid_reference(entity, str(ref["value"]), element)
         return found
 
     def counts(self) -> dict[str, int]:
