@@ -13,6 +13,7 @@ credit note is never linked as synced while its credit was not taken off its inv
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from decimal import Decimal
@@ -24,6 +25,8 @@ from engine import (
     CreditNote,
     Customer,
     Entity,
+    Invoice,
+    InvoiceStatus,
     Item,
     NotFound,
     Operation,
@@ -34,12 +37,15 @@ from engine import (
     RemoteAccount,
     RemoteCustomer,
     RemoteItem,
+    RemoteOption,
     RemoteRef,
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    TotalMismatch,
     Transient,
     Unsupported,
+    Validation,
 )
 from providers._http import ApiClient
 
@@ -51,6 +57,7 @@ from ._mapping import (
     Body,
     body_for,
     credit_application_body,
+    marked_id,
     marker,
     payment_ref,
     remote_ref,
@@ -73,14 +80,15 @@ class QuickBooksProvider:
         self.page_size = int(settings.options.get("page_size", DEFAULT_PAGE_SIZE))
         self.api = ApiClient(settings, tokens,
                              base_url=f"{api_base(settings)}/v3/company/{self.realm_id}/")
+        self._us: bool | None = None
 
     # -- writes ---------------------------------------------------------------------------
 
     async def push(self, request: PushRequest) -> RemoteRef:
+        if request.operation in (Operation.VOID, Operation.DELETE):
+            return await self._retire(request)
         wire = WIRE[request.entity]
-        if request.operation is Operation.VOID:
-            return await self._void(request)
-        body = body_for(request)
+        body = await self._body(request)
         request_id = request.idempotency_key
         if request.operation is Operation.UPDATE:
             current = await self._version(request)
@@ -89,11 +97,29 @@ class QuickBooksProvider:
             request_id = f"{request.idempotency_key}.{current.version}"
         obj = await self._write(wire.resource, wire.name, body, request_id)
         ref = remote_ref(request.entity, obj)
+        mismatch = _total_mismatch(request, obj, ref)
+        if mismatch is not None:
+            raise mismatch
         if isinstance(request.record, CreditNote) and await self._apply_credit(
                 request, request.record, ref):
             # Applying credit is a new version of the memo: hand back its current SyncToken.
             ref = await self.fetch(request.entity, ref.remote_id) or ref
         return ref
+
+    async def _body(self, request: PushRequest) -> Body:
+        document = isinstance(request.record, (Invoice, CreditNote))
+        return body_for(request, us=await self._is_us_company() if document else True)
+
+    async def _is_us_company(self) -> bool:
+        """US companies tax by TAX/NON lines; read once from CompanyInfo, when a document
+        first needs it."""
+        if self._us is None:
+            answer = await self._call("GET", f"companyinfo/{self.realm_id}")
+            info = answer.get("CompanyInfo")
+            if not isinstance(info, dict) or not info.get("Country"):
+                raise Transient("QuickBooks answered CompanyInfo without the company's Country")
+            self._us = info["Country"] == "US"
+        return self._us
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
         results: list[RemoteRef | SyncError] = []
@@ -104,14 +130,13 @@ class QuickBooksProvider:
     async def _batch(self, chunk: Sequence[PushRequest]) -> list[RemoteRef | SyncError]:
         results: dict[int, RemoteRef | SyncError] = {}
         items: list[Body] = []
+        singles: dict[int, PushRequest] = {}
         for index, request in enumerate(chunk):
             if not _batchable(request):
-                # Voids, updates without a known SyncToken and credit notes that apply credit
-                # need more than one call: they go one by one.
-                results[index] = await self._guarded(self.push(request))
+                singles[index] = request
                 continue
             try:
-                body = body_for(request)
+                body = await self._body(request)
             except SyncError as exc:
                 results[index] = exc
                 continue
@@ -122,6 +147,13 @@ class QuickBooksProvider:
                             sparse=True)
                 item["operation"] = "update"
             items.append(item)
+        if singles:
+            # Voids, updates without a known SyncToken and credit notes that apply credit need
+            # more than one call: each goes on its own, side by side (the budget bounds how
+            # many at once), not one after another behind each other's answers.
+            results.update(zip(singles, await asyncio.gather(
+                *(self._guarded(self.push(request)) for request in singles.values())),
+                strict=True))
         if items:
             # A batch's requestid (≤ 36 chars) stands for exactly this set of writes.
             keys = "|".join(r.idempotency_key for r in chunk)
@@ -144,22 +176,96 @@ class QuickBooksProvider:
         if not isinstance(obj, dict):
             return Transient(f"QuickBooks answered a batch item without a "
                              f"{WIRE[request.entity].name}")
-        return remote_ref(request.entity, obj)
+        ref = remote_ref(request.entity, obj)
+        return _total_mismatch(request, obj, ref) or ref
 
-    async def _void(self, request: PushRequest) -> RemoteRef:
-        current = await self._version(request)
-        body: Body = {"Id": current.remote_id, "SyncToken": current.version}
-        if request.entity is Entity.INVOICE:
-            params = {"operation": "void"}
-        elif request.entity is Entity.PAYMENT:
+    async def _retire(self, request: PushRequest) -> RemoteRef:
+        """Void or delete, as QBO offers each, refusing what every platform refuses alike.
+
+        An invoice with payments applied is refused with the payments named (QBO itself would
+        void it and leave them unapplied). A draft invoice is deleted, a sent one voided. A
+        credit memo has no void in QBO's API, only delete; the payment that applies its
+        credit goes first. Deleting what QBO no longer has is done already."""
+        entity, record = request.entity, request.record
+        if entity is Entity.CREDIT_NOTE and request.operation is Operation.VOID:
+            raise Unsupported(f"QuickBooks' API cannot void a credit memo, only delete it: "
+                              f"delete credit note {_number(record)} in the ledger instead, "
+                              "or void it in QuickBooks by hand")
+        if entity not in (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
+            raise Unsupported(f"QuickBooks cannot {request.operation.value} a {entity.label}, "
+                              "only make it inactive there")
+        wire = WIRE[entity]
+        current = await self._current(request)
+        if current is None:
+            assert request.link is not None
+            return request.link
+        params = {"operation": request.operation.value}
+        if entity is Entity.INVOICE:
+            await self._refuse_if_paid(current)
+            sent = ((isinstance(record, Invoice) and record.status is not InvoiceStatus.DRAFT)
+                    or current.get("EmailStatus") == "EmailSent")
+            if sent:
+                params = {"operation": "void"}
+        elif entity is Entity.PAYMENT and request.operation is Operation.VOID:
             params = {"operation": "update", "include": "void"}
+        elif isinstance(record, CreditNote):
+            customer = RemoteRef(remote_id=str((current.get("CustomerRef") or {}).get("value")))
+            application = await self._credit_application(customer, record, str(current["Id"]))
+            if application is not None:
+                await self._write("payment", "Payment", {
+                    "Id": application["Id"], "SyncToken": application["SyncToken"]},
+                    f"{request.idempotency_key}-apply.{application['SyncToken']}",
+                    {"operation": "delete"})
+                current = await self._current(request) or current
+        body: Body = {"Id": current["Id"], "SyncToken": current["SyncToken"]}
+        if params.get("include") == "void":
             body["sparse"] = True
-        else:
-            raise Unsupported(f"QuickBooks cannot void a {request.entity.label} through its API")
-        wire = WIRE[request.entity]
         obj = await self._write(wire.resource, wire.name, body,
-                                f"{request.idempotency_key}.{current.version}", params)
-        return remote_ref(request.entity, obj)
+                                f"{request.idempotency_key}.{current['SyncToken']}", params)
+        if params["operation"] == "delete":
+            return RemoteRef(remote_id=str(current["Id"]), number=remote_ref(entity,
+                                                                           current).number)
+        return remote_ref(entity, obj)
+
+    async def _current(self, request: PushRequest) -> Body | None:
+        """The linked object as QBO has it now; None if it is gone."""
+        if request.link is None:
+            raise NotFound(f"{request.entity.label} {request.record.id} has no link to a "
+                           "QuickBooks object to change")
+        wire = WIRE[request.entity]
+        try:
+            answer = await self._call("GET", f"{wire.resource}/{request.link.remote_id}")
+        except NotFound:
+            if request.operation is Operation.DELETE:
+                return None
+            raise
+        obj = answer.get(wire.name)
+        if not isinstance(obj, dict):
+            raise Transient(f"QuickBooks answered a {wire.name} read without a {wire.name}")
+        return obj
+
+    async def _refuse_if_paid(self, invoice: Body) -> None:
+        """Refuse, naming them, while payments or credit are applied to the invoice."""
+        paying = [str(linked.get("TxnId")) for linked in invoice.get("LinkedTxn") or []
+                  if linked.get("TxnType") == "Payment"]
+        if not paying:
+            return
+        applied = []
+        for payment in await self._query_all(
+                "Payment", f"Id IN ({', '.join(_quote(p) for p in paying)})"):
+            amount = sum((Decimal(str(line.get("Amount", 0))) for line in payment.get("Line")
+                          or [] if any(linked.get("TxnType") == "Invoice"
+                                       and str(linked.get("TxnId")) == str(invoice["Id"])
+                                       for linked in line.get("LinkedTxn") or [])), Decimal(0))
+            mark = marked_id(payment.get("PrivateNote")) or ""
+            if mark.endswith(f":{CREDIT_PURPOSE}"):
+                name = f"credit from credit note {mark.removesuffix(':' + CREDIT_PURPOSE)}"
+            else:
+                name = f"payment {payment.get('PaymentRefNum') or payment['Id']}"
+            applied.append(f"{name} ({amount:.2f})")
+        raise Validation(f"invoice {invoice.get('DocNumber')} has {', '.join(applied)} applied "
+                         "on QuickBooks: void or delete those in the ledger first, then void "
+                         "or delete the invoice", field="allocations")
 
     async def _apply_credit(self, request: PushRequest, note: CreditNote,
                             memo: RemoteRef) -> bool:
@@ -309,8 +415,30 @@ class QuickBooksProvider:
                                 kind=str(row.get("AccountType", "")))
 
     async def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]:
+        """Each tax code with the sum of the sales-tax rates it charges (a group's rates add
+        up); TAX and NON, which name no rates, have none."""
+        percents = {str(row["Id"]): Decimal(str(row.get("RateValue", 0)))
+                    async for row in self._pages("TaxRate")}
         async for row in self._pages("TaxCode"):
-            yield RemoteTaxCode(code=str(row["Id"]), name=str(row.get("Name", "")))
+            rates = ((row.get("SalesTaxRateList") or {}).get("TaxRateDetail") or [])
+            ids = [str((rate.get("TaxRateRef") or {}).get("value")) for rate in rates]
+            yield RemoteTaxCode(
+                code=str(row["Id"]), name=str(row.get("Name", "")),
+                rate=sum((percents.get(i, Decimal(0)) for i in ids), Decimal(0)) if ids else None)
+
+    def list_payment_methods(self) -> AsyncIterator[RemoteOption]:
+        return self._options("PaymentMethod")
+
+    def list_classes(self) -> AsyncIterator[RemoteOption]:
+        return self._options("Class")
+
+    def list_locations(self) -> AsyncIterator[RemoteOption]:
+        return self._options("Department")
+
+    async def _options(self, name: str) -> AsyncIterator[RemoteOption]:
+        async for row in self._pages(name):
+            yield RemoteOption(id=str(row["Id"]),
+                               name=str(row.get("FullyQualifiedName") or row.get("Name", "")))
 
     def quota(self) -> Quota | None:
         return None  # QBO sends no rate-limit headers
@@ -356,8 +484,32 @@ class QuickBooksProvider:
         return result
 
 
+def _total_mismatch(request: PushRequest, obj: Body, ref: RemoteRef) -> TotalMismatch | None:
+    """The platform's TotalAmt against the ledger's total, to the cent."""
+    record = request.record
+    if isinstance(record, (Invoice, CreditNote)):
+        ledger_total = record.total
+    elif isinstance(record, Payment):
+        ledger_total = record.amount
+    else:
+        return None
+    platform_total = Decimal(str(obj.get("TotalAmt", 0)))
+    if platform_total == ledger_total:
+        return None
+    return TotalMismatch(
+        f"QuickBooks' total for {request.entity.label} {_number(record)} is "
+        f"{platform_total:.2f}, the ledger's is {ledger_total:.2f} (tax "
+        f"{Decimal(str((obj.get('TxnTaxDetail') or {}).get('TotalTax', 0))):.2f} on "
+        "QuickBooks): check the tax code mappings", ref=ref, ledger_total=ledger_total,
+        platform_total=platform_total)
+
+
+def _number(record: Record) -> str:
+    return str(getattr(record, "number", None) or record.id)
+
+
 def _batchable(request: PushRequest) -> bool:
-    if request.operation is Operation.VOID:
+    if request.operation in (Operation.VOID, Operation.DELETE):
         return False
     if request.operation is Operation.UPDATE and (request.link is None
                                                   or request.link.version is None):

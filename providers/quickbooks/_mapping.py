@@ -2,8 +2,19 @@
 
 Element names are Intuit's (checked against its XSDs in the tests). Every object syncdesk
 creates carries a marker in a private field (`PrivateNote`, or `Notes` on a customer), so a
-later lookup can tell our objects from ones a person made in QuickBooks. Missing mappings
-raise `Unmapped` here, before any request is sent.
+later lookup can tell our objects from ones a person made in QuickBooks.
+
+Every field the ledger holds is sent, or the record is refused here before any request:
+`Unmapped` when the connection's mappings lack the key (its message names the key in quotes
+and the kind of mapping, its `field` is the kind), `Unsupported` when QuickBooks cannot hold
+the record as the ledger has it. Taxes follow the company's country:
+
+- US: lines are TAX or NON; the one sales-tax code the lines' mapped codes name (a tax group
+  or rate) goes in `TxnTaxDetail.TxnTaxCodeRef`. US sales tax is added on top, so amounts that
+  include tax, and two sales taxes on one document, are refused.
+- elsewhere: each line carries its mapped TaxCode (an untaxed line `mappings.no_tax_code`), and
+  `GlobalTaxCalculation` says whether amounts include it; a document without tax is
+  `NotApplicable`.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ from decimal import Decimal
 from typing import Any
 
 from engine import (
+    ConnectionMappings,
     CreditNote,
     Customer,
     Entity,
@@ -23,6 +35,7 @@ from engine import (
     PushRequest,
     RemoteRef,
     Unmapped,
+    Unsupported,
 )
 
 PLATFORM = "quickbooks"
@@ -79,16 +92,25 @@ def amount(value: Decimal) -> float:
     return float(value)
 
 
-def body_for(request: PushRequest) -> Body:
+def unmapped(kind: str, key: str, what: str) -> Unmapped:
+    """Nothing sent: the connection maps no QuickBooks `kind` for the ledger's `key`."""
+    label = kind.replace("_", " ")
+    return Unmapped(f"{what} '{key}' has no QuickBooks {label} mapped: pick one from "
+                    "QuickBooks' list for this connection (Connections screen, or "
+                    f"`syncdesk map set` {kind} {key})", field=kind)
+
+
+def body_for(request: PushRequest, *, us: bool) -> Body:
+    """`us`: the company is a US one (tax by TAX/NON lines); only documents consult it."""
     record = request.record
     if isinstance(record, Customer):
         return customer_body(record)
     if isinstance(record, Item):
-        return item_body(record)
+        return item_body(record, request.mappings)
     if isinstance(record, Invoice):
-        return invoice_body(record, request)
+        return invoice_body(record, request, us)
     if isinstance(record, CreditNote):
-        return credit_memo_body(record, request)
+        return credit_memo_body(record, request, us)
     return payment_body(record, request)
 
 
@@ -109,11 +131,19 @@ def customer_body(customer: Customer) -> Body:
     return body
 
 
-def item_body(item: Item) -> Body:
-    account = item.income_account_for(PLATFORM)
+def income_account(item: Item, mappings: ConnectionMappings) -> str:
+    """The connection's mapping for this item, else the item's own, else the default."""
+    account = (mappings.income_accounts.get(item.id) or item.income_account_for(PLATFORM)
+               or mappings.default_income_account)
     if not account:
-        raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — map one",
+        raise Unmapped(f"item '{item.name}' has no income account for QuickBooks: map "
+                       f"'{item.id}' or a default income account for this connection",
                        field="income_account")
+    return account
+
+
+def item_body(item: Item, mappings: ConnectionMappings) -> Body:
+    account = income_account(item, mappings)
     # Items have no private note: the purchase description, which sales forms never show,
     # carries our mark so that find() can tell our item from a namesake.
     return {"Name": item.name, "Sku": item.sku, "Type": "Service",
@@ -121,19 +151,19 @@ def item_body(item: Item) -> Body:
             "IncomeAccountRef": {"value": account}, "PurchaseDesc": marker(item.id)}
 
 
-def invoice_body(invoice: Invoice, request: PushRequest) -> Body:
-    body = _sales_body(invoice, request, invoice.issue_date.isoformat())
+def invoice_body(invoice: Invoice, request: PushRequest, us: bool) -> Body:
+    body = _sales_body(invoice, request, invoice.issue_date.isoformat(), us)
     if invoice.due_date is not None:
         body["DueDate"] = invoice.due_date.isoformat()
     return body
 
 
-def credit_memo_body(note: CreditNote, request: PushRequest) -> Body:
-    return _sales_body(note, request, note.date.isoformat())
+def credit_memo_body(note: CreditNote, request: PushRequest, us: bool) -> Body:
+    return _sales_body(note, request, note.date.isoformat(), us)
 
 
 def payment_body(payment: Payment, request: PushRequest) -> Body:
-    return {
+    body: Body = {
         "CustomerRef": {"value": _ref(request, Entity.CUSTOMER, payment.customer_id).remote_id},
         "TotalAmt": amount(payment.amount),
         "TxnDate": payment.date.isoformat(),
@@ -144,6 +174,15 @@ def payment_body(payment: Payment, request: PushRequest) -> Body:
             "TxnId": _ref(request, Entity.INVOICE, a.invoice_id).remote_id,
             "TxnType": "Invoice"}]} for a in payment.allocations],
     }
+    mappings = request.mappings
+    method = mappings.payment_methods.get(payment.method)
+    if method is not None:
+        body["PaymentMethodRef"] = {"value": method}
+    elif payment.method != "other":
+        raise unmapped("payment_method", payment.method, f"payment {payment.id}'s method")
+    if mappings.deposit_account:
+        body["DepositToAccountRef"] = {"value": mappings.deposit_account}
+    return body
 
 
 def payment_ref(payment: Payment) -> str:
@@ -172,30 +211,101 @@ def credit_application_body(note: CreditNote, memo_id: str, request: PushRequest
     }
 
 
-def _sales_body(document: Invoice | CreditNote, request: PushRequest, txn_date: str) -> Body:
-    return {
+def _sales_body(document: Invoice | CreditNote, request: PushRequest, txn_date: str,
+                us: bool) -> Body:
+    codes, tax_fields = _taxes(document, request.mappings, us)
+    body: Body = {
         "CustomerRef": {"value": _ref(request, Entity.CUSTOMER, document.customer_id).remote_id},
         "DocNumber": document.number,
         "TxnDate": txn_date,
         "CurrencyRef": {"value": document.currency},
         "PrivateNote": marker(document.id),
-        "Line": [_sales_line(line, document.currency, request) for line in document.lines],
+        "Line": [_sales_line(line, document.currency, request, code)
+                 for line, code in zip(document.lines, codes, strict=True)],
+        **tax_fields,
     }
+    location = _location(document, request.mappings)
+    if location is not None:
+        body["DepartmentRef"] = {"value": location}
+    return body
 
 
-def _sales_line(line: Line, currency: str, request: PushRequest) -> Body:
+def _describe(document: Invoice | CreditNote) -> str:
+    return f"{'invoice' if isinstance(document, Invoice) else 'credit note'} {document.number}"
+
+
+def _taxes(document: Invoice | CreditNote, mappings: ConnectionMappings,
+           us: bool) -> tuple[list[str | None], Body]:
+    """Each line's TaxCodeRef value, and the document's own tax fields."""
+    mapped = [_tax_code(line, mappings) for line in document.lines]
+    taxed = any(line.tax_code for line in document.lines)
+    if us:
+        if taxed and document.tax_inclusive:
+            raise Unsupported(f"{_describe(document)} has amounts that include tax, and "
+                              "QuickBooks US companies add sales tax on top of line amounts: "
+                              "record it with tax-exclusive amounts")
+        groups = list(dict.fromkeys(code for code in mapped if code not in (None, "TAX", "NON")))
+        if len(groups) > 1:
+            raise Unsupported(f"{_describe(document)} charges more than one sales tax "
+                              f"(QuickBooks codes {', '.join(groups)}), and a QuickBooks US "
+                              "transaction charges one: split it, or map its codes to one "
+                              "combined tax group")
+        codes: list[str | None] = ["NON" if code in (None, "NON") else "TAX" for code in mapped]
+        return codes, ({"TxnTaxDetail": {"TxnTaxCodeRef": {"value": groups[0]}}}
+                       if groups else {})
+    untaxed = mappings.no_tax_code
+    if not taxed and untaxed is None:
+        return [None] * len(mapped), {"GlobalTaxCalculation": "NotApplicable"}
+    if untaxed is None:
+        raise Unmapped(f"{_describe(document)} has lines without tax beside taxed ones, and "
+                       "QuickBooks needs a tax code on every line: map the code for untaxed "
+                       "lines ('no_tax_code') for this connection", field="no_tax_code")
+    calculation = "TaxInclusive" if document.tax_inclusive else "TaxExcluded"
+    return [code or untaxed for code in mapped], {"GlobalTaxCalculation": calculation}
+
+
+def _tax_code(line: Line, mappings: ConnectionMappings) -> str | None:
+    if not line.tax_code:
+        return None
+    code = mappings.tax_codes.get(line.tax_code)
+    if code is None:
+        raise unmapped("tax_code", line.tax_code, "tax code")
+    return code
+
+
+def _location(document: Invoice | CreditNote, mappings: ConnectionMappings) -> str | None:
+    """QBO keeps one location (Department) per transaction, not per line."""
+    named = list(dict.fromkeys(line.location for line in document.lines))
+    if named == [None]:
+        return None
+    if len(named) > 1:
+        shown = ", ".join(f"'{name}'" if name else "none" for name in named)
+        raise Unsupported(f"{_describe(document)} has lines in different locations ({shown}), "
+                          "and QuickBooks puts a whole transaction in one location: split it "
+                          "by location")
+    location = str(named[0])
+    department = mappings.locations.get(location)
+    if department is None:
+        raise unmapped("location", location, "location")
+    return department
+
+
+def _sales_line(line: Line, currency: str, request: PushRequest, tax_code: str | None) -> Body:
     detail: Body = {"Qty": amount(line.quantity), "UnitPrice": amount(line.unit_price)}
-    item = request.items.get(line.item_id) if line.item_id else None
     if line.item_id:
         ref = request.refs.get((Entity.ITEM, line.item_id))
         if ref is None:
-            if item is not None and not item.income_account_for(PLATFORM):
-                raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — "
-                               "map one", field="income_account")
+            item = request.items.get(line.item_id)
+            if item is not None:
+                income_account(item, request.mappings)  # an unmapped item says so first
             raise Unmapped(f"item '{line.item_id}' is not on QuickBooks yet — sync it first",
                            field="item_id")
         detail["ItemRef"] = {"value": ref.remote_id}
-    tax_code = line.tax_code or (("TAX" if item.taxable else "NON") if item else None)
+    if line.class_:
+        class_id = request.mappings.classes.get(line.class_)
+        if class_id is None:
+            raise unmapped("class", line.class_, "class")
+        detail["ClassRef"] = {"value": class_id}
     if tax_code:
         detail["TaxCodeRef"] = {"value": tax_code}
     body: Body = {"DetailType": "SalesItemLineDetail",

@@ -9,17 +9,19 @@ from ._auth import QuickBooksOAuth
 from ._client import BATCH_MAX, QuickBooksProvider
 
 _EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
-_EDIT_AND_VOID = _EDIT | {Operation.VOID}
+_EDIT_AND_RETIRE = _EDIT | {Operation.VOID, Operation.DELETE}
 
 CAPABILITIES = Capabilities(
     operations={
         # Name-list objects cannot be deleted or voided on QBO, only made inactive.
         Entity.CUSTOMER: _EDIT,
         Entity.ITEM: _EDIT,
-        Entity.INVOICE: _EDIT_AND_VOID,
-        Entity.PAYMENT: _EDIT_AND_VOID,
-        # A CreditMemo has no void operation in the v3 API (only delete).
-        Entity.CREDIT_NOTE: _EDIT,
+        # A draft invoice is deleted, a sent one voided; either is refused while payments
+        # are applied (`QuickBooksProvider._retire`).
+        Entity.INVOICE: _EDIT_AND_RETIRE,
+        Entity.PAYMENT: _EDIT_AND_RETIRE,
+        # A CreditMemo has no void operation in the v3 API, only delete.
+        Entity.CREDIT_NOTE: _EDIT | {Operation.DELETE},
     },
     limits=Limits(per_minute=500, per_second=10, concurrency=10, batch_size=BATCH_MAX,
                   batch_per_minute=40),
