@@ -449,6 +449,7 @@ async def sandbox_serve(args: argparse.Namespace) -> int:
 
     app = sandbox_app(args.platform, limits_enabled=not args.no_limits,
                       seed_demo_company=not args.empty)
+    app.state.sandbox.latency = args.latency
     print(f"{args.platform} sandbox on http://127.0.0.1:{args.port}", flush=True)
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=args.port,
                                            log_level="warning", lifespan="off"))

@@ -202,6 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--no-limits", action="store_true", help="turn the rate limits off")
     p.add_argument("--empty", action="store_true", help="no demo company data")
+    p.add_argument("--latency", type=float, default=0.0, metavar="SECONDS",
+                   help="how long each API request takes to reach the platform, as a real "
+                        "one's ~0.1-0.4 s (default 0: answer at once)")
     p.set_defaults(handler="sandbox_serve")
     return parser
 
