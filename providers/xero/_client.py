@@ -2,29 +2,47 @@
 
 Provably ours: every create and update writes `syncdesk:<local id>` into a field Xero
 stores (`_mapping.MARK_FIELDS`: a contact's ContactNumber, an item's PurchaseDescription, a
-document's or payment's Reference), and `find` returns only objects carrying it.
+document's or payment's Reference, an overpayment's line Description), and `find` returns
+only objects carrying it.
 
 Wire habits (PLATFORMS.md §2): PUT creates, POST `/{Resource}/{id}` updates; bodies are
 plural arrays; every write carries `Idempotency-Key`, so a retry after a lost response is
 replayed by Xero instead of creating a second object; collection writes ask for
-`summarizeErrors=false` so each element answers for itself.
+`summarizeErrors=false` so each element answers for itself. Every record type is created
+in batches (`push_batch`), one element per record (a payment: one per allocation).
+
+Books that agree. Every line names its TaxType (a mapped tax code, or the connection's
+untaxed code, NONE by default: without one Xero applies the account's own tax), its income
+account (the item's mapping, the item's own, the connection's default) and its tracking
+options; a value the connection has not mapped is `Unmapped` before anything is sent. An item
+is named by the linked Xero item's Code (`_item_codes`, read from the organisation once when a
+link is not one this provider wrote). After each write the total Xero computed is compared with
+the ledger's: a difference is `TotalMismatch`, with the written object as its ref.
 
 Payments. A Xero Payment applies to exactly one invoice, so a local payment split over
 several invoices becomes several Xero Payments, sent in one request. Its remote id is the
 comma-joined PaymentIDs in allocation order; `fetch` reads each (None as soon as one is gone)
-and `find` collects the live payments carrying the payment's marked `Reference`. If one of them is
-refused, the ones Xero accepted are deleted again before the error is raised, so a local
-payment is on Xero whole or not at all; `find` deletes a set that is not whole (a push cut
-short, or a copy too many) and answers None, so the payment is pushed again, whole.
+and `find` collects the live payments carrying the payment's marked `Reference`. If one of
+them is refused, the ones Xero accepted are deleted again before the error is raised, so a
+local payment is on Xero whole or not at all; `find` deletes a set that is not whole (a push
+cut short, or a copy too many) and answers None, so the payment is pushed again, whole.
 
-Credit notes are allocated to their invoices after their create. A credit note `find` finds
-without the allocations its record has (the push was cut short between the two) gets them
-there, to the invoices found by their marks, so it is never linked while unallocated. A
-lookup that fails raises; None means "looked, and it is not there".
+A payment that leaves money unapplied is an overpayment: a RECEIVE-OVERPAYMENT bank
+transaction for the whole amount, its credit allocated to the invoices; its remote id is
+`overpayment:<BankTransactionID>`, and it is whole or not at all in the same way. Xero cannot
+edit a payment, so an update deletes the linked payments (or voids the overpayment) and
+creates the edited one, with the edit's key and mark: a lost answer is replayed or found.
+Payments go to the connection's deposit account; without one, to the `bank_account` option
+(090 by default) only where the organisation has that account.
 
-Unapplied money (an overpayment) is not pushed: Xero creates overpayments only as
-RECEIVE-OVERPAYMENT bank transactions, which syncdesk does not model, so such a payment is
-`Unsupported` rather than silently pushed short.
+Credit notes are allocated to their invoices after their create (and after an update, for
+allocations the note lacks). A credit note `find` finds without the allocations its record
+has (the push was cut short between the two) gets them there, to the invoices found by their
+marks, so it is never linked while unallocated. A lookup that fails raises; None means
+"looked, and it is not there".
+
+Void and delete: a draft document is DELETED, an approved one VOIDED; one with payments,
+credit or overpayments applied is refused with them named, as Xero refuses it.
 """
 
 from __future__ import annotations
@@ -38,6 +56,7 @@ from typing import Any, cast
 import httpx
 
 from engine import (
+    ConnectionMappings,
     ConnectionSettings,
     CreditNote,
     Customer,
@@ -53,12 +72,16 @@ from engine import (
     RemoteAccount,
     RemoteCustomer,
     RemoteItem,
+    RemoteOption,
     RemoteRef,
     RemoteTaxCode,
     SyncError,
     TokenSource,
+    TotalMismatch,
     Transient,
+    Unmapped,
     Unsupported,
+    Validation,
 )
 from providers._http import ApiClient, now_utc
 
@@ -68,15 +91,22 @@ from ._errors import element_error, error_from_response
 from ._mapping import RESOURCES, Json, Resource
 
 PAGE_SIZE = 100
-"""Xero pages Contacts, Invoices, Payments and CreditNotes by 100 (spec `page`)."""
+"""Xero pages Contacts, Invoices, Payments, CreditNotes and BankTransactions by 100."""
 BATCH_SIZE = 50
 """Xero's advice: about 50 elements per request keeps it under the size limit."""
 
-BATCHED = frozenset({Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE})
-"""What Xero takes as arrays in one request; payments and credit notes go one by one."""
+BATCHED = frozenset({Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT,
+                     Entity.CREDIT_NOTE})
+"""What Xero takes as arrays in one request (PUT /Payments and /CreditNotes too)."""
+OVERPAYMENT = "overpayment:"
+"""Prefix of an overpayment's remote id; the BankTransactionID follows."""
 _GONE = ("DELETED",)
+"""A deleted object is gone; a voided one is still there (and still ours)."""
+_ENDED = ("DELETED", "VOIDED")
+_ENDING = (Operation.VOID, Operation.DELETE)
 _SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
 """Invoice numbers are unique only among sales documents: bills may reuse them."""
+_RECEIVE_OVERPAYMENT = 'Type=="RECEIVE-OVERPAYMENT"'
 
 
 class XeroProvider:
@@ -88,11 +118,14 @@ class XeroProvider:
             is_expired_token=_is_expired_token,
             read_quota=_read_quota,
         )
-        # "090" is the bank account of Xero's demo organisations; an org without it gets
-        # Xero's own "not a valid code" error, never a silent guess.
+        # "090" is the bank account of Xero's demo organisations: used only where the
+        # organisation has it, never as a silent guess.
         self._bank_account = str(settings.options.get("bank_account", "090"))
         income = settings.options.get("income_account")
         self._default_income = str(income) if income else None
+        self._item_codes: dict[str, str] = {}
+        """ItemID → Code of the organisation's items, as far as this provider has seen them."""
+        self._accounts: list[Json] | None = None
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -100,9 +133,9 @@ class XeroProvider:
         if request.entity is Entity.PAYMENT:
             return await self._push_payment(request)
         resource = RESOURCES[request.entity]
-        if request.operation is Operation.VOID:
-            return await self._void(resource, request)
-        body = self._body(request)
+        if request.operation in _ENDING:
+            return await self._end(resource, request)
+        body = await self._body(request)
         if request.operation is Operation.CREATE:
             element = await self._write_one("PUT", f"/{resource.collection}", resource, body,
                                             request.idempotency_key, summarize=True)
@@ -111,18 +144,13 @@ class XeroProvider:
             body[resource.id_field] = remote_id
             element = await self._write_one("POST", f"/{resource.collection}/{remote_id}",
                                             resource, body, request.idempotency_key)
-        ref = resource.ref(element)
-        record = request.record
-        if isinstance(record, CreditNote) and request.operation is Operation.CREATE \
-                and record.allocations:
-            await self._allocate(ref, request, record)
-        return ref
+        return await self._settle(request, element)
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
         results: dict[int, RemoteRef | SyncError] = {}
         groups: dict[tuple[Entity, Operation], list[int]] = {}
         for index, request in enumerate(requests):
-            if request.entity in BATCHED and request.operation is not Operation.VOID:
+            if request.entity in BATCHED and _batchable(request):
                 groups.setdefault((request.entity, request.operation), []).append(index)
                 continue
             try:
@@ -130,6 +158,9 @@ class XeroProvider:
             except SyncError as exc:
                 results[index] = exc
         for (entity, operation), indexes in groups.items():
+            if entity is Entity.PAYMENT:
+                results.update(await self._payment_batch([(i, requests[i]) for i in indexes]))
+                continue
             for start in range(0, len(indexes), BATCH_SIZE):
                 chunk = indexes[start:start + BATCH_SIZE]
                 results.update(await self._batch(RESOURCES[entity], operation,
@@ -142,7 +173,7 @@ class XeroProvider:
         sent: list[tuple[int, Json]] = []
         for index, request in chunk:
             try:
-                body = self._body(request)
+                body = await self._body(request)
                 if operation is Operation.UPDATE:
                     body[resource.id_field] = _link(request).remote_id
             except SyncError as exc:  # Unmapped: this element is never sent
@@ -153,8 +184,8 @@ class XeroProvider:
             return results
         # POST upserts (an element with its id updates); PUT only creates.
         method = "PUT" if operation is Operation.CREATE else "POST"
-        keys = "\n".join(request.idempotency_key for index, request in chunk
-                         if index not in results)
+        requests = dict(chunk)
+        keys = "\n".join(requests[index].idempotency_key for index, _ in sent)
         try:
             elements = await self._write(method, f"/{resource.collection}", resource,
                                          [body for _, body in sent], _batch_key(keys),
@@ -163,33 +194,73 @@ class XeroProvider:
             return {**results, **{index: exc for index, _ in sent}}
         for (index, _), element in zip(sent, elements, strict=True):
             error = element_error(element, 200)
-            results[index] = error if error is not None else resource.ref(element)
+            if error is not None:
+                results[index] = error
+                continue
+            try:
+                results[index] = await self._settle(requests[index], element)
+            except SyncError as exc:
+                results[index] = exc
         return results
 
-    def _body(self, request: PushRequest) -> Json:
+    async def _settle(self, request: PushRequest, element: Json) -> RemoteRef:
+        """What follows a write Xero accepted: the item's code remembered, the document's
+        total checked against the ledger's, a credit note's allocations made."""
+        ref = RESOURCES[request.entity].ref(element)
+        record = request.record
+        if isinstance(record, Item) and element.get("Code"):
+            self._item_codes[ref.remote_id] = str(element["Code"])
+        if isinstance(record, Invoice | CreditNote):
+            _check_total(ref, f"{request.entity.label} {record.number}", record.total,
+                         element.get("Total"))
+        if isinstance(record, CreditNote) and record.allocations:
+            await self._allocate_missing(ref, request, record, element)
+        return ref
+
+    async def _body(self, request: PushRequest) -> Json:
         record = request.record
         if isinstance(record, Customer):
             return wire.contact(record)
         if isinstance(record, Item):
-            return wire.item(record)
-        if isinstance(record, Invoice):
-            return wire.invoice(request, record, self._default_income)
-        if isinstance(record, CreditNote):
-            return wire.credit_note(request, record, self._default_income)
+            return wire.item(request, record, self._default_income)
+        if isinstance(record, Invoice | CreditNote):
+            try:
+                return self._document(request, record)
+            except Unmapped as exc:
+                if exc.field != wire.ITEM_CODE:
+                    raise
+            # A link this provider did not write (made at setup, or by an earlier process):
+            # the organisation's items are read once for their codes.
+            payload = await self._call("GET", "/Items")
+            self._item_codes.update({str(e["ItemID"]): str(e["Code"])
+                                     for e in _elements(payload, "Items") if e.get("Code")})
+            return self._document(request, record)
         raise TypeError(f"no Xero body for {type(record).__name__}")
 
-    async def _void(self, resource: Resource, request: PushRequest) -> RemoteRef:
+    def _document(self, request: PushRequest, record: Invoice | CreditNote) -> Json:
+        if isinstance(record, Invoice):
+            return wire.invoice(request, record, self._item_codes, self._default_income)
+        return wire.credit_note(request, record, self._item_codes, self._default_income)
+
+    async def _end(self, resource: Resource, request: PushRequest) -> RemoteRef:
+        """Void or delete a document: Xero deletes a draft and voids an approved one."""
         if request.entity not in (Entity.INVOICE, Entity.CREDIT_NOTE):
-            raise Unsupported(f"Xero cannot void a {request.entity.label}")
+            raise Unsupported(f"Xero cannot {request.operation.value} a {request.entity.label} "
+                              "through its API: archive it in Xero")
         link = _link(request)
         current = await self._get_one(resource, link.remote_id)
         if current is None:
             raise NotFound(f"{resource.collection} {link.remote_id} no longer exists on Xero",
                            http_status=404)
         status = current.get("Status")
-        if status in ("VOIDED", "DELETED"):
+        if status in _ENDED:
             return resource.ref(current)
-        # Xero never voids a draft: drafts are deleted, approved documents voided.
+        applied = _applied(current)
+        if applied:
+            raise Validation(
+                f"Xero cannot {request.operation.value} {request.entity.label} "
+                f"{current.get(resource.number_field)}: {'; '.join(applied)} — remove those "
+                "on Xero (or in the ledger) first, then retry", code="applied")
         target = "DELETED" if status in ("DRAFT", "SUBMITTED") else "VOIDED"
         element = await self._write_one(
             "POST", f"/{resource.collection}/{link.remote_id}", resource,
@@ -197,34 +268,93 @@ class XeroProvider:
         )
         return resource.ref(element)
 
-    async def _allocate(self, ref: RemoteRef, request: PushRequest, record: CreditNote) -> None:
-        path = f"/CreditNotes/{ref.remote_id}/Allocations"
+    async def _allocate_missing(self, ref: RemoteRef, request: PushRequest, record: CreditNote,
+                                element: Json) -> None:
+        done = {str((a.get("Invoice") or {}).get("InvoiceID"))
+                for a in element.get("Allocations") or []}
+        missing = [a for a in wire.allocations(request, record)
+                   if a["Invoice"]["InvoiceID"] not in done]
+        if missing:
+            await self._allocate(f"/CreditNotes/{ref.remote_id}/Allocations", missing,
+                                 f"{request.idempotency_key}:allocations")
+
+    async def _allocate(self, path: str, allocations: list[Json], key: str) -> None:
         payload = await self._call("PUT", path, params={"summarizeErrors": "false"},
-                                   body={"Allocations": wire.allocations(request, record)},
-                                   key=f"{request.idempotency_key}:allocations")
+                                   body={"Allocations": allocations}, key=key)
         for element in _elements(payload, "Allocations"):
             error = element_error(element, 200)
             if error is not None:
                 raise error
 
+    # -- payments --------------------------------------------------------------------------
+
     async def _push_payment(self, request: PushRequest) -> RemoteRef:
         record = cast(Payment, request.record)
-        if request.operation is Operation.UPDATE:
-            raise Unsupported("Xero cannot change a payment: void it and record it again")
-        if request.operation is Operation.VOID:
+        if request.operation in _ENDING:
             link = _link(request)
-            await self._delete_payments(link.remote_id.split(","), request.idempotency_key)
+            await self._remove_payment(link.remote_id, request.idempotency_key)
             return link
+        account = await self._deposit_account(request.mappings)
+        # Built before anything is removed, so an edit that cannot be sent removes nothing.
+        bodies = _payment_bodies(request, record, account)
+        if request.operation is Operation.UPDATE:
+            # Xero cannot edit a payment: the old one goes, the edit is created in its place.
+            await self._remove_payment(_link(request).remote_id,
+                                       f"{request.idempotency_key}:replace")
         if record.unapplied > 0:
-            raise Unsupported(
-                f"payment {record.id} leaves {record.unapplied} unapplied: Xero records "
-                "overpayments only as RECEIVE-OVERPAYMENT bank transactions, which syncdesk "
-                "does not push — allocate the whole amount or record the rest in Xero"
-            )
-        resource = RESOURCES[Entity.PAYMENT]
-        bodies = wire.payments(request, record, self._bank_account)
-        elements = await self._write("PUT", "/Payments", resource, bodies,
+            return await self._create_overpayment(request, record, bodies[0])
+        elements = await self._write("PUT", "/Payments", RESOURCES[Entity.PAYMENT], bodies,
                                      request.idempotency_key, summarize=True)
+        return await self._settle_payment(request, record, elements)
+
+    async def _payment_batch(self, chunk: list[tuple[int, PushRequest]]) \
+            -> dict[int, RemoteRef | SyncError]:
+        """Payments in as few requests as allow: all their parts in one PUT /Payments (up to
+        `BATCH_SIZE` parts), each payment then settled on its own parts."""
+        results: dict[int, RemoteRef | SyncError] = {}
+        ready: list[tuple[int, list[Json]]] = []
+        for index, request in chunk:
+            try:
+                account = await self._deposit_account(request.mappings)
+                ready.append((index, _payment_bodies(request, cast(Payment, request.record),
+                                                     account)))
+            except SyncError as exc:
+                results[index] = exc
+        requests = dict(chunk)
+        while ready:
+            batch = [ready.pop(0)]
+            parts = len(batch[0][1])
+            while ready and parts + len(ready[0][1]) <= BATCH_SIZE:
+                parts += len(ready[0][1])
+                batch.append(ready.pop(0))
+            results.update(await self._payment_request(batch, requests))
+        return results
+
+    async def _payment_request(self, batch: list[tuple[int, list[Json]]],
+                               requests: Mapping[int, PushRequest]) \
+            -> dict[int, RemoteRef | SyncError]:
+        keys = "\n".join(requests[index].idempotency_key for index, _ in batch)
+        bodies = [body for _, parts in batch for body in parts]
+        try:
+            elements = await self._write("PUT", "/Payments", RESOURCES[Entity.PAYMENT], bodies,
+                                         _batch_key(keys), summarize=True)
+        except SyncError as exc:
+            return {index: exc for index, _ in batch}
+        results: dict[int, RemoteRef | SyncError] = {}
+        start = 0
+        for index, parts in batch:
+            request = requests[index]
+            mine = elements[start:start + len(parts)]
+            start += len(parts)
+            try:
+                results[index] = await self._settle_payment(
+                    request, cast(Payment, request.record), mine)
+            except SyncError as exc:
+                results[index] = exc
+        return results
+
+    async def _settle_payment(self, request: PushRequest, record: Payment,
+                              elements: list[Json]) -> RemoteRef:
         errors = [element_error(element, 200) for element in elements]
         failure = next((error for error in errors if error is not None), None)
         if failure is not None:
@@ -232,8 +362,59 @@ class XeroProvider:
                         if error is None and e.get("PaymentID")]
             await self._delete_payments(accepted, f"{request.idempotency_key}:undo")
             raise failure
-        return RemoteRef(remote_id=",".join(str(e["PaymentID"]) for e in elements),
-                         number=wire.payment_reference(record))
+        ref = RemoteRef(remote_id=",".join(str(e["PaymentID"]) for e in elements),
+                        number=wire.payment_reference(record))
+        paid = sum((Decimal(str(e.get("Amount", 0))) for e in elements), Decimal(0))
+        _check_total(ref, f"payment {record.id}", record.amount, paid)
+        return ref
+
+    async def _create_overpayment(self, request: PushRequest, record: Payment,
+                                  body: Json) -> RemoteRef:
+        payload = await self._call("PUT", "/BankTransactions", params={"summarizeErrors": "false"},
+                                   body={"BankTransactions": [body]}, key=request.idempotency_key)
+        [element] = _elements(payload, "BankTransactions")
+        error = element_error(element, 200)
+        if error is not None:
+            raise error
+        ref = RemoteRef(remote_id=OVERPAYMENT + str(element["BankTransactionID"]),
+                        number=wire.payment_reference(record))
+        _check_total(ref, f"overpayment {record.id}", record.amount, element.get("Total"))
+        if record.allocations:
+            try:
+                await self._allocate(f"/Overpayments/{element['OverpaymentID']}/Allocations",
+                                     wire.allocations(request, record),
+                                     f"{request.idempotency_key}:allocations")
+            except SyncError:  # whole or not at all, as a payment over several invoices
+                await self._remove_payment(ref.remote_id, f"{request.idempotency_key}:undo")
+                raise
+        return ref
+
+    async def _remove_payment(self, remote_id: str, key: str) -> None:
+        if remote_id.startswith(OVERPAYMENT):
+            await self._void_overpayment(remote_id.removeprefix(OVERPAYMENT), key)
+        else:
+            await self._delete_payments(remote_id.split(","), key)
+
+    async def _void_overpayment(self, transaction_id: str, key: str) -> None:
+        """Xero voids an overpayment only once nothing is allocated from it: its allocations
+        are deleted first, then the bank transaction."""
+        try:
+            payload = await self._call("GET", f"/BankTransactions/{transaction_id}")
+        except NotFound:
+            return
+        [transaction] = _elements(payload, "BankTransactions")
+        if transaction.get("Status") in _ENDED:
+            return
+        overpayment_id = transaction.get("OverpaymentID")
+        if overpayment_id:
+            found = await self._call("GET", f"/Overpayments/{overpayment_id}")
+            for overpayment in _elements(found, "Overpayments"):
+                for allocation in overpayment.get("Allocations") or []:
+                    await self._call("DELETE", f"/Overpayments/{overpayment_id}/Allocations/"
+                                     f"{allocation['AllocationID']}")
+        await self._call("POST", f"/BankTransactions/{transaction_id}",
+                         body={"BankTransactions": [{"BankTransactionID": transaction_id,
+                                                     "Status": "DELETED"}]}, key=key)
 
     async def _delete_payments(self, payment_ids: Sequence[str], key: str) -> None:
         for n, payment_id in enumerate(payment_ids):
@@ -242,6 +423,22 @@ class XeroProvider:
                                  key=f"{key}:{n}")
             except NotFound:
                 continue  # already gone: what deleting it was for
+
+    async def _deposit_account(self, mappings: ConnectionMappings) -> str:
+        """Where a payment lands: the connection's deposit account, else the `bank_account`
+        option (090 unless set) if the organisation has such an account."""
+        if mappings.deposit_account:
+            return mappings.deposit_account
+        if self._accounts is None:
+            self._accounts = _elements(await self._call("GET", "/Accounts"), "Accounts")
+        banks = [a for a in self._accounts
+                 if a.get("Type") == "BANK" or a.get("EnablePaymentsToAccount")]
+        if any(self._bank_account in (a.get("Code"), a.get("AccountID")) for a in banks):
+            return self._bank_account
+        known = ", ".join(_account_key(a) for a in banks) or "none"
+        raise Unmapped(f"no deposit account is mapped for Xero payments and the organisation "
+                       f"has no account {self._bank_account}: map one of its bank accounts "
+                       f"({known})", field="deposit_account")
 
     async def _write_one(self, method: str, path: str, resource: Resource, body: Json, key: str,
                          *, summarize: bool = False) -> Json:
@@ -269,6 +466,12 @@ class XeroProvider:
     # -- reads -----------------------------------------------------------------------------
 
     async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
+        if entity is Entity.PAYMENT and remote_id.startswith(OVERPAYMENT):
+            transaction = await self._get_one(_BANK_TRANSACTIONS,
+                                              remote_id.removeprefix(OVERPAYMENT))
+            if transaction is None or transaction.get("Status") in _ENDED:
+                return None
+            return RemoteRef(remote_id=remote_id, number=_overpayment_mark(transaction))
         resource = RESOURCES[entity]
         ids = remote_id.split(",") if entity is Entity.PAYMENT else [remote_id]
         found: list[Json] = []
@@ -297,6 +500,9 @@ class XeroProvider:
         for element in elements:
             if element.get("Status") not in _GONE:
                 yield RemoteRef(remote_id=str(element[resource.id_field]))
+        if entity is Entity.PAYMENT:
+            async for transaction in self._overpayments():
+                yield RemoteRef(remote_id=OVERPAYMENT + str(transaction["BankTransactionID"]))
 
     async def find(self, entity: Entity, record: Record) -> RemoteRef | None:
         """Our copy of `record`: only a live object carrying its mark (`_mapping.mark`).
@@ -305,6 +511,8 @@ class XeroProvider:
         is checked again here. A contact, item or invoice that merely shares the record's
         name, code or number is someone else's and is never returned.
         """
+        if isinstance(record, Payment) and record.unapplied > 0:
+            return await self._find_overpayment(record)
         resource = RESOURCES[entity]
         ours = await self._marked(entity, _mark(entity, record))
         if not ours:
@@ -320,6 +528,32 @@ class XeroProvider:
             await self._finish_allocations(record, ours[0], ref)
         return ref
 
+    async def _find_overpayment(self, record: Payment) -> RemoteRef | None:
+        """An overpayment carries its mark in its line, which `where` cannot reach: the
+        organisation's overpayments are read and checked here. One found without all its
+        allocations (a push cut short) is voided, so the payment is pushed again, whole."""
+        wanted = wire.payment_reference(record)
+        ours = [t async for t in self._overpayments() if _overpayment_mark(t) == wanted]
+        if not ours:
+            return None
+        refs = [OVERPAYMENT + str(t["BankTransactionID"]) for t in ours]
+        whole = None
+        if len(ours) == 1:
+            found = await self._call("GET", f"/Overpayments/{ours[0]['OverpaymentID']}")
+            [overpayment] = _elements(found, "Overpayments")
+            if len(overpayment.get("Allocations") or []) == len(record.allocations):
+                whole = refs.pop()
+        for n, remote_id in enumerate(refs):
+            await self._remove_payment(remote_id, f"syncdesk-find-{remote_id}-{n}")
+        return RemoteRef(remote_id=whole, number=wanted) if whole else None
+
+    async def _overpayments(self) -> AsyncIterator[Json]:
+        """The live RECEIVE-OVERPAYMENT bank transactions, page by page."""
+        async for transaction in self._pages("BankTransactions",
+                                             {"where": _RECEIVE_OVERPAYMENT}):
+            if transaction.get("Status") not in _ENDED:
+                yield transaction
+
     async def _marked(self, entity: Entity, wanted: str) -> list[Json]:
         """The live objects of `entity` carrying the mark `wanted`."""
         resource, field = RESOURCES[entity], wire.MARK_FIELDS[entity]
@@ -332,25 +566,18 @@ class XeroProvider:
 
     async def _finish_allocations(self, record: CreditNote, found: Json, ref: RemoteRef) -> None:
         """Allocate what the record allocates and the found credit note does not yet."""
-        done = {str((a.get("Invoice") or {}).get("InvoiceID"))
-                for a in found.get("Allocations") or []}
         refs: dict[tuple[Entity, str], RemoteRef] = {}
-        missing = []
         for allocation in record.allocations:
             invoices = await self._marked(Entity.INVOICE,
                                           wire.mark_of(Entity.INVOICE, allocation.invoice_id))
             if not invoices:
                 raise NotFound(f"invoice {allocation.invoice_id} of credit note {record.number} "
                                "is not on Xero: its credit cannot be allocated")
-            invoice_id = str(invoices[0]["InvoiceID"])
-            if invoice_id not in done:
-                refs[(Entity.INVOICE, allocation.invoice_id)] = RemoteRef(remote_id=invoice_id)
-                missing.append(allocation)
-        if missing:
-            rest = record.model_copy(update={"allocations": missing})
-            await self._allocate(ref, PushRequest(
-                entity=Entity.CREDIT_NOTE, operation=Operation.CREATE, record=rest,
-                idempotency_key=f"syncdesk-find-{ref.remote_id}", refs=refs), rest)
+            refs[(Entity.INVOICE, allocation.invoice_id)] = \
+                RemoteRef(remote_id=str(invoices[0]["InvoiceID"]))
+        await self._allocate_missing(ref, PushRequest(
+            entity=Entity.CREDIT_NOTE, operation=Operation.CREATE, record=record,
+            idempotency_key=f"syncdesk-find-{ref.remote_id}", refs=refs), record, found)
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
         async for contact in self._pages("Contacts"):
@@ -374,18 +601,53 @@ class XeroProvider:
             )
 
     async def list_accounts(self) -> AsyncIterator[RemoteAccount]:
+        """Every active account with a code, and every bank account (kind BANK) for the
+        deposit mapping: a bank account without a code is named by its AccountID, which a
+        payment then sends as `Account.AccountID`."""
         payload = await self._call("GET", "/Accounts")
         for element in _elements(payload, "Accounts"):
-            if element.get("Code"):
-                yield RemoteAccount(code=str(element["Code"]), name=str(element.get("Name", "")),
+            if element.get("Status", "ACTIVE") != "ACTIVE":
+                continue
+            if element.get("Code") or element.get("Type") == "BANK":
+                yield RemoteAccount(code=_account_key(element),
+                                    name=str(element.get("Name", "")),
                                     kind=str(element.get("Type", "")))
 
     async def list_tax_codes(self) -> AsyncIterator[RemoteTaxCode]:
+        """The organisation's active tax rates: `code` is the TaxType a line sends."""
         payload = await self._call("GET", "/TaxRates")
         for element in _elements(payload, "TaxRates"):
+            if element.get("Status", "ACTIVE") != "ACTIVE":
+                continue
             rate = element.get("EffectiveRate")
             yield RemoteTaxCode(code=str(element["TaxType"]), name=str(element.get("Name", "")),
                                 rate=Decimal(str(rate)) if rate is not None else None)
+
+    async def list_payment_methods(self) -> AsyncIterator[RemoteOption]:
+        """Nothing: a Xero payment names only the account it lands in, no method."""
+        none: tuple[RemoteOption, ...] = ()
+        for option in none:
+            yield option
+
+    def list_classes(self) -> AsyncIterator[RemoteOption]:
+        """The active tracking options, `id` and `name` both `Category: Option`: what a class
+        mapping holds and what `_mapping.tracking` sends as the line's Tracking."""
+        return self._tracking_options()
+
+    def list_locations(self) -> AsyncIterator[RemoteOption]:
+        """The same tracking options as `list_classes`: Xero has tracking categories, not
+        classes and locations, so either may be tracked by any category."""
+        return self._tracking_options()
+
+    async def _tracking_options(self) -> AsyncIterator[RemoteOption]:
+        payload = await self._call("GET", "/TrackingCategories")
+        for category in _elements(payload, "TrackingCategories"):
+            if category.get("Status", "ACTIVE") != "ACTIVE":
+                continue
+            for option in category.get("Options") or []:
+                if option.get("Status", "ACTIVE") == "ACTIVE":
+                    name = f"{category['Name']}{wire.TRACKING_SEPARATOR}{option['Name']}"
+                    yield RemoteOption(id=name, name=name)
 
     def quota(self) -> Quota | None:
         return self._api.last_quota
@@ -422,6 +684,56 @@ class XeroProvider:
         if not response.is_success:
             raise error_from_response(response)
         return _decode(response)
+
+
+_BANK_TRANSACTIONS = Resource("BankTransactions", "BankTransactionID", "Reference")
+
+
+def _batchable(request: PushRequest) -> bool:
+    """Creates and updates; a payment only as a create of plain payments (an overpayment is
+    two requests, an edit a delete and a create)."""
+    if request.entity is Entity.PAYMENT:
+        return (request.operation is Operation.CREATE
+                and cast(Payment, request.record).unapplied == 0)
+    return request.operation in (Operation.CREATE, Operation.UPDATE)
+
+
+def _payment_bodies(request: PushRequest, record: Payment, account: str) -> list[Json]:
+    if record.unapplied > 0:
+        wire.allocations(request, record)  # Unmapped now, before anything is sent
+        return [wire.overpayment(request, record, account)]
+    return wire.payments(request, record, account)
+
+
+def _check_total(ref: RemoteRef, what: str, ledger: Decimal, answered: object) -> None:
+    platform = Decimal(str(answered)) if answered is not None else None
+    if platform != ledger:
+        raise TotalMismatch(f"Xero's total for {what} is {platform}, the ledger's is {ledger}",
+                            ref=ref, ledger_total=ledger, platform_total=platform)
+
+
+def _applied(document: Json) -> list[str]:
+    """What is applied to a document, named as a person finds it on Xero."""
+    applied = [f"payment {p.get('Amount')} (Reference {p.get('Reference') or '-'!r})"
+               for p in document.get("Payments") or []]
+    applied += [f"credit note {c.get('CreditNoteNumber')} {c.get('AppliedAmount')}"
+                for c in document.get("CreditNotes") or []]
+    applied += [f"overpayment {o.get('OverpaymentID')} {o.get('AppliedAmount')}"
+                for o in document.get("Overpayments") or []]
+    applied += [f"allocation of {a.get('Amount')} to invoice "
+                f"{(a.get('Invoice') or {}).get('InvoiceNumber')}"
+                for a in document.get("Allocations") or []]
+    return applied
+
+
+def _account_key(account: Json) -> str:
+    return str(account.get("Code") or account["AccountID"])
+
+
+def _overpayment_mark(transaction: Json) -> str | None:
+    lines = transaction.get("LineItems") or []
+    description = lines[0].get("Description") if lines else None
+    return str(description) if description else None
 
 
 def _mark(entity: Entity, record: Record) -> str:

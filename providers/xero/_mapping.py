@@ -1,7 +1,8 @@
 """Domain records as Xero's wire JSON, and Xero's answers back as `RemoteRef`s.
 
 Everything here is pure: it raises `Unmapped` before any request when Xero would need a
-mapping syncdesk lacks (an income account for a line), and never touches the network.
+mapping the connection lacks (a tax code, an income account, a tracking option, the code of
+a linked item), and never touches the network.
 Amounts leave as JSON numbers: a float's repr of a decimal with at most 15 significant
 digits reads back as the same decimal, and Xero's own SDKs send doubles.
 """
@@ -9,12 +10,14 @@ digits reads back as the same decimal, and Xero's own SDKs send doubles.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from engine import (
+    ConnectionMappings,
     CreditNote,
     Customer,
     Entity,
@@ -33,6 +36,14 @@ CONTACT_NUMBER_MAX = 50
 """Contact.ContactNumber holds at most 50 characters (spec `maxLength`)."""
 
 Json = dict[str, Any]
+
+NO_TAX = "NONE"
+"""The TaxType of every Xero organisation's zero rate ("Tax Exempt")."""
+_UUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+TRACKING_SEPARATOR = ": "
+ITEM_CODE = "item_code"
+"""`Unmapped.field` when a line's linked item has no known Code (the provider reads them)."""
+"""Between a tracking category and its option in the names `list_classes` gives."""
 
 
 @dataclass(frozen=True)
@@ -129,10 +140,10 @@ def contact(customer: Customer) -> Json:
     return body
 
 
-def item(record: Item) -> Json:
-    account = record.income_account_for(PLATFORM_NAME)
+def item(request: PushRequest, record: Item, fallback_account: str | None) -> Json:
+    account = income_account(request.mappings, record.id, record, fallback_account)
     if account is None:
-        raise _no_income_account(record)
+        raise _no_income_account(record.name)
     # An item has no private field. Code is our SKU, and a stranger's item may hold it, so
     # the mark goes in PurchaseDescription: shown only on bills and purchase orders, never
     # on the sales documents syncdesk writes (Description would print on every invoice line
@@ -146,9 +157,62 @@ def item(record: Item) -> Json:
     }
 
 
-def invoice(request: PushRequest, record: Invoice, default_account: str | None) -> Json:
-    """`default_account` is the income account for lines without an item (none: Unmapped)."""
-    body = _document(request, record, "ACCREC", default_account)
+def income_account(mappings: ConnectionMappings, item_id: str | None, record: Item | None,
+                   fallback: str | None) -> str | None:
+    """The income account of a line or item: the connection's mapping for the item, the
+    item's own account for Xero, the connection's default, then `fallback` (the connection
+    option `income_account`, kept for configurations written before mappings existed)."""
+    if item_id is not None and item_id in mappings.income_accounts:
+        return mappings.income_accounts[item_id]
+    own = record.income_account_for(PLATFORM_NAME) if record is not None else None
+    return own or mappings.default_income_account or fallback
+
+
+def tax_type(mappings: ConnectionMappings, line: Line) -> str:
+    """The TaxType every line carries: without one Xero applies the account's default tax
+    (OUTPUT on Sales), so a line the ledger leaves untaxed would come back taxed."""
+    if line.tax_code is None:
+        return mappings.no_tax_code or NO_TAX
+    mapped = mappings.tax_codes.get(line.tax_code)
+    if mapped is None:
+        raise Unmapped(f"tax code {line.tax_code!r} is not mapped to a Xero tax rate: map it "
+                       "to one of the organisation's tax rates (TaxType), then the record is "
+                       "sent again", field="tax_code")
+    return mapped
+
+
+def tracking(mappings: ConnectionMappings, line: Line) -> list[Json]:
+    """The line's Tracking: its class and location, each mapped to a tracking option.
+
+    A mapping's value is `Category: Option` as `XeroProvider.list_classes` names it (split at
+    the first ": "); Xero takes the category and option by name.
+    """
+    chosen: list[Json] = []
+    for what, value, table in (("class", line.class_, mappings.classes),
+                               ("location", line.location, mappings.locations)):
+        if value is None:
+            continue
+        option = table.get(value)
+        if option is None:
+            raise Unmapped(f"{what} {value!r} is not mapped to a Xero tracking option: map it "
+                           "to one of the organisation's tracking options (Category: Option)",
+                           field=what)
+        category, separator, name = option.partition(TRACKING_SEPARATOR)
+        if not separator or not category or not name:
+            raise Unmapped(f"{what} {value!r} maps to {option!r}, which is not a Xero tracking "
+                           "option (Category: Option): map it again", field=what)
+        if any(t["Name"] == category for t in chosen):
+            raise Unmapped(f"class {line.class_!r} and location {line.location!r} both map to "
+                           f"Xero tracking category {category!r}, and a line carries one option "
+                           "per category: map them to different categories", field=what)
+        chosen.append({"Name": category, "Option": name})
+    return chosen
+
+
+def invoice(request: PushRequest, record: Invoice, item_codes: Mapping[str, str],
+            fallback_account: str | None) -> Json:
+    """`item_codes`: the Code of each linked Xero item, by ItemID."""
+    body = _document(request, record, "ACCREC", item_codes, fallback_account)
     body["InvoiceNumber"] = record.number
     body["Date"] = record.issue_date.isoformat()
     if record.due_date is not None:
@@ -157,9 +221,9 @@ def invoice(request: PushRequest, record: Invoice, default_account: str | None) 
     return body
 
 
-def credit_note(request: PushRequest, record: CreditNote,
-                default_account: str | None) -> Json:
-    body = _document(request, record, "ACCRECCREDIT", default_account)
+def credit_note(request: PushRequest, record: CreditNote, item_codes: Mapping[str, str],
+                fallback_account: str | None) -> Json:
+    body = _document(request, record, "ACCRECCREDIT", item_codes, fallback_account)
     body["CreditNoteNumber"] = record.number
     body["Date"] = record.date.isoformat()
     # Only an approved credit note can be allocated to invoices.
@@ -167,7 +231,7 @@ def credit_note(request: PushRequest, record: CreditNote,
     return body
 
 
-def allocations(request: PushRequest, record: CreditNote) -> list[Json]:
+def allocations(request: PushRequest, record: CreditNote | Payment) -> list[Json]:
     return [
         {"Invoice": {"InvoiceID": _invoice_id(request, a.invoice_id)},
          "Amount": number(a.amount), "Date": record.date.isoformat()}
@@ -175,14 +239,39 @@ def allocations(request: PushRequest, record: CreditNote) -> list[Json]:
     ]
 
 
-def payments(request: PushRequest, record: Payment, bank_account: str) -> list[Json]:
+def payments(request: PushRequest, record: Payment, account: str) -> list[Json]:
     """One Xero Payment per allocation: a Xero Payment applies to exactly one invoice."""
     return [
         {"Invoice": {"InvoiceID": _invoice_id(request, a.invoice_id)},
-         "Account": {"Code": bank_account}, "Date": record.date.isoformat(),
+         "Account": account_ref(account), "Date": record.date.isoformat(),
          "Amount": number(a.amount), "Reference": payment_reference(record)}
         for a in record.allocations
     ]
+
+
+def overpayment(request: PushRequest, record: Payment, account: str) -> Json:
+    """A payment that leaves money unapplied, as Xero records one: a RECEIVE-OVERPAYMENT bank
+    transaction for the whole amount, whose credit is then allocated to the invoices.
+
+    Such a transaction takes no Reference (spec: "Only supported for SPEND and RECEIVE"), so
+    the mark is its one line's Description; NoTax, as money received carries no tax.
+    """
+    return {
+        "Type": "RECEIVE-OVERPAYMENT",
+        "Contact": {"ContactID": _customer_id(request, record.customer_id, "payment")},
+        "BankAccount": account_ref(account),
+        "Date": record.date.isoformat(),
+        "CurrencyCode": record.currency,
+        "LineAmountTypes": "NoTax",
+        "LineItems": [{"Description": payment_reference(record),
+                       "LineAmount": number(record.amount)}],
+    }
+
+
+def account_ref(account: str) -> Json:
+    """An account by its code, or by its AccountID where it has none (a bank account may
+    not: `XeroProvider.list_accounts` names such an account by its id)."""
+    return {"AccountID": account} if _UUID.fullmatch(account) else {"Code": account}
 
 
 def payment_reference(record: Payment) -> str:
@@ -196,52 +285,62 @@ def payment_reference(record: Payment) -> str:
 
 
 def _document(request: PushRequest, record: Invoice | CreditNote, kind: str,
-              default_account: str | None) -> Json:
-    customer = request.refs.get((Entity.CUSTOMER, record.customer_id))
-    if customer is None:
-        raise Unmapped(f"customer {record.customer_id!r} of {record.number} is not linked to a "
-                       "Xero contact yet — sync the customer first")
+              item_codes: Mapping[str, str], fallback_account: str | None) -> Json:
     return {
         "Type": kind,
-        "Contact": {"ContactID": customer.remote_id},
-        "LineAmountTypes": "Exclusive",
+        "Contact": {"ContactID": _customer_id(request, record.customer_id, record.number)},
+        "LineAmountTypes": "Inclusive" if record.tax_inclusive else "Exclusive",
         "CurrencyCode": record.currency,
         # Reference ("additional reference number", ACCREC/ACCRECCREDIT only) carries the mark.
         "Reference": mark_of(request.entity, record.id),
-        "LineItems": [_line(request, line, default_account) for line in record.lines],
+        "LineItems": [_line(request, line, item_codes, fallback_account)
+                      for line in record.lines],
     }
 
 
-def _line(request: PushRequest, line: Line, default_account: str | None) -> Json:
+def _line(request: PushRequest, line: Line, item_codes: Mapping[str, str],
+          fallback_account: str | None) -> Json:
     wire: Json = {"Description": line.description, "Quantity": number(line.quantity),
-                  "UnitAmount": number(line.unit_price)}
-    if line.item_id is None:
-        if default_account is None:
-            raise Unmapped(f"line {line.description!r} has no item and Xero has no default "
-                           "income account for it — map one")
-        wire["AccountCode"] = default_account
-        return _taxed(wire, line)
-    record = request.items.get(line.item_id)
-    linked = request.refs.get((Entity.ITEM, line.item_id))
-    if record is not None:
-        account = record.income_account_for(PLATFORM_NAME)
-        if account is None:
-            raise _no_income_account(record)
-        wire["ItemCode"] = record.sku
+                  "UnitAmount": number(line.unit_price),
+                  "TaxType": tax_type(request.mappings, line)}
+    options = tracking(request.mappings, line)
+    if options:
+        wire["Tracking"] = options
+    record = request.items.get(line.item_id) if line.item_id is not None else None
+    account = income_account(request.mappings, line.item_id, record, fallback_account)
+    if account is not None:
         wire["AccountCode"] = account
-        wire["Description"] = line.description or record.name
-    elif linked is not None and linked.number:
-        # Without the local item, Xero applies the item's own SalesDetails.AccountCode.
-        wire["ItemCode"] = linked.number
-    else:
-        raise Unmapped(f"item {line.item_id!r} is neither known locally nor linked to Xero")
-    return _taxed(wire, line)
-
-
-def _taxed(wire: Json, line: Line) -> Json:
-    if line.tax_code:
-        wire["TaxType"] = line.tax_code
+    elif line.item_id is None:
+        raise Unmapped(f"line {line.description!r} has no item, and this Xero connection has "
+                       "no default income account: map one", field="income_account")
+    elif record is not None:
+        raise _no_income_account(record.name)
+    # Otherwise Xero applies the linked item's own SalesDetails.AccountCode.
+    if line.item_id is None:
+        return wire
+    if record is not None and not line.description:
+        wire["Description"] = record.name
+    # The linked item's own Code, never the local SKU: an item linked at setup by its name
+    # may have another code on Xero, and Xero refuses a code it does not know.
+    linked = request.refs.get((Entity.ITEM, line.item_id))
+    if linked is None:
+        raise Unmapped(f"item {line.item_id!r} is not linked to a Xero item yet — sync the "
+                       "item first")
+    code = item_codes.get(linked.remote_id)
+    if code is None:
+        raise Unmapped(f"item {line.item_id!r} is linked to Xero item {linked.remote_id}, "
+                       "which the organisation no longer lists: re-link the item or sync it "
+                       "again", field=ITEM_CODE)
+    wire["ItemCode"] = code
     return wire
+
+
+def _customer_id(request: PushRequest, customer_id: str, what: str) -> str:
+    customer = request.refs.get((Entity.CUSTOMER, customer_id))
+    if customer is None:
+        raise Unmapped(f"customer {customer_id!r} of {what} is not linked to a Xero contact "
+                       "yet — sync the customer first")
+    return customer.remote_id
 
 
 def _invoice_id(request: PushRequest, invoice_id: str) -> str:
@@ -251,5 +350,6 @@ def _invoice_id(request: PushRequest, invoice_id: str) -> str:
     return linked.remote_id
 
 
-def _no_income_account(record: Item) -> Unmapped:
-    return Unmapped(f"item {record.name!r} has no income account for Xero — map one")
+def _no_income_account(name: str) -> Unmapped:
+    return Unmapped(f"item {name!r} has no income account for Xero: map one for the item, "
+                    "or a default income account for the connection", field="income_account")

@@ -9,15 +9,17 @@ from ._auth import XeroOAuth
 from ._client import BATCH_SIZE, BATCHED, XeroProvider
 
 _WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
-_DOCUMENT = frozenset({Operation.CREATE, Operation.UPDATE, Operation.VOID})
+_DOCUMENT = frozenset(Operation)
+"""A draft is deleted and an approved document voided, whichever the ledger asks for."""
 
 CAPABILITIES = Capabilities(
     operations={
         Entity.CUSTOMER: _WRITE,
         Entity.ITEM: _WRITE,
         Entity.INVOICE: _DOCUMENT,
-        # A Xero payment cannot be edited, only deleted (spec `deletePayment`).
-        Entity.PAYMENT: frozenset({Operation.CREATE, Operation.VOID}),
+        # A Xero payment cannot be edited, only deleted (spec `deletePayment`): an update is
+        # a delete and a create inside one push, and void and delete both delete it.
+        Entity.PAYMENT: frozenset(Operation),
         Entity.CREDIT_NOTE: _DOCUMENT,
     },
     # Per tenant: 60/min, 5 concurrent, 5,000/day (developer.xero.com/faq/limits).

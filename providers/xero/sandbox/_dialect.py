@@ -114,7 +114,8 @@ class XeroDialect:
 
     def marks(self) -> Iterator[Mark]:
         """DELETED documents and payments are gone; VOIDED and ARCHIVED objects still exist.
-        A local payment over several invoices is one Xero Payment per invoice (`pays`)."""
+        A local payment over several invoices is one Xero Payment per invoice (`pays`); an
+        overpayment is one bank transaction, marked in its line, paying what it allocates."""
         for entity, store in ENTITY_STORES.items():
             for obj in getattr(self.company, store).values():
                 record_id = marked_id(obj.get(MARK_FIELDS[entity]))
@@ -122,6 +123,14 @@ class XeroDialect:
                     continue
                 pays = (self._invoice_mark(obj["Invoice"]),) if entity == "payment" else ()
                 yield Mark(entity, record_id, pays)
+        for transaction in self.company.bank_transactions.values():
+            lines = transaction.get("LineItems") or [{}]
+            record_id = marked_id(lines[0].get("Description"))
+            if record_id is None or transaction.get("Status") == "DELETED":
+                continue
+            overpayment = self.company.overpayments.get(str(transaction.get("OverpaymentID")), {})
+            yield Mark("payment", record_id, tuple(self._invoice_mark(a["Invoice"])
+                                                   for a in overpayment.get("Allocations", [])))
 
     def _invoice_mark(self, ref: Json) -> str:
         invoice_id = str(ref.get("InvoiceID"))

@@ -1,10 +1,13 @@
 """The Accounting API 2.0 routes of the sandbox, plus `/connections`.
 
-Per resource (Contacts, Items, Invoices, Payments, CreditNotes): `GET /{R}` (where, IDs,
-InvoiceNumbers, Statuses, page/pageSize, includeArchived; Items come unpaged, as in Xero's
-spec), `GET /{R}/{id}`, `PUT /{R}` (create only), `POST /{R}` (update or create),
+Per resource (Contacts, Items, Invoices, Payments, CreditNotes, BankTransactions): `GET /{R}`
+(where, IDs, InvoiceNumbers, Statuses, page/pageSize, includeArchived; Items come unpaged, as
+in Xero's spec), `GET /{R}/{id}`, `PUT /{R}` (create only), `POST /{R}` (update or create),
 `POST /{R}/{id}` (update one; on Payments: delete), `DELETE /Items/{id}`,
-`PUT /CreditNotes/{id}/Allocations`; `GET /Accounts`, `GET /TaxRates`.
+`PUT /CreditNotes/{id}/Allocations`; Overpayments read, `PUT /Overpayments/{id}/Allocations`
+and `DELETE /Overpayments/{id}/Allocations/{AllocationID}`; `GET /Accounts`, `GET /TaxRates`,
+`GET /TrackingCategories`. Every element written keeps only the fields Xero knows
+(`_fields`): the rest is dropped, as Xero drops it.
 
 Collection writes follow `summarizeErrors`: by default any invalid element makes the answer
 a 400 ValidationException listing the invalid elements, while the valid ones are still
@@ -32,6 +35,7 @@ from providers._sandbox import Clock
 from .._auth import API_PATH, CONNECTIONS_PATH
 from .._dates import date_string, ms_date
 from . import _rules as rules
+from ._fields import known
 from ._idempotency import MAX_KEY_LENGTH, Conflict, IdempotencyCache, Remembered
 from ._state import Company, Json, Outcome
 
@@ -49,7 +53,9 @@ class Kind:
     id_field: str
     store: str
     save: Saver | None
-    """None for sub-resources written through their parent (allocations)."""
+    """None where the API writes it only through another resource (allocations, overpayments)."""
+    schema: str
+    """The spec schema of one element: what it may carry (`_fields.known`)."""
 
 
 def _save_payment(company: Company, body: Json, existing: Json | None, unitdp: int) -> Outcome:
@@ -58,16 +64,20 @@ def _save_payment(company: Company, body: Json, existing: Json | None, unitdp: i
 
 KINDS = [
     Kind("Contacts", "Contact", "ContactID", "contacts",
-         lambda c, body, old, dp: c.save_contact(body, old)),
-    Kind("Items", "Item", "ItemID", "items", lambda c, body, old, dp: c.save_item(body, old)),
+         lambda c, body, old, dp: c.save_contact(body, old), "Contact"),
+    Kind("Items", "Item", "ItemID", "items", lambda c, body, old, dp: c.save_item(body, old),
+         "Item"),
     Kind("Invoices", "Invoice", "InvoiceID", "invoices",
-         lambda c, body, old, dp: c.save_invoice(body, old, unitdp=dp)),
-    Kind("Payments", "Payment", "PaymentID", "payments", _save_payment),
+         lambda c, body, old, dp: c.save_invoice(body, old, unitdp=dp), "Invoice"),
+    Kind("Payments", "Payment", "PaymentID", "payments", _save_payment, "Payment"),
     Kind("CreditNotes", "CreditNote", "CreditNoteID", "credit_notes",
-         lambda c, body, old, dp: c.save_credit_note(body, old, unitdp=dp)),
+         lambda c, body, old, dp: c.save_credit_note(body, old, unitdp=dp), "CreditNote"),
+    Kind("BankTransactions", "BankTransaction", "BankTransactionID", "bank_transactions",
+         lambda c, body, old, dp: c.save_bank_transaction(body, old), "BankTransaction"),
+    Kind("Overpayments", "Overpayment", "OverpaymentID", "overpayments", None, "Overpayment"),
 ]
 
-ALLOCATIONS = Kind("Allocations", "Allocation", "AllocationID", "", None)
+ALLOCATIONS = Kind("Allocations", "Allocation", "AllocationID", "", None, "Allocation")
 
 _CONDITION = re.compile(r'^\s*([\w.]+)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S+))\s*$')
 _AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
@@ -86,8 +96,15 @@ class XeroApi:
                   methods=["GET"]),
             Route(f"{API_PATH}/TaxRates", self._reference("TaxRates", "tax_rates"),
                   methods=["GET"]),
-            Route(f"{API_PATH}/CreditNotes/{{object_id}}/Allocations", self._allocations,
+            Route(f"{API_PATH}/TrackingCategories",
+                  self._reference("TrackingCategories", "tracking_categories"), methods=["GET"]),
+            Route(f"{API_PATH}/CreditNotes/{{object_id}}/Allocations",
+                  self._allocations("credit_notes", Company.allocate), methods=["PUT"]),
+            Route(f"{API_PATH}/Overpayments/{{object_id}}/Allocations",
+                  self._allocations("overpayments", Company.allocate_overpayment),
                   methods=["PUT"]),
+            Route(f"{API_PATH}/Overpayments/{{object_id}}/Allocations/{{allocation_id}}",
+                  self._delete_overpayment_allocation, methods=["DELETE"]),
             Route(f"{API_PATH}/Items/{{object_id}}", self._delete_item, methods=["DELETE"]),
             Route(CONNECTIONS_PATH, self._connections, methods=["GET"]),
         ]
@@ -95,10 +112,13 @@ class XeroApi:
             base = f"{API_PATH}/{kind.collection}"
             routes += [
                 Route(base, self._list(kind), methods=["GET"]),
-                Route(base, self._write_many(kind), methods=["PUT", "POST"]),
                 Route(f"{base}/{{object_id}}", self._get_one(kind), methods=["GET"]),
-                Route(f"{base}/{{object_id}}", self._write_one(kind), methods=["POST"]),
             ]
+            if kind.save is not None:
+                routes += [
+                    Route(base, self._write_many(kind), methods=["PUT", "POST"]),
+                    Route(f"{base}/{{object_id}}", self._write_one(kind), methods=["POST"]),
+                ]
         return routes
 
     # -- reads -----------------------------------------------------------------------------
@@ -163,7 +183,8 @@ class XeroApi:
                 elements = _elements(raw, kind)
                 if isinstance(elements, Response):
                     return elements
-                outcomes = [self._save(kind, body, create_only=request.method == "PUT",
+                outcomes = [self._save(kind, known(kind.schema, body),
+                                       create_only=request.method == "PUT",
                                        unitdp=_unitdp(request)) for body in elements]
                 return self._answer(kind, outcomes, _summarize(request))
 
@@ -183,7 +204,8 @@ class XeroApi:
                 elements = _elements(raw, kind)
                 if isinstance(elements, Response):
                     return elements
-                saved = self._save(kind, {**elements[0], kind.id_field: found[kind.id_field]},
+                saved = self._save(kind, {**known(kind.schema, elements[0]),
+                                          kind.id_field: found[kind.id_field]},
                                    create_only=False, unitdp=_unitdp(request))
                 return self._answer(kind, [saved], summarize=True)
 
@@ -222,18 +244,33 @@ class XeroApi:
             return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
         return Response(status_code=204)
 
-    async def _allocations(self, request: Request) -> Response:
-        credit_note = self.company.credit_notes.get(request.path_params["object_id"])
-        if credit_note is None:
-            return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
-        def write(raw: bytes) -> Response:
-            elements = _elements(raw, ALLOCATIONS)
-            if isinstance(elements, Response):
-                return elements
-            outcomes = [self.company.allocate(credit_note, body) for body in elements]
-            return self._answer(ALLOCATIONS, outcomes, _summarize(request))
+    def _allocations(self, store: str, allocate: Callable[[Company, Json, Json], Outcome]) \
+            -> Callable[[Request], Any]:
+        """PUT allocations of a credit note or an overpayment to invoices."""
+        async def handler(request: Request) -> Response:
+            source = getattr(self.company, store).get(request.path_params["object_id"])
+            if source is None:
+                return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
 
-        return await self._idempotent(request, write)
+            def write(raw: bytes) -> Response:
+                elements = _elements(raw, ALLOCATIONS)
+                if isinstance(elements, Response):
+                    return elements
+                outcomes = [allocate(self.company, source, known(ALLOCATIONS.schema, body))
+                            for body in elements]
+                return self._answer(ALLOCATIONS, outcomes, _summarize(request))
+
+            return await self._idempotent(request, write)
+
+        return handler
+
+    async def _delete_overpayment_allocation(self, request: Request) -> Response:
+        overpayment = self.company.overpayments.get(request.path_params["object_id"])
+        deleted = None if overpayment is None else self.company.delete_overpayment_allocation(
+            overpayment, request.path_params["allocation_id"])
+        if deleted is None:
+            return PlainTextResponse(NOT_FOUND_TEXT, status_code=404)
+        return _json(200, deleted)
 
     async def _idempotent(self, request: Request, write: Callable[[bytes], Response]) -> Response:
         raw = await request.body()

@@ -70,3 +70,22 @@ CONTACT_MISMATCH = "The invoice and the credit note must belong to the same cont
 
 def status_change_refused(old: str, new: str) -> str:
     return f"The status of a document cannot be changed from {old} to {new}."
+TRACKING_TWO_AT_MOST = "A line item can have at most two tracking categories, one option each."
+BANK_TRANSACTION_NOT_MODIFIABLE = "This bank transaction can only be deleted: send Status DELETED."
+OVERPAYMENT_ALLOCATED = ("This overpayment cannot be voided because it has allocations: remove "
+                         "the allocations first.")
+OVERPAYMENT_NOT_AUTHORISED = "Only an AUTHORISED overpayment can be allocated."
+ALLOCATION_EXCEEDS_OVERPAYMENT = ("Allocation amount exceeds the remaining credit on this "
+                                  "overpayment.")
+
+
+def tracking_category_invalid(name: str) -> str:
+    return f"The tracking category {name} does not exist or is not active."
+
+
+def tracking_option_invalid(category: str, option: str) -> str:
+    return f"The tracking option {option} does not exist in the tracking category {category}."
+
+
+def bank_transaction_type_unsupported(kind: str) -> str:
+    return (f"The sandbox models only RECEIVE-OVERPAYMENT bank transactions, not {kind}.")

@@ -61,8 +61,11 @@ class Company:
     invoices: dict[str, Json] = field(default_factory=dict)
     payments: dict[str, Json] = field(default_factory=dict)
     credit_notes: dict[str, Json] = field(default_factory=dict)
+    bank_transactions: dict[str, Json] = field(default_factory=dict)
+    overpayments: dict[str, Json] = field(default_factory=dict)
     accounts: list[Json] = field(default_factory=list)
     tax_rates: list[Json] = field(default_factory=list)
+    tracking_categories: list[Json] = field(default_factory=list)
     _sequence: dict[str, int] = field(default_factory=dict)
 
     # -- contacts --------------------------------------------------------------------------
@@ -154,8 +157,9 @@ class Company:
         if existing is not None and status not in _NEXT_STATUS[old_status]:
             errors.append(rules.NOT_MODIFIABLE if not _NEXT_STATUS[old_status]
                           else rules.status_change_refused(old_status, status))
-        if status == "VOIDED" and existing is not None and (
-                existing.get("AmountPaid") or existing.get("AmountCredited")):
+        if status in ("VOIDED", "DELETED") and existing is not None and (
+                existing.get("AmountPaid") or existing.get("AmountCredited")
+                or existing.get("Allocations")):
             errors.append(rules.VOID_WITH_PAYMENTS)
         contact = self._contact_of(doc.get("Contact"), errors)
         number = str(doc.get(number_field) or "").strip()
@@ -165,7 +169,8 @@ class Company:
                 for other in store.values()):
             errors.append(rules.INVOICE_NUMBER_UNIQUE)
         lines = self._lines(doc.get("LineItems") or [], doc.get("LineAmountTypes", "Exclusive"),
-                            unitdp, require_account=status == "AUTHORISED", errors=errors)
+                            unitdp, require_account=status == "AUTHORISED",
+                            selling=doc.get("Type") in ("ACCREC", "ACCRECCREDIT"), errors=errors)
         if status == "AUTHORISED" and not lines:
             errors.append(rules.LINES_REQUIRED)
         try:
@@ -191,6 +196,9 @@ class Company:
         doc.setdefault("AmountCredited", Decimal(0))
         doc.setdefault("Payments", [])
         doc.setdefault("Allocations", [])
+        if not credit:
+            doc.setdefault("CreditNotes", [])
+            doc.setdefault("Overpayments", [])
         subtotal = sum((line["LineAmount"] for line in lines), Decimal(0))
         tax = sum((line["TaxAmount"] for line in lines), Decimal(0))
         inclusive = doc["LineAmountTypes"] == "Inclusive"
@@ -227,7 +235,10 @@ class Company:
         return self.save_contact({"Name": name}, None).element
 
     def _lines(self, raw: Iterable[Any], amount_types: str, unitdp: int, *,
-               require_account: bool, errors: list[str]) -> list[Json]:
+               require_account: bool, selling: bool, errors: list[str]) -> list[Json]:
+        """Each line as Xero stores it. The tax is the TaxType's rate on the line (rounded per
+        line); a line without one takes its item's, then its account's default tax, as Xero
+        does. A rate that cannot apply to sales (INPUT) is refused on sales documents."""
         lines = []
         places = Decimal(1).scaleb(-unitdp) if unitdp in (2, 4) else CENT
         for given in raw:
@@ -246,9 +257,10 @@ class Company:
             tax_type = line.get("TaxType") or sales.get("TaxType") or (
                 self.account(str(account)) or {}).get("TaxType") or "NONE"
             rate = self.tax_rate(str(tax_type))
-            if rate is None:
+            if rate is None or (selling and not rate["CanApplyToRevenue"]):
                 errors.append(rules.tax_type_invalid(str(tax_type)))
                 continue
+            tracking = self._tracking(line.get("Tracking") or [], errors)
             try:
                 quantity = _decimal(line.get("Quantity", 1))
                 unit = _decimal(line.get("UnitAmount", sales.get("UnitPrice", 0)))
@@ -265,13 +277,38 @@ class Company:
             else:
                 tax = (amount * percent).quantize(CENT, rounding=ROUND_HALF_UP)
             line.update(Quantity=quantity, UnitAmount=unit, LineAmount=amount, TaxAmount=tax,
-                        TaxType=tax_type, LineItemID=str(uuid.uuid4()), Tracking=[])
+                        TaxType=tax_type, LineItemID=str(uuid.uuid4()), Tracking=tracking)
             if account is not None:
                 line["AccountCode"] = str(account)
             if item is not None and not line.get("Description"):
                 line["Description"] = item.get("Description") or item.get("Name", "")
             lines.append(line)
         return lines
+
+    def _tracking(self, given: Iterable[Any], errors: list[str]) -> list[Json]:
+        """A line's tracking, by category and option name (or ids), as Xero stores it."""
+        chosen: list[Json] = []
+        for raw in given:
+            wanted: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+            category = next((c for c in self.tracking_categories if c["Status"] == "ACTIVE" and (
+                c["TrackingCategoryID"] == wanted.get("TrackingCategoryID")
+                or c["Name"] == wanted.get("Name"))), None)
+            if category is None:
+                errors.append(rules.tracking_category_invalid(str(wanted.get("Name"))))
+                continue
+            option = next((o for o in category["Options"] if o["Status"] == "ACTIVE" and (
+                o["TrackingOptionID"] == wanted.get("TrackingOptionID")
+                or o["Name"] == wanted.get("Option"))), None)
+            if option is None:
+                errors.append(rules.tracking_option_invalid(category["Name"],
+                                                            str(wanted.get("Option"))))
+                continue
+            chosen.append({"TrackingCategoryID": category["TrackingCategoryID"],
+                           "TrackingOptionID": option["TrackingOptionID"],
+                           "Name": category["Name"], "Option": option["Name"]})
+        if len(chosen) > 2 or len({c["Name"] for c in chosen}) != len(chosen):
+            errors.append(rules.TRACKING_TWO_AT_MOST)
+        return chosen
 
     def _next_number(self, prefix: str, store: Mapping[str, Json], number_field: str) -> str:
         taken = {doc.get(number_field) for doc in store.values()}
@@ -304,13 +341,7 @@ class Company:
         if body.get("PaymentID"):
             return Outcome(body, [rules.PUT_WITH_ID])
         invoice = self._invoice_of(body.get("Invoice"), body.get("InvoiceNumber"), errors)
-        account_ref = body.get("Account") or {}
-        code = account_ref.get("Code") or body.get("Code")
-        account = self.account(str(code)) if code else next(
-            (a for a in self.accounts if a["AccountID"] == account_ref.get("AccountID")), None)
-        if account is None or not (account["Type"] == "BANK"
-                                   or account.get("EnablePaymentsToAccount")):
-            errors.append(rules.account_invalid(str(code or account_ref.get("AccountID", ""))))
+        account = self._paying_account(body.get("Account"), body.get("Code"), errors)
         try:
             amount = _decimal(body.get("Amount", 0))
         except (InvalidOperation, ValueError):
@@ -336,7 +367,7 @@ class Company:
             "Reference": body.get("Reference", ""), "Status": "AUTHORISED",
             "PaymentType": "ACCRECPAYMENT" if invoice["Type"] == "ACCREC" else "ACCPAYPAYMENT",
             "IsReconciled": bool(body.get("IsReconciled", False)),
-            "Account": {"AccountID": account["AccountID"], "Code": account["Code"]},
+            "Account": {"AccountID": account["AccountID"], "Code": account.get("Code")},
             "Invoice": {"InvoiceID": invoice["InvoiceID"]},
             "UpdatedDateUTC": self.clock.now(),
         }
@@ -406,15 +437,168 @@ class Company:
         }
         credit_note["Allocations"].append(allocation)
         invoice["AmountCredited"] += amount
+        invoice["CreditNotes"].append({"CreditNoteID": credit_note["CreditNoteID"],
+                                       "CreditNoteNumber": credit_note["CreditNoteNumber"],
+                                       "AppliedAmount": amount})
         for doc, credit in ((credit_note, True), (invoice, False)):
             doc["UpdatedDateUTC"] = self.clock.now()
             self._settle(doc, credit)
         return Outcome(allocation)
 
+    def _paying_account(self, ref: Any, code: Any, errors: list[str]) -> Json | None:
+        """The account money lands in: a bank account, or one enabled for payments."""
+        ref = ref if isinstance(ref, Mapping) else {}
+        code = ref.get("Code") or code
+        account = self.account(str(code)) if code else next(
+            (a for a in self.accounts if a["AccountID"] == ref.get("AccountID")), None)
+        if account is None or not (account["Type"] == "BANK"
+                                   or account.get("EnablePaymentsToAccount")):
+            errors.append(rules.account_invalid(str(code or ref.get("AccountID", ""))))
+            return None
+        return account
+
+    # -- overpayments (RECEIVE-OVERPAYMENT bank transactions) -------------------------------
+
+    def save_bank_transaction(self, body: Json, existing: Json | None) -> Outcome:
+        """Only what syncdesk writes is modelled: a RECEIVE-OVERPAYMENT, created, then
+        deleted once nothing is allocated from it. Any other type is refused as such."""
+        if existing is not None:
+            return self._end_bank_transaction(existing, body)
+        errors: list[str] = []
+        if body.get("Type") != "RECEIVE-OVERPAYMENT":
+            return Outcome(body, [rules.bank_transaction_type_unsupported(str(body.get("Type")))])
+        contact = self._contact_of(body.get("Contact"), errors)
+        account = self._paying_account(body.get("BankAccount"), None, errors)
+        total = Decimal(0)
+        lines: list[Json] = []
+        for given in body.get("LineItems") or []:
+            try:
+                amount = _decimal(given.get("LineAmount") if given.get("LineAmount") is not None
+                                  else _decimal(given.get("Quantity", 1))
+                                  * _decimal(given.get("UnitAmount", 0)))
+            except (InvalidOperation, ValueError):
+                errors.append("LineAmount must be a number.")
+                continue
+            amount = amount.quantize(CENT, rounding=ROUND_HALF_UP)
+            total += amount
+            lines.append({**given, "LineAmount": amount, "TaxAmount": Decimal(0),
+                          "TaxType": "NONE", "LineItemID": str(uuid.uuid4()), "Tracking": []})
+        if total <= 0:
+            errors.append(rules.AMOUNT_POSITIVE)
+        try:
+            paid_on = parse_wire_date(str(body["Date"])) if body.get("Date") else \
+                self.clock.now().date()
+        except ValueError as exc:
+            errors.append(str(exc))
+            paid_on = self.clock.now().date()
+        if errors:
+            return Outcome(body, errors)
+        assert contact is not None and account is not None
+        now = self.clock.now()
+        overpayment: Json = {
+            "OverpaymentID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": {"ContactID": contact["ContactID"]}, "Date": paid_on,
+            "Status": "AUTHORISED", "LineAmountTypes": "NoTax", "LineItems": lines,
+            "SubTotal": total, "TotalTax": Decimal(0), "Total": total, "RemainingCredit": total,
+            "Allocations": [], "CurrencyCode": body.get("CurrencyCode") or self.currency,
+            "UpdatedDateUTC": now,
+        }
+        # Reference is "only supported for SPEND and RECEIVE transactions" (spec): dropped.
+        transaction: Json = {
+            "BankTransactionID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT",
+            "Contact": {"ContactID": contact["ContactID"]},
+            "BankAccount": {"AccountID": account["AccountID"], "Code": account.get("Code")},
+            "Date": paid_on, "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
+            "LineItems": lines, "SubTotal": total, "TotalTax": Decimal(0), "Total": total,
+            "CurrencyCode": overpayment["CurrencyCode"], "IsReconciled": False,
+            "OverpaymentID": overpayment["OverpaymentID"], "UpdatedDateUTC": now,
+        }
+        self.overpayments[overpayment["OverpaymentID"]] = overpayment
+        self.bank_transactions[transaction["BankTransactionID"]] = transaction
+        return Outcome(transaction)
+
+    def _end_bank_transaction(self, transaction: Json, body: Json) -> Outcome:
+        if body.get("Status") not in ("DELETED", "VOIDED"):
+            return Outcome(body, [rules.BANK_TRANSACTION_NOT_MODIFIABLE])
+        overpayment = self.overpayments.get(str(transaction.get("OverpaymentID")))
+        if overpayment is not None and overpayment["Allocations"]:
+            return Outcome(body, [rules.OVERPAYMENT_ALLOCATED])
+        transaction["Status"] = "DELETED"
+        transaction["UpdatedDateUTC"] = self.clock.now()
+        if overpayment is not None:
+            overpayment["Status"] = "VOIDED"
+            overpayment["RemainingCredit"] = Decimal(0)
+        return Outcome(transaction)
+
+    def allocate_overpayment(self, overpayment: Json, body: Json) -> Outcome:
+        errors: list[str] = []
+        invoice = self._invoice_of(body.get("Invoice"), None, errors)
+        try:
+            amount = _decimal(body.get("Amount", 0))
+        except (InvalidOperation, ValueError):
+            amount = Decimal(0)
+        if amount <= 0:
+            errors.append(rules.AMOUNT_POSITIVE)
+        if overpayment["Status"] != "AUTHORISED":
+            errors.append(rules.OVERPAYMENT_NOT_AUTHORISED)
+        elif amount > overpayment["RemainingCredit"]:
+            errors.append(rules.ALLOCATION_EXCEEDS_OVERPAYMENT)
+        if invoice is not None:
+            if invoice["Status"] != "AUTHORISED":
+                errors.append(rules.PAYMENT_NOT_AUTHORISED)
+            elif amount > invoice["AmountDue"]:
+                errors.append(rules.PAYMENT_EXCEEDS_DUE)
+            if invoice["Contact"] != overpayment["Contact"]:
+                errors.append(rules.CONTACT_MISMATCH)
+        if errors:
+            return Outcome(body, errors)
+        assert invoice is not None
+        allocation: Json = {
+            "AllocationID": str(uuid.uuid4()), "Amount": amount,
+            "Date": parse_wire_date(str(body["Date"])) if body.get("Date")
+            else self.clock.now().date(),
+            "Invoice": {"InvoiceID": invoice["InvoiceID"],
+                        "InvoiceNumber": invoice["InvoiceNumber"]},
+            "Overpayment": {"OverpaymentID": overpayment["OverpaymentID"]},
+        }
+        overpayment["Allocations"].append(allocation)
+        overpayment["RemainingCredit"] -= amount
+        invoice["AmountCredited"] += amount
+        invoice["Overpayments"].append({"OverpaymentID": overpayment["OverpaymentID"],
+                                        "AppliedAmount": amount})
+        self._settle_overpayment(overpayment)
+        self._settle(invoice, credit=False)
+        return Outcome(allocation)
+
+    def delete_overpayment_allocation(self, overpayment: Json, allocation_id: str) -> Json | None:
+        allocation = next((a for a in overpayment["Allocations"]
+                           if a["AllocationID"] == allocation_id), None)
+        if allocation is None:
+            return None
+        overpayment["Allocations"].remove(allocation)
+        overpayment["RemainingCredit"] += allocation["Amount"]
+        invoice = self.invoices.get(allocation["Invoice"]["InvoiceID"])
+        if invoice is not None:
+            invoice["AmountCredited"] -= allocation["Amount"]
+            applied = next((o for o in invoice["Overpayments"]
+                            if o["OverpaymentID"] == overpayment["OverpaymentID"]
+                            and o["AppliedAmount"] == allocation["Amount"]), None)
+            if applied is not None:
+                invoice["Overpayments"].remove(applied)
+            self._settle(invoice, credit=False)
+        self._settle_overpayment(overpayment)
+        return {**allocation, "IsDeleted": True}
+
+    def _settle_overpayment(self, overpayment: Json) -> None:
+        overpayment["UpdatedDateUTC"] = self.clock.now()
+        if overpayment["Status"] in ("AUTHORISED", "PAID"):
+            overpayment["Status"] = "PAID" if overpayment["RemainingCredit"] <= 0 \
+                else "AUTHORISED"
+
     # -- reference data --------------------------------------------------------------------
 
     def account(self, code: str) -> Json | None:
-        return next((a for a in self.accounts if a["Code"] == code), None)
+        return next((a for a in self.accounts if a.get("Code") == code), None)
 
     def tax_rate(self, tax_type: str) -> Json | None:
         return next((t for t in self.tax_rates if t["TaxType"] == tax_type), None)
@@ -435,24 +619,42 @@ def seed_chart(company: Company) -> None:
     """What every Xero organisation has: a chart of accounts and its tax rates."""
     for code, name, kind, tax, payments in (
         ("090", "Business Bank Account", "BANK", "NONE", True),
+        # Xero lets a bank account go without a code; it is then known by its AccountID.
+        ("", "Business Savings Account", "BANK", "NONE", True),
         ("200", "Sales", "REVENUE", "OUTPUT", False),
         ("260", "Other Revenue", "REVENUE", "OUTPUT", False),
         ("400", "Advertising", "EXPENSE", "INPUT", False),
         ("610", "Accounts Receivable", "CURRENT", "NONE", False),
     ):
-        company.accounts.append({
-            "AccountID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"xero-sandbox/account/{code}")),
-            "Code": code, "Name": name, "Type": kind, "TaxType": tax, "Status": "ACTIVE",
+        account: Json = {
+            "AccountID": _seed_id(f"account/{code or name}"),
+            "Name": name, "Type": kind, "TaxType": tax, "Status": "ACTIVE",
             "Class": {"BANK": "ASSET", "REVENUE": "REVENUE", "EXPENSE": "EXPENSE",
                       "CURRENT": "ASSET"}[kind],
             "EnablePaymentsToAccount": payments,
-        })
+        }
+        if code:
+            account["Code"] = code
+        company.accounts.append(account)
     for tax_type, name, rate in (("OUTPUT", "Tax on Sales", "10.0000"),
                                  ("INPUT", "Tax on Purchases", "10.0000"),
+                                 ("TAX001", "Sales Tax", "8.8750"),
                                  ("NONE", "Tax Exempt", "0.0000")):
         company.tax_rates.append({"TaxType": tax_type, "Name": name, "Status": "ACTIVE",
                                   "EffectiveRate": Decimal(rate), "DisplayTaxRate": Decimal(rate),
                                   "CanApplyToRevenue": tax_type != "INPUT"})
+    for category, options in (("Region", ("North", "South")),
+                              ("Service", ("Residential", "Commercial"))):
+        company.tracking_categories.append({
+            "TrackingCategoryID": _seed_id(f"tracking/{category}"), "Name": category,
+            "Status": "ACTIVE",
+            "Options": [{"TrackingOptionID": _seed_id(f"tracking/{category}/{option}"),
+                         "Name": option, "Status": "ACTIVE"} for option in options],
+        })
+
+
+def _seed_id(path: str) -> str:
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"xero-sandbox/{path}"))
 
 
 DEMO_CUSTOMER = "Riverside Property Group LLC"

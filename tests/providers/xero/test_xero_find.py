@@ -50,7 +50,7 @@ def invoice(number: str, record_id: str | None = None) -> Invoice:
     return Invoice(id=record_id or f"inv-{number}", number=number, customer_id="c-alice",
                    issue_date=date(2026, 3, 1), status=InvoiceStatus.SENT,
                    lines=[Line(item_id="it-labor", quantity=Decimal(2),
-                               unit_price=Decimal("100.00"), tax_code="NONE")])
+                               unit_price=Decimal("100.00"), )])
 
 
 async def drop_next_write(control: httpx.AsyncClient) -> None:
@@ -130,7 +130,7 @@ async def test_lost_documents_and_payment_are_found_by_their_marks(
 
     note = CreditNote(id="cn-1", number="CN-9", customer_id="c-alice", date=date(2026, 3, 2),
                       lines=[Line(item_id="it-labor", unit_price=Decimal("20"),
-                                  tax_code="NONE")])
+                                  )])
     await drop_next_write(control)
     with pytest.raises(Transient):
         await provider.push(request(Entity.CREDIT_NOTE, note, "k-cn", refs=refs))
@@ -182,7 +182,7 @@ async def test_a_credit_note_found_unallocated_is_allocated_once(
         request(Entity.INVOICE, invoice("SD-5"), "k-inv", refs=refs))
     note = CreditNote(id="cn-5", number="CN-5", customer_id="c-alice", date=date(2026, 3, 2),
                       lines=[Line(item_id="it-labor", unit_price=Decimal("20"),
-                                  tax_code="NONE")],
+                                  )],
                       allocations=[Allocation(invoice_id="inv-SD-5", amount=Decimal("20"))])
     await drop_next_write(control)  # the create lands; the allocation is never sent
     with pytest.raises(Transient):

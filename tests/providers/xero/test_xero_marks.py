@@ -54,7 +54,7 @@ def invoice(record_id: str, number: str) -> Invoice:
     return Invoice(id=record_id, number=number, customer_id=ALICE.id,
                    issue_date=date(2026, 3, 1), status=InvoiceStatus.SENT,
                    lines=[Line(item_id=LABOR.id, quantity=Decimal(2),
-                               unit_price=Decimal("100.00"), tax_code="NONE")])
+                               unit_price=Decimal("100.00"), )])
 
 
 async def marks(control: httpx.AsyncClient) -> dict[str, Any]:
@@ -71,7 +71,7 @@ async def test_every_entity_once_and_a_split_payment_by_its_parts(
     await books.push(Entity.INVOICE, invoice("inv-1", "SD-1"), "k3")
     await books.push(Entity.INVOICE, invoice("inv-2", "SD-2"), "k4")
     note = CreditNote(id="cn-1", number="CN-1", customer_id=ALICE.id, date=date(2026, 3, 2),
-                      lines=[Line(item_id=LABOR.id, unit_price=Decimal("20"), tax_code="NONE")],
+                      lines=[Line(item_id=LABOR.id, unit_price=Decimal("20"), )],
                       allocations=[Allocation(invoice_id="inv-1", amount=Decimal("20"))])
     await books.push(Entity.CREDIT_NOTE, note, "k5")
     payment = Payment(id="pay-1", customer_id=ALICE.id, date=date(2026, 3, 5),

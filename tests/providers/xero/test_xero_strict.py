@@ -34,7 +34,7 @@ LABOR = Item(id="it-labor", sku="LAB-1", name="Labor", unit_price=Decimal("85.5"
 INVOICE = Invoice(id="inv-1", number="SD-1", customer_id=ALICE.id, issue_date=date(2026, 3, 1),
                   status=InvoiceStatus.SENT,
                   lines=[Line(item_id=LABOR.id, quantity=Decimal(2),
-                              unit_price=Decimal("100.00"), tax_code="NONE")])
+                              unit_price=Decimal("100.00"), )])
 PAYMENT = Payment(id="pay-1", customer_id=ALICE.id, date=date(2026, 3, 5), amount=Decimal(50),
                   allocations=[Allocation(invoice_id=INVOICE.id, amount=Decimal(50))])
 

@@ -13,7 +13,9 @@ def test_exported_members() -> None:
     platform: Platform = PLATFORM
     assert platform.name == "xero"
     assert PLATFORM.capabilities.limits.batch_size == 50
-    assert not PLATFORM.capabilities.supports(Entity.PAYMENT, Operation.UPDATE)
+    # An edited payment is a delete and a create inside one push; every entity is batched.
+    assert PLATFORM.capabilities.supports(Entity.PAYMENT, Operation.UPDATE)
+    assert PLATFORM.capabilities.batched == frozenset(Entity)
 
 
 def test_real_platform_urls() -> None:
