@@ -27,10 +27,12 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from engine import (
+    Choice,
     ConfigError,
     ConnectionSummary,
     EngineBeat,
     JobFilter,
+    MappingKind,
     NotificationRow,
     SyncdeskError,
     SyncService,
@@ -386,7 +388,9 @@ class SyncdeskApp(App[None]):
             return
         self.run_command(lambda: connect(platform), str, busy=f"Connecting {platform}…")
 
-    def map_account(self, item_id: str, platform: str, account: str) -> None:
+    def map_value(self, connection_id: int, kind: MappingKind, key: str | None, value: str,
+                  choices: list[Choice], what: str) -> None:
+        """Set one mapping to a value picked from `choices` (the platform's list just read)."""
         self.run_command(
-            lambda: self.service.set_income_account(item_id, platform, account),
-            lambda n: f"{item_id} → {account} on {platform}; {count(n, 'record')} re-queued")
+            lambda: self.service.set_mapping(connection_id, kind, key, value, choices=choices),
+            lambda change: f"{what} → {value}; {count(change.requeued, 'record')} re-queued")

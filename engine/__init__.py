@@ -37,9 +37,19 @@ from ._errors import (
     Unmapped,
     Unsupported,
     Validation,
+    unmapped_code,
 )
 from ._importer import ParsedFile, Problem, parse_file
 from ._ledger import Balance, Ledger, Rejection, UpsertResult
+from ._mappings import (
+    Choice,
+    MappingChange,
+    MappingEntry,
+    MappingKind,
+    MappingRefused,
+    income_account_for,
+    parse_kind,
+)
 from ._models import (
     Address,
     Allocation,
@@ -124,6 +134,7 @@ __all__ = [
     "AuthRevoked",
     "Balance",
     "Capabilities",
+    "Choice",
     "Classification",
     "ConfigError",
     "ConnectionMappings",
@@ -157,6 +168,10 @@ __all__ = [
     "Ledger",
     "Limits",
     "Line",
+    "MappingChange",
+    "MappingEntry",
+    "MappingKind",
+    "MappingRefused",
     "MoneyError",
     "NewConnection",
     "NotFound",
@@ -213,9 +228,12 @@ __all__ = [
     "decide",
     "default_db_path",
     "generate_demo",
+    "income_account_for",
     "live_connections",
     "normalise_name",
     "open_provider",
     "parse_file",
+    "parse_kind",
     "pull_directory",
+    "unmapped_code",
 ]

@@ -193,10 +193,39 @@ class Stale(SyncError):
 
 
 class Unmapped(SyncError):
-    """Nothing was sent: a mapping the platform needs is missing (no call made)."""
+    """Nothing was sent: a mapping the platform needs is missing (no call made).
+
+    A provider names the missing mapping with `kind` (a `MappingKind` value of
+    `engine._mappings`: income_account, default_income_account, deposit_account, tax_code,
+    no_tax_code, payment_method, class, location) and, for the kinds that map one local value,
+    `key` (the local item id, tax code, payment method, class or location). The failure's
+    stored code is then `unmapped:<kind>:<key>` (`unmapped:<kind>` for a connection-wide
+    value), so setting exactly that mapping re-queues exactly the records it held back:
+
+        raise Unmapped("tax 'GST' has no Xero tax rate — map one", kind="tax_code", key="GST")
+
+    An item with no income account of its own is `kind="income_account", key=<item id>`;
+    setting the connection's default income account unblocks those as well. An Unmapped
+    without a kind (a parent not on the platform yet) keeps the code it was given.
+    """
 
     error_class = ErrorClass.UNMAPPED
-    hint = "Add the missing mapping on the Connections screen; the record is re-queued."
+    hint = ("Map it with `syncdesk map set` or on the Connections screen (m); the records it "
+            "held back are re-queued.")
+
+    def __init__(self, message: str, *, kind: str | None = None, key: str | None = None,
+                 code: str | None = None, http_status: int | None = None,
+                 field: str | None = None) -> None:
+        if kind is not None:
+            code = unmapped_code(kind, key)
+        super().__init__(message, code=code, http_status=http_status, field=field)
+        self.kind = kind
+        self.key = key
+
+
+def unmapped_code(kind: str, key: str | None = None) -> str:
+    """The stored code of an `Unmapped` failure for this mapping (see `Unmapped`)."""
+    return f"unmapped:{kind}" if key is None else f"unmapped:{kind}:{key}"
 
 
 class Unsupported(SyncError):

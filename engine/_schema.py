@@ -352,6 +352,94 @@ CREATE INDEX sync_jobs_problems ON sync_jobs
     WHERE status IN ('failed', 'blocked', 'skipped', 'broken_link') OR in_doubt = 1;
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4)
+# The record table (helper "table"): an index for every sort key a listing offers, and the
+# free-text search. Label and amount come from the record and are written only when it
+# changes, so their indexes cost a retry nothing; attempts changes with every send, so its
+# index leads with the status the same writes already move, and one index serves both a
+# status-filtered and (merged per status) an unfiltered sort by tries. The rowid ends every
+# index, so each is already in (key, id) order. The search is FTS5 with the trigram tokenizer
+# over one text per job (number/name, record id, customer; `detail=none` keeps it small, LIKE
+# checks its candidates against the view), kept by triggers that fire only when that text
+# changes, never on the status writes of the engine or a bulk retry.
+_V6 = """
+CREATE INDEX sync_jobs_label ON sync_jobs (connection_id, entity, label);
+CREATE INDEX sync_jobs_amount ON sync_jobs (connection_id, entity, COALESCE(amount_minor, -1));
+CREATE INDEX sync_jobs_attempts ON sync_jobs (connection_id, entity, status, attempts);
+
+CREATE VIEW sync_jobs_text_source AS
+SELECT id, label || char(10) || record_id || char(10) || COALESCE(customer, '') AS text
+FROM sync_jobs;
+CREATE VIRTUAL TABLE sync_jobs_text USING fts5(
+    text, content = 'sync_jobs_text_source', content_rowid = 'id', tokenize = 'trigram',
+    detail = 'none');
+INSERT INTO sync_jobs_text (sync_jobs_text) VALUES ('rebuild');
+
+CREATE TRIGGER sync_jobs_text_added AFTER INSERT ON sync_jobs BEGIN
+    INSERT INTO sync_jobs_text (rowid, text) VALUES (NEW.id,
+        NEW.label || char(10) || NEW.record_id || char(10) || COALESCE(NEW.customer, ''));
+END;
+CREATE TRIGGER sync_jobs_text_removed AFTER DELETE ON sync_jobs BEGIN
+    INSERT INTO sync_jobs_text (sync_jobs_text, rowid, text) VALUES ('delete', OLD.id,
+        OLD.label || char(10) || OLD.record_id || char(10) || COALESCE(OLD.customer, ''));
+END;
+CREATE TRIGGER sync_jobs_text_changed AFTER UPDATE OF label, record_id, customer ON sync_jobs
+WHEN OLD.label IS NOT NEW.label OR OLD.record_id IS NOT NEW.record_id
+     OR OLD.customer IS NOT NEW.customer BEGIN
+    INSERT INTO sync_jobs_text (sync_jobs_text, rowid, text) VALUES ('delete', OLD.id,
+        OLD.label || char(10) || OLD.record_id || char(10) || COALESCE(OLD.customer, ''));
+    INSERT INTO sync_jobs_text (rowid, text) VALUES (NEW.id,
+        NEW.label || char(10) || NEW.record_id || char(10) || COALESCE(NEW.customer, ''));
+END;
+"""
+
+# Per-connection mappings (helper "mapping"): how a connection names the business's codes on
+# its platform. `key` is '' for a connection-wide value (the default income account, the
+# deposit account, the untaxed-line code), so one primary key covers both shapes and reading a
+# connection's mappings is one range of it. `label` is the platform's own name of the value,
+# as its list showed it when the value was checked. Setup pulls that cannot tell whether a
+# platform customer is a local one park it in `directory_doubts` for a person to decide.
+_V7 = """
+CREATE TABLE connection_mappings (
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    kind           TEXT NOT NULL CHECK (kind IN ('income_account', 'default_income_account',
+                       'deposit_account', 'tax_code', 'no_tax_code', 'payment_method',
+                       'class', 'location')),
+    key            TEXT NOT NULL DEFAULT '',
+    value          TEXT NOT NULL,
+    label          TEXT NOT NULL DEFAULT '',
+    updated_at     TEXT NOT NULL,
+    updated_by     TEXT NOT NULL,
+    PRIMARY KEY (connection_id, kind, key)
+) WITHOUT ROWID;
+
+CREATE TABLE directory_doubts (
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity         TEXT NOT NULL,
+    remote_id      TEXT NOT NULL,
+    remote_name    TEXT NOT NULL,
+    candidates     TEXT NOT NULL,
+    reason         TEXT NOT NULL,
+    seen_at        TEXT NOT NULL,
+    PRIMARY KEY (connection_id, entity, remote_id)
+);
+"""
+
+_V8 = """
+-- API keys of `syncdesk serve`: only each key's SHA-256 digest is kept. A rotated key keeps
+-- working until its expires_at (the overlap); a revoked one expires at once.
+CREATE TABLE api_keys (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL,
+    hint        TEXT NOT NULL,
+    digest      TEXT NOT NULL UNIQUE,
+    read_only   INTEGER NOT NULL DEFAULT 0,
+    rotated     INTEGER NOT NULL DEFAULT 0,
+    created_at  TEXT NOT NULL,
+    expires_at  TEXT
+);
+CREATE INDEX api_keys_name ON api_keys (name, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V6, _V7, _V8)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

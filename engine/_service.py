@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -20,14 +21,27 @@ import aiosqlite
 
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._ledger import Ledger, Lifecycle
+from ._mappings import (
+    Choice,
+    MappingChange,
+    MappingEntry,
+    MappingKind,
+    check_key,
+    check_value,
+    mapping_entries,
+    platform_choices,
+    write_mapping,
+)
 from ._models import Entity, Item
 from ._money import from_minor
+from ._port import Provider
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
 from ._sync_state import purge_connection, requeue, set_connection_state, unlink
 from ._time import Clock, from_iso, to_iso, utcnow
 
 Revoker = Callable[[int], Awaitable[None]]
+ProviderSource = Callable[[int], AbstractAsyncContextManager[Provider]]
 
 
 class Sort(StrEnum):
@@ -402,6 +416,9 @@ class SyncService:
     read_only: bool = False
     revoker: Revoker | None = None
     """Revokes a connection's grant at its platform; given by the composition root."""
+    providers: ProviderSource | None = None
+    """Opens a connection's provider, to read the platform's lists a mapping is picked from;
+    given by the composition root."""
     _ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
@@ -715,6 +732,116 @@ class SyncService:
                                             (notification_id,)),
             )
             return cursor.rowcount
+
+    # -- mapping --
+    # A connection's mappings, set from a value of the platform's own lists (see _mappings).
+
+    async def mappings(self, connection_id: int) -> list[MappingEntry]:
+        """Every mapping slot of a connection with its current value (the mapping screen)."""
+        await self._connection(connection_id)
+        return await mapping_entries(self.store, connection_id)
+
+    async def mapping_choices(self, connection_id: int, kind: MappingKind) -> list[Choice]:
+        """The platform's own list a value of `kind` is picked from, read from the platform."""
+        await self._connection(connection_id)
+        if self.providers is None:
+            raise ConfigError("this console cannot reach the platforms to read their lists")
+        async with self.providers(connection_id) as provider:
+            return await platform_choices(provider, kind)
+
+    async def set_mapping(self, connection_id: int, kind: MappingKind, key: str | None,
+                          value: str, *, choices: list[Choice] | None = None
+                          ) -> MappingChange:
+        """Map `key` (a local item id, tax code, …; None for a connection-wide kind) to a
+        value the platform lists, and re-queue the records that waited for it.
+
+        The value is checked against the platform's list (read now, or `choices` just read
+        for a picker); one it does not know is refused with `MappingRefused`, naming the list.
+        """
+        self._writable()
+        title = await self._connection(connection_id)
+        stored_key = check_key(kind, key)
+        if kind is MappingKind.INCOME_ACCOUNT and await self._ledger.get(
+                Entity.ITEM, stored_key) is None:
+            raise ConfigError(f"no item {stored_key!r} in the ledger to map an income account for")
+        if choices is None:
+            choices = await self.mapping_choices(connection_id, kind)
+        choice = check_value(kind, value, choices, title)
+        return await self._write_mapping(connection_id, kind, stored_key, choice)
+
+    async def unset_mapping(self, connection_id: int, kind: MappingKind,
+                            key: str | None) -> MappingChange:
+        self._writable()
+        await self._connection(connection_id)
+        return await self._write_mapping(connection_id, kind, check_key(kind, key), None)
+
+    async def _write_mapping(self, connection_id: int, kind: MappingKind, key: str,
+                             choice: Choice | None) -> MappingChange:
+        async with self.store.write() as db:
+            change = await write_mapping(db, connection_id, kind, key, choice,
+                                         actor=self.actor, now=to_iso(self.clock()))
+            await self._audit(db, "map_set" if choice else "map_unset",
+                              {"connection_id": connection_id, "kind": kind.value, "key": key,
+                               "value": change.value, "previous": change.previous},
+                              change.requeued)
+        return change
+
+    async def _connection(self, connection_id: int) -> str:
+        """How messages name a connection; refuses one that does not exist."""
+        row = await self.store.fetch_one(
+            "SELECT platform, tenant_name FROM connections WHERE id = ?", (connection_id,))
+        if row is None:
+            raise ConfigError(f"no connection {connection_id}; `syncdesk status` lists them")
+        return f"{row['platform']} ({row['tenant_name']})"
+
+    # -- budget --
+
+    async def day_budgets(self, capabilities: Mapping[str, Capabilities]
+                          ) -> dict[int, DayBudget]:
+        """Per connection id, today's quota and what its waiting jobs need of it, for every
+        connection whose platform has a daily limit (`capabilities` by platform name)."""
+        connections = {int(row["id"]): row for row in await self.store.fetch_all(
+            "SELECT id, platform, day_remaining, quota_at FROM connections")}
+        quotas = {connection_id: limits for connection_id, row in connections.items()
+                  if (limits := capabilities.get(row["platform"])) is not None
+                  and limits.limits.per_day is not None}
+        if not quotas:
+            return {}
+        waiting = (JobStatus.PENDING.value, JobStatus.IN_FLIGHT.value,
+                   JobStatus.UNCERTAIN.value)
+        marks = ", ".join("?" for _ in quotas)
+        rows = await self.store.fetch_all(
+            "SELECT connection_id, entity, operation, status = ? AS doubt, COUNT(*) AS n "
+            f"FROM sync_jobs WHERE connection_id IN ({marks}) AND status IN (?, ?, ?) "
+            "GROUP BY connection_id, entity, operation, doubt",
+            (JobStatus.UNCERTAIN.value, *quotas, *waiting))
+        records: dict[int, int] = dict.fromkeys(quotas, 0)
+        calls: dict[int, int] = dict.fromkeys(quotas, 0)
+        for row in rows:
+            connection_id, n = int(row["connection_id"]), int(row["n"])
+            caps = quotas[connection_id]
+            records[connection_id] += n
+            size = caps.limits.batch_size
+            if row["doubt"]:
+                calls[connection_id] += 2 * n
+            elif row["operation"] == "create" and Entity(row["entity"]) in caps.batched \
+                    and size > 1:
+                calls[connection_id] += -(-n // size)
+            else:
+                calls[connection_id] += n
+        today = self.clock().date()
+        budgets = {}
+        for connection_id, caps in quotas.items():
+            per_day = caps.limits.per_day
+            assert per_day is not None
+            row = connections[connection_id]
+            read_at = _when(row["quota_at"])
+            fresh = row["day_remaining"] is not None and read_at is not None \
+                and read_at.date() == today
+            budgets[connection_id] = DayBudget(
+                per_day=per_day, left=int(row["day_remaining"]) if fresh else per_day,
+                records=records[connection_id], calls=calls[connection_id])
+        return budgets
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -34,9 +34,19 @@ from ._errors import (
 )
 from ._ledger import Ledger
 from ._limiter import SENDING, RateGate
+from ._mappings import read_mappings
 from ._models import CreditNote, Entity, EntryStatus, Invoice, InvoiceStatus, Item, Payment
 from ._policy import Decision, JobFacts, RetryPolicy, decide
-from ._port import Capabilities, Operation, Provider, PushRequest, Quota, Record, RemoteRef
+from ._port import (
+    Capabilities,
+    ConnectionMappings,
+    Operation,
+    Provider,
+    PushRequest,
+    Quota,
+    Record,
+    RemoteRef,
+)
 from ._status import ConnectionState, JobStatus
 from ._sync_state import Attempt, ClaimedJob, SyncState
 from ._time import Clock
@@ -230,6 +240,8 @@ class ConnectionWorker:
         items = {item_id: item for item_id, item in
                  (await self.ledger.get_many(Entity.ITEM, item_ids)).items()
                  if isinstance(item, Item)}
+        # Once per round: a mapping set meanwhile reaches the very next claim.
+        mappings = await read_mappings(self.state.store, self.connection_id)
 
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
@@ -238,7 +250,7 @@ class ConnectionWorker:
             record = records.get(job.id)
             if record is None:
                 continue
-            prepared = await self._prepare_one(job, record, links, items)
+            prepared = await self._prepare_one(job, record, links, items, mappings)
             if prepared is None:
                 continue
             batchable = (batching and prepared.request.operation is Operation.CREATE
@@ -269,7 +281,8 @@ class ConnectionWorker:
 
     async def _prepare_one(self, job: ClaimedJob, record: Record,
                            links: dict[tuple[Entity, str], RemoteRef],
-                           items: dict[str, Item]) -> _Prepared | None:
+                           items: dict[str, Item],
+                           mappings: ConnectionMappings) -> _Prepared | None:
         now = self.clock()
         refs: dict[tuple[Entity, str], RemoteRef] = {}
         for parent in _parents(record):
@@ -304,7 +317,7 @@ class ConnectionWorker:
             used = {line.item_id: items[line.item_id] for line in record.lines
                     if line.item_id in items}
         return _Prepared(job, PushRequest(job.entity, operation, record, job.key, link, refs,
-                                          used))
+                                          used, mappings))
 
     async def _wait_or_block(self, job: ClaimedJob, parent: tuple[Entity, str],
                              now: datetime) -> None:

@@ -13,7 +13,7 @@ from ..format import ago, plain
 from ..keymap import bind
 from ..widgets.connection_panel import PARKED_WINDOW, health, parked
 from ..widgets.table import Row, Table
-from .accounts import AccountsScreen
+from .accounts import MappingScreen
 from .base import ListScreen
 from .modals import PromptScreen
 
@@ -90,4 +90,4 @@ class ConnectionsScreen(ListScreen):
 
     def action_map_accounts(self) -> None:
         if (connection := self.current) is not None:
-            self.app.push_screen(AccountsScreen(connection.platform))
+            self.app.push_screen(MappingScreen(connection.id, connection.platform))

@@ -1,4 +1,5 @@
-"""Small modal screens: confirm a wide action, ask for one value, list the keys."""
+"""Small modal screens: confirm a wide action, ask for one value, pick one from a platform's
+list, list the keys."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, OptionList, Static
+from textual.widgets.option_list import Option
+
+from engine import Choice
 
 from ..keymap import bind
 from ..widgets.table import Row, Table
@@ -67,6 +71,70 @@ class PromptScreen(ModalScreen[str | None]):
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.dismiss(event.value.strip() or None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class PickerScreen(ModalScreen[str | None]):
+    """Picks one entry of a platform's own list; dismisses with its value, or None.
+
+    There is no free text: what is typed only filters the list (by value, name or detail),
+    and enter takes the highlighted entry, so nothing the platform does not know can be
+    chosen. The current value starts highlighted."""
+
+    BINDINGS = [bind("back", "cancel"),
+                Binding("down", "move(1)", show=False), Binding("up", "move(-1)", show=False)]
+
+    def __init__(self, question: str, choices: Iterable[Choice],
+                 current: str | None = None) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = list(choices)
+        self.current = current
+        self.shown: list[Choice] = []
+        """The entries the filter leaves, in the list's order."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Label(Text(self.question), classes="question")
+            yield Input(placeholder=f"type to filter {len(self.choices)} entries")
+            yield OptionList()
+
+    def on_mount(self) -> None:
+        self._show("")
+        self.query_one(Input).focus()
+
+    def _show(self, typed: str) -> None:
+        words = typed.casefold().split()
+        self.shown = [choice for choice in self.choices
+                      if all(word in str(choice).casefold() for word in words)]
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options(Option(Text(str(choice)), id=str(index))
+                            for index, choice in enumerate(self.shown))
+        values = [choice.value for choice in self.shown]
+        if values:
+            options.highlighted = values.index(self.current) if self.current in values else 0
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self._show(event.value)
+
+    def action_move(self, step: int) -> None:
+        options = self.query_one(OptionList)
+        if self.shown:
+            options.highlighted = ((options.highlighted or 0) + step) % len(self.shown)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        highlighted = self.query_one(OptionList).highlighted
+        if highlighted is not None and self.shown:
+            self.dismiss(self.shown[highlighted].value)
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.dismiss(self.shown[event.option_index].value)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -10,7 +10,6 @@ from textual.widgets import Button
 
 from console.app import SyncdeskApp
 from console.commands import OperatorCommands
-from console.screens.accounts import AccountsScreen
 from console.screens.connections import ConnectionsScreen
 from console.screens.dashboard import DashboardScreen
 from console.screens.detail import DetailScreen
@@ -494,21 +493,3 @@ async def test_connections_pause_disconnect_purge(service: SyncService) -> None:
         await settle(pilot)
         assert asked == ["wave"] and "wave connected" in messages(app)
 
-
-async def test_account_mapping_requeues_skipped_records(app: SyncdeskApp,
-                                                       service: SyncService) -> None:
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("o")
-        await settle(pilot)
-        await pilot.press("m")
-        await settle(pilot)
-        accounts = app.screen
-        assert isinstance(accounts, AccountsScreen) and accounts.platform == "quickbooks"
-        await pilot.press("enter")
-        await settle(pilot)
-        await pilot.press(*"4010", "enter")
-        await settle(pilot)
-        assert await service.items_missing_account("quickbooks") == []
-        assert "I-2 → 4010 on quickbooks; 1 record re-queued" in messages(app)
-        assert await job_status(service, "INV-1004") == "pending"
