@@ -286,6 +286,10 @@ class SyncState:
         parent syncs (`retry_at` is only the fallback), so no stage idles behind a timer."""
         parent = waiting_for or (None, None)
         async with self.store.write() as db:
+            if waiting_for is not None and await _linked(db, job.connection_id, waiting_for):
+                # It synced after the round read its links: its wake-up is past, so the job
+                # is due now rather than behind the fallback timer.
+                retry_at, parent = None, (None, None)
             await db.execute(
                 "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, blocked_entity = ?, "
                 "blocked_record = ?, updated_at = ? WHERE id = ?",
@@ -481,6 +485,14 @@ def _attempt_row(job_id: int, attempt: Attempt, outcome: str, error: SyncError |
     return (job_id, to_iso(attempt.started_at), attempt.duration_ms, attempt.operation, outcome,
             error.error_class.value if error else None, error.code if error else None,
             error.message if error else None, error.http_status if error else None, remote_id)
+
+
+async def _linked(db: aiosqlite.Connection, connection_id: int,
+                  record: tuple[Entity, str]) -> bool:
+    async with db.execute("SELECT 1 FROM sync_links WHERE connection_id = ? AND entity = ? "
+                          "AND record_id = ?", (connection_id, record[0].value,
+                                                record[1])) as cursor:
+        return await cursor.fetchone() is not None
 
 
 async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attempt,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 
@@ -10,6 +12,7 @@ import pytest
 
 from engine import (
     Allocation,
+    ConnectionSettings,
     CreditNote,
     Duplicate,
     Entity,
@@ -223,6 +226,44 @@ async def test_credit_note_applied_through_a_linking_payment(
     assert remote_invoice["Balance"] == 225.5
     assert (await state(control))["objects"]["payment"] == 1  # the same payment, updated
     assert await provider.find(Entity.CREDIT_NOTE, note) is not None
+
+
+class _Together(httpx.AsyncBaseTransport):
+    """Holds every credit memo write until `count` of them are on their way at once."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, count: int) -> None:
+        self.inner = inner
+        self.count = count
+        self.arrived = 0
+        self.all_here = asyncio.Event()
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "POST" and request.url.path.endswith("/creditmemo"):
+            self.arrived += 1
+            if self.arrived == self.count:
+                self.all_here.set()
+            # Sent one after another, the first never sees the others: the client's own
+            # timeout ends its wait and the push fails.
+            await self.all_here.wait()
+        return await self.inner.handle_async_request(request)
+
+
+async def test_batch_sends_credit_notes_that_apply_credit_side_by_side(
+        settings: ConnectionSettings, tokens: SandboxTokens, ledger: Ledger,
+        recorder: httpx.AsyncBaseTransport, control: httpx.AsyncClient) -> None:
+    together = _Together(recorder, 3)
+    provider = QuickBooksProvider(replace(settings, transport=together), tokens)
+    await _basics(provider, ledger)
+    await ledger.push(provider, Entity.INVOICE, invoice())
+    notes = [CreditNote(id=f"cn{n}", number=f"CN-{n}", customer_id="c1", date=date(2026, 2, 2),
+                        lines=[Line(description="Goodwill", unit_price=Decimal(10))],
+                        allocations=[Allocation(invoice_id="inv1", amount=Decimal(10))])
+             for n in range(3)]
+    results = await provider.push_batch([ledger.request(Entity.CREDIT_NOTE, note)
+                                         for note in notes])
+    await provider.aclose()
+    assert [getattr(r, "number", r) for r in results] == ["CN-0", "CN-1", "CN-2"]
+    assert (await state(control))["objects"]["payment"] == 3  # each applied once
 
 
 async def test_lists_page_through_everything(settings: object, tokens: SandboxTokens,
