@@ -40,7 +40,8 @@ def exclusive_price(line: Line, rate: Decimal | None, *, currency: str, places: 
     landed = (line.quantity * price).quantize(CENT, rounding=ROUND_HALF_UP)
     tax = platform_tax(landed, rate)
     if landed == net and tax == line.tax_amount:
-        return price
+        # Cents when they suffice, as a person would type the price.
+        return price.quantize(CENT) if price == price.quantize(CENT) else price
     raise Unsupported(
         f"{where} is {gross} including {line.tax_amount} tax, but {platform} takes amounts "
         f"before tax and computes {rate}% on them itself: {line.quantity} × {price} = "

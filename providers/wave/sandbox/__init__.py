@@ -20,6 +20,13 @@ Choices where Wave's behaviour is not documented (PLATFORMS.md §3, UNCERTAIN):
 - A product created without `incomeAccountId` is booked to the "Sales" account.
 - `moneyTransactionCreate` exists (with its `isClassicAccounting` gate) but, as on Wave,
   what it writes can never be read back.
+- An invoice with payments recorded cannot be deleted (input error on `invoiceId`): remove
+  the payments first, as Wave's app asks. The public API records no payments on invoices,
+  so `Books.record_payment` stands in for a person recording one in Wave's app.
+- Taxes are computed from the sales tax's rate (line subtotal × rate, to the cent, half up)
+  unless an input names the amount; the invoice's `taxTotal` and `total` follow.
+- Unknown fields are refused, never dropped: every request is validated against the schema,
+  so `{"input": {"colour": …}}` answers GRAPHQL_VALIDATION_FAILED (PLATFORMS.md §3.4, §6.19).
 
 Every business starts with Wave's default chart: bank and cash accounts, accounts
 receivable, income accounts ("Sales", "Services", "Discounts", "Other Income") and a sales
