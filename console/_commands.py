@@ -290,6 +290,60 @@ async def end_record(args: argparse.Namespace) -> int:
     return 0
 
 
+async def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._http import build_api
+
+    async with open_store(args) as store:
+        config = uvicorn.Config(build_api(store), host=args.host, port=args.port,
+                                log_level="warning", lifespan="off")
+        server = uvicorn.Server(config)
+        print(f"syncdesk API on http://{args.host}:{args.port}/v1 "
+              f"(OpenAPI at /v1/openapi.json; store {store.path})", flush=True)
+        await server.serve()
+    return 0
+
+
+async def api_key(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from engine import ApiKeys
+
+    if args.action != "list" and not args.name:
+        raise ConfigError(f"api-key {args.action} needs the key's name")
+    async with open_store(args) as store:
+        keys = ApiKeys(store)
+        if args.action == "list":
+            listed = await keys.list()
+            if args.json:
+                print_json([{"name": k.name, "hint": k.hint, "read_only": k.read_only,
+                             "created_at": k.created_at.isoformat(),
+                             "expires_at": k.expires_at.isoformat() if k.expires_at else None}
+                            for k in listed])
+            for k in [] if args.json else listed:
+                ends = f", until {k.expires_at:%Y-%m-%d %H:%M} UTC" if k.expires_at else ""
+                print(f"{k.name}  {k.hint}…  {'read-only' if k.read_only else 'read-write'}"
+                      f"{ends}")
+            return 0
+        if args.action == "revoke":
+            await keys.revoke(args.name)
+            print(f"API key {args.name!r} revoked: it no longer works")
+            return 0
+        if args.action == "create":
+            key, secret = await keys.create(args.name, read_only=args.read_only)
+        else:
+            key, secret = await keys.rotate(args.name,
+                                            overlap=timedelta(hours=args.overlap_hours))
+    if args.json:
+        print_json({"name": key.name, "key": secret, "read_only": key.read_only})
+    else:
+        print(secret)
+        print(f"(the key {key.name!r}; shown only now, the store keeps just its hash)",
+              file=sys.stderr)
+    return 0
+
+
 async def connection_command(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         connection_id = await resolve_connection(store, args.connection)

@@ -196,6 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=30.0,
                    help="seconds to wait for a platform's answer (default 30)")
 
+    p = command("serve", "serve", "Serve the HTTP API the business's own app feeds "
+                "records through (docs/API.md).")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default loopback; put TLS in front otherwise)")
+    p.add_argument("--port", type=int, default=8470)
+
+    p = command("api-key", "api_key", "Make, list, rotate or revoke the HTTP API's keys.")
+    p.add_argument("action", choices=["create", "list", "rotate", "revoke"])
+    p.add_argument("name", nargs="?", help="who uses the key (an app, a script); not for list")
+    p.add_argument("--read-only", action="store_true", help="create: a key that only reads")
+    p.add_argument("--overlap-hours", type=float, default=24.0,
+                   help="rotate: how long the old key keeps working (default 24)")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
     p.add_argument("action", choices=["serve"])
     p.add_argument("--platform", required=True, choices=PLATFORM_NAMES)

@@ -1,5 +1,6 @@
 """syncdesk's engine: the ledger, the store, the sync engine and the port to platforms."""
 
+from ._api_keys import ApiKey, ApiKeys
 from ._classify import classify, normalise_name
 from ._connections import (
     ConnectionRow,
@@ -39,8 +40,8 @@ from ._errors import (
     Validation,
     unmapped_code,
 )
-from ._importer import ParsedFile, Problem, parse_file
-from ._ledger import Balance, Ledger, Rejection, UpsertResult
+from ._importer import SECTIONS, ParsedFile, Problem, parse_file, parse_json
+from ._ledger import Balance, Ledger, Lifecycle, Rejection, UpsertResult
 from ._mappings import (
     Choice,
     MappingChange,
@@ -51,6 +52,7 @@ from ._mappings import (
     parse_kind,
 )
 from ._models import (
+    MODEL_OF,
     Address,
     Allocation,
     Classification,
@@ -92,6 +94,7 @@ from ._port import (
 )
 from ._secrets import Sealer
 from ._service import (
+    hint_for,
     PROBLEM_STATUSES,
     QUERY_KEYS,
     AttemptRow,
@@ -122,13 +125,17 @@ __all__ = [
     "ERROR_TYPES",
     "JOB_STATUSES",
     "MINOR_UNITS",
+    "MODEL_OF",
     "PROBLEM_STATUSES",
     "QUERY_KEYS",
     "RETRYABLE",
+    "SECTIONS",
     "UNMAPPED_ITEM_NAME",
     "UNMAPPED_ITEM_SKU",
     "Address",
     "Allocation",
+    "ApiKey",
+    "ApiKeys",
     "AttemptRow",
     "AuthExpired",
     "AuthRevoked",
@@ -166,6 +173,7 @@ __all__ = [
     "JobRow",
     "JobStatus",
     "Ledger",
+    "Lifecycle",
     "Limits",
     "Line",
     "MappingChange",
@@ -228,11 +236,13 @@ __all__ = [
     "decide",
     "default_db_path",
     "generate_demo",
+    "hint_for",
     "income_account_for",
     "live_connections",
     "normalise_name",
     "open_provider",
     "parse_file",
+    "parse_json",
     "parse_kind",
     "pull_directory",
     "unmapped_code",

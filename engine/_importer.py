@@ -92,6 +92,12 @@ class ParsedFile:
     problems: list[Problem]
 
 
+def parse_json(name: str, text: str) -> ParsedFile:
+    """A ledger document given as text (an API request's body, named `name` in problems):
+    every check a .json file gets, exact numbers included."""
+    return _read_json(name, text)
+
+
 def parse_file(path: Path) -> ParsedFile:
     """Read a .json or .csv ledger file. Raises `InputError` only if it cannot be read."""
     reader = _READERS.get(path.suffix.lower())

@@ -109,14 +109,15 @@ class Ledger:
 
     async def upsert(self, records: Sequence[Record], *, partial: bool = False,
                      linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]] | None = None,
-                     ) -> UpsertResult:
+                     actor: str | None = None) -> UpsertResult:
         """Insert or update records (keyed by their own id), queueing their sync jobs.
 
         With `partial` False, any rejected record rolls the whole batch back and raises
         `InputError` listing every rejection. With `partial` True the good records are kept
         and the rejected ones are returned. `linked` names records that already exist on a
         connection (pulled from the platform): they are linked there and marked synced in
-        the same transaction, so no worker can push them back as new.
+        the same transaction, so no worker can push them back as new. With `actor`, a
+        change is in the audit log under that name, in the same transaction.
         """
         result = UpsertResult()
         linked = linked or {}
@@ -141,6 +142,14 @@ class Ledger:
                 lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
                 raise InputError(f"{len(result.rejected)} record(s) rejected, nothing was "
                                  f"saved:\n{lines}")
+            if actor is not None and (result.created or result.updated):
+                await db.execute(
+                    "INSERT INTO audit (at, actor, command, scope, affected) "
+                    "VALUES (?, ?, 'upsert', ?, ?)",
+                    (to_iso(self.clock()), actor, json.dumps({
+                        "records": [describe(entity_of(r), r) for r in ordered[:20]],
+                        "created": result.created, "updated": result.updated}),
+                     result.created + result.updated))
         return result
 
     async def get(self, entity: Entity, record_id: str) -> Record | None:

@@ -529,15 +529,7 @@ class SyncService:
         total = await self.store.fetch_value(
             "SELECT COUNT(*) FROM sync_attempts WHERE job_id = ?", (job_id,))
         job = _job(row)
-        hint = ""
-        if job.error_class:
-            hint = ERROR_TYPES[ErrorClass(job.error_class)].hint
-        if job.status == "blocked":
-            hint = "Waits for the record it depends on; resumes by itself once that syncs."
-        if job.in_doubt:
-            hint = ("Its last write may have reached the platform without an answer: before "
-                    "sending again, syncdesk looks for its own copy there and links it if found. "
-                    + hint).strip()
+        hint = hint_for(job)
         return JobDetail(
             job=job,
             attempts=[AttemptRow(
@@ -642,6 +634,24 @@ class SyncService:
                       "allocations WHERE source_entity = 'payment' AND invoice_id = ?)))")
             params = [job_id, row["connection_id"], row["record_id"]]
         return await self._requeue(clause, params, "resync", {"job_id": job_id})
+
+    async def record_jobs(self, entity: Entity, record_id: str) -> list[tuple[JobRow, str | None]]:
+        """One record's job on each connection (with the platform's number for it): how it
+        stands everywhere, for the business's app."""
+        rows = await self.store.fetch_all(
+            f"{_JOB_SELECT} WHERE j.entity = ? AND j.record_id = ? ORDER BY j.connection_id",
+            (entity.value, record_id))
+        return [(_job(row), row["remote_number"]) for row in rows]
+
+    async def problem_jobs(self, where: JobFilter, *, after: int = 0, limit: int = 100
+                           ) -> list[JobRow]:
+        """Jobs that need a person matching `where`, in id order from after `after`: the
+        pages of an API client that reads them all."""
+        clause, params = where.sql()
+        rows = await self.store.fetch_all(
+            f"{_JOB_SELECT} WHERE {_NEEDS_A_PERSON} AND {clause} AND j.id > ? "
+            "ORDER BY j.id LIMIT ?", [*params, after, limit])
+        return [_job(row) for row in rows]
 
     async def end_record(self, entity: Entity, record_id: str, *, unapply: bool = False,
                          delete: bool = False) -> Lifecycle:
@@ -894,6 +904,20 @@ _JOB_SELECT = """
     LEFT JOIN sync_links l
         ON l.connection_id = j.connection_id AND l.entity = j.entity AND l.record_id = j.record_id
 """
+
+
+def hint_for(job: JobRow) -> str:
+    """What a person can do about the job's state, in words that are true for it."""
+    hint = ""
+    if job.error_class:
+        hint = ERROR_TYPES[ErrorClass(job.error_class)].hint
+    if job.status == "blocked":
+        hint = "Waits for the record it depends on; resumes by itself once that syncs."
+    if job.in_doubt:
+        hint = ("Its last write may have reached the platform without an answer: before "
+                "sending again, syncdesk looks for its own copy there and links it if found. "
+                + hint).strip()
+    return hint
 
 
 def _job(row: aiosqlite.Row) -> JobRow:
