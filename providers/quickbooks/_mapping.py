@@ -136,8 +136,7 @@ def income_account(item: Item, mappings: ConnectionMappings) -> str:
     account = (mappings.income_accounts.get(item.id) or item.income_account_for(PLATFORM)
                or mappings.default_income_account)
     if not account:
-        raise Unmapped(f"item '{item.name}' has no income account for QuickBooks: map "
-                       f"'{item.id}' or a default income account for this connection",
+        raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — map one",
                        field="income_account")
     return account
 

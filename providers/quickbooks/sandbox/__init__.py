@@ -152,8 +152,10 @@ def _seed_demo(company: Company) -> None:
         "CustomerRef": {"value": riverside["Id"]},
         "Line": [{"DetailType": "SalesItemLineDetail", "Amount": Decimal("1250.00"),
                   "Description": "Quarterly grounds maintenance",
-                  "SalesItemLineDetail": {"ItemRef": {"value": "1"}, "Qty": Decimal(1),
-                                          "UnitPrice": Decimal("1250.00")}}],
+                  "SalesItemLineDetail": {
+                      "ItemRef": {"value": "1"}, "Qty": Decimal(1),
+                      "UnitPrice": Decimal("1250.00"),
+                      "TaxCodeRef": {"value": "NON" if company.prefs.country == "US" else "14"}}}],
     }, BUILDERS["Invoice"])
 
 

@@ -137,11 +137,12 @@ def _sales_txn(entity: str) -> Builder:
             "Line": [*lines, {"Amount": subtotal, "DetailType": "SubTotalLineDetail",
                               "SubTotalLineDetail": {}}],
             "TxnTaxDetail": tax_detail,
-            "GlobalTaxCalculation": calculation,
             "TotalAmt": total,
             "PrintStatus": body.get("PrintStatus", "NeedToPrint"),
             "EmailStatus": body.get("EmailStatus", "NotSet"),
         }
+        if company.prefs.country != "US":
+            built["GlobalTaxCalculation"] = calculation  # US companies have none
         if entity == "Invoice":
             built["Deposit"] = body.get("Deposit", Decimal(0))
         if current is not None:
@@ -182,7 +183,9 @@ def _sales_lines(company: Company, lines_in: Any, current: Obj | None) -> list[O
         if "ItemRef" in detail:
             item = company.resolve("Item", detail["ItemRef"], "Line.SalesItemLineDetail.ItemRef")
             detail["ItemRef"] = _named(detail["ItemRef"], item, "Name")
-        detail["TaxCodeRef"] = _line_tax_code(company, detail.get("TaxCodeRef"))
+        tax_code = _line_tax_code(company, detail.get("TaxCodeRef"))
+        if tax_code is not None:
+            detail["TaxCodeRef"] = tax_code
         if "ClassRef" in detail:
             company.reference("Class", detail["ClassRef"], "Line.SalesItemLineDetail.ClassRef")
         line_id = str(line["Id"]) if line.get("Id") in known_ids else None
@@ -243,7 +246,7 @@ def _tax_detail(company: Company, given: Any, lines: list[Obj], calculation: str
         if calculation == "NotApplicable":
             return {"TotalTax": Decimal(0)}
         for line in lines:
-            ref = line["SalesItemLineDetail"]["TaxCodeRef"]
+            ref = line["SalesItemLineDetail"].get("TaxCodeRef")
             if ref is None:
                 raise _business("Make sure all your transactions have a tax rate before you "
                                 "save.", "Line.SalesItemLineDetail.TaxCodeRef")

@@ -214,3 +214,97 @@ async def test_xml_unless_json_is_asked_for(api: Api, control: httpx.AsyncClient
     assert response.headers["content-type"].startswith("application/xml")
     assert '<CustomerRef name="Riverside Property Group LLC">1</CustomerRef>' in response.text
     assert "<DocNumber>INV-1042</DocNumber>" in response.text
+
+
+async def test_an_unknown_field_anywhere_is_2010_and_nothing_is_saved(api: Api) -> None:
+    before = (await api.query("select count(*) from Invoice"))["QueryResponse"]["totalCount"]
+    typo = {**LINE, "SalesItemLineDetail": {**LINE["SalesItemLineDetail"],
+                                            "ClasRef": {"value": "1"}}}
+    refused = await api.post("invoice", {"CustomerRef": {"value": "1"}, "Line": [typo]})
+    assert refused.status_code == 400 and _code(refused) == "2010"
+    error = refused.json()["Fault"]["Error"][0]
+    assert error["Detail"].startswith('Property Name:Unrecognized field "ClasRef" (class '
+                                      "com.intuit.schema.finance.v3.SalesItemLineDetail)")
+    top = await api.post("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": 5,
+                                     "PaymentMethod": {"value": "1"}})
+    assert _code(top) == "2010" and '"PaymentMethod"' in top.text
+    batch = await api.post("batch", {"BatchItemRequest": [{"bId": "b1", "operation": "create",
+                                                           "Customer": {"DisplayName": "X",
+                                                                        "Nick": "x"}}]})
+    assert batch.json()["BatchItemResponse"][0]["Fault"]["Error"][0]["code"] == "2010"
+    after = (await api.query("select count(*) from Invoice"))["QueryResponse"]["totalCount"]
+    assert after == before
+    assert (await api.query("select * from Customer where DisplayName = 'X'"))[
+        "QueryResponse"] == {}
+
+
+async def test_classes_locations_methods_and_deposit_accounts_are_references(api: Api) -> None:
+    line = {**LINE, "SalesItemLineDetail": {**LINE["SalesItemLineDetail"],
+                                            "ClassRef": {"value": "99"}}}
+    for body in ({"CustomerRef": {"value": "1"}, "Line": [line]},
+                 {"CustomerRef": {"value": "1"}, "Line": [LINE], "DepartmentRef": {"value": "9"}}):
+        refused = await api.post("invoice", body)
+        assert _code(refused) == "2500", refused.text
+    for field in ({"PaymentMethodRef": {"value": "77"}}, {"DepositToAccountRef": {"value": "7"}}):
+        refused = await api.post("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": 5,
+                                             **field})
+        assert _code(refused) == "2500", refused.text
+    income = await api.post("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": 5,
+                                        "DepositToAccountRef": {"value": "79"}})
+    assert _code(income) == "6000"  # an income account takes no deposits
+    good = await api.post("payment", {"CustomerRef": {"value": "1"}, "TotalAmt": 5,
+                                      "PaymentMethodRef": {"value": "2"},
+                                      "DepositToAccountRef": {"value": "35"}})
+    assert good.status_code == 200
+
+
+async def test_us_tax_is_one_sales_tax_on_the_lines_coded_tax(api: Api) -> None:
+    taxed = {"DetailType": "SalesItemLineDetail", "Amount": 100, "SalesItemLineDetail": {
+        "ItemRef": {"value": "1"}, "Qty": 1, "UnitPrice": 100, "TaxCodeRef": {"value": "TAX"}}}
+    made = (await api.post("invoice", {"CustomerRef": {"value": "1"}, "Line": [taxed, LINE],
+                                       "TxnTaxDetail": {"TxnTaxCodeRef": {"value": "4"}}}))
+    invoice = made.json()["Invoice"]
+    assert invoice["TxnTaxDetail"]["TotalTax"] == 6.85  # Nevada 6.85 % of the 100.00
+    assert invoice["TxnTaxDetail"]["TaxLine"][0]["TaxLineDetail"]["TaxRateRef"] == {"value": "5"}
+    assert invoice["TotalAmt"] == 100 + 47.5 + 6.85
+    inclusive = await api.post("invoice", {"CustomerRef": {"value": "1"}, "Line": [taxed],
+                                           "GlobalTaxCalculation": "TaxInclusive"})
+    assert _code(inclusive) == "6000"
+    per_line = {**taxed, "SalesItemLineDetail": {**taxed["SalesItemLineDetail"],
+                                                 "TaxCodeRef": {"value": "2"}}}
+    assert _code(await api.post("invoice", {"CustomerRef": {"value": "1"},
+                                            "Line": [per_line]})) == "6100"
+
+
+async def test_elsewhere_each_line_has_its_rate_and_inclusive_amounts_hold_it() -> None:
+    app = create_sandbox_app(clock=Clock(), limits_enabled=False, country="GB")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=BASE) as raw:
+        api = Api(raw, str(app.state.sandbox.authority.grant_direct("t")["access_token"]))
+        info = (await api.get(f"companyinfo/{REALM}")).json()["CompanyInfo"]
+        assert info["Country"] == "GB"
+
+        def line(amount: str, code: str | None) -> dict[str, object]:
+            detail: dict[str, object] = {"ItemRef": {"value": "1"}, "Qty": 1,
+                                         "UnitPrice": float(amount)}
+            if code:
+                detail["TaxCodeRef"] = {"value": code}
+            return {"DetailType": "SalesItemLineDetail", "Amount": float(amount),
+                    "SalesItemLineDetail": detail}
+
+        lines = [line("120.00", "10"), line("21.00", "12"), line("9.99", "14")]
+        for calculation, tax, total in (("TaxExcluded", 25.05, 176.04),
+                                        ("TaxInclusive", 21.00, 150.99)):
+            made = (await api.post("invoice", {"CustomerRef": {"value": "1"}, "Line": lines,
+                                               "GlobalTaxCalculation": calculation})).json()
+            assert (made["Invoice"]["TxnTaxDetail"]["TotalTax"],
+                    made["Invoice"]["TotalAmt"]) == (tax, total), calculation
+        missing = await api.post("invoice", {"CustomerRef": {"value": "1"},
+                                             "Line": [line("10.00", None)]})
+        assert _code(missing) == "6000" and "tax rate" in missing.text
+        untaxed = await api.post("invoice", {"CustomerRef": {"value": "1"},
+                                             "Line": [line("10.00", None)],
+                                             "GlobalTaxCalculation": "NotApplicable"})
+        assert untaxed.json()["Invoice"]["TotalAmt"] == 10
+        us_code = await api.post("invoice", {"CustomerRef": {"value": "1"},
+                                             "Line": [line("10.00", "TAX")]})
+        assert _code(us_code) == "2500"
