@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import getpass
 import json
 import secrets
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from engine import (
+    Choice,
     ConfigError,
     ConnectionRow,
     ConnectionSettings,
@@ -24,6 +26,8 @@ from engine import (
     Entity,
     JobFilter,
     Ledger,
+    MappingKind,
+    MappingRefused,
     Platform,
     Provider,
     Record,
@@ -32,12 +36,14 @@ from engine import (
     SyncEngine,
     SyncService,
     WorkerSettings,
+    check_value,
     connection_settings,
     default_db_path,
     generate_demo,
     live_connections,
     open_provider,
     parse_file,
+    parse_kind,
     pull_directory,
 )
 
@@ -397,6 +403,109 @@ def _revoker(store: Store) -> Any:
     return revoke
 
 
+# -- mappings ------------------------------------------------------------------------------
+
+
+def _mapping_service(store: Store) -> SyncService:
+    """A service that reads the platforms' lists through each connection's provider."""
+    return new_service(store, providers=functools.partial(_provider_for, store))
+
+
+async def map_command(args: argparse.Namespace) -> int:
+    words = list(args.words)
+    wanted = {"list": (0, 1), "set": (2, 3), "unset": (1, 2), "options": (1, 1)}[args.action]
+    if not wanted[0] <= len(words) <= wanted[1]:
+        usage = {"list": "[KIND]", "set": "KIND [KEY] VALUE", "unset": "KIND [KEY]",
+                 "options": "KIND"}[args.action]
+        raise ConfigError(f"map {args.action} takes {usage}, got {len(words)} word(s)")
+    kind = parse_kind(words[0]) if words else None
+    async with open_store(args, read_only=args.action == "list" and _looking(args),
+                          upgrade=True) as store:
+        connection_id = await resolve_connection(store, args.connection)
+        assert connection_id is not None
+        service = _mapping_service(store)
+        if args.action == "list":
+            entries = [e for e in await service.mappings(connection_id)
+                       if kind is None or e.kind is kind]
+            if args.json:
+                print_json([{"kind": e.kind.value, "key": e.key or None, "name": e.key_name,
+                             "value": e.value, "label": e.label, "waiting": e.waiting}
+                            for e in entries])
+                return 0
+            for e in entries:
+                value = f"{e.value} ({e.label})" if e.value and e.label not in ("", e.value) \
+                    else e.value or "— not mapped"
+                waiting = f"  {e.waiting} record(s) held back" if e.waiting else ""
+                print(f"{e.kind.value:<23} {e.key:<20.20} {e.key_name:<24.24} {value}{waiting}")
+            return 0
+        assert kind is not None
+        if args.action == "options":
+            choices = await service.mapping_choices(connection_id, kind)
+            if args.json:
+                print_json([_choice_json(choice) for choice in choices])
+            for choice in [] if args.json else choices:
+                print(choice)
+            return 0
+        key = words[1] if len(words) == (3 if args.action == "set" else 2) else None
+        try:
+            if args.action == "set":
+                change = await service.set_mapping(connection_id, kind, key, words[-1])
+            else:
+                change = await service.unset_mapping(connection_id, kind, key)
+        except MappingRefused as refused:
+            if not args.json:
+                raise
+            print_json({"error": str(refused),
+                        "choices": [_choice_json(choice) for choice in refused.choices]})
+            return 2
+    if args.json:
+        print_json({"connection": connection_id, "kind": change.kind.value,
+                    "key": change.key or None, "value": change.value,
+                    "previous": change.previous, "requeued": change.requeued})
+        return 0
+    slot = change.kind.label + (f" of {change.key}" if change.key else "")
+    done = f"→ {change.value}" if change.value else "unset"
+    was = f" (was {change.previous})" if change.previous else ""
+    print(f"connection {connection_id}: {slot} {done}{was}; "
+          f"{change.requeued} record(s) re-queued")
+    return 0
+
+
+def _choice_json(choice: Choice) -> dict[str, str]:
+    return {"value": choice.value, "name": choice.name, "detail": choice.detail}
+
+
+async def apply_config_mappings(store: Store, config: Config) -> int:
+    """Set config.toml's `[mappings.<connection>]`, each checked against the platform's list
+    as `map set` checks it (on every start: a value since deleted on the platform stops the
+    start, naming it); values already set are left alone. Returns how many changed."""
+    changed = 0
+    service = _mapping_service(store)
+    for ref, entries in config.mappings.items():
+        try:
+            connection_id = await resolve_connection(store, ref)
+        except ConfigError as exc:
+            raise ConfigError(f"config.toml [mappings.{ref}]: {exc}") from None
+        assert connection_id is not None
+        current = {(e.kind, e.key): e.value for e in await service.mappings(connection_id)}
+        lists: dict[MappingKind, list[Choice]] = {}
+        for kind, key, value in entries:
+            if kind not in lists:
+                lists[kind] = await service.mapping_choices(connection_id, kind)
+            where = f"config.toml [mappings.{ref}] {kind.value}" + (f" {key}" if key else "")
+            try:
+                title = f"{ref} (connection {connection_id})"
+                if check_value(kind, value, lists[kind], title).value == current.get(
+                        (kind, key or "")):
+                    continue
+                await service.set_mapping(connection_id, kind, key, value,
+                                          choices=lists[kind])
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            changed += 1
+    return changed
+
+
 async def pull(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         connection_id = await resolve_connection(store, args.connection)
@@ -490,6 +599,8 @@ async def engine_run(args: argparse.Namespace) -> int:
     stop = asyncio.Event()
     _stop_on_signals(stop)
     async with open_store(args) as store:
+        if mapped := await apply_config_mappings(store, Config.load()):
+            print(f"{mapped} mapping(s) set from config.toml", flush=True)
         print(f"engine running on {store.path}; Ctrl+C or SIGTERM stops it", flush=True)
         report = await _engine(store, Sealer.load(), timeout=args.timeout).run(
             stop, until_idle=args.until_idle)
@@ -540,6 +651,7 @@ async def demo(args: argparse.Namespace) -> int:
     fleet, store = await prepare_demo(db, args.size, args.seed, limits=limits,
                                       first_port=args.ports)
     try:
+        await apply_config_mappings(store, Config.load())
         if args.headless:
             stop = asyncio.Event()
             _stop_on_signals(stop)
@@ -617,7 +729,8 @@ def _console_app(store: Store, *, read_only: bool) -> Any:
     from .app import SyncdeskApp
 
     config = Config.load()
-    return SyncdeskApp(new_service(store, read_only=read_only, revoker=_revoker(store)),
+    return SyncdeskApp(new_service(store, read_only=read_only, revoker=_revoker(store),
+                                   providers=functools.partial(_provider_for, store)),
                        read_only=read_only, keymap=config.keymap)
 
 

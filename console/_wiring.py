@@ -20,11 +20,13 @@ from engine import (
     ConfigError,
     ConnectionSettings,
     Grant,
+    MappingKind,
     NewConnection,
     Platform,
     Sealer,
     Store,
     add_connection,
+    parse_kind,
 )
 
 from ._names import PLATFORM_NAMES
@@ -63,6 +65,9 @@ class Config:
     schedule: str | None = None
     engine: Mapping[str, float] = field(default_factory=dict)
     """`[engine]` tunables other than the schedule (see `ENGINE_TUNABLES`)."""
+    mappings: Mapping[str, tuple[ConfigMapping, ...]] = field(default_factory=dict)
+    """`[mappings.<connection id or platform>]`: set at `engine run` and `demo` start,
+    checked against the platform's lists like any other mapping (`mapping_sections`)."""
 
     @classmethod
     def load(cls, path: Path | None = None) -> Config:
@@ -79,10 +84,11 @@ class Config:
         keymap = data.get("keymap", {})
         if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
             raise ConfigError(f"{path}: [keymap] maps binding ids to keys, e.g. retry = \"t\"")
-        unknown = set(data) - {"keymap", "platforms", "engine"}
+        unknown = set(data) - {"keymap", "platforms", "engine", "mappings"}
         if unknown:
             raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; "
-                              "expected [keymap], [platforms.<name>], [engine]")
+                              "expected [keymap], [platforms.<name>], [engine], "
+                              "[mappings.<connection>]")
         engine = dict(data.get("engine", {}))
         schedule = engine.pop("schedule", None)
         for key, value in engine.items():
@@ -93,7 +99,51 @@ class Config:
                 raise ConfigError(f"{path}: [engine] {key} must be a positive number "
                                   f"({ENGINE_TUNABLES[key]}), not {value!r}")
         return cls(keymap=keymap, platforms=data.get("platforms", {}), schedule=schedule,
-                   engine=engine)
+                   engine=engine, mappings=mapping_sections(path, data.get("mappings", {})))
+
+
+ConfigMapping = tuple[MappingKind, str | None, str]
+"""One mapping of config.toml: kind, local key (None for a connection-wide kind), value."""
+
+
+def mapping_sections(path: Path, sections: Any) -> dict[str, tuple[ConfigMapping, ...]]:
+    """`[mappings.<connection>]` tables, shaped like this (values are the platform's codes):
+
+        [mappings.quickbooks]
+        default_income_account = "79"
+        deposit_account = "35"
+        [mappings.quickbooks.tax_code]
+        GST = "TAX"
+        [mappings.quickbooks.income_account]
+        TILE-SQFT = "79"
+    """
+    if not isinstance(sections, dict):
+        raise ConfigError(f"{path}: [mappings] holds one table per connection, "
+                          "[mappings.<connection id or platform>]")
+    found: dict[str, tuple[ConfigMapping, ...]] = {}
+    for connection, table in sections.items():
+        where = f"{path}: [mappings.{connection}]"
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where} must be a table of kind = value")
+        entries: list[ConfigMapping] = []
+        for name, value in table.items():
+            try:
+                kind = parse_kind(name)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if not kind.keyed:
+                if not isinstance(value, str):
+                    raise ConfigError(f"{where} {name} is one platform code, e.g. "
+                                      f'{name} = "…", not {value!r}')
+                entries.append((kind, None, value))
+                continue
+            if not isinstance(value, dict) or not all(
+                    isinstance(v, str) for v in value.values()):
+                raise ConfigError(f"{where} {name} maps each {kind.key_label} to a platform "
+                                  f'code: [mappings.{connection}.{name}] then KEY = "CODE"')
+            entries.extend((kind, str(key), code) for key, code in value.items())
+        found[str(connection)] = tuple(entries)
+    return found
 
 
 ENGINE_TUNABLES = {

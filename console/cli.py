@@ -189,6 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
                 "ones that match local records, import the rest.")
     p.add_argument("connection", help="connection id or platform name")
 
+    p = command("map", "map_command", "List, set or unset a connection's mappings (income "
+                "accounts per item and a default, the deposit account, tax codes, the untaxed "
+                "code, payment methods, classes, locations); a value is checked against the "
+                "platform's own list, which `options` prints.")
+    p.add_argument("action", choices=["list", "set", "unset", "options"])
+    p.add_argument("words", nargs="*", metavar="KIND [KEY] VALUE",
+                   help="set: KIND [KEY] VALUE (KEY: the local item id, tax code, payment "
+                        "method, class or location; none for a connection-wide kind); "
+                        "unset: KIND [KEY]; options: KIND; list: [KIND]")
+    p.add_argument("--connection", required=True, help="connection id or platform name")
+    p.add_argument("--json", action="store_true")
+
     p = command("engine", "engine_run", "Run the sync engine until interrupted.")
     p.add_argument("action", choices=["run"])
     p.add_argument("--until-idle", action="store_true",

@@ -48,6 +48,7 @@ from ._mappings import (
     MappingEntry,
     MappingKind,
     MappingRefused,
+    check_value,
     income_account_for,
     parse_kind,
 )
@@ -231,6 +232,7 @@ __all__ = [
     "WorkerSettings",
     "add_connection",
     "check_links",
+    "check_value",
     "classify",
     "connection_settings",
     "decide",

@@ -3,17 +3,21 @@ one query, and a change re-queues exactly the records it unblocks."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from console._wiring import platforms
+from console._wiring import Config, connect_sandbox, platforms
+from console.cli import main
 from engine import (
     ConfigError,
     ConnectionMappings,
@@ -21,11 +25,14 @@ from engine import (
     Invoice,
     InvoiceStatus,
     Item,
+    Ledger,
     Line,
     MappingKind,
     MappingRefused,
     Provider,
     PushRequest,
+    Sealer,
+    Store,
     SyncService,
     Unmapped,
     income_account_for,
@@ -239,3 +246,110 @@ async def _provider(world: World, platform: str) -> Provider:
     provider = await open_provider(world.store, row, platforms()[platform], world.sealer)
     await provider.aclose()
     return provider
+
+
+# -- the CLI and config.toml ---------------------------------------------------------------
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Path]:
+    """A store connected to a QuickBooks sandbox served on loopback, as `syncdesk` reaches it."""
+    from console._fleet import SandboxFleet
+
+    db = tmp_path / "cli.db"
+    with SandboxFleet(["quickbooks"], first_port=20100, limits_enabled=False) as fleet:
+        async def prepare() -> None:
+            store = await Store.open(db)
+            await Ledger(store).upsert([Item(id="TILE", sku="TILE", name="Tile")])
+            await connect_sandbox(store, platforms()["quickbooks"], fleet.urls["quickbooks"],
+                                  Sealer.load())
+            await store.close()
+
+        asyncio.run(prepare())
+        yield db
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_map_from_the_command_line(served: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = ("--db", str(served), "--connection", "quickbooks")
+    code, out, _ = cli(capsys, "map", "options", "income_account", "--json", *db)
+    assert code == 0 and {"value": "79", "name": "Sales of Product Income",
+                          "detail": "Income"} in json.loads(out)
+
+    code, _, err = cli(capsys, "map", "set", "deposit_account", "4000", *db)
+    assert code == 2
+    assert "'4000' is not one of its accounts on quickbooks" in err and "4 (Undeposited" in err
+    code, out, _ = cli(capsys, "map", "set", "deposit_account", "4000", "--json", *db)
+    refused = json.loads(out)
+    assert code == 2 and "79" in {c["value"] for c in refused["choices"]}
+
+    code, out, _ = cli(capsys, "map", "set", "income_account", "TILE", "79", "--json", *db)
+    assert code == 0 and json.loads(out) == {"connection": 1, "kind": "income_account",
+                                             "key": "TILE", "value": "79", "previous": None,
+                                             "requeued": 0}
+    code, out, _ = cli(capsys, "map", "set", "deposit-account", "Undeposited Funds", *db)
+    assert (code, out.strip()) == (0, "connection 1: deposit account → 4; 0 record(s) "
+                                      "re-queued")
+    code, out, _ = cli(capsys, "map", "list", "--json", *db)
+    listed = {(m["kind"], m["key"]): m["value"] for m in json.loads(out)}
+    assert listed[("income_account", "TILE")] == "79"
+    assert listed[("deposit_account", None)] == "4"
+    assert listed[("no_tax_code", None)] is None
+
+    code, out, _ = cli(capsys, "map", "unset", "income_account", "TILE", *db)
+    assert code == 0 and "income account of TILE unset (was 79)" in out
+    code, _, err = cli(capsys, "map", "set", "colour", "x", "y", *db)
+    assert code == 2 and "'colour' is not a mapping kind; kinds: income_account" in err
+    code, _, err = cli(capsys, "map", "set", "tax_code", "GST", *db)
+    assert code == 2 and "name the tax code" in err
+
+
+def write_config(text: str) -> None:
+    Path(os.environ["SYNCDESK_CONFIG"]).write_text(text, encoding="utf-8")
+
+
+def test_config_mappings_are_checked_and_applied_once(served: Path) -> None:
+    from console._commands import apply_config_mappings
+
+    async def apply() -> tuple[int, ConnectionMappings]:
+        store = await Store.open(served)
+        try:
+            return (await apply_config_mappings(store, Config.load()),
+                    await read_mappings(store, 1))
+        finally:
+            await store.close()
+
+    write_config('[mappings.quickbooks]\ndeposit_account = "4"\n'
+                 '[mappings.quickbooks.income_account]\nTILE = "Sales of Product Income"\n')
+    changed, mappings = asyncio.run(apply())
+    assert changed == 2
+    assert (mappings.deposit_account, mappings.income_accounts) == ("4", {"TILE": "79"})
+    assert asyncio.run(apply())[0] == 0  # the name is its code: nothing changes again
+
+    write_config('[mappings.quickbooks]\ndeposit_account = "4000"\n')
+    with pytest.raises(ConfigError, match=r"\[mappings.quickbooks\] deposit_account: '4000' "
+                                          "is not one of its accounts on quickbooks"):
+        asyncio.run(apply())
+    write_config('[mappings.xero]\ndeposit_account = "090"\n')
+    with pytest.raises(ConfigError, match=r"\[mappings.xero\]: no connection to 'xero'"):
+        asyncio.run(apply())
+
+
+@pytest.mark.parametrize(("text", "says"), [
+    ('[mappings.quickbooks]\ncolour = "x"\n', "[mappings.quickbooks]: 'colour' is not a "
+                                              "mapping kind"),
+    ('[mappings.quickbooks]\ntax_code = "TAX"\n', "tax_code maps each tax code to a platform "
+                                                  "code"),
+    ('[mappings.quickbooks]\ndeposit_account = 4\n', "deposit_account is one platform code"),
+    ('[mappings]\nquickbooks = 1\n', "[mappings.quickbooks] must be a table"),
+])
+def test_config_mappings_say_what_is_wrong(text: str, says: str) -> None:
+    write_config(text)
+    with pytest.raises(ConfigError) as wrong:
+        Config.load()
+    assert says in str(wrong.value)
