@@ -5,8 +5,8 @@ creates carries a marker in a private field (`PrivateNote`, or `Notes` on a cust
 later lookup can tell our objects from ones a person made in QuickBooks.
 
 Every field the ledger holds is sent, or the record is refused here before any request:
-`Unmapped` when the connection's mappings lack the key (its message names the key in quotes
-and the kind of mapping, its `field` is the kind), `Unsupported` when QuickBooks cannot hold
+`Unmapped` when the connection's mappings lack the key (its message names the key in quotes,
+its `kind` and `key` are the mapping that unblocks it), `Unsupported` when QuickBooks cannot hold
 the record as the ledger has it. Taxes follow the company's country:
 
 - US: lines are TAX or NON; the one sales-tax code the lines' mapped codes name (a tax group
@@ -97,7 +97,7 @@ def unmapped(kind: str, key: str, what: str) -> Unmapped:
     label = kind.replace("_", " ")
     return Unmapped(f"{what} '{key}' has no QuickBooks {label} mapped: pick one from "
                     "QuickBooks' list for this connection (Connections screen, or "
-                    f"`syncdesk map set` {kind} {key})", field=kind)
+                    f"`syncdesk map set` {kind} {key})", kind=kind, key=key, field=kind)
 
 
 def body_for(request: PushRequest, *, us: bool) -> Body:
@@ -137,7 +137,7 @@ def income_account(item: Item, mappings: ConnectionMappings) -> str:
                or mappings.default_income_account)
     if not account:
         raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — map one",
-                       field="income_account")
+                       kind="income_account", key=item.id, field="income_account")
     return account
 
 
@@ -258,7 +258,8 @@ def _taxes(document: Invoice | CreditNote, mappings: ConnectionMappings,
     if untaxed is None:
         raise Unmapped(f"{_describe(document)} has lines without tax beside taxed ones, and "
                        "QuickBooks needs a tax code on every line: map the code for untaxed "
-                       "lines ('no_tax_code') for this connection", field="no_tax_code")
+                       "lines ('no_tax_code') for this connection", kind="no_tax_code",
+                       field="no_tax_code")
     calculation = "TaxInclusive" if document.tax_inclusive else "TaxExcluded"
     return [code or untaxed for code in mapped], {"GlobalTaxCalculation": calculation}
 

@@ -251,11 +251,15 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     await books.refused(Entity.INVOICE, _invoice(
         "INV-6", _line("10.00", location="north"), _line("10.00", location="south")),
         Unsupported, "lines in different locations ('north', 'south')")
-    await books.refused(Entity.INVOICE, _invoice("INV-7", _line("10.00", class_="industrial")),
-                        Unmapped, "class 'industrial' has no QuickBooks class mapped")
-    await books.refused(Entity.INVOICE, _invoice(
-        "INV-8", _line("10.00", tax="TX", tax_amount="0.63")), Unmapped,
-        "tax code 'TX' has no QuickBooks tax code mapped")
+    unmapped = [
+        await books.refused(Entity.INVOICE, _invoice("INV-7", _line("10.00", class_="industrial")),
+                            Unmapped, "class 'industrial' has no QuickBooks class mapped"),
+        await books.refused(Entity.INVOICE, _invoice("INV-8", _line("10.00", tax="TX",
+                                                                    tax_amount="0.63")),
+                            Unmapped, "tax code 'TX' has no QuickBooks tax code mapped")]
+    # The code names the mapping that unblocks it (engine._mappings re-queues by it).
+    assert [error.code for error in unmapped] == ["unmapped:class:industrial",
+                                                  "unmapped:tax_code:TX"]
     await books.refused(Entity.INVOICE, _invoice(
         "INV-11", _line("10.00", tax="CA", tax_amount="0.80"),
         _line("10.00", tax="NV", tax_amount="0.69")), Unsupported,
@@ -282,8 +286,10 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     remote = await books.landed(Entity.PAYMENT, _payment("P-2", "200.00", "cash",
                                                          ("INV-2", "150.00")), Decimal("200.00"))
     assert Decimal(str(remote["UnappliedAmt"])) == Decimal("50.00")
-    await books.refused(Entity.PAYMENT, _payment("P-3", "10.00", "card", ("INV-3", "10.00")),
-                        Unmapped, "method 'card' has no QuickBooks payment method mapped")
+    card = await books.refused(Entity.PAYMENT, _payment("P-3", "10.00", "card",
+                                                        ("INV-3", "10.00")),
+                               Unmapped, "method 'card' has no QuickBooks payment method mapped")
+    assert card.code == "unmapped:payment_method:card"
 
     cancelled = _payment("P-4", "50.00", "check", ("INV-3", "50.00"))
     await books.landed(Entity.PAYMENT, cancelled, Decimal("50.00"))
@@ -347,9 +353,10 @@ async def test_a_uk_company_books_agree_with_the_ledger(uk_books: Books) -> None
     await books.landed(Entity.INVOICE, _invoice("G-3", _line("50.00")), Decimal("50.00"))
 
     unmapped_untaxed = replace(books, mappings=replace(UK, no_tax_code=None))
-    await unmapped_untaxed.refused(Entity.INVOICE, _invoice(
+    refused = await unmapped_untaxed.refused(Entity.INVOICE, _invoice(
         "G-4", _line("10.00", tax="VAT20", tax_amount="2.00"), _line("10.00")), Unmapped,
         "map the code for untaxed lines ('no_tax_code')")
+    assert refused.code == "unmapped:no_tax_code"
     # With no tax at all and nothing mapped for untaxed lines, tax does not apply.
     remote = await unmapped_untaxed.landed(Entity.INVOICE, _invoice("G-5", _line("12.00")),
                                            Decimal("12.00"))
