@@ -412,9 +412,16 @@ class XeroProvider:
                 for allocation in overpayment.get("Allocations") or []:
                     await self._call("DELETE", f"/Overpayments/{overpayment_id}/Allocations/"
                                      f"{allocation['AllocationID']}")
+        # The spec's BankTransaction requires Type, BankAccount and LineItems on every write.
+        ended = {"BankTransactionID": transaction_id, "Type": transaction["Type"],
+                 "Contact": {"ContactID": (transaction.get("Contact") or {}).get("ContactID")},
+                 "BankAccount": {"AccountID": transaction["BankAccount"]["AccountID"]},
+                 "LineItems": [{"Description": line.get("Description"),
+                                "LineAmount": wire.number(Decimal(str(line["LineAmount"])))}
+                               for line in transaction.get("LineItems") or []],
+                 "Status": "DELETED"}
         await self._call("POST", f"/BankTransactions/{transaction_id}",
-                         body={"BankTransactions": [{"BankTransactionID": transaction_id,
-                                                     "Status": "DELETED"}]}, key=key)
+                         body={"BankTransactions": [ended]}, key=key)
 
     async def _delete_payments(self, payment_ids: Sequence[str], key: str) -> None:
         for n, payment_id in enumerate(payment_ids):
@@ -708,19 +715,25 @@ def _payment_bodies(request: PushRequest, record: Payment, account: str) -> list
 def _check_total(ref: RemoteRef, what: str, ledger: Decimal, answered: object) -> None:
     platform = Decimal(str(answered)) if answered is not None else None
     if platform != ledger:
-        raise TotalMismatch(f"Xero's total for {what} is {platform}, the ledger's is {ledger}",
-                            ref=ref, ledger_total=ledger, platform_total=platform)
+        raise TotalMismatch(f"Xero's total for {what} is {_money(platform)}, the ledger's is "
+                            f"{_money(ledger)}", ref=ref, ledger_total=ledger,
+                            platform_total=platform)
+
+
+def _money(value: object) -> str:
+    """An amount as Xero shows it, whatever form the JSON number took (90.0, 90)."""
+    return "none" if value is None else f"{Decimal(str(value)):.2f}"
 
 
 def _applied(document: Json) -> list[str]:
     """What is applied to a document, named as a person finds it on Xero."""
-    applied = [f"payment {p.get('Amount')} (Reference {p.get('Reference') or '-'!r})"
+    applied = [f"payment {_money(p.get('Amount'))} (Reference {p.get('Reference') or '-'!r})"
                for p in document.get("Payments") or []]
-    applied += [f"credit note {c.get('CreditNoteNumber')} {c.get('AppliedAmount')}"
+    applied += [f"credit note {c.get('CreditNoteNumber')} {_money(c.get('AppliedAmount'))}"
                 for c in document.get("CreditNotes") or []]
-    applied += [f"overpayment {o.get('OverpaymentID')} {o.get('AppliedAmount')}"
+    applied += [f"overpayment {o.get('OverpaymentID')} {_money(o.get('AppliedAmount'))}"
                 for o in document.get("Overpayments") or []]
-    applied += [f"allocation of {a.get('Amount')} to invoice "
+    applied += [f"allocation of {_money(a.get('Amount'))} to invoice "
                 f"{(a.get('Invoice') or {}).get('InvoiceNumber')}"
                 for a in document.get("Allocations") or []]
     return applied
