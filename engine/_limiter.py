@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
@@ -27,6 +27,7 @@ from ._port import Limits, Quota
 from ._time import Clock, utcnow
 
 Monotonic = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 SENDING: ContextVar[Callable[[], None] | None] = ContextVar("sending", default=None)
 """Set by the worker around a provider call: called as the call's first request leaves the
@@ -49,11 +50,12 @@ def budgeted(limit: int | None) -> int | None:
 class RateGate:
     def __init__(self, limits: Limits, *, throttle: bool = True,
                  monotonic: Monotonic = time.monotonic, clock: Clock = utcnow,
-                 longest_wait: float = 300.0) -> None:
+                 sleep: Sleep = asyncio.sleep, longest_wait: float = 300.0) -> None:
         self.limits = limits
         self.throttle = throttle
         self.longest_wait = longest_wait
         self._monotonic = monotonic
+        self._sleep = sleep
         self._clock = clock
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
         self._sent: deque[list[float]] = deque()
@@ -136,7 +138,7 @@ class RateGate:
                 self._day_used += 1
                 return stamps
             self.waited += delay
-            await asyncio.sleep(delay)
+            await self._sleep(delay)
 
     def _refuse_until_tomorrow(self) -> None:
         now = self._clock()
