@@ -12,6 +12,7 @@ import pytest
 
 from engine import (
     Allocation,
+    ConnectionMappings,
     ConnectionSettings,
     CreditNote,
     Duplicate,
@@ -22,6 +23,7 @@ from engine import (
     Payment,
     RemoteRef,
     Stale,
+    TotalMismatch,
     Unmapped,
 )
 from providers.quickbooks import QuickBooksProvider
@@ -281,6 +283,38 @@ async def test_lists_page_through_everything(settings: object, tokens: SandboxTo
     assert {t.code async for t in paged.list_tax_codes()} >= {"TAX", "NON"}
     assert paged.quota() is None
     await paged.aclose()
+
+
+async def test_the_pick_lists_are_quickbooks_own(provider: QuickBooksProvider) -> None:
+    assert [(o.id, o.name) async for o in provider.list_payment_methods()] == [
+        ("1", "Cash"), ("2", "Check"), ("3", "Visa"), ("4", "MasterCard")]
+    assert [(o.id, o.name) async for o in provider.list_classes()] == [
+        ("1", "Residential"), ("2", "Commercial")]
+    assert [(o.id, o.name) async for o in provider.list_locations()] == [
+        ("1", "North Yard"), ("2", "South Yard")]
+    kinds = {a.code: a.kind async for a in provider.list_accounts()}
+    assert (kinds["35"], kinds["80"]) == ("Bank", "Income")  # deposit and income pickers
+    rates = {t.code: t.rate async for t in provider.list_tax_codes()}
+    assert rates == {"TAX": None, "NON": None, "2": Decimal(8), "4": Decimal("6.85")}
+
+
+async def test_a_batched_invoice_whose_total_differs_fails_linked(
+        provider: QuickBooksProvider, ledger: Ledger) -> None:
+    await _basics(provider, ledger)
+    mappings = ConnectionMappings(tax_codes={"CA": "2", "NV": "4"})
+    right = invoice("b1", "SD-B1", lines=[Line(description="Tile", unit_price=Decimal(100),
+                                               tax_code="CA", tax_amount=Decimal(8))])
+    wrong = invoice("b2", "SD-B2", lines=[Line(description="Tile", unit_price=Decimal(100),
+                                               tax_code="NV", tax_amount=Decimal(8))])
+    results = await provider.push_batch([
+        replace(ledger.request(Entity.INVOICE, record), mappings=mappings)
+        for record in (right, wrong)])
+    assert isinstance(results[0], RemoteRef) and results[0].number == "SD-B1"
+    mismatch = results[1]
+    assert isinstance(mismatch, TotalMismatch) and isinstance(mismatch.ref, RemoteRef)
+    assert (mismatch.ledger_total, mismatch.platform_total) == (Decimal(108),
+                                                                Decimal("106.85"))
+    assert mismatch.ref.number == "SD-B2"
 
 
 async def test_batch_one_bad_item_leaves_neighbours_alone(
