@@ -6,6 +6,14 @@ tokens that rotate (below), CustomTxnNumbers on (6140 duplicate numbers), batch 
 that cannot see each other's creations, and `requestid`s remembered for `idempotency_window`
 seconds (Intuit documents no window: UNCERTAIN; `POST /_sandbox/idempotency` changes it).
 
+Bodies are held to Intuit's schema: a field its XSD does not have, at any depth, is refused
+with 2010 "Unrecognized field" as QBO refuses it (`_fields`, generated from the XSD), never
+dropped or saved. Tax is computed from TaxCode and TaxRate objects: a US company (`country`)
+charges the one sales tax of `TxnTaxDetail.TxnTaxCodeRef` on the lines coded TAX; any other
+country charges each line's own code, backing tax out of amounts when `GlobalTaxCalculation`
+is TaxInclusive. Classes, locations (Department), payment methods and deposit accounts are
+checked as references (2500 for an id the company does not have).
+
 Refresh tokens (PLATFORMS.md §1.8): every refresh returns a new one, and the previous one
 keeps working until the new one is first used (`refresh_grace`, default `math.inf`), so a
 client whose refresh answer was lost can retry with the token it still holds. Intuit's FAQ

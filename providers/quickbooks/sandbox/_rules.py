@@ -417,7 +417,10 @@ BUILDERS: dict[str, Builder] = {
 
 
 def void(company: Company, entity: str, body: Obj) -> Obj:
-    """`?operation=void` (invoice) or `?operation=update&include=void` (payment)."""
+    """`?operation=void` (invoice) or `?operation=update&include=void` (payment).
+
+    As QBO does, an invoice with payments applied is voided and its payments stay, unapplied
+    (issue 12 observed it; syncdesk refuses before it sends such a void)."""
     current = company.current(entity, body)
     if entity == "Invoice":
         detach_payments(company, entity, current["Id"])
