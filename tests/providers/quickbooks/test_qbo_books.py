@@ -2,7 +2,7 @@
 
 One ledger — taxed, untaxed and mixed lines, tax-exclusive and tax-inclusive amounts, classes,
 locations, payment methods, an overpayment, a voided payment, a deleted draft, an edited
-payment, credit notes — pushed through the provider with a connection's mappings, to a US
+payment, a deleted payment, credit notes — pushed through the provider with a connection's mappings, to a US
 company (one sales tax per transaction) and to a UK one (a tax rate per line). Each record
 either lands with QuickBooks' total equal to the ledger's and every field it holds present on
 QuickBooks, or is refused with its reason before anything is sent. `-s` prints the table.
@@ -296,6 +296,13 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     assert isinstance(await books.push(Entity.PAYMENT, cancelled, Operation.VOID), RemoteRef)
     assert (await books.remote(Entity.PAYMENT, cancelled.id))["TotalAmt"] == 0
     books.row(cancelled, cancelled.amount, Decimal(0), "voided: TotalAmt 0, unapplied")
+
+    mistaken = _payment("P-6", "25.00", "cash", ("INV-3", "25.00"))
+    await books.landed(Entity.PAYMENT, mistaken, Decimal("25.00"))
+    assert isinstance(await books.push(Entity.PAYMENT, mistaken, Operation.DELETE), RemoteRef)
+    assert (await books.remote(Entity.PAYMENT, mistaken.id))["Fault"]["Error"][0][
+        "code"] == "610"
+    books.row(mistaken, mistaken.amount, Decimal(0), "deleted: gone from QuickBooks")
 
     edited = _payment("P-5", "40.00", "cash", ("INV-3", "40.00"))
     await books.landed(Entity.PAYMENT, edited, Decimal("40.00"))
