@@ -36,6 +36,7 @@ from engine import (
     RemoteRef,
     Unmapped,
     Unsupported,
+    income_account_for,
 )
 
 PLATFORM = "quickbooks"
@@ -132,9 +133,8 @@ def customer_body(customer: Customer) -> Body:
 
 
 def income_account(item: Item, mappings: ConnectionMappings) -> str:
-    """The connection's mapping for this item, else the item's own, else the default."""
-    account = (mappings.income_accounts.get(item.id) or item.income_account_for(PLATFORM)
-               or mappings.default_income_account)
+    """`engine.income_account_for`: the connection's mapping, the item's own, the default."""
+    account = income_account_for(mappings, item, PLATFORM)
     if not account:
         raise Unmapped(f"item '{item.name}' has no income account for QuickBooks — map one",
                        kind="income_account", key=item.id, field="income_account")
