@@ -188,14 +188,16 @@ def payment_type(request: PushRequest, record: Payment) -> str:
     kind = mapped or DEFAULT_TYPES.get(record.method) or next(
         (t for t in PAYMENT_TYPES if t.casefold() == record.method.casefold()), None)
     listed = ", ".join(t for t in PAYMENT_TYPES if t != CREDIT_PAYMENT_TYPE)
+    how = f"(`syncdesk map set payment_method {record.method} <type>`)"
     if kind is None:
         raise Unmapped(f"payment {record.id}: method {record.method!r} has no FreshBooks "
-                       f"payment type — map it to one of FreshBooks' types ({listed})",
-                       field="method")
+                       f"payment type — map it to one of FreshBooks' types {how}: {listed}",
+                       kind="payment_method", key=record.method, field="method")
     if kind not in PAYMENT_TYPES or kind == CREDIT_PAYMENT_TYPE:
         raise Unmapped(f"payment {record.id}: method {record.method!r} is mapped to {kind!r}, "
                        f"which FreshBooks does not take for money received — map it to one "
-                       f"of {listed}", field="method")
+                       f"of {listed} {how}", kind="payment_method", key=record.method,
+                       field="method")
     return kind
 
 
@@ -270,14 +272,15 @@ def _tax(request: PushRequest, where: str, line: Line,
     if not line.tax_code:
         return None
     taxes = ", ".join(f"{name} {rate}%" for name, rate in rates.items()) or "none"
+    how = f"(`syncdesk map set tax_code {line.tax_code} <tax>`)"
     name = request.mappings.tax_codes.get(line.tax_code)
     if name is None:
         raise Unmapped(f"{where}: tax code {line.tax_code!r} is not mapped to a FreshBooks "
-                       f"tax — map it to one of this account's taxes ({taxes})",
-                       field="tax_code")
+                       f"tax — map it to one of this account's taxes ({taxes}) {how}",
+                       kind="tax_code", key=line.tax_code, field="tax_code")
     rate = rates.get(name)
     if rate is None:
         raise Unmapped(f"{where}: tax code {line.tax_code!r} is mapped to {name!r}, which is "
-                       f"not a tax of this FreshBooks account — map it to one of {taxes}",
-                       field="tax_code")
+                       f"not a tax of this FreshBooks account — map it to one of {taxes} "
+                       f"{how}", kind="tax_code", key=line.tax_code, field="tax_code")
     return name, rate

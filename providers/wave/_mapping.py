@@ -204,13 +204,16 @@ def _sales_tax(request: PushRequest, where: str, line: Line,
     if not line.tax_code:
         return None
     listed = "; ".join(f"{tax.name} {tax.rate}% (id {tax.code})" for tax in taxes.values())
+    how = f"(`syncdesk map set tax_code {line.tax_code} <sales tax id>`)"
     tax_id = request.mappings.tax_codes.get(line.tax_code)
     if tax_id is None:
         raise Unmapped(f"{where}: tax code {line.tax_code!r} is not mapped to a Wave sales tax "
-                       f"— map it to one of this business's sales taxes: {listed or 'none'}",
+                       f"— map it to one of this business's sales taxes {how}: "
+                       f"{listed or 'none'}", kind="tax_code", key=line.tax_code,
                        field="tax_code")
     if tax_id not in taxes:
         raise Unmapped(f"{where}: tax code {line.tax_code!r} is mapped to {tax_id!r}, which is "
-                       f"not a sales tax of this Wave business — map it to one of: "
-                       f"{listed or 'none'}", field="tax_code")
+                       f"not a sales tax of this Wave business — map it to one of {how}: "
+                       f"{listed or 'none'}", kind="tax_code", key=line.tax_code,
+                       field="tax_code")
     return tax_id

@@ -146,8 +146,9 @@ async def test_tax_mapped_to_a_tax_the_account_lacks_is_unmapped(provider: Fresh
     await ledger.basics(provider)
     ledger.mappings = ConnectionMappings(tax_codes={"TAX": "HST"})
     with pytest.raises(Unmapped, match="mapped to 'HST', which is not a tax of this "
-                                       "FreshBooks account"):
+                                       "FreshBooks account") as caught:
         await provider.push(ledger.request(Entity.INVOICE, BOOKS[1][0]))
+    assert caught.value.code == "unmapped:tax_code:TAX"  # setting it re-queues the invoice
 
 
 async def test_credit_note_total_and_tax(provider: FreshBooksProvider, ledger: Ledger,
@@ -195,9 +196,11 @@ async def test_payment_methods_are_freshbooks_types(provider: FreshBooksProvider
                                                                method="cash"))
     assert app.state.books.payments[int(ref.remote_id)]["type"] == "Cash"
     before = len(recorder.api("POST"))
-    with pytest.raises(Unmapped, match="method 'crypto' has no FreshBooks payment type"):
+    with pytest.raises(Unmapped, match="method 'crypto' has no FreshBooks payment type") as \
+            caught:
         await provider.push(ledger.request(Entity.PAYMENT, _payment("p3", "1.00", "1.00",
                                                                     method="crypto")))
+    assert caught.value.code == "unmapped:payment_method:crypto"
     with pytest.raises(Unmapped, match="method 'zelle' is mapped to 'Zelle', which FreshBooks "
                                        "does not take"):
         await provider.push(ledger.request(Entity.PAYMENT, _payment("p4", "1.00", "1.00",
@@ -231,6 +234,17 @@ async def test_overpayment_voided_payment_and_a_paid_invoice_kept(
     await provider.push(ledger.request(Entity.INVOICE, record, operation=Operation.VOID,
                                        link=link))
     assert await provider.fetch(Entity.INVOICE, link.remote_id) is None
+
+
+async def test_clients_and_items_are_kept(provider: FreshBooksProvider, ledger: Ledger) -> None:
+    await ledger.basics(provider)
+    for entity in (Entity.CUSTOMER, Entity.ITEM):
+        record = ledger.items["i1"] if entity is Entity.ITEM else BOOKS[0][0]
+        with pytest.raises(Unsupported, match=f"does not delete a {entity.label} on FreshBooks"):
+            await provider.push(ledger.request(entity, record,  # type: ignore[arg-type]
+                                               operation=Operation.DELETE,
+                                               link=ledger.refs[(entity, "c1" if entity is
+                                                                 Entity.CUSTOMER else "i1")]))
 
 
 async def test_draft_is_deleted(provider: FreshBooksProvider, ledger: Ledger) -> None:

@@ -123,7 +123,8 @@ async def test_a_total_that_differs_fails_linked_and_the_retry_patches(
     (_line("10.00", location="Eastside"),
      "line 1 of BK-x has location 'Eastside', and Wave has no classes"),
     (_line("10.00", tax="VAT"), "line 1 of BK-x: tax code 'VAT' is not mapped to a Wave sales "
-                                "tax — map it to one of this business's sales taxes: "
+                                "tax — map it to one of this business's sales taxes "
+                                r"\(`syncdesk map set tax_code VAT <sales tax id>`\): "
                                 r"Washington State Sales Tax 6\.5% \(id "),
 ])
 async def test_fields_wave_cannot_hold_are_refused_before_a_call(
@@ -139,8 +140,9 @@ async def test_tax_mapped_to_a_tax_the_business_lacks_is_unmapped(provider: Wave
                                                                   books: Any) -> None:
     ledger.mappings = ConnectionMappings(tax_codes={"WA": "U2FsZXNUYXg6OTk="})
     with pytest.raises(Unmapped, match="mapped to 'U2FsZXNUYXg6OTk=', which is not a sales "
-                                       "tax of this Wave business"):
+                                       "tax of this Wave business") as caught:
         await provider.push(ledger.request(Entity.INVOICE, BOOKS[1][0]))
+    assert caught.value.code == "unmapped:tax_code:WA"  # setting it re-queues the invoice
 
 
 async def test_products_take_the_mapped_income_account(provider: WaveProvider, ledger: Ledger,
