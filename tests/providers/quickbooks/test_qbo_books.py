@@ -2,15 +2,17 @@
 
 One ledger — taxed, untaxed and mixed lines, tax-exclusive and tax-inclusive amounts, classes,
 locations, payment methods, an overpayment, a voided payment, a deleted draft, an edited
-payment, a deleted payment, credit notes — pushed through the provider with a connection's mappings, to a US
-company (one sales tax per transaction) and to a UK one (a tax rate per line). Each record
-either lands with QuickBooks' total equal to the ledger's and every field it holds present on
-QuickBooks, or is refused with its reason before anything is sent. `-s` prints the table.
+payment, a deleted payment, credit notes — pushed through the provider with a connection's
+mappings, to a US company (one sales tax per transaction) and to a UK one (a tax rate per
+line). Each record either lands with QuickBooks' total equal to the ledger's and every field it
+holds present on QuickBooks, or is refused with its reason before anything is sent. `-s`
+prints the table. Last, through the engine: a total that differs fails linked, and the fixed
+mapping updates the same invoice.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -24,11 +26,14 @@ from engine import (
     ConnectionMappings,
     ConnectionSettings,
     CreditNote,
+    Customer,
     Entity,
     Invoice,
     InvoiceStatus,
     Item,
+    JobFilter,
     Line,
+    MappingKind,
     Operation,
     Payment,
     Record,
@@ -41,7 +46,9 @@ from engine import (
 )
 from providers._sandbox import Clock
 from providers.quickbooks import PLATFORM, QuickBooksProvider, create_sandbox_app
+from tests._world import World
 from tests.providers._support import Ledger, connect
+from tests.test_mappings import service_of
 
 from .conftest import BASE, REALM, Api, Recorder, customer, item
 
@@ -376,3 +383,37 @@ def _print(table: list[tuple[str, str, str, str]], title: str) -> None:
           "|---|---|---|---|")
     for row in table:
         print("| " + " | ".join(row) + " |")
+
+
+async def test_through_the_engine_a_wrong_total_fails_linked_and_the_fix_updates_it(
+        make_world: Callable[..., Any]) -> None:
+    world: World = await make_world(("quickbooks",))
+    qbo = world.connections["quickbooks"]
+    service = service_of(world)
+    taxed = Invoice(id="INV-1", number="INV-1", customer_id="C-1", issue_date=date(2026, 3, 2),
+                    status=InvoiceStatus.SENT,
+                    lines=[_line("100.00", tax="CA", tax_amount="8.00")])
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maple Homes"), taxed])
+    await world.sync()
+    job = await world.job("quickbooks", "invoice", "INV-1")
+    assert (job["status"], job["error_code"]) == ("skipped", "unmapped:tax_code:CA")
+
+    # Mapped to the wrong code: QuickBooks charges 6.85 %, the ledger 8 %.
+    change = await service.set_mapping(qbo, MappingKind.TAX_CODE, "CA", "4")
+    assert change.requeued == 1
+    await world.sync()
+    job = await world.job("quickbooks", "invoice", "INV-1")
+    assert job["status"] == "failed" and "106.85" in job["error_message"] \
+        and "108.00" in job["error_message"]
+    link = await world.store.fetch_one(
+        "SELECT remote_id FROM sync_links WHERE connection_id = ? AND entity = 'invoice' AND "
+        "record_id = 'INV-1'", (qbo,))
+    assert link is not None
+
+    await service.set_mapping(qbo, MappingKind.TAX_CODE, "CA", "2")
+    assert await service.retry_matching(JobFilter(statuses=("failed",))) == 1
+    await world.sync()
+    assert (await world.job("quickbooks", "invoice", "INV-1"))["status"] == "synced"
+    company = world.apps["quickbooks"].state.company
+    assert [(i["Id"], i["TotalAmt"]) for i in company.rows("Invoice")
+            if i["DocNumber"] == "INV-1"] == [(link["remote_id"], Decimal("108.00"))]
