@@ -28,6 +28,7 @@ from engine import (
     Payment,
     RemoteOption,
     TotalMismatch,
+    Transient,
     Unmapped,
     Unsupported,
     Validation,
@@ -308,3 +309,20 @@ async def test_sandbox_drops_unknown_fields_and_refuses_unknown_payment_types(
         "invoiceid": int(invoice_id), "amount": {"amount": "1.00"}, "type": "Zelle"}})
     assert refused.status_code == 400
     assert refused.json()["response"]["errors"][0]["field"] == "type"
+
+
+async def test_edited_payment_whose_recreate_answer_is_lost_is_found(
+        provider: FreshBooksProvider, ledger: Ledger, control: httpx.AsyncClient) -> None:
+    await _paid_invoice(provider, ledger)
+    first = await ledger.push(provider, Entity.PAYMENT, _payment("p1", "100.00", "100.00"))
+    edited = _payment("p1", "80.00", "80.00")
+    await control.post("/_sandbox/faults", json={"kind": "drop", "method": "POST",
+                                                 "path_contains": "payments/payments"})
+    with pytest.raises(Transient, match="outcome of a write is unknown"):
+        await provider.push(ledger.request(Entity.PAYMENT, edited, operation=Operation.UPDATE,
+                                           link=first))
+    # What the engine does with the write in doubt: look it up by the mark first.
+    found = await provider.find(Entity.PAYMENT, edited)
+    assert found is not None and found.remote_id != first.remote_id
+    assert await provider.fetch(Entity.PAYMENT, first.remote_id) is None
+    assert (await state(control))["objects"]["payment"] == 1
