@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
 import pytest
 
+from engine import Address, Customer, Invoice, Ledger, Line, Store, _classify
 from engine._classify import (
     BUILDER_WORDS,
     BUSINESS_WORDS,
     LEGAL_SUFFIXES,
+    RULES,
     classify,
     normalise_name,
 )
@@ -114,3 +120,85 @@ def test_normalise_name_matches_written_variants() -> None:
     variants = ["Riverside Property Group LLC", "riverside property group, l.l.c.",
                 "RIVERSIDE  PROPERTY GROUP"]
     assert len({normalise_name(v) for v in variants}) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        # Trades and institutions: the names the name-only rules called homeowners.
+        ("Bob's Plumbing", BUSINESS),
+        ("Tanaka Electric", BUSINESS),
+        ("Northgate Animal Hospital", BUSINESS),
+        ("Joe's Diner", BUSINESS),
+        ("Mary's Cakes", BUSINESS),  # a possessive trading name, no trade word needed
+        ("St. Mark's Church", BUSINESS),
+        ("City of Beaverton", BUSINESS),
+        ("Bob's Builders", BUILDER),
+        # A possessive alone, or a surname that only looks like a trade, is a person.
+        ("Bob's", HOMEOWNER),
+        ("Ann Hall", HOMEOWNER),
+        ("John Mill", HOMEOWNER),
+    ],
+)
+def test_trade_institution_and_possessive_names(name: str, expected: Classification) -> None:
+    assert classify(name) is expected
+
+
+@pytest.mark.parametrize(
+    ("address", "expected"),
+    [
+        (Address(line1="1200 NW Naito Pkwy", line2="Suite 400"), BUSINESS),
+        (Address(line1="55 Industrial Way"), BUSINESS),
+        (Address(line1="9 Oak Business Park"), BUSINESS),
+        (Address(line1="18 Hawthorne St", line2="Floor 3"), BUSINESS),
+        (Address(line1="4417 SE Taylor St"), HOMEOWNER),
+        (Address(line1="4417 SE Taylor St", line2="Apt 2"), HOMEOWNER),
+        (None, HOMEOWNER),
+    ],
+)
+def test_a_commercial_address_makes_a_business(address: Address | None,
+                                               expected: Classification) -> None:
+    assert classify("Maria Lopez", address=address) is expected
+
+
+def test_two_service_locations_make_a_business() -> None:
+    assert classify("Maria Lopez", locations=1) is HOMEOWNER
+    assert classify("Maria Lopez", locations=2) is BUSINESS
+    assert classify("Lopez Builders", locations=3) is BUILDER  # rule order: builder first
+
+
+def test_the_rule_table_is_documented_in_order() -> None:
+    assert [rule.gives for rule in RULES] == [BUILDER, *[BUSINESS] * 5]
+    for rule in RULES:
+        assert rule.says.split()[-1] in (_classify.__doc__ or "")
+
+
+async def test_every_entry_path_classifies(tmp_path: Path) -> None:
+    """The Python API classifies a customer that does not say who it is; one that does is
+    left as it said. (File import and pull write through the same `Ledger.upsert`.)"""
+    store = await Store.open(tmp_path / "c.db")
+    try:
+        ledger = Ledger(store)
+        await ledger.upsert([
+            Customer(id="C-1", display_name="Bob's Plumbing"),
+            Customer(id="C-2", display_name="Maria Lopez",
+                     billing_address=Address(line1="1 Main St", line2="Suite 9")),
+            Customer(id="C-3", display_name="Tanaka Electric",
+                     classification=Classification.HOMEOWNER),
+            Customer(id="C-4", display_name="Ana Ruiz"),
+            Invoice(id="V-1", number="V-1", customer_id="C-4", issue_date=date(2026, 1, 5),
+                    lines=[Line(description="a", unit_price=Decimal(1), location="North"),
+                           Line(description="b", unit_price=Decimal(1), location="South")]),
+        ])
+        assert await kinds(store) == {"C-1": "business", "C-2": "business",
+                                      "C-3": "homeowner", "C-4": "homeowner"}
+        # Written again once its documents name two locations: a business.
+        await ledger.upsert([Customer(id="C-4", display_name="Ana Ruiz")])
+        assert (await kinds(store))["C-4"] == "business"
+    finally:
+        await store.close()
+
+
+async def kinds(store: Store) -> dict[str, str]:
+    rows = await store.fetch_all("SELECT id, classification FROM customers")
+    return {row["id"]: row["classification"] for row in rows}
