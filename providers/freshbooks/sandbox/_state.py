@@ -14,6 +14,10 @@ balance back; deleting a credit note takes back what it paid. A payment's `type`
 of FreshBooks' fixed payment types (the client's `PAYMENT_TYPES`; refused with 1004 otherwise,
 UNCERTAIN wording), and its amount and invoice never change: delete it and record it again.
 
+Deleting an invoice is allowed whatever was paid on it, its payments left in place
+(UNCERTAIN: FreshBooks documents no refusal), which is why the client refuses to delete an
+invoice with payments applied before it sends anything.
+
 Fields the API does not know are dropped without a word, as FreshBooks' accounting API does
 (UNCERTAIN: PLATFORMS.md §4 names no refusal of unknown fields, and FreshBooks' SDKs send
 bodies as given): only the fields listed per object below are stored. A line's tax is its
