@@ -326,3 +326,24 @@ async def test_edited_payment_whose_recreate_answer_is_lost_is_found(
     assert found is not None and found.remote_id != first.remote_id
     assert await provider.fetch(Entity.PAYMENT, first.remote_id) is None
     assert (await state(control))["objects"]["payment"] == 1
+
+
+async def test_credit_note_with_a_wrong_total_is_applied_only_once_corrected(
+        provider: FreshBooksProvider, ledger: Ledger, app: Any) -> None:
+    await _paid_invoice(provider, ledger)
+
+    def note(charged: str) -> CreditNote:
+        return CreditNote(id="cn2", number="CN-2", customer_id="c1", date=date(2026, 2, 3),
+                          lines=[_line("10.00", tax="TAX", charged=charged)],
+                          allocations=[Allocation(invoice_id="mixed", amount=D("10.00"))])
+
+    with pytest.raises(TotalMismatch) as caught:
+        await provider.push(ledger.request(Entity.CREDIT_NOTE, note("0.70")))
+    link = caught.value.ref
+    stored = app.state.books.credit_notes[int(link.remote_id)]  # type: ignore[attr-defined]
+    assert (stored["amount"], stored["applied"]) == (D("10.80"), D(0))  # nothing applied
+    ref = await provider.push(ledger.request(Entity.CREDIT_NOTE, note("0.80"),
+                                             operation=Operation.UPDATE,
+                                             link=link))  # type: ignore[arg-type]
+    assert ref.remote_id == link.remote_id  # type: ignore[attr-defined]
+    assert (stored["amount"], stored["applied"]) == (D("10.80"), D("10.00"))
