@@ -739,6 +739,16 @@ async def console(args: argparse.Namespace) -> int:
     if not path.exists():
         raise ConfigError(f"no store at {path}: run `syncdesk demo`, or `syncdesk import` "
                           "and `syncdesk connect` first")
+    if args.serve:
+        import os
+
+        from ._serve import TOKEN_ENV, serve_console
+
+        stop = asyncio.Event()
+        _stop_on_signals(stop)
+        return await serve_console(path, read_only=args.read_only, host=args.host,
+                                   port=args.port, token=args.token or os.environ.get(TOKEN_ENV),
+                                   stop=stop)
     async with open_store(args, read_only=args.read_only) as store:
         await _console_app(store, read_only=args.read_only).run_async()
     return 0

@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("console", "console", "Open the console on an existing store.")
     p.add_argument("--read-only", action="store_true", help="refuse every change")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the console to a browser (textual-serve) instead of this "
+                        "terminal; every tab gets a console of its own")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="with --serve: address to listen on (default: loopback only)")
+    p.add_argument("--port", type=int, default=8000, help="with --serve: port (default 8000)")
+    p.add_argument("--token", default=None,
+                   help="with --serve: the token a browser must bring (default: "
+                        "$SYNCDESK_SERVE_TOKEN, else a new one, printed once)")
 
     p = command("seed", "seed", "Write the demo business into a store.")
     p.add_argument("--size", type=int, default=300)
