@@ -250,8 +250,9 @@ def _taxes(document: Invoice | CreditNote, mappings: ConnectionMappings,
                               "transaction charges one: split it, or map its codes to one "
                               "combined tax group")
         codes: list[str | None] = ["NON" if code in (None, "NON") else "TAX" for code in mapped]
-        return codes, ({"TxnTaxDetail": {"TxnTaxCodeRef": {"value": groups[0]}}}
-                       if groups else {})
+        # Always sent, empty when untaxed: a sparse update would keep a sales tax it drops.
+        return codes, {"TxnTaxDetail": {"TxnTaxCodeRef": {"value": groups[0]}}
+                       if groups else {}}
     untaxed = mappings.no_tax_code
     if not taxed and untaxed is None:
         return [None] * len(mapped), {"GlobalTaxCalculation": "NotApplicable"}

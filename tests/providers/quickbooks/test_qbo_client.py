@@ -358,3 +358,18 @@ async def test_payment_update_moves_the_application(provider: QuickBooksProvider
     assert remote["Balance"] == 235.5
     remote_payment = (await raw_get(control, tokens, f"payment/{ref.remote_id}"))["Payment"]
     assert remote_payment["UnappliedAmt"] == 60
+
+
+async def test_an_update_that_drops_the_tax_drops_the_sales_tax_code(
+        provider: QuickBooksProvider, ledger: Ledger, control: httpx.AsyncClient,
+        tokens: SandboxTokens) -> None:
+    await _basics(provider, ledger)
+    mappings = ConnectionMappings(tax_codes={"CA": "2"})
+    taxed = invoice(lines=[Line(description="Tile", unit_price=Decimal(100), tax_code="CA",
+                                tax_amount=Decimal(8))])
+    ref = await provider.push(replace(ledger.request(Entity.INVOICE, taxed), mappings=mappings))
+    untaxed = invoice(lines=[Line(description="Tile", unit_price=Decimal(100))])
+    await provider.push(replace(ledger.request(Entity.INVOICE, untaxed, link=ref, key="k2",
+                                               operation=Operation.UPDATE), mappings=mappings))
+    remote = (await raw_get(control, tokens, f"invoice/{ref.remote_id}"))["Invoice"]
+    assert (remote["TotalAmt"], remote["TxnTaxDetail"]) == (100, {"TotalTax": 0})
