@@ -9,6 +9,7 @@ was sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,13 @@ from engine import (
     Allocation,
     ConnectionMappings,
     CreditNote,
+    Customer,
     Entity,
     Invoice,
     InvoiceStatus,
+    JobFilter,
     Line,
+    MappingKind,
     Operation,
     Payment,
     RemoteOption,
@@ -34,7 +38,9 @@ from engine import (
     Validation,
 )
 from providers.freshbooks import FreshBooksProvider
+from tests._world import World
 from tests.providers._support import SandboxTokens, state
+from tests.test_mappings import service_of
 
 from .conftest import Ledger, Recorder, invoice, raw
 
@@ -347,3 +353,31 @@ async def test_credit_note_with_a_wrong_total_is_applied_only_once_corrected(
                                              link=link))  # type: ignore[arg-type]
     assert ref.remote_id == link.remote_id  # type: ignore[attr-defined]
     assert (stored["amount"], stored["applied"]) == (D("10.80"), D("10.00"))
+
+
+async def test_through_the_engine_a_wrong_total_fails_linked_and_the_fix_updates_it(
+        make_world: Callable[..., Any]) -> None:
+    world: World = await make_world(("freshbooks",))
+    fb = world.connections["freshbooks"]
+    service = service_of(world)
+    taxed = Invoice(id="INV-1", number="INV-1", customer_id="C-1", issue_date=date(2026, 3, 2),
+                    status=InvoiceStatus.SENT, lines=[_line("100.00", tax="TAX", charged="8.00")])
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maple Homes"), taxed])
+    await world.sync()
+    job = await world.job("freshbooks", "invoice", "INV-1")
+    assert (job["status"], job["error_code"]) == ("skipped", "unmapped:tax_code:TAX")
+
+    # Mapped to the wrong tax: FreshBooks charges GST's 5 %, the ledger 8 %.
+    assert (await service.set_mapping(fb, MappingKind.TAX_CODE, "TAX", "GST")).requeued == 1
+    await world.sync()
+    job = await world.job("freshbooks", "invoice", "INV-1")
+    assert job["status"] == "failed" and "105.00" in job["error_message"] \
+        and "108.00" in job["error_message"]
+
+    await service.set_mapping(fb, MappingKind.TAX_CODE, "TAX", "Sales Tax")
+    assert await service.retry_matching(JobFilter(statuses=("failed",))) == 1
+    await world.sync()
+    assert (await world.job("freshbooks", "invoice", "INV-1"))["status"] == "synced"
+    books = world.apps["freshbooks"].state.books
+    assert [(i["amount"], i["v3_status"]) for i in books.invoices.values()
+            if i["invoice_number"] == "INV-1"] == [(D("108.00"), "sent")]

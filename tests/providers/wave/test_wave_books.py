@@ -8,6 +8,7 @@ Wave or the record is refused with its reason and nothing was sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -20,10 +21,13 @@ from wave_support import Ledger, Recording, customer, invoice, item
 from engine import (
     Allocation,
     ConnectionMappings,
+    Customer,
     Entity,
     Invoice,
     InvoiceStatus,
+    Item,
     Line,
+    MappingKind,
     Operation,
     Payment,
     TotalMismatch,
@@ -33,7 +37,9 @@ from engine import (
 )
 from providers.wave import WaveProvider
 from providers.wave.sandbox import account_id
+from tests._world import World
 from tests.providers._support import SandboxTokens
+from tests.test_mappings import service_of
 
 D = Decimal
 
@@ -241,3 +247,36 @@ async def test_sandbox_refuses_unknown_fields_and_deleting_a_paid_invoice(
     answer = await _gql(control, tokens, delete, {"input": {"invoiceId": ref.remote_id}})
     assert answer["data"]["invoiceDelete"]["didSucceed"] is False
     assert ref.remote_id in books.invoices
+
+
+async def test_through_the_engine_a_wrong_total_fails_linked_and_the_fix_patches_it(
+        make_world: Callable[..., Any]) -> None:
+    world: World = await make_world(("wave",))
+    service = service_of(world)
+    books = world.apps["wave"].state.books
+    [tax_id] = books.sales_taxes
+    wrong = Invoice(id="INV-1", number="INV-1", customer_id="C-1", issue_date=date(2026, 3, 2),
+                    status=InvoiceStatus.SENT, lines=[
+                        Line(item_id="I-1", unit_price=D("100.00"), tax_code="WA",
+                             tax_amount=D("8.00"))])
+    await world.ledger.upsert([Customer(id="C-1", display_name="Maple Homes"),
+                               Item(id="I-1", sku="PANEL", name="Panel upgrade"), wrong])
+    await world.sync()
+    job = await world.job("wave", "invoice", "INV-1")
+    assert (job["status"], job["error_code"]) == ("skipped", "unmapped:tax_code:WA")
+
+    # Wave's only sales tax is 6.5 %; the ledger charged 8 %.
+    assert (await service.set_mapping(world.connections["wave"], MappingKind.TAX_CODE, "WA",
+                                      tax_id)).requeued == 1
+    await world.sync()
+    job = await world.job("wave", "invoice", "INV-1")
+    assert job["status"] == "failed" and "106.50" in job["error_message"] \
+        and "108.00" in job["error_message"]
+
+    fixed = wrong.model_copy(update={"lines": [wrong.lines[0].model_copy(
+        update={"tax_amount": D("6.50")})]})
+    await world.ledger.upsert([fixed])
+    await world.sync()
+    assert (await world.job("wave", "invoice", "INV-1"))["status"] == "synced"
+    assert [(i["total"]["value"], i["status"]) for i in books.invoices.values()
+            if i["invoiceNumber"] == "INV-1"] == [("106.50", "SENT")]
