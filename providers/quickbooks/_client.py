@@ -55,10 +55,12 @@ from ._mapping import (
     CREDIT_PURPOSE,
     WIRE,
     Body,
+    TaxSetup,
     body_for,
     credit_application_body,
     marked_id,
     marker,
+    needs_rates,
     payment_ref,
     remote_ref,
 )
@@ -81,6 +83,7 @@ class QuickBooksProvider:
         self.api = ApiClient(settings, tokens,
                              base_url=f"{api_base(settings)}/v3/company/{self.realm_id}/")
         self._us: bool | None = None
+        self._rates: dict[str, Decimal] | None = None
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -107,8 +110,19 @@ class QuickBooksProvider:
         return ref
 
     async def _body(self, request: PushRequest) -> Body:
-        document = isinstance(request.record, (Invoice, CreditNote))
-        return body_for(request, us=await self._is_us_company() if document else True)
+        record, tax = request.record, TaxSetup(us=True)
+        if isinstance(record, (Invoice, CreditNote)):
+            us = await self._is_us_company()
+            tax = TaxSetup(us, await self._tax_rates() if us and needs_rates(record) else {})
+        return body_for(request, tax)
+
+    async def _tax_rates(self) -> dict[str, Decimal]:
+        """Each tax code's percent, read once, when a US document with tax-inclusive
+        amounts first needs it to take the tax out."""
+        if self._rates is None:
+            self._rates = {code.code: code.rate async for code in self.list_tax_codes()
+                           if code.rate is not None}
+        return self._rates
 
     async def _is_us_company(self) -> bool:
         """US companies tax by TAX/NON lines; read once from CompanyInfo, when a document

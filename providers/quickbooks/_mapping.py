@@ -10,8 +10,9 @@ its `kind` and `key` are the mapping that unblocks it), `Unsupported` when Quick
 the record as the ledger has it. Taxes follow the company's country:
 
 - US: lines are TAX or NON; the one sales-tax code the lines' mapped codes name (a tax group
-  or rate) goes in `TxnTaxDetail.TxnTaxCodeRef`. US sales tax is added on top, so amounts that
-  include tax, and two sales taxes on one document, are refused.
+  or rate) goes in `TxnTaxDetail.TxnTaxCodeRef`; two sales taxes on one document are refused.
+  US sales tax is added on top, so tax-inclusive lines go without their tax, and only when
+  QBO's tax on what is left comes to the ledger's to the cent.
 - elsewhere: each line carries its mapped TaxCode (an untaxed line `mappings.no_tax_code`), and
   `GlobalTaxCalculation` says whether amounts include it; a document without tax is
   `NotApplicable`.
@@ -19,11 +20,13 @@ the record as the ledger has it. Taxes follow the company's country:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from engine import (
+    MINOR_UNITS,
     ConnectionMappings,
     CreditNote,
     Customer,
@@ -42,6 +45,8 @@ from engine import (
 PLATFORM = "quickbooks"
 PAYMENT_REF_MAX = 21
 """Payment.PaymentRefNum holds at most 21 characters."""
+UNIT_PRICE_PLACES = Decimal("0.0000001")
+"""QBO keeps a unit price to 7 decimal places."""
 
 Body = dict[str, Any]
 
@@ -101,17 +106,32 @@ def unmapped(kind: str, key: str, what: str) -> Unmapped:
                     f"`syncdesk map set` {kind} {key})", kind=kind, key=key, field=kind)
 
 
-def body_for(request: PushRequest, *, us: bool) -> Body:
-    """`us`: the company is a US one (tax by TAX/NON lines); only documents consult it."""
+@dataclass(frozen=True)
+class TaxSetup:
+    """What of the company's tax settings a document's body depends on."""
+
+    us: bool
+    """A US company: lines are TAX or NON, one sales tax per transaction."""
+    rates: Mapping[str, Decimal] = field(default_factory=dict)
+    """Tax code id → the percent it charges; read only for a US document whose amounts
+    include tax (`needs_rates`)."""
+
+
+def needs_rates(document: Invoice | CreditNote) -> bool:
+    return document.tax_inclusive and any(line.tax_code for line in document.lines)
+
+
+def body_for(request: PushRequest, tax: TaxSetup) -> Body:
+    """`tax` is consulted by documents only."""
     record = request.record
     if isinstance(record, Customer):
         return customer_body(record)
     if isinstance(record, Item):
         return item_body(record, request.mappings)
     if isinstance(record, Invoice):
-        return invoice_body(record, request, us)
+        return invoice_body(record, request, tax)
     if isinstance(record, CreditNote):
-        return credit_memo_body(record, request, us)
+        return credit_memo_body(record, request, tax)
     return payment_body(record, request)
 
 
@@ -150,15 +170,15 @@ def item_body(item: Item, mappings: ConnectionMappings) -> Body:
             "IncomeAccountRef": {"value": account}, "PurchaseDesc": marker(item.id)}
 
 
-def invoice_body(invoice: Invoice, request: PushRequest, us: bool) -> Body:
-    body = _sales_body(invoice, request, invoice.issue_date.isoformat(), us)
+def invoice_body(invoice: Invoice, request: PushRequest, tax: TaxSetup) -> Body:
+    body = _sales_body(invoice, request, invoice.issue_date.isoformat(), tax)
     if invoice.due_date is not None:
         body["DueDate"] = invoice.due_date.isoformat()
     return body
 
 
-def credit_memo_body(note: CreditNote, request: PushRequest, us: bool) -> Body:
-    return _sales_body(note, request, note.date.isoformat(), us)
+def credit_memo_body(note: CreditNote, request: PushRequest, tax: TaxSetup) -> Body:
+    return _sales_body(note, request, note.date.isoformat(), tax)
 
 
 def payment_body(payment: Payment, request: PushRequest) -> Body:
@@ -211,16 +231,19 @@ def credit_application_body(note: CreditNote, memo_id: str, request: PushRequest
 
 
 def _sales_body(document: Invoice | CreditNote, request: PushRequest, txn_date: str,
-                us: bool) -> Body:
-    codes, tax_fields = _taxes(document, request.mappings, us)
+                tax: TaxSetup) -> Body:
+    codes, tax_fields = _taxes(document, request.mappings, tax.us)
+    nets: list[Decimal | None] = [None] * len(document.lines)
+    if tax.us and needs_rates(document):
+        nets = list(_without_tax(document, codes, tax_fields, tax.rates))
     body: Body = {
         "CustomerRef": {"value": _ref(request, Entity.CUSTOMER, document.customer_id).remote_id},
         "DocNumber": document.number,
         "TxnDate": txn_date,
         "CurrencyRef": {"value": document.currency},
         "PrivateNote": marker(document.id),
-        "Line": [_sales_line(line, document.currency, request, code)
-                 for line, code in zip(document.lines, codes, strict=True)],
+        "Line": [_sales_line(line, document.currency, request, code, net)
+                 for line, code, net in zip(document.lines, codes, nets, strict=True)],
         **tax_fields,
     }
     location = _location(document, request.mappings)
@@ -239,10 +262,6 @@ def _taxes(document: Invoice | CreditNote, mappings: ConnectionMappings,
     mapped = [_tax_code(line, mappings) for line in document.lines]
     taxed = any(line.tax_code for line in document.lines)
     if us:
-        if taxed and document.tax_inclusive:
-            raise Unsupported(f"{_describe(document)} has amounts that include tax, and "
-                              "QuickBooks US companies add sales tax on top of line amounts: "
-                              "record it with tax-exclusive amounts")
         groups = list(dict.fromkeys(code for code in mapped if code not in (None, "TAX", "NON")))
         if len(groups) > 1:
             raise Unsupported(f"{_describe(document)} charges more than one sales tax "
@@ -263,6 +282,29 @@ def _taxes(document: Invoice | CreditNote, mappings: ConnectionMappings,
                        field="no_tax_code")
     calculation = "TaxInclusive" if document.tax_inclusive else "TaxExcluded"
     return [code or untaxed for code in mapped], {"GlobalTaxCalculation": calculation}
+
+
+def _without_tax(document: Invoice | CreditNote, codes: list[str | None], tax_fields: Body,
+                 rates: Mapping[str, Decimal]) -> list[Decimal]:
+    """A US document's tax-inclusive amounts as the tax-exclusive ones QBO takes: each line
+    less the tax the ledger charged on it, sent only when QBO's tax on those comes out to
+    the ledger's to the cent (then its total is the ledger's too)."""
+    code = (tax_fields["TxnTaxDetail"].get("TxnTaxCodeRef") or {}).get("value")
+    refusal = (f"{_describe(document)} has amounts that include tax, and QuickBooks US "
+               "companies add sales tax on top of line amounts")
+    if code is None or code not in rates:
+        raise Unsupported(f"{refusal}; its tax code maps to no QuickBooks sales-tax rate to "
+                          "take the tax out at: record it with tax-exclusive amounts")
+    nets = [line.amount(document.currency) - line.tax_amount for line in document.lines]
+    taxable = sum((net for coded, net in zip(codes, nets, strict=True) if coded == "TAX"),
+                  Decimal(0))
+    cents = Decimal(1).scaleb(-MINOR_UNITS[document.currency])
+    charged = (taxable * rates[code] / 100).quantize(cents, rounding=ROUND_HALF_UP)
+    if charged != document.tax_total:
+        raise Unsupported(f"{refusal}; without their tax QuickBooks would charge {charged:.2f} "
+                          f"at {rates[code].normalize():f} %, the ledger charged "
+                          f"{document.tax_total:.2f}: record it with tax-exclusive amounts")
+    return nets
 
 
 def _tax_code(line: Line, mappings: ConnectionMappings) -> str | None:
@@ -291,8 +333,14 @@ def _location(document: Invoice | CreditNote, mappings: ConnectionMappings) -> s
     return department
 
 
-def _sales_line(line: Line, currency: str, request: PushRequest, tax_code: str | None) -> Body:
-    detail: Body = {"Qty": amount(line.quantity), "UnitPrice": amount(line.unit_price)}
+def _sales_line(line: Line, currency: str, request: PushRequest, tax_code: str | None,
+                net: Decimal | None) -> Body:
+    """`net`: the line less its tax, where the ledger's amount includes it (US)."""
+    line_amount, unit_price = line.amount(currency), line.unit_price
+    if net is not None:
+        # QBO checks Amount against Qty × UnitPrice (6070): the price follows the amount.
+        line_amount, unit_price = net, (net / line.quantity).quantize(UNIT_PRICE_PLACES)
+    detail: Body = {"Qty": amount(line.quantity), "UnitPrice": amount(unit_price)}
     if line.item_id:
         ref = request.refs.get((Entity.ITEM, line.item_id))
         if ref is None:
@@ -309,8 +357,7 @@ def _sales_line(line: Line, currency: str, request: PushRequest, tax_code: str |
         detail["ClassRef"] = {"value": class_id}
     if tax_code:
         detail["TaxCodeRef"] = {"value": tax_code}
-    body: Body = {"DetailType": "SalesItemLineDetail",
-                  "Amount": amount(line.amount(currency)),
+    body: Body = {"DetailType": "SalesItemLineDetail", "Amount": amount(line_amount),
                   "SalesItemLineDetail": detail}
     if line.description:
         body["Description"] = line.description

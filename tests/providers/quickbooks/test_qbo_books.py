@@ -251,10 +251,18 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     assert (remote["TotalAmt"], remote["PrivateNote"]) == (0, "Voided")
     books.row(sent, sent.total, Decimal(0), "voided (sent): TotalAmt 0, kept as Voided")
 
+    # Amounts that include tax go without it: US sales tax is added on top.
+    inclusive = _invoice("INV-4", _line("54.00", quantity=2, item_id=TILE, tax="CA",
+                                        tax_amount="8.00"), _line("30.00"), inclusive=True)
+    remote = await books.landed(Entity.INVOICE, inclusive, Decimal("138.00"))
+    line = remote["Line"][0]
+    assert (line["Amount"], line["SalesItemLineDetail"]["UnitPrice"]) == (100, 50)
+    assert remote["TxnTaxDetail"]["TotalTax"] == 8
+
     # Refused before anything is sent, each with what to do about it.
     await books.refused(Entity.INVOICE, _invoice(
-        "INV-4", _line("108.00", tax="CA", tax_amount="8.00"), inclusive=True), Unsupported,
-        "QuickBooks US companies add sales tax on top")
+        "INV-12", _line("108.00", tax="CA", tax_amount="9.00"), inclusive=True), Unsupported,
+        "QuickBooks would charge 7.92 at 8 %, the ledger charged 9.00")
     await books.refused(Entity.INVOICE, _invoice(
         "INV-6", _line("10.00", location="north"), _line("10.00", location="south")),
         Unsupported, "lines in different locations ('north', 'south')")
@@ -271,7 +279,7 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
         "INV-11", _line("10.00", tax="CA", tax_amount="0.80"),
         _line("10.00", tax="NV", tax_amount="0.69")), Unsupported,
         "more than one sales tax (QuickBooks codes 2, 4)")
-    for number in ("INV-4", "INV-6", "INV-7", "INV-8", "INV-11"):
+    for number in ("INV-12", "INV-6", "INV-7", "INV-8", "INV-11"):
         assert not books.sent(number)
 
     # A wrong mapping lands a different total: a visible failure naming both, linked.
