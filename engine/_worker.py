@@ -261,8 +261,11 @@ class ConnectionWorker:
             else:
                 singles.append([prepared])
         size = self.capabilities.limits.batch_size
-        batches = [group[i:i + size] for group in creates.values()
-                   for i in range(0, len(group), size)]
+        chunks = [group[i:i + size] for group in creates.values()
+                  for i in range(0, len(group), size)]
+        # A chunk of one goes as a plain push: it takes none of the batch window's room.
+        batches = [chunk for chunk in chunks if len(chunk) > 1]
+        singles.extend(chunk for chunk in chunks if len(chunk) == 1)
         # No more batches than the batch window takes now: the rest go one by one on the
         # general budget rather than wait a minute holding the connection's slots.
         room = self._batches_free()
