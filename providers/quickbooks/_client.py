@@ -5,6 +5,11 @@ the push's idempotency key as is; updates and voids add the `SyncToken` they wer
 because after a 5010 the re-read retry is a new request that must not get the old 5010 back.
 Updates are sparse (`"sparse": true`), so fields syncdesk does not manage stay untouched.
 
+Every create and update compares the `TotalAmt` QBO answers with the ledger's total to the cent;
+a difference is `TotalMismatch`, carrying the written object's ref so the record is linked and
+a retry updates it. How a document's tax is sent depends on the company's country, read once
+from CompanyInfo when a document first needs it (`_mapping`).
+
 `find` answers None only when it looked and our object is not there; a lookup that fails
 (5xx, timeout, a body that is not QBO's) raises. A credit memo found without the payment
 that applies it (the push was cut short between the two writes) is applied there, so a
@@ -510,12 +515,13 @@ def _total_mismatch(request: PushRequest, obj: Body, ref: RemoteRef) -> TotalMis
     platform_total = Decimal(str(obj.get("TotalAmt", 0)))
     if platform_total == ledger_total:
         return None
+    tax = Decimal(str((obj.get("TxnTaxDetail") or {}).get("TotalTax", 0)))
+    why = (f" (tax {tax:.2f} on QuickBooks, {record.tax_total:.2f} in the ledger): check the "
+           "tax code mappings" if isinstance(record, (Invoice, CreditNote)) else "")
     return TotalMismatch(
         f"QuickBooks' total for {request.entity.label} {_number(record)} is "
-        f"{platform_total:.2f}, the ledger's is {ledger_total:.2f} (tax "
-        f"{Decimal(str((obj.get('TxnTaxDetail') or {}).get('TotalTax', 0))):.2f} on "
-        "QuickBooks): check the tax code mappings", ref=ref, ledger_total=ledger_total,
-        platform_total=platform_total)
+        f"{platform_total:.2f}, the ledger's is {ledger_total:.2f}{why}", ref=ref,
+        ledger_total=ledger_total, platform_total=platform_total)
 
 
 def _number(record: Record) -> str:
