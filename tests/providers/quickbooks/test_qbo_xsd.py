@@ -7,6 +7,7 @@ and a simple-content type (a reference) carries its text as `value`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -14,7 +15,15 @@ from typing import Any
 import pytest
 import xmlschema
 
-from engine import Allocation, CreditNote, Entity, Operation, Payment
+from engine import (
+    Allocation,
+    ConnectionMappings,
+    CreditNote,
+    Entity,
+    Line,
+    Operation,
+    Payment,
+)
 from providers.quickbooks import QuickBooksProvider
 from tests.providers._support import Ledger, spec
 
@@ -104,3 +113,28 @@ def test_the_checker_catches_a_wrong_name(schema: Any) -> None:
     body = {"CustomerRef": {"value": "1", "nmae": "x"}, "Line": [{"Amout": 1}], "sparse": True}
     assert _unknown_keys(body, schema.elements["Invoice"].type, "Invoice") == [
         "Invoice.CustomerRef.nmae", "Invoice.Line[0].Amout"]
+
+
+async def test_the_mapped_fields_are_in_the_xsd_too(schema: Any, provider: QuickBooksProvider,
+                                                    ledger: Ledger, recorder: Recorder) -> None:
+    mappings = ConnectionMappings(tax_codes={"CA": "2"}, classes={"res": "1"},
+                                  locations={"north": "1"}, payment_methods={"check": "2"},
+                                  deposit_account="35")
+    await ledger.push(provider, Entity.CUSTOMER, customer())
+    lines = [Line(description="Tile", unit_price=Decimal(100), tax_code="CA",
+                  tax_amount=Decimal(8), class_="res", location="north")]
+    invoice_ref = await provider.push(replace(ledger.request(
+        Entity.INVOICE, invoice(lines=lines)), mappings=mappings))
+    ledger.refs[(Entity.INVOICE, "inv1")] = invoice_ref
+    payment = Payment(id="p1", customer_id="c1", date=date(2026, 2, 1), amount=Decimal(108),
+                      method="check", allocations=[Allocation(invoice_id="inv1",
+                                                              amount=Decimal(108))])
+    await provider.push(replace(ledger.request(Entity.PAYMENT, payment), mappings=mappings))
+    problems: list[str] = []
+    sent: set[str] = set()
+    for request, body in recorder.api_writes():
+        name = next(e for e in ENTITIES if e.lower() == request.url.path.rsplit("/", 1)[-1])
+        problems += _unknown_keys(body, schema.elements[name].type, name)
+        sent |= set(body)
+    assert problems == []
+    assert {"TxnTaxDetail", "DepartmentRef", "PaymentMethodRef", "DepositToAccountRef"} <= sent
