@@ -1,12 +1,12 @@
 """Setup import from Wave keeps every customer and product apart (issue #12).
 
 Wave's ids are long base64 global ids that share their first 60-odd characters (they all
-begin with the business's id): `QnVzaW5lc3M6…O0N1c3RvbWVyOjE=` and `…OjI=`. The import
-derives local ids from them in `engine._directory._local_id`, which cuts
-`wave:<id>` to 64 characters, so every customer (and every product) of one business gets the
-same local id and all but one are lost while the report counts them all. The fix belongs to
-that module (see the fbwave report): this test pins the behaviour the fix must give, and is
-marked to fail until it lands, strictly, so the fix turns it into a failure to unmark.
+begin with the business's id): `QnVzaW5lc3M6…O0N1c3RvbWVyOjE=` and `…OjI=`. Cut to 64
+characters as `wave:<id>` they were one local id, and Wave products (which have no SKU) all
+got the same SKU from the id's start, so every customer and product of a business but one
+was lost while the report counted them all. Local ids and SKUs are derived in
+`engine._directory`; this test pins, from Wave's side, that they stay apart and that the
+report counts what was written.
 """
 
 from __future__ import annotations
@@ -16,8 +16,6 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
-import pytest
-
 from console._wiring import platforms
 from engine import live_connections, open_provider
 from engine._directory import pull_directory
@@ -26,8 +24,6 @@ from tests._world import World
 MakeWorld = Callable[..., Any]
 
 
-@pytest.mark.xfail(strict=True, reason="engine/_directory._local_id truncates Wave's long ids "
-                                       "to a shared prefix; the lead applies the fix there")
 async def test_every_wave_customer_and_product_is_imported_apart(make_world: MakeWorld) -> None:
     world: World = await make_world(("wave",))
     books = world.apps["wave"].state.books
