@@ -85,7 +85,8 @@ KEYS: dict[str, Key] = {
     "disconnect": Key("D", "Disconnect", "Stop syncing; links stay (asks first)", writes=True),
     "purge": Key("X", "Purge", "Revoke; delete its links and jobs (asks first)",
                  writes=True),
-    "map_accounts": Key("m", "Accounts", "Items with no income account on this platform"),
+    "map_accounts": Key("m", "Accounts", "Mappings: accounts, taxes, payment methods, "
+                        "classes, picked from the platform's lists"),
 }
 
 WRITES = frozenset(binding_id for binding_id, key in KEYS.items() if key.writes)

@@ -153,7 +153,8 @@ class MappingEntry:
 async def mapping_entries(store: Store, connection_id: int) -> list[MappingEntry]:
     """Every mapping a person may set on a connection, with its current value: the
     connection-wide kinds, one income account per item, and every tax code, payment method,
-    class or location that is mapped already or that a held-back record needs."""
+    class or location that is mapped already or that a held-back record needs. The slots
+    that hold records back come first."""
     stored = {(row.kind, row.key): row for row in await list_mappings(store, connection_id)}
     waiting = await waiting_on(store, connection_id)
     items = {row["id"]: row["name"] for row in await store.fetch_all(
@@ -166,7 +167,9 @@ async def mapping_entries(store: Store, connection_id: int) -> list[MappingEntry
         slots[(kind, key)] = items.get(key, "") if kind is MappingKind.INCOME_ACCOUNT else ""
     order = list(MappingKind)
     entries = []
-    for (kind, key), name in sorted(slots.items(), key=lambda s: order.index(s[0][0])):
+    # What holds records back comes first; then every kind in its order, items by name.
+    for (kind, key), name in sorted(slots.items(), key=lambda s: (
+            not waiting.get(s[0]), order.index(s[0][0]))):
         row = stored.get((kind, key))
         entries.append(MappingEntry(kind, key, name, row.value if row else None,
                                     row.label if row else "", waiting.get((kind, key), 0)))

@@ -133,15 +133,17 @@ def test_triage_a_blocked_invoice_fix_its_cause_and_see_it_sync(
 
     # Fix the cause: give Labor an income account on QuickBooks.
     term.until(("o",), "Sandbox Company_US_1")
-    term.until(("m",), "Items with no income account on quickbooks")
+    # The mapping that holds records back is the first row; the picker lists QuickBooks'
+    # own accounts, and what is typed only filters them.
+    term.until(("m",), "How quickbooks names")
     term.wait_for("LABOR")
     term.keys("Enter")
-    term.wait_for("Income account code for LABOR")
-    term.type("80")
+    term.wait_for("income account of item LABOR")
+    term.type("80 services")
     term.keys("Enter")
-    term.wait_for("LABOR → 80 on quickbooks")
+    term.wait_for("income account of item LABOR → 80")
     term.keys("Escape")
-    term.wait_gone("Items with no income account")
+    term.wait_gone("How quickbooks names")
     term.keys("Escape")
     term.wait_for(f"invoice {number}")
 
