@@ -218,6 +218,8 @@ class QuickBooksProvider:
         if current is None:
             assert request.link is not None
             return request.link
+        if request.operation is Operation.VOID and _voided(current):
+            return remote_ref(entity, current)  # the answer to our void was lost
         params = {"operation": request.operation.value}
         if entity is Entity.INVOICE:
             await self._refuse_if_paid(current)
@@ -522,6 +524,11 @@ def _total_mismatch(request: PushRequest, obj: Body, ref: RemoteRef) -> TotalMis
         f"QuickBooks' total for {request.entity.label} {_number(record)} is "
         f"{platform_total:.2f}, the ledger's is {ledger_total:.2f}{why}", ref=ref,
         ledger_total=ledger_total, platform_total=platform_total)
+
+
+def _voided(obj: Body) -> bool:
+    """What a void leaves on QBO: nothing owed, and the note "Voided" in place of ours."""
+    return obj.get("PrivateNote") == "Voided" and Decimal(str(obj.get("TotalAmt", 0))) == 0
 
 
 def _number(record: Record) -> str:

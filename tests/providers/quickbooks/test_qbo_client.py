@@ -29,7 +29,7 @@ from engine import (
 from providers.quickbooks import QuickBooksProvider
 from tests.providers._support import Ledger, SandboxTokens, state
 
-from .conftest import customer, invoice, item, raw_get
+from .conftest import Recorder, customer, invoice, item, raw_get
 
 
 async def _basics(provider: QuickBooksProvider, ledger: Ledger) -> None:
@@ -373,3 +373,15 @@ async def test_an_update_that_drops_the_tax_drops_the_sales_tax_code(
                                                operation=Operation.UPDATE), mappings=mappings))
     remote = (await raw_get(control, tokens, f"invoice/{ref.remote_id}"))["Invoice"]
     assert (remote["TotalAmt"], remote["TxnTaxDetail"]) == (100, {"TotalTax": 0})
+
+
+async def test_a_void_whose_answer_was_lost_is_not_sent_again(
+        provider: QuickBooksProvider, ledger: Ledger, recorder: Recorder) -> None:
+    await _basics(provider, ledger)
+    ref = await ledger.push(provider, Entity.INVOICE, invoice())
+    void = ledger.request(Entity.INVOICE, invoice(), operation=Operation.VOID, link=ref,
+                          key="k-void")
+    await provider.push(void)
+    writes = len(recorder.api_writes())
+    again = await provider.push(void)
+    assert (again.remote_id, len(recorder.api_writes())) == (ref.remote_id, writes)
