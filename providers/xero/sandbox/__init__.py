@@ -11,8 +11,10 @@ response, where the client never saw the new token. Once the successor has been 
 30 minutes have passed, the old token gets `invalid_grant`, so two processes racing with
 one token still end with exactly one winner as soon as either moves on.
 
-The organisation always has a chart of accounts (090 bank, 200 Sales, 260 Other Revenue …)
-and tax rates (OUTPUT, INPUT, NONE), as every Xero organisation does; `seed_demo_company`
+The organisation always has a chart of accounts (090 bank, a savings bank account without a
+code, 200 Sales, 260 Other Revenue …), tax rates (OUTPUT and INPUT 10 %, TAX001 8.875 %, NONE)
+and two tracking categories (Region: North/South, Service: Residential/Commercial), as a Xero
+organisation does; `seed_demo_company`
 adds a contact "Riverside Property Group LLC" and its invoice INV-1042 that syncdesk did
 not create, so the demo's colliding records fail with Xero's own duplicate messages.
 """

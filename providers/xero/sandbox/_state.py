@@ -1,11 +1,16 @@
-"""One Xero organisation's books: contacts, items, invoices, payments, credit notes.
+"""One Xero organisation's books: contacts, items, invoices, payments, credit notes and
+overpayments (RECEIVE-OVERPAYMENT bank transactions).
 
 Objects are kept as Xero-shaped dicts holding Python values (Decimal, date, datetime);
 `_routes` renders them to JSON. Every write goes through `save_*`, which answers with the
 stored object or the list of validation messages Xero would give, so batch handlers can mix
 successes and failures element by element. Computed fields follow Xero: LineAmount,
-TaxAmount, SubTotal, TotalTax, Total, AmountDue/AmountPaid/AmountCredited, PAID when nothing
-is due, RemainingCredit on credit notes.
+TaxAmount (the line's TaxType rate, per line; a line without one takes its item's or its
+account's default tax, as Xero does), SubTotal, TotalTax, Total,
+AmountDue/AmountPaid/AmountCredited, PAID when nothing is due, RemainingCredit on credit notes
+and overpayments. A document with payments, credit or overpayments applied is neither voided
+nor deleted; an overpayment with allocations is not deleted. Line tracking names an active
+tracking category and option.
 """
 
 from __future__ import annotations
