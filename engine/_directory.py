@@ -117,8 +117,7 @@ async def pull_directory(store: Store, connection_id: int, platform: str, provid
 
 async def _link(store: Store, connection_id: int, entity: Entity, record_id: str,
                 ref: RemoteRef, now: str) -> None:
-    async with store.write() as db:
-        await link_synced(db, connection_id, entity, record_id, ref, now)
+    await store.run_write(lambda db: link_synced(db, connection_id, entity, record_id, ref, now))
 
 
 def _local_id(platform: str, remote_id: str) -> str:

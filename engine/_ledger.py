@@ -16,8 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
+from ._classify import classify
 from ._errors import InputError
 from ._models import (
     MODEL_OF,
@@ -122,34 +121,34 @@ class Ledger:
         result = UpsertResult()
         linked = linked or {}
         ordered = sorted(records, key=lambda r: (entity_of(r).stage, _STAGE_TIE[entity_of(r)]))
-        async with self.store.write() as db:
+        now = to_iso(self.clock())
+
+        def work(db: sqlite3.Connection) -> None:
             for record in ordered:
-                await db.execute("SAVEPOINT record")
+                db.execute("SAVEPOINT record")
                 try:
-                    outcome = await self._upsert_one(db, record, result)
+                    outcome = _upsert_one(db, record, result, now)
                 except _Rejected as exc:
-                    await db.execute("ROLLBACK TO record")
+                    db.execute("ROLLBACK TO record")
                     result.rejected.append(Rejection(describe(entity_of(record), record),
                                                      str(exc)))
                 else:
                     setattr(result, outcome, getattr(result, outcome) + 1)
                     link = linked.get((entity_of(record), record.id))
                     if link is not None:
-                        await link_synced(db, link[0], entity_of(record), record.id, link[1],
-                                          to_iso(self.clock()))
-                await db.execute("RELEASE record")
+                        link_synced(db, link[0], entity_of(record), record.id, link[1], now)
+                db.execute("RELEASE record")
             if result.rejected and not partial:
                 lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
                 raise InputError(f"{len(result.rejected)} record(s) rejected, nothing was "
                                  f"saved:\n{lines}")
             if actor is not None and (result.created or result.updated):
-                await db.execute(
-                    "INSERT INTO audit (at, actor, command, scope, affected) "
-                    "VALUES (?, ?, 'upsert', ?, ?)",
-                    (to_iso(self.clock()), actor, json.dumps({
-                        "records": [describe(entity_of(r), r) for r in ordered[:20]],
-                        "created": result.created, "updated": result.updated}),
-                     result.created + result.updated))
+                _audit(db, now, actor, "upsert", {
+                    "records": [describe(entity_of(r), r) for r in ordered[:20]],
+                    "created": result.created, "updated": result.updated},
+                    result.created + result.updated)
+
+        await self.store.run_write(work)
         return result
 
     async def get(self, entity: Entity, record_id: str) -> Record | None:
@@ -201,95 +200,104 @@ class Ledger:
         if entity not in (Entity.INVOICE, Entity.PAYMENT, Entity.CREDIT_NOTE):
             raise InputError(f"a {entity.label} cannot be voided or deleted, only changed")
         result = Lifecycle()
-        async with self.store.write() as db:
-            await self._end(db, entity, record_id, unapply=unapply, delete=delete,
-                            result=result)
+        now = to_iso(self.clock())
+
+        def work(db: sqlite3.Connection) -> None:
+            _end(db, entity, record_id, unapply=unapply, delete=delete, result=result, now=now)
             if actor is not None:
-                await db.execute(
-                    "INSERT INTO audit (at, actor, command, scope, affected) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (to_iso(self.clock()), actor, "delete" if delete else "void",
-                     json.dumps({"entity": entity.value, "record": record_id,
-                                 "unapply": unapply, "changed": result.changed,
-                                 "removed": result.removed}),
-                     len(result.changed) + int(result.removed)))
+                _audit(db, now, actor, "delete" if delete else "void",
+                       {"entity": entity.value, "record": record_id, "unapply": unapply,
+                        "changed": result.changed, "removed": result.removed},
+                       len(result.changed) + int(result.removed))
+
+        await self.store.run_write(work)
         return result
 
-    async def _end(self, db: aiosqlite.Connection, entity: Entity, record_id: str, *,
-                   unapply: bool, delete: bool, result: Lifecycle) -> None:
-        record = await _read(db, entity, record_id)
-        if isinstance(record, Invoice):
-            if delete and await _never_left(db, record):
-                await db.execute("DELETE FROM document_items WHERE entity = 'invoice' "
-                                 "AND record_id = ?", (record_id,))
-                await db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
-                result.removed = True
-                return
-            if record.status is InvoiceStatus.VOID:
-                return
-            applied = await _applied_to(db, record_id)
-            if applied and not unapply:
-                raise InputError(f"invoice {record.number} has {_listed(applied)} applied; "
-                                 "nothing was changed. Unapply them first, or pass "
-                                 "--unapply to take them off and void it in one step")
-            for entry in applied:
-                source = await _read(db, entry.entity, entry.record_id)
-                assert isinstance(source, (Payment, CreditNote))
-                kept = [a for a in source.allocations if a.invoice_id != record_id]
-                await self._changed(db, source.model_copy(update={"allocations": kept}),
-                                    result)
-                result.unapplied.append(entry)
-            await self._changed(db, record.model_copy(
-                update={"status": InvoiceStatus.VOID}), result)
+
+# -- the write path: plain sqlite3 on the writer's thread (Store.run_write) ---------------
+
+def _end(db: sqlite3.Connection, entity: Entity, record_id: str, *, unapply: bool,
+         delete: bool, result: Lifecycle, now: str) -> None:
+    record = _read(db, entity, record_id)
+    if isinstance(record, Invoice):
+        if delete and _never_left(db, record):
+            db.execute("DELETE FROM document_items WHERE entity = 'invoice' AND record_id = ?",
+                       (record_id,))
+            db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
+            result.removed = True
             return
-        assert isinstance(record, (Payment, CreditNote))
-        wanted = EntryStatus.DELETED if delete else EntryStatus.VOID
-        if record.status is not wanted:
-            await self._changed(db, record.model_copy(update={"status": wanted}), result)
+        if record.status is InvoiceStatus.VOID:
+            return
+        applied = _applied_to(db, record_id)
+        if applied and not unapply:
+            raise InputError(f"invoice {record.number} has {_listed(applied)} applied; "
+                             "nothing was changed. Unapply them first, or pass "
+                             "--unapply to take them off and void it in one step")
+        for entry in applied:
+            source = _read(db, entry.entity, entry.record_id)
+            assert isinstance(source, (Payment, CreditNote))
+            kept = [a for a in source.allocations if a.invoice_id != record_id]
+            _changed(db, source.model_copy(update={"allocations": kept}), result, now)
+            result.unapplied.append(entry)
+        _changed(db, record.model_copy(update={"status": InvoiceStatus.VOID}), result, now)
+        return
+    assert isinstance(record, (Payment, CreditNote))
+    wanted = EntryStatus.DELETED if delete else EntryStatus.VOID
+    if record.status is not wanted:
+        _changed(db, record.model_copy(update={"status": wanted}), result, now)
 
-    async def _changed(self, db: aiosqlite.Connection, record: Record,
-                       result: Lifecycle) -> None:
-        # model_copy skips validation: re-validate, so a lifecycle change obeys every rule an
-        # upsert does.
-        checked = type(record).model_validate(record.model_dump(by_alias=True))
-        counts = UpsertResult()
-        try:
-            await self._upsert_one(db, checked, counts)
-        except _Rejected as exc:
-            raise InputError(f"{describe(entity_of(checked), checked)}: {exc}") from None
-        result.changed.append(describe(entity_of(checked), checked))
-        result.jobs_queued += counts.jobs_queued
 
-    # -- one record ---------------------------------------------------------------------
+def _changed(db: sqlite3.Connection, record: Record, result: Lifecycle, now: str) -> None:
+    # model_copy skips validation: re-validate, so a lifecycle change obeys every rule an
+    # upsert does.
+    checked = type(record).model_validate(record.model_dump(by_alias=True))
+    counts = UpsertResult()
+    try:
+        _upsert_one(db, checked, counts, now)
+    except _Rejected as exc:
+        raise InputError(f"{describe(entity_of(checked), checked)}: {exc}") from None
+    result.changed.append(describe(entity_of(checked), checked))
+    result.jobs_queued += counts.jobs_queued
 
-    async def _upsert_one(self, db: aiosqlite.Connection, record: Record,
-                          result: UpsertResult) -> str:
-        entity = entity_of(record)
-        await _check_references(db, record)
-        doc = record.model_dump_json(by_alias=True)
-        table = table_of(entity)
-        existing = await (await db.execute(
-            f"SELECT doc, version FROM {table} WHERE id = ?", (record.id,)
-        )).fetchone()
-        if existing is not None and existing["doc"] == doc:
-            return "unchanged"
-        now = to_iso(self.clock())
-        columns = _columns(record)
-        names = ", ".join(["id", *columns, "doc", "updated_at"])
-        marks = ", ".join("?" for _ in range(len(columns) + 3))
-        updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "doc", "updated_at"])
-        try:
-            await db.execute(
-                f"INSERT INTO {table} ({names}) VALUES ({marks}) "
-                f"ON CONFLICT (id) DO UPDATE SET {updates}, version = version + 1",
-                (record.id, *columns.values(), doc, now),
-            )
-        except sqlite3.IntegrityError as exc:
-            raise _Rejected(_integrity_message(entity, record, exc)) from None
-        await _write_children(db, entity, record)
-        if _queues(record, existing):
-            result.jobs_queued += await queue_jobs(db, entity, record.id, now)
-        return "created" if existing is None else "updated"
+
+def _upsert_one(db: sqlite3.Connection, record: Record, result: UpsertResult, now: str) -> str:
+    if isinstance(record, Customer) and "classification" not in record.model_fields_set:
+        record = _classified(db, record)
+    entity = entity_of(record)
+    _check_references(db, record)
+    doc = record.model_dump_json(by_alias=True)
+    table = table_of(entity)
+    existing = db.execute(
+        f"SELECT doc, version FROM {table} WHERE id = ?", (record.id,)
+    ).fetchone()
+    if existing is not None and existing["doc"] == doc:
+        return "unchanged"
+    columns = _columns(record)
+    names = ", ".join(["id", *columns, "doc", "updated_at"])
+    marks = ", ".join("?" for _ in range(len(columns) + 3))
+    updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "doc", "updated_at"])
+    try:
+        db.execute(
+            f"INSERT INTO {table} ({names}) VALUES ({marks}) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}, version = version + 1",
+            (record.id, *columns.values(), doc, now),
+        )
+    except sqlite3.IntegrityError as exc:
+        raise _Rejected(_integrity_message(entity, record, exc)) from None
+    _write_children(db, entity, record)
+    if _queues(record, existing):
+        result.jobs_queued += queue_jobs(db, entity, record.id, now)
+    return "created" if existing is None else "updated"
+
+
+def _classified(db: sqlite3.Connection, customer: Customer) -> Customer:
+    """A customer that does not say who it is, classified by the rule table (`classify`),
+    with the service locations its documents already name."""
+    locations = db.execute(
+        "SELECT COUNT(DISTINCT json_extract(l.value, '$.location')) FROM invoices i, "
+        "json_each(i.doc, '$.lines') l WHERE i.customer_id = ?", (customer.id,)).fetchone()[0]
+    return customer.model_copy(update={"classification": classify(
+        customer.display_name, customer.company, customer.billing_address, locations)})
 
 
 # Customers before items only to keep the order stable; both are stage 0.
@@ -315,7 +323,7 @@ def _columns(record: Record) -> dict[str, Any]:
             "currency": record.currency, "total_minor": to_minor(record.total, record.currency)}
 
 
-def _queues(record: Record, existing: aiosqlite.Row | None) -> bool:
+def _queues(record: Record, existing: sqlite3.Row | None) -> bool:
     """Draft invoices matter to no platform; a draft that was never sent queues nothing."""
     if not isinstance(record, Invoice):
         return True
@@ -327,44 +335,43 @@ def _queues(record: Record, existing: aiosqlite.Row | None) -> bool:
     return record.status is InvoiceStatus.SENT
 
 
-async def _read(db: aiosqlite.Connection, entity: Entity, record_id: str) -> Record:
-    row = await (await db.execute(f"SELECT doc FROM {table_of(entity)} WHERE id = ?",
-                                  (record_id,))).fetchone()
+def _read(db: sqlite3.Connection, entity: Entity, record_id: str) -> Record:
+    row = db.execute(f"SELECT doc FROM {table_of(entity)} WHERE id = ?",
+                     (record_id,)).fetchone()
     if row is None:
         raise InputError(f"no {entity.label} {record_id!r} in the ledger")
     return MODEL_OF[entity].model_validate_json(row["doc"])
 
 
-async def _never_left(db: aiosqlite.Connection, invoice: Invoice) -> bool:
+def _never_left(db: sqlite3.Connection, invoice: Invoice) -> bool:
     """A draft with no job and no link anywhere: no platform has ever seen it."""
     if invoice.status is not InvoiceStatus.DRAFT:
         return False
-    row = await (await db.execute(
+    row = db.execute(
         "SELECT EXISTS (SELECT 1 FROM sync_jobs WHERE entity = 'invoice' AND record_id = ?) "
         "OR EXISTS (SELECT 1 FROM sync_links WHERE entity = 'invoice' AND record_id = ?)",
-        (invoice.id, invoice.id))).fetchone()
+        (invoice.id, invoice.id)).fetchone()
     return row is not None and not row[0]
 
 
-async def _check_references(db: aiosqlite.Connection, record: Record) -> None:
-    async def exists(table: str, record_id: str) -> bool:
-        row = await (await db.execute(f"SELECT 1 FROM {table} WHERE id = ?",
-                                      (record_id,))).fetchone()
-        return row is not None
+def _check_references(db: sqlite3.Connection, record: Record) -> None:
+    def exists(table: str, record_id: str) -> bool:
+        return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() \
+            is not None
 
-    if isinstance(record, (Invoice, Payment, CreditNote)) and not await exists(
+    if isinstance(record, (Invoice, Payment, CreditNote)) and not exists(
         "customers", record.customer_id
     ):
         raise _Rejected(f"customer_id: no customer {record.customer_id!r} in the file or store")
     if isinstance(record, (Invoice, CreditNote)):
         for index, line in enumerate(record.lines):
-            if line.item_id and not await exists("items", line.item_id):
+            if line.item_id and not exists("items", line.item_id):
                 raise _Rejected(f"lines[{index}].item_id: no item {line.item_id!r} "
                                 "in the file or store")
     if isinstance(record, (Payment, CreditNote)) and record.live:
-        await _check_allocations(db, record)
+        _check_allocations(db, record)
     if isinstance(record, Invoice) and record.status is InvoiceStatus.VOID:
-        applied = await _applied_to(db, record.id)
+        applied = _applied_to(db, record.id)
         if applied:
             raise _Rejected(
                 f"status: cannot void invoice {record.number}: {_listed(applied)} "
@@ -373,14 +380,14 @@ async def _check_references(db: aiosqlite.Connection, record: Record) -> None:
                 f"{record.id} --unapply` does both)")
 
 
-async def _check_allocations(db: aiosqlite.Connection, record: Payment | CreditNote) -> None:
+def _check_allocations(db: sqlite3.Connection, record: Payment | CreditNote) -> None:
     source = entity_of(record).value
     for index, allocation in enumerate(record.allocations):
-        invoice = await (await db.execute(
+        invoice = db.execute(
             "SELECT i.customer_id, i.currency, i.status, b.total_minor, b.paid_minor, "
             "b.credited_minor FROM invoices i JOIN invoice_balances b ON b.invoice_id = i.id "
             "WHERE i.id = ?", (allocation.invoice_id,),
-        )).fetchone()
+        ).fetchone()
         where = f"allocations[{index}]"
         if invoice is None:
             raise _Rejected(f"{where}.invoice_id: no invoice {allocation.invoice_id!r}")
@@ -393,10 +400,10 @@ async def _check_allocations(db: aiosqlite.Connection, record: Payment | CreditN
         if invoice["status"] != InvoiceStatus.SENT.value:
             raise _Rejected(f"{where}.invoice_id: invoice {allocation.invoice_id} is "
                             f"{invoice['status']}; only sent invoices can be paid or credited")
-        previous = await (await db.execute(
+        previous = db.execute(
             "SELECT amount_minor FROM allocations WHERE source_entity = ? AND source_id = ? "
             "AND invoice_id = ?", (source, record.id, allocation.invoice_id),
-        )).fetchone()
+        ).fetchone()
         already = invoice["paid_minor"] + invoice["credited_minor"] - (
             previous["amount_minor"] if previous else 0)
         amount = to_minor(allocation.amount, record.currency)
@@ -409,20 +416,20 @@ async def _check_allocations(db: aiosqlite.Connection, record: Payment | CreditN
             )
 
 
-async def _write_children(db: aiosqlite.Connection, entity: Entity, record: Record) -> None:
+def _write_children(db: sqlite3.Connection, entity: Entity, record: Record) -> None:
     if isinstance(record, (Invoice, CreditNote)):
-        await db.execute("DELETE FROM document_items WHERE entity = ? AND record_id = ?",
-                         (entity.value, record.id))
-        await db.executemany(
+        db.execute("DELETE FROM document_items WHERE entity = ? AND record_id = ?",
+                   (entity.value, record.id))
+        db.executemany(
             "INSERT OR IGNORE INTO document_items (entity, record_id, item_id) VALUES (?, ?, ?)",
             [(entity.value, record.id, line.item_id) for line in record.lines if line.item_id],
         )
     if isinstance(record, (Payment, CreditNote)):
-        await db.execute("DELETE FROM allocations WHERE source_entity = ? AND source_id = ?",
-                         (entity.value, record.id))
+        db.execute("DELETE FROM allocations WHERE source_entity = ? AND source_id = ?",
+                   (entity.value, record.id))
         # A void or deleted entry keeps its allocations in its document, as history; only
         # a live one pays anything.
-        await db.executemany(
+        db.executemany(
             "INSERT INTO allocations (source_entity, source_id, invoice_id, amount_minor) "
             "VALUES (?, ?, ?, ?)",
             [(entity.value, record.id, a.invoice_id, to_minor(a.amount, record.currency))
@@ -444,15 +451,15 @@ class Applied:
         return f"{self.entity.label} {self.label} ({self.amount} {self.currency})"
 
 
-async def _applied_to(db: aiosqlite.Connection, invoice_id: str) -> list[Applied]:
-    rows = await (await db.execute(
+def _applied_to(db: sqlite3.Connection, invoice_id: str) -> list[Applied]:
+    rows = db.execute(
         "SELECT a.source_entity, a.source_id, a.amount_minor, "
         "COALESCE(p.reference, p.id, c.number) AS label, COALESCE(p.currency, c.currency) "
         "AS currency FROM allocations a "
         "LEFT JOIN payments p ON a.source_entity = 'payment' AND p.id = a.source_id "
         "LEFT JOIN credit_notes c ON a.source_entity = 'credit_note' AND c.id = a.source_id "
         "WHERE a.invoice_id = ? ORDER BY a.source_entity DESC, a.source_id", (invoice_id,),
-    )).fetchall()
+    ).fetchall()
     return [Applied(Entity(row["source_entity"]), row["source_id"], row["label"],
                     from_minor(row["amount_minor"], row["currency"]), row["currency"])
             for row in rows]
@@ -460,6 +467,12 @@ async def _applied_to(db: aiosqlite.Connection, invoice_id: str) -> list[Applied
 
 def _listed(applied: Sequence[Applied]) -> str:
     return ", ".join(str(entry) for entry in applied)
+
+
+def _audit(db: sqlite3.Connection, now: str, actor: str, command: str, scope: dict[str, Any],
+           affected: int) -> None:
+    db.execute("INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, ?)",
+               (now, actor, command, json.dumps(scope), affected))
 
 
 def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityError) -> str:

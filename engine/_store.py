@@ -17,16 +17,18 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 import platformdirs
 
 from ._errors import StoreError
 from ._schema import MIGRATIONS
+
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5_000
 BUSY_REPORT_EVERY = 10.0
@@ -144,6 +146,17 @@ class Store:
                 await db.execute("ROLLBACK")
                 raise
             await db.execute("COMMIT")
+
+    async def run_write(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A write transaction whose statements run as one function on the writer's own
+        thread: one round trip to it for the whole transaction instead of one per statement
+        and per fetch (each costs a thread hand-off, ~0.2 ms: a ledger write of one invoice
+        was 20 of them). `work` makes plain sqlite3 calls and must not block on anything
+        else; what it raises rolls the transaction back and reaches the caller."""
+        async with self.write() as db:
+            # aiosqlite runs every call as a function on its thread; `_execute` is that
+            # primitive (it has no public name). Pinned by the aiosqlite range in pyproject.
+            return await db._execute(work, db._conn)  # type: ignore[no-untyped-call,no-any-return]
 
     async def _begin(self, db: aiosqlite.Connection) -> None:
         reported = 0.0

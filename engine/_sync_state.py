@@ -12,6 +12,7 @@ This is also the seam a second store backend implements.
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -606,14 +607,15 @@ async def purge_connection(db: aiosqlite.Connection, connection_id: int, reason:
     return purged
 
 
-async def link_synced(db: aiosqlite.Connection, connection_id: int, entity: Entity,
-                      record_id: str, ref: RemoteRef, now: str) -> None:
-    """Record that the current version of a record already is `ref` on a connection."""
-    version = await (await db.execute(f"SELECT version FROM {TABLE_OF[entity]} WHERE id = ?",
-                                      (record_id,))).fetchone()
+def link_synced(db: sqlite3.Connection, connection_id: int, entity: Entity, record_id: str,
+                ref: RemoteRef, now: str) -> None:
+    """Record that the current version of a record already is `ref` on a connection (in
+    a `Store.run_write` transaction)."""
+    version = db.execute(f"SELECT version FROM {TABLE_OF[entity]} WHERE id = ?",
+                         (record_id,)).fetchone()
     if version is None:
         return
-    await db.execute(
+    db.execute(
         "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
         "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
@@ -623,7 +625,7 @@ async def link_synced(db: aiosqlite.Connection, connection_id: int, entity: Enti
         (connection_id, entity.value, record_id, ref.remote_id, ref.version, ref.number,
          version[0], now),
     )
-    await db.execute(
+    db.execute(
         "UPDATE sync_jobs SET status = 'synced', operation = 'update', updated_at = ? "
         "WHERE connection_id = ? AND entity = ? AND record_id = ? AND status = 'pending' "
         "AND record_version = ?", (now, connection_id, entity.value, record_id, version[0]),
@@ -705,10 +707,10 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
     """
 
 
-async def queue_jobs(db: aiosqlite.Connection, entity: Entity, record_id: str,
-                     now: str) -> int:
-    """Queue (or coalesce into) a job for one record on every live connection."""
-    cursor = await db.execute(
+def queue_jobs(db: sqlite3.Connection, entity: Entity, record_id: str, now: str) -> int:
+    """Queue (or coalesce into) a job for one record on every live connection (in a
+    `Store.run_write` transaction)."""
+    cursor = db.execute(
         _queue_sql(entity, "r.id = :record_id", "", changed_only=False),
         {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now},
     )
