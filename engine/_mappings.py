@@ -16,6 +16,7 @@ The engine never imports a platform: whoever needs the platform's lists passes i
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -225,14 +226,17 @@ async def read_mappings(store: Store, connection_id: int) -> ConnectionMappings:
     """A connection's mappings as the providers read them, in one query."""
     keyed: dict[MappingKind, dict[str, str]] = {kind: {} for kind in _KEY_OF}
     single: dict[MappingKind, str] = {}
-    for row in await store.fetch_all(
-            "SELECT kind, key, value FROM connection_mappings WHERE connection_id = ?",
-            (connection_id,)):
-        kind = MappingKind(row["kind"])
+    # One value for the whole set: the worker reads this every round, and rows cost more
+    # to build than the JSON costs to parse.
+    found = await store.fetch_value(
+        "SELECT json_group_array(json_array(kind, key, value)) FROM connection_mappings "
+        "WHERE connection_id = ?", (connection_id,))
+    for name, key, value in json.loads(found):
+        kind = MappingKind(name)
         if kind.keyed:
-            keyed[kind][row["key"]] = row["value"]
+            keyed[kind][key] = value
         else:
-            single[kind] = row["value"]
+            single[kind] = value
     return ConnectionMappings(
         income_accounts=keyed[MappingKind.INCOME_ACCOUNT],
         default_income_account=single.get(MappingKind.DEFAULT_INCOME_ACCOUNT),

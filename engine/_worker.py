@@ -240,8 +240,10 @@ class ConnectionWorker:
         items = {item_id: item for item_id, item in
                  (await self.ledger.get_many(Entity.ITEM, item_ids)).items()
                  if isinstance(item, Item)}
-        # Once per round: a mapping set meanwhile reaches the very next claim.
-        mappings = await read_mappings(self.state.store, self.connection_id)
+        # Read after the claim: a mapping is set in the transaction that re-queues what it
+        # unblocks, so a job claimed since is always prepared with it.
+        mappings = await read_mappings(self.state.store, self.connection_id) if records \
+            else ConnectionMappings()
 
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
