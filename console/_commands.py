@@ -30,6 +30,7 @@ from engine import (
     MappingRefused,
     Platform,
     Provider,
+    PullReport,
     Record,
     Sealer,
     Store,
@@ -507,21 +508,37 @@ async def apply_config_mappings(store: Store, config: Config) -> int:
 
 
 async def pull(args: argparse.Namespace) -> int:
+    confirm: dict[str, str | None] = {remote: None for remote in args.new}
+    for pair in args.link:
+        remote, _, local = pair.partition("=")
+        if not remote or not local:
+            raise ConfigError(f"--link {pair!r}: give REMOTE_ID=LOCAL_ID")
+        confirm[remote] = local
     async with open_store(args) as store:
         connection_id = await resolve_connection(store, args.connection)
         assert connection_id is not None
-        await _pull(store, connection_id)
-    return 0
+        report = await _pull(store, connection_id, confirm)
+    return 1 if report.doubts or report.rejected else 0
 
 
-async def _pull(store: Store, connection_id: int) -> None:
+async def _pull(store: Store, connection_id: int,
+                confirm: dict[str, str | None] | None = None) -> PullReport:
     platform = await store.fetch_value("SELECT platform FROM connections WHERE id = ?",
                                        (connection_id,))
     async with _provider_for(store, connection_id) as provider:
-        report = await pull_directory(store, connection_id, str(platform), provider)
+        report = await pull_directory(store, connection_id, str(platform), provider,
+                                      confirm=confirm)
     print(f"from {platform}: {report.customers_linked} customers matched and linked, "
           f"{report.customers_imported} imported; {report.items_linked} items matched and "
           f"linked, {report.items_imported} imported")
+    for rejected in report.rejected:
+        print(f"  not imported: {rejected}", file=sys.stderr)
+    for doubt in report.doubts:
+        print(f"  uncertain, neither linked nor imported: {doubt}", file=sys.stderr)
+    if report.doubts:
+        print(f"  decide with `syncdesk pull {connection_id} --link REMOTE_ID=LOCAL_ID` "
+              "(the same customer) or `--new REMOTE_ID` (a different one)", file=sys.stderr)
+    return report
 
 
 # -- connecting ---------------------------------------------------------------------------

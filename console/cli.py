@@ -195,8 +195,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="do not pull the platform's customers and items into the ledger")
 
     p = command("pull", "pull", "Pull a connection's customers and items: link the "
-                "ones that match local records, import the rest.")
+                "ones that match local records (same email, or same name and phone), import "
+                "the rest; a customer that may be a local one is held until you decide.")
     p.add_argument("connection", help="connection id or platform name")
+    p.add_argument("--link", action="append", default=[], metavar="REMOTE_ID=LOCAL_ID",
+                   help="a held customer is this local customer: link it")
+    p.add_argument("--new", action="append", default=[], metavar="REMOTE_ID",
+                   help="a held customer is not any local one: import it as new")
 
     p = command("map", "map_command", "List, set or unset a connection's mappings (income "
                 "accounts per item and a default, the deposit account, tax codes, the untaxed "
