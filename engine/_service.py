@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -34,7 +34,7 @@ from ._mappings import (
 )
 from ._models import Entity, Item
 from ._money import from_minor
-from ._port import Provider
+from ._port import Capabilities, Provider
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
 from ._sync_state import purge_connection, requeue, set_connection_state, unlink
@@ -406,6 +406,27 @@ class Event:
     entity: str | None
     record_id: str | None
     status: str | None
+
+
+@dataclass(frozen=True)
+class DayBudget:
+    """A connection's daily request quota against the work waiting for it: "4,120 of 5,000
+    calls left today; 2,300 records need ~60"."""
+
+    per_day: int
+    left: int
+    """Calls left today (UTC): the platform's last reading if it was taken today, else the
+    whole quota (the day has turned since)."""
+    records: int
+    """Jobs waiting to be sent: pending, in flight or uncertain."""
+    calls: int
+    """About how many calls they need: creates of batched entities by the batch, every other
+    job one, a job in doubt two (the lookup by syncdesk's mark first). Two-step writes and
+    follow-ups are not counted, hence "about"."""
+
+    @property
+    def enough(self) -> bool:
+        return self.calls <= self.left
 
 
 @dataclass

@@ -9,8 +9,9 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Footer, Header, Static
 
-from engine import ConnectionSummary, JobFilter
+from engine import ConnectionSummary, DayBudget, JobFilter
 
+from .._wiring import platforms
 from ..widgets.activity import Activity
 from ..widgets.connection_panel import PARKED_WINDOW, ConnectionPanel, parked
 from .base import SyncScreen
@@ -40,15 +41,17 @@ class DashboardScreen(SyncScreen):
         now = service.clock()
         limited = (await service.rate_limits(now - PARKED_WINDOW)
                    if parked(connections, now) else {})
+        days = await service.day_budgets(
+            {name: platform.capabilities for name, platform in platforms().items()})
         if self.showing:
-            self._show(connections, now, limited)
+            self._show(connections, now, limited, days)
 
     def tick(self, now: datetime) -> None:
         for panel in self.query(ConnectionPanel):
             panel.show(panel.summary, now)
 
     def _show(self, connections: list[ConnectionSummary], now: datetime,
-              limited: dict[int, int]) -> None:
+              limited: dict[int, int], days: dict[int, DayBudget]) -> None:
         box = self.query_one("#panels", VerticalScroll)
         panels = {panel.summary.id: panel for panel in self.query(ConnectionPanel)}
         wanted = {summary.id for summary in connections}
@@ -59,10 +62,12 @@ class DashboardScreen(SyncScreen):
                     gone.remove()
             for position, summary in enumerate(connections, 1):
                 if (panel := panels.get(summary.id)) is None:
-                    box.mount(ConnectionPanel(summary, position, now, limited.get(summary.id, 0)))
+                    box.mount(ConnectionPanel(summary, position, now, limited.get(summary.id, 0),
+                                              days.get(summary.id)))
                 else:
                     panel.position = position
                     panel.rate_limited = limited.get(summary.id, 0)
+                    panel.day_budget = days.get(summary.id)
                     panel.show(summary, now)
             self.query_one("#empty").display = not connections
         if first_load and connections:

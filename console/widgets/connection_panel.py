@@ -12,7 +12,7 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
-from engine import ConnectionSummary, Entity
+from engine import ConnectionSummary, DayBudget, Entity
 
 from ..format import ERROR, OK, STATUS_STYLE, WARNING, ago, span, until
 from .table import Row, Table
@@ -55,12 +55,14 @@ class ConnectionPanel(Vertical, can_focus=False):
             """The statuses of the picked column; empty for every status."""
 
     def __init__(self, summary: ConnectionSummary, position: int, now: datetime,
-                 rate_limited: int = 0) -> None:
+                 rate_limited: int = 0, day_budget: DayBudget | None = None) -> None:
         super().__init__(id=f"connection-{summary.id}", classes="panel")
         self.summary = summary
         self.position = position
         self.rate_limited = rate_limited
         """429s in the last `PARKED_WINDOW`: why the connection is parked."""
+        self.day_budget = day_budget
+        """Today's quota against the waiting work, where the platform has a daily limit."""
         self._now = now
 
     def compose(self) -> ComposeResult:
@@ -82,7 +84,8 @@ class ConnectionPanel(Vertical, can_focus=False):
         # Content, not a str: a tenant named "Builders [/Line/0] Inc" is not markup.
         self.border_title = Content(
             f"{self.position} · {summary.platform} · {summary.tenant_name}")
-        self.query_one(".health", Static).update(health(summary, now, self.rate_limited))
+        self.query_one(".health", Static).update(
+            health(summary, now, self.rate_limited, self.day_budget))
         rows: list[Row] = []
         by_entity = {counts.entity: counts for counts in summary.counts}
         for entity in Entity:
@@ -104,9 +107,11 @@ class ConnectionPanel(Vertical, can_focus=False):
                                            _STATUSES.get(column, ())))
 
 
-def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> Text:
+def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0,
+           day: DayBudget | None = None) -> Text:
     """The connection's state, quota, token life, last success and how far behind it is;
-    when parked, for how long more and why (`rate_limited` 429s in `PARKED_WINDOW`)."""
+    when parked, for how long more and why (`rate_limited` 429s in `PARKED_WINDOW`); with a
+    daily quota, what is left of it against what the waiting records need (`day`)."""
     text = Text()
     state = {
         "active": ("● connected", OK),
@@ -122,8 +127,10 @@ def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> 
                     WARNING)
     if summary.state_reason:
         text.append(f" ({summary.state_reason})", "dim")
-    quota = [f"{n:,}/{unit}" for n, unit in ((summary.minute_remaining, "min"),
-                                             (summary.day_remaining, "day")) if n is not None]
+    readings = [(summary.minute_remaining, "min")]
+    if day is None:
+        readings.append((summary.day_remaining, "day"))
+    quota = [f"{n:,}/{unit}" for n, unit in readings if n is not None]
     if quota:
         text.append("  quota left " + " ".join(quota))
     if summary.refresh_expires_at is not None:
@@ -136,4 +143,11 @@ def health(summary: ConnectionSummary, now: datetime, rate_limited: int = 0) -> 
                     WARNING)
     else:
         text.append("  up to date", OK)
+    if day is not None:
+        # Beside how far behind: whether today's quota can carry what is waiting.
+        text.append(f"  {day.left:,} of {day.per_day:,} calls left today")
+        if day.records:
+            text.append(f"; {day.records:,} record{'s' if day.records != 1 else ''} "
+                        f"need{'s' if day.records == 1 else ''} ~{day.calls:,}",
+                        "" if day.enough else WARNING)
     return text
