@@ -8,8 +8,9 @@ so 1,000,000 jobs hold ~108,000 failed ones over four connections). Two copies o
 - CLI: `syncdesk retry --status failed --yes --db …` as a person runs it, timed from spawn to
   exit (Python start-up, the dry-run count the CLI asks first, the retry, the close).
 
-Both copies are then checked: `job_counts` equals a GROUP BY over `sync_jobs`, no failed job
-is left, and the retry wrote one event, not one per job.
+Both copies are then checked: `job_counts` and the problem groups equal GROUP BYs over
+`sync_jobs` (`SyncState.drift`), no failed job is left, and the retry wrote one event, not
+one per job.
 
     python bench/retry.py                # 1,000,000 jobs (~108,000 failed)
     python bench/retry.py --jobs 5000    # a smoke run
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import emit
 from bench.build_store import build
-from engine import JobFilter, Store, SyncService
+from engine import JobFilter, Store, SyncService, SyncState
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD_WEEK = (("synced", 0.81), ("failed", 0.12), ("pending", 0.02), ("blocked", 0.02),
@@ -76,14 +77,9 @@ def _cli(path: Path) -> tuple[float, float]:
 async def _check(path: Path, events_before: int) -> dict[str, int]:
     """What the retry left: it must be consistent, whichever way it ran."""
     async with await Store.open(path) as store:
-        counted = {(r["connection_id"], r["entity"], r["status"]): r["n"]
-                   for r in await store.fetch_all("SELECT * FROM job_counts WHERE n != 0")}
-        actual = {(r["connection_id"], r["entity"], r["status"]): r["n"]
-                  for r in await store.fetch_all(
-                      "SELECT connection_id, entity, status, COUNT(*) AS n FROM sync_jobs "
-                      "GROUP BY 1, 2, 3")}
-        if counted != actual:
-            raise AssertionError(f"job_counts {counted} disagree with sync_jobs {actual}")
+        drift = await SyncState(store).drift()
+        if drift:
+            raise AssertionError("kept counts disagree with sync_jobs: " + "; ".join(drift[:5]))
         left = await store.fetch_value("SELECT COUNT(*) FROM sync_jobs WHERE status = 'failed'")
         events = await store.fetch_value("SELECT COUNT(*) FROM events") - events_before
     if left:

@@ -352,6 +352,81 @@ CREATE INDEX sync_jobs_problems ON sync_jobs
     WHERE status IN ('failed', 'blocked', 'skipped', 'broken_link') OR in_doubt = 1;
 """
 
+# The problems queue counted as it changes (a read of its groups, not a GROUP BY over every
+# job that needs a person): `problem_groups` holds one row per (connection, status, doubt,
+# class, code, exact message) with its count, and each such job carries its group's id, so
+# the age of a group's oldest job is one seek along a narrow index of (group, updated_at).
+# That index replaces migration 4's, which held every message in full: a bulk retry of
+# 100,000 failures deleted 100,000 of its wide entries. Triggers keep the groups for every
+# write but an operator's requeue, which (as with `job_counts`) adjusts them once per
+# statement from the `requeued_jobs` list. Absent text is '' in a group so that the UNIQUE key
+# holds (NULLs are all distinct in SQLite); the service reads '' as none.
+_V5_PROBLEM = ("({r}.status IN ('failed', 'blocked', 'skipped', 'broken_link') "
+               "OR {r}.in_doubt = 1)")
+_V5_KEY = ("{r}.connection_id, {r}.status, {r}.in_doubt, COALESCE({r}.error_class, ''), "
+           "COALESCE({r}.error_code, ''), COALESCE({r}.error_message, '')")
+_V5_GROUP_OF = ("(SELECT g.id FROM problem_groups g WHERE (g.connection_id, g.status, "
+                "g.in_doubt, g.error_class, g.error_code, g.error_message) = ({key}))")
+_V5_JOIN = ("INSERT INTO problem_groups (connection_id, status, in_doubt, error_class, "
+            "error_code, error_message, n) SELECT {key}, 1 WHERE {problem} "
+            "ON CONFLICT (connection_id, status, in_doubt, error_class, error_code, "
+            "error_message) DO UPDATE SET n = n + 1;")
+_V5_LEAVE = ("UPDATE problem_groups SET n = n - 1 WHERE id = OLD.problem_group;\n"
+             "    DELETE FROM problem_groups WHERE id = OLD.problem_group AND n <= 0;")
+_V5 = f"""
+CREATE TABLE problem_groups (
+    id             INTEGER PRIMARY KEY,
+    connection_id  INTEGER NOT NULL,
+    status         TEXT NOT NULL,
+    in_doubt       INTEGER NOT NULL,
+    error_class    TEXT NOT NULL,
+    error_code     TEXT NOT NULL,
+    error_message  TEXT NOT NULL,
+    n              INTEGER NOT NULL,
+    UNIQUE (connection_id, status, in_doubt, error_class, error_code, error_message)
+);
+ALTER TABLE sync_jobs ADD COLUMN problem_group INTEGER;
+ALTER TABLE requeued_jobs ADD COLUMN problem_group INTEGER;
+ALTER TABLE requeued_jobs ADD COLUMN in_doubt INTEGER NOT NULL DEFAULT 0;
+
+INSERT INTO problem_groups (connection_id, status, in_doubt, error_class, error_code,
+    error_message, n)
+SELECT {_V5_KEY.format(r="j")}, COUNT(*) FROM sync_jobs j WHERE {_V5_PROBLEM.format(r="j")}
+GROUP BY 1, 2, 3, 4, 5, 6;
+UPDATE sync_jobs SET problem_group = {_V5_GROUP_OF.format(key=_V5_KEY.format(r="sync_jobs"))}
+WHERE {_V5_PROBLEM.format(r="sync_jobs")};
+
+DROP INDEX sync_jobs_problems;
+CREATE INDEX sync_jobs_problem_age ON sync_jobs (problem_group, updated_at)
+    WHERE problem_group IS NOT NULL;
+
+CREATE TRIGGER sync_jobs_problem_added AFTER INSERT ON sync_jobs
+WHEN {_V5_PROBLEM.format(r="NEW")} BEGIN
+    {_V5_JOIN.format(key=_V5_KEY.format(r="NEW"), problem="1")}
+    UPDATE sync_jobs SET problem_group = {_V5_GROUP_OF.format(key=_V5_KEY.format(r="NEW"))}
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER sync_jobs_problem_moved
+AFTER UPDATE OF status, in_doubt, error_class, error_code, error_message ON sync_jobs
+WHEN (OLD.problem_group IS NOT NULL OR {_V5_PROBLEM.format(r="NEW")})
+     AND (OLD.status IS NOT NEW.status OR OLD.in_doubt IS NOT NEW.in_doubt
+          OR OLD.error_class IS NOT NEW.error_class OR OLD.error_code IS NOT NEW.error_code
+          OR OLD.error_message IS NOT NEW.error_message)
+     AND NOT EXISTS (SELECT 1 FROM requeued_jobs WHERE id = OLD.id) BEGIN
+    {_V5_LEAVE}
+    {_V5_JOIN.format(key=_V5_KEY.format(r="NEW"), problem=_V5_PROBLEM.format(r="NEW"))}
+    UPDATE sync_jobs SET problem_group = CASE WHEN {_V5_PROBLEM.format(r="NEW")}
+        THEN {_V5_GROUP_OF.format(key=_V5_KEY.format(r="NEW"))} END
+    WHERE id = NEW.id;
+END;
+
+CREATE TRIGGER sync_jobs_problem_removed AFTER DELETE ON sync_jobs
+WHEN OLD.problem_group IS NOT NULL BEGIN
+    {_V5_LEAVE}
+END;
+"""
+
 # The record table (helper "table"): an index for every sort key a listing offers, and the
 # free-text search. Label and amount come from the record and are written only when it
 # changes, so their indexes cost a retry nothing; attempts changes with every send, so its
@@ -440,6 +515,6 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_name ON api_keys (name, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V6, _V7, _V8)
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

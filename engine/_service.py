@@ -65,7 +65,11 @@ PROBLEM_STATUSES: tuple[str, ...] = (
 
 _NEEDS_A_PERSON = ("(j.status IN ('failed', 'blocked', 'skipped', 'broken_link') "
                    "OR j.in_doubt = 1)")
-"""Must read as the WHERE of the `sync_jobs_problems` index, or SQLite will not use it."""
+"""What `problem_groups` counts (migration 5): a job in one of them has `problem_group` set."""
+
+_GROUP_FIELDS = frozenset({"connection_id", "platform", "statuses", "in_doubt", "error_class",
+                           "error_code", "message"})
+"""JobFilter fields that pick whole problem groups: for them `problems` reads no job."""
 
 QUERY_KEYS: dict[str, str] = {
     "status": "failed, blocked, …; several with commas (status:failed,blocked)",
@@ -504,23 +508,32 @@ class SyncService:
         """Every job that needs a person (`PROBLEM_STATUSES`, or in doubt) matching `where`,
         grouped by platform, kind, class, code and message shape, largest group first.
 
-        SQL groups by the exact message along the `sync_jobs_problems` index (covering, so
-        no table row is read); folding names and numbers out of the messages is done here,
+        The store keeps these groups by exact message as jobs change (`problem_groups`,
+        migration 5). A `where` that only picks whole groups (connection, platform, status,
+        doubt, class, code, message) reads those few rows and one index seek each for the
+        oldest; one that cuts into groups (entity, time, text, marked ids) counts its jobs
+        along the group index. Folding names and numbers out of the messages is done here,
         over one row per distinct message, not per job."""
-        clause, params = where.sql()
         platforms = {row["id"]: row["platform"] for row in await self.store.fetch_all(
             "SELECT id, platform FROM connections")}
-        rows = await self.store.fetch_all(
-            "SELECT j.connection_id, j.status, j.in_doubt, j.error_class, j.error_code, "
-            "j.error_message, COUNT(*) AS n, MIN(j.updated_at) AS oldest FROM sync_jobs j "
-            f"WHERE {_NEEDS_A_PERSON} AND {clause} GROUP BY j.connection_id, j.status, "
-            "j.in_doubt, j.error_class, j.error_code, j.error_message", params)
+        clause, params = where.sql()
+        if all(getattr(where, f.name) in (None, ()) for f in fields(where)
+               if f.name not in _GROUP_FIELDS):
+            # The group table has the jobs' column names, so the filter reads over it as is.
+            sql = ("SELECT j.*, (SELECT MIN(a.updated_at) FROM sync_jobs a "
+                   f"WHERE a.problem_group = j.id) AS oldest FROM problem_groups j WHERE {clause}")
+        else:
+            sql = ("SELECT g.*, c.n, c.oldest FROM (SELECT j.problem_group, COUNT(*) AS n, "
+                   "MIN(j.updated_at) AS oldest FROM sync_jobs j WHERE j.problem_group IS NOT "
+                   f"NULL AND {clause} GROUP BY j.problem_group) c "
+                   "JOIN problem_groups g ON g.id = c.problem_group")
         groups: dict[tuple[Any, ...], ProblemGroup] = {}
-        for row in rows:
+        for row in await self.store.fetch_all(sql, params):
             platform, doubt = platforms[row["connection_id"]], bool(row["in_doubt"])
             kind = "in doubt" if doubt else row["status"]
-            shown, pattern = message_shape(row["error_message"] or "")
-            key = (platform, kind, row["error_class"], row["error_code"], shown)
+            error_class, error_code = row["error_class"] or None, row["error_code"] or None
+            shown, pattern = message_shape(row["error_message"])
+            key = (platform, kind, error_class, error_code, shown)
             oldest = from_iso(row["oldest"])
             if (seen := groups.get(key)) is not None:
                 groups[key] = replace(seen, count=seen.count + row["n"],
@@ -528,10 +541,10 @@ class SyncService:
                 continue
             scope = JobFilter(
                 platform=platform, statuses=() if doubt else (row["status"],),
-                in_doubt=doubt, error_class=row["error_class"], error_code=row["error_code"],
+                in_doubt=doubt, error_class=error_class, error_code=error_code,
                 message=pattern if row["error_message"] else None)
-            groups[key] = ProblemGroup(platform, kind, row["error_class"], row["error_code"],
-                                       shown, row["n"], oldest, scope.within(where))
+            groups[key] = ProblemGroup(platform, kind, error_class, error_code, shown,
+                                       row["n"], oldest, scope.within(where))
         return sorted(groups.values(), key=lambda g: (g.platform, g.kind, g.error_class or "",
                                                       g.error_code or "", -g.count, g.message))
 

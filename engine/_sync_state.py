@@ -344,6 +344,41 @@ class SyncState:
                     f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, "
                     "updated_at = ? WHERE id = ? AND status = 'in_flight'", (stamp, job.id))
 
+    # -- what the schema keeps counted ---------------------------------------------------
+
+    async def drift(self) -> list[str]:
+        """Where the kept counts (`job_counts`, `problem_groups` and each job's group) differ
+        from the jobs themselves; empty when they agree. It reads every job: for tests,
+        benchmarks and checks, never a hot path."""
+        problem = ("(j.status IN ('failed', 'blocked', 'skipped', 'broken_link') "
+                   "OR j.in_doubt = 1)")
+        key = ("j.connection_id, j.status, j.in_doubt, COALESCE(j.error_class, ''), "
+               "COALESCE(j.error_code, ''), COALESCE(j.error_message, '')")
+        found = []
+        for what, kept, actual in (
+                ("job_counts", "SELECT connection_id, entity, status, n FROM job_counts "
+                 "WHERE n != 0", "SELECT connection_id, entity, status, COUNT(*) "
+                 "FROM sync_jobs j GROUP BY 1, 2, 3"),
+                ("problem_groups", "SELECT connection_id, status, in_doubt, error_class, "
+                 "error_code, error_message, n FROM problem_groups",
+                 f"SELECT {key}, COUNT(*) FROM sync_jobs j WHERE {problem} "
+                 "GROUP BY 1, 2, 3, 4, 5, 6")):
+            counted = {tuple(row)[:-1]: tuple(row)[-1]
+                       for row in await self.store.fetch_all(kept)}
+            counts = {tuple(row)[:-1]: tuple(row)[-1]
+                      for row in await self.store.fetch_all(actual)}
+            found += [f"{what} {row!r}: kept {counted.get(row)}, counted {counts.get(row)}"
+                      for row in sorted(counted.keys() | counts.keys(), key=repr)
+                      if counted.get(row) != counts.get(row)]
+        misgrouped = await self.store.fetch_value(
+            "SELECT COUNT(*) FROM sync_jobs j LEFT JOIN problem_groups g "
+            f"ON g.id = j.problem_group WHERE CASE WHEN {problem} THEN g.id IS NULL OR "
+            "(g.connection_id, g.status, g.in_doubt, g.error_class, g.error_code, "
+            f"g.error_message) <> ({key}) ELSE j.problem_group IS NOT NULL END")
+        if misgrouped:
+            found.append(f"{misgrouped} jobs name a problem group not theirs")
+        return found
+
     # -- connections ----------------------------------------------------------------------
 
     async def park(self, connection_id: int, until: datetime, now: datetime, *,
@@ -509,14 +544,16 @@ async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], 
     created (`lookup_first`). A job in doubt stays in doubt: its lookup comes first too.
 
     Set-based, so 100,000 jobs cost what their rows cost: the jobs are listed once in
-    `requeued_jobs` (which the per-row trigger stands aside for), moved by one UPDATE that
-    writes only what a requeue changes, counted by one GROUP BY and logged as ONE event.
+    `requeued_jobs` (which the per-row triggers stand aside for), moved by one UPDATE that
+    writes only what a requeue changes, counted and regrouped by one GROUP BY each and logged
+    as ONE event.
     """
     statuses = ", ".join(f"'{s.value}'" for s in RETRYABLE)
     listed = await db.execute(
         f"INSERT INTO requeued_jobs (id, connection_id, entity, record_id, old_status, "
-        f"new_status) SELECT j.id, j.connection_id, j.entity, j.record_id, j.status, "
-        f"{_REQUEUED_STATUS} FROM sync_jobs j WHERE ({clause}) AND j.status IN ({statuses})",
+        f"new_status, problem_group, in_doubt) SELECT j.id, j.connection_id, j.entity, "
+        f"j.record_id, j.status, {_REQUEUED_STATUS}, j.problem_group, j.in_doubt "
+        f"FROM sync_jobs j WHERE ({clause}) AND j.status IN ({statuses})",
         list(params),
     )
     count = listed.rowcount
@@ -530,8 +567,21 @@ _REQUEUED_STATUS = ("CASE WHEN status = 'uncertain' OR in_doubt = 1 THEN 'uncert
                     "ELSE 'pending' END")
 """What a requeued job becomes: in doubt stays in doubt (looked up before any create)."""
 
+_IN_DOUBT_GROUP = ("(SELECT g.id FROM problem_groups g WHERE (g.connection_id, g.status, "
+                   "g.in_doubt, g.error_class, g.error_code, g.error_message) = "
+                   "(sync_jobs.connection_id, 'uncertain', 1, '', '', ''))")
+"""The problem group a requeued job in doubt joins: uncertain, its error cleared."""
+
 
 async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool) -> None:
+    # Jobs in doubt still need a person after the requeue: their group exists before the
+    # UPDATE names it.
+    await db.execute(
+        "INSERT INTO problem_groups (connection_id, status, in_doubt, error_class, error_code, "
+        "error_message, n) SELECT connection_id, 'uncertain', 1, '', '', '', COUNT(*) "
+        "FROM requeued_jobs WHERE in_doubt = 1 GROUP BY connection_id "
+        "ON CONFLICT (connection_id, status, in_doubt, error_class, error_code, error_message) "
+        "DO UPDATE SET n = n + excluded.n")
     # By rowid from the list (`UPDATE … FROM` would scan sync_jobs), so the new status is
     # worked out again from the row, by the same expression that listed it.
     await db.execute(
@@ -539,9 +589,16 @@ async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool
         "lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
         "attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
         "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
-        "blocked_record = NULL, updated_at = ? WHERE id IN (SELECT id FROM requeued_jobs)",
+        f"blocked_record = NULL, problem_group = CASE WHEN in_doubt = 1 THEN {_IN_DOUBT_GROUP} "
+        "END, updated_at = ? WHERE id IN (SELECT id FROM requeued_jobs)",
         (int(lookup_first), now),
     )
+    await db.execute(
+        "UPDATE problem_groups SET n = problem_groups.n - d.n FROM (SELECT problem_group, "
+        "COUNT(*) AS n FROM requeued_jobs WHERE problem_group IS NOT NULL GROUP BY 1) d "
+        "WHERE problem_groups.id = d.problem_group")
+    await db.execute("DELETE FROM problem_groups WHERE n <= 0 AND id IN "
+                     "(SELECT problem_group FROM requeued_jobs)")
     moved = ("SELECT connection_id, entity, {status} AS status, COUNT(*) AS n "
              "FROM requeued_jobs WHERE old_status != new_status GROUP BY 1, 2, 3")
     await db.execute(

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine import JobFilter, Store, SyncService
+from engine import JobFilter, Store, SyncService, SyncState
 from engine._sync_state import requeue
 from engine._time import from_iso
 
@@ -59,6 +59,7 @@ async def _counts_agree(store: Store) -> None:
               for r in await store.fetch_all("SELECT connection_id, entity, status, "
                                              "COUNT(*) AS n FROM sync_jobs GROUP BY 1, 2, 3")}
     assert counted == actual
+    assert await SyncState(store).drift() == []  # the problem groups too
     assert await store.fetch_value("SELECT COUNT(*) FROM requeued_jobs") == 0
 
 
