@@ -162,6 +162,15 @@ def _validate(file: str, candidates: list[_Candidate]) -> ParsedFile:
     return ParsedFile(valid, problems)
 
 
+def _address(data: dict[str, Any]) -> Address | None:
+    """The billing address the classification reads; one that is not valid is left to the
+    model's own check, which names it."""
+    try:
+        return Address.model_validate(data["billing_address"])
+    except (KeyError, ValidationError):
+        return None
+
+
 def _check(file: str, candidate: _Candidate) -> Record | list[Problem]:
     data = candidate.data
     if candidate.entity is Entity.CUSTOMER and "classification" not in data:
@@ -169,7 +178,7 @@ def _check(file: str, candidate: _Candidate) -> Record | list[Problem]:
         name, company = data.get("display_name"), data.get("company")
         if isinstance(name, str):
             company = company if isinstance(company, str) else None
-            data = {**data, "classification": classify(name, company)}
+            data = {**data, "classification": classify(name, company, _address(data))}
     try:
         return MODEL_OF[candidate.entity].model_validate(data)
     except ValidationError as exc:

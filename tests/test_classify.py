@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from engine import Address, Customer, Invoice, Ledger, Line, Store, _classify
+from engine import Address, Customer, Invoice, Ledger, Line, Store, _classify, parse_file
 from engine._classify import (
     BUILDER_WORDS,
     BUSINESS_WORDS,
@@ -202,3 +203,15 @@ async def test_every_entry_path_classifies(tmp_path: Path) -> None:
 async def kinds(store: Store) -> dict[str, str]:
     rows = await store.fetch_all("SELECT id, classification FROM customers")
     return {row["id"]: row["classification"] for row in rows}
+
+
+def test_a_file_import_reads_the_address_too(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger.json"
+    ledger.write_text(json.dumps({"customers": [
+        {"id": "C-1", "display_name": "Maria Lopez",
+         "billing_address": {"line1": "1200 NW Naito Pkwy", "line2": "Suite 400"}},
+        {"id": "C-2", "display_name": "Ana Ruiz", "billing_address": {"line1": "14 Alder St"}},
+    ]}), encoding="utf-8")
+    parsed = parse_file(ledger)
+    assert [c.classification for c in parsed.records if isinstance(c, Customer)] == [
+        BUSINESS, HOMEOWNER]
