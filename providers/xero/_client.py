@@ -410,8 +410,11 @@ class XeroProvider:
             found = await self._call("GET", f"/Overpayments/{overpayment_id}")
             for overpayment in _elements(found, "Overpayments"):
                 for allocation in overpayment.get("Allocations") or []:
-                    await self._call("DELETE", f"/Overpayments/{overpayment_id}/Allocations/"
-                                     f"{allocation['AllocationID']}")
+                    try:
+                        await self._call("DELETE", f"/Overpayments/{overpayment_id}/"
+                                         f"Allocations/{allocation['AllocationID']}")
+                    except NotFound:
+                        continue  # removed by an earlier try whose answer was lost
         # The spec's BankTransaction requires Type, BankAccount and LineItems on every write.
         ended = {"BankTransactionID": transaction_id, "Type": transaction["Type"],
                  "Contact": {"ContactID": (transaction.get("Contact") or {}).get("ContactID")},

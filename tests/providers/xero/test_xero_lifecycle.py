@@ -441,3 +441,20 @@ async def test_the_sandbox_refuses_a_tax_type_it_does_not_have(api: httpx.AsyncC
     assert messages == [
         "The TaxType code INPUT does not exist or cannot be used for this type of transaction.",
         "The TaxType code GST does not exist or cannot be used for this type of transaction."]
+
+
+async def test_the_sandbox_refuses_to_void_what_has_money_applied(
+        api: httpx.AsyncClient, books: Books) -> None:
+    """What the client checks first, Xero (and so the sandbox) refuses anyway."""
+    invoice_ref = await books.push(Entity.INVOICE, invoice("S-1"))
+    over = await books.push(Entity.PAYMENT, payment("p-s1", "120", ("inv-S-1", "100")))
+    voided = await api.post(f"{API}/Invoices/{invoice_ref.remote_id}",
+                            json={"Invoices": [{"Status": "VOIDED"}]})
+    assert voided.status_code == 400
+    assert {"Message": "This document cannot be voided because payments are allocated to it."} \
+        in voided.json()["Elements"][0]["ValidationErrors"]
+    transaction_id = over.remote_id.removeprefix("overpayment:")
+    deleted = await api.post(f"{API}/BankTransactions/{transaction_id}",
+                             json={"BankTransactions": [{"Status": "DELETED"}]})
+    assert deleted.status_code == 400
+    assert "has allocations" in deleted.json()["Elements"][0]["ValidationErrors"][0]["Message"]
