@@ -118,38 +118,33 @@ class Ledger:
         the same transaction, so no worker can push them back as new. With `actor`, a
         change is in the audit log under that name, in the same transaction.
         """
-        result = UpsertResult()
-        linked = linked or {}
-        ordered = sorted(records, key=lambda r: (entity_of(r).stage, _STAGE_TIE[entity_of(r)]))
+        now = to_iso(self.clock())
+        return await self.store.run_write(
+            lambda db: _upsert_all(db, records, now, partial=partial, linked=linked or {},
+                                   actor=actor))
+
+    async def upsert_each(self, batches: Sequence[tuple[Sequence[Record], str | None]]
+                          ) -> list[UpsertResult | InputError]:
+        """Several independent all-or-nothing upserts (records, actor) in ONE transaction,
+        each under its own savepoint: a refused one is rolled back alone and comes back as
+        its `InputError`. Concurrent API requests commit together this way, so a burst of
+        them costs one transaction and one store lock, not one each."""
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> None:
-            for record in ordered:
-                db.execute("SAVEPOINT record")
+        def work(db: sqlite3.Connection) -> list[UpsertResult | InputError]:
+            outcomes: list[UpsertResult | InputError] = []
+            for records, actor in batches:
+                db.execute("SAVEPOINT batch")
                 try:
-                    outcome = _upsert_one(db, record, result, now)
-                except _Rejected as exc:
-                    db.execute("ROLLBACK TO record")
-                    result.rejected.append(Rejection(describe(entity_of(record), record),
-                                                     str(exc)))
-                else:
-                    setattr(result, outcome, getattr(result, outcome) + 1)
-                    link = linked.get((entity_of(record), record.id))
-                    if link is not None:
-                        link_synced(db, link[0], entity_of(record), record.id, link[1], now)
-                db.execute("RELEASE record")
-            if result.rejected and not partial:
-                lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
-                raise InputError(f"{len(result.rejected)} record(s) rejected, nothing was "
-                                 f"saved:\n{lines}")
-            if actor is not None and (result.created or result.updated):
-                _audit(db, now, actor, "upsert", {
-                    "records": [describe(entity_of(r), r) for r in ordered[:20]],
-                    "created": result.created, "updated": result.updated},
-                    result.created + result.updated)
+                    outcomes.append(_upsert_all(db, records, now, partial=False, linked={},
+                                                actor=actor))
+                except InputError as refused:
+                    db.execute("ROLLBACK TO batch")
+                    outcomes.append(refused)
+                db.execute("RELEASE batch")
+            return outcomes
 
-        await self.store.run_write(work)
-        return result
+        return await self.store.run_write(work)
 
     async def get(self, entity: Entity, record_id: str) -> Record | None:
         doc = await self.store.fetch_value(
@@ -215,6 +210,36 @@ class Ledger:
 
 
 # -- the write path: plain sqlite3 on the writer's thread (Store.run_write) ---------------
+
+def _upsert_all(db: sqlite3.Connection, records: Sequence[Record], now: str, *, partial: bool,
+                linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]],
+                actor: str | None) -> UpsertResult:
+    result = UpsertResult()
+    ordered = sorted(records, key=lambda r: (entity_of(r).stage, _STAGE_TIE[entity_of(r)]))
+    for record in ordered:
+        db.execute("SAVEPOINT record")
+        try:
+            outcome = _upsert_one(db, record, result, now)
+        except _Rejected as exc:
+            db.execute("ROLLBACK TO record")
+            result.rejected.append(Rejection(describe(entity_of(record), record), str(exc)))
+        else:
+            setattr(result, outcome, getattr(result, outcome) + 1)
+            link = linked.get((entity_of(record), record.id))
+            if link is not None:
+                link_synced(db, link[0], entity_of(record), record.id, link[1], now)
+        db.execute("RELEASE record")
+    if result.rejected and not partial:
+        lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
+        raise InputError(f"{len(result.rejected)} record(s) rejected, nothing was "
+                         f"saved:\n{lines}")
+    if actor is not None and (result.created or result.updated):
+        _audit(db, now, actor, "upsert", {
+            "records": [describe(entity_of(r), r) for r in ordered[:20]],
+            "created": result.created, "updated": result.updated},
+            result.created + result.updated)
+    return result
+
 
 def _end(db: sqlite3.Connection, entity: Entity, record_id: str, *, unapply: bool,
          delete: bool, result: Lifecycle, now: str) -> None:

@@ -3,6 +3,7 @@ record and field and write nothing, ending records, sync status, problems and re
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -197,3 +198,22 @@ async def test_the_openapi_document_comes_from_the_models(api: httpx.AsyncClient
     assert {"number", "customer_id", "lines", "tax_inclusive"} <= set(invoice["properties"])
     assert "/v1/invoices/{record_id}/sync" in document["paths"]
     assert "put" in document["paths"]["/v1/payments/{record_id}"]
+
+
+async def test_concurrent_puts_commit_together_and_a_bad_one_fails_alone(
+        api: httpx.AsyncClient, store: Store) -> None:
+    await api.put("/v1/customers/C-1", json=CUSTOMER)
+    await api.put("/v1/items/TILE", json=ITEM)
+
+    def numbered(n: int) -> dict[str, object]:
+        customer = "C-404" if n == 7 else "C-1"
+        return {**INVOICE, "number": f"INV-{n}", "customer_id": customer}
+
+    answers = await asyncio.gather(*(api.put(f"/v1/invoices/INV-{n}", json=numbered(n))
+                                     for n in range(20)))
+    assert [a.status_code for a in answers] == [422 if n == 7 else 201 for n in range(20)]
+    assert answers[7].json()["errors"][0]["field"] == "customer_id"
+    stored = await store.fetch_all("SELECT id FROM invoices ORDER BY id")
+    assert len(stored) == 19 and "INV-7" not in {row["id"] for row in stored}
+    batches = await store.fetch_value("SELECT COUNT(*) FROM audit WHERE command = 'upsert'")
+    assert batches == 21  # one audit row per request that changed something, as before
