@@ -60,6 +60,11 @@ class RateGate:
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
         self._sent: deque[list[float]] = deque()
         self._batches: deque[list[float]] = deque()
+        self._ready: set[object] = set()
+        """Batch requests waiting whose own window has room. Singles leave them the general
+        budget's next turns: a batch carries up to `batch_size` records, a single one, and a
+        batch kept waiting behind singles spends its window late, so the next window's room
+        opens late too."""
         self._hold_until = 0.0
         self._day: date | None = None
         self._day_used = 0
@@ -71,19 +76,23 @@ class RateGate:
     @asynccontextmanager
     async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
         """Hold one of the platform's concurrent slots, once the budget allows a request."""
-        async with self._slots:
-            stamps = await self._wait_turn(batch)
+        waiter = object()
+        try:
+            stamps = await self._take_turn(batch, waiter)
+        finally:
+            self._ready.discard(waiter)
+        try:
             leaving = SENDING.get()
             if leaving is not None:
                 leaving()
-            try:
-                yield
-            finally:
-                # The platform counted this request at some moment before its answer came
-                # back: dating it by the answer keeps our windows at least as full as its.
-                finished = self._monotonic()
-                for stamp in stamps:
-                    stamp[0] = finished
+            yield
+        finally:
+            # The platform counted this request at some moment before its answer came
+            # back: dating it by the answer keeps our windows at least as full as its.
+            finished = self._monotonic()
+            for stamp in stamps:
+                stamp[0] = finished
+            self._slots.release()
 
     def hold(self, seconds: float) -> None:
         """Send nothing for `seconds` (the platform said Retry-After)."""
@@ -100,14 +109,17 @@ class RateGate:
             self._day_used = max(self._day_used, self.limits.per_day - quota.day_remaining)
 
     def batch_room(self) -> int | None:
-        """How many batch requests could go now without waiting for the batch window (None:
-        no limit of their own). Batches made beyond it would sleep here holding their slots
-        while the general budget idles: the worker sends those creates one by one instead."""
+        """How many batch requests could go no later than a single could (None: no limit of
+        their own): now, or, while the general budget is spent too, by the time it frees a
+        turn, since a single then waits as long and carries one record where a batch carries
+        `batch_size`. Batches made beyond it would wait for the batch window while the
+        general budget idles: the worker sends those creates one by one instead."""
         limit = budgeted(self.limits.batch_per_minute)
         if not self.throttle or limit is None:
             return None
         now = self._monotonic()
-        recent = sum(1 for stamp in self._batches if now - stamp[0] < 60.0)
+        single_at = now + self._general_delay(now, len(self._ready))
+        recent = sum(1 for stamp in self._batches if single_at - stamp[0] < 60.0)
         return max(limit - recent, 0)
 
     def day_left(self) -> int | None:
@@ -117,18 +129,15 @@ class RateGate:
         self._roll_day()
         return max((budgeted(self.limits.per_day) or 0) - self._day_used, 0)
 
-    async def _wait_turn(self, batch: bool) -> list[list[float]]:
+    async def _take_turn(self, batch: bool, waiter: object) -> list[list[float]]:
+        """Wait for the budget's turn outside the concurrent slots (a request deferring to a
+        batch must not hold the slot the batch needs), then for a slot, and take the turn if
+        it is still there: another request may have taken it meanwhile."""
         while True:
+            await self._wait_turn(batch, waiter)
+            await self._slots.acquire()
             now = self._monotonic()
-            delay = self._hold_until - now
-            if self.throttle:
-                if self.day_left() == 0:
-                    self._refuse_until_tomorrow()
-                delay = max(delay, self._budget_delay(now, batch))
-            if delay > self.longest_wait:
-                raise RateLimited(f"the platform asked syncdesk to wait {delay:.0f} s more",
-                                  retry_after=delay, http_status=None)
-            if delay <= 0:
+            if self._delay(now, batch, waiter) <= 0:
                 stamps = [[now]]
                 self._sent.append(stamps[0])
                 if batch:
@@ -137,8 +146,46 @@ class RateGate:
                 self.requests += 1
                 self._day_used += 1
                 return stamps
+            self._slots.release()
+
+    async def _wait_turn(self, batch: bool, waiter: object) -> None:
+        while True:
+            delay = self._delay(self._monotonic(), batch, waiter)
+            if delay > self.longest_wait:
+                raise RateLimited(f"the platform asked syncdesk to wait {delay:.0f} s more",
+                                  retry_after=delay, http_status=None)
+            if delay <= 0:
+                return
             self.waited += delay
             await self._sleep(delay)
+
+    def _delay(self, now: float, batch: bool, waiter: object) -> float:
+        """Seconds until this request may go: a hold, the budget's windows; raises when
+        today's quota is spent."""
+        delay = self._hold_until - now
+        if not self.throttle:
+            return delay
+        if self.day_left() == 0:
+            self._refuse_until_tomorrow()
+        limits = self.limits
+        ahead = 0
+        if batch and limits.batch_per_minute is not None:
+            window = _window_delay(self._batches, budgeted(limits.batch_per_minute), 60.0, now)
+            if window <= 0:
+                self._ready.add(waiter)
+            else:
+                self._ready.discard(waiter)
+            delay = max(delay, window)
+        elif not batch:
+            ahead = len(self._ready)
+        return max(delay, self._general_delay(now, ahead))
+
+    def _general_delay(self, now: float, ahead: int) -> float:
+        """How long until one more request fits the per-minute and per-second windows, after
+        `ahead` others that go first."""
+        limits = self.limits
+        return max(_window_delay(self._sent, budgeted(limits.per_minute), 60.0, now, ahead),
+                   _window_delay(self._sent, budgeted(limits.per_second), 1.0, now, ahead))
 
     def _refuse_until_tomorrow(self) -> None:
         now = self._clock()
@@ -153,24 +200,17 @@ class RateGate:
         if self._day != today:
             self._day, self._day_used = today, 0
 
-    def _budget_delay(self, now: float, batch: bool) -> float:
-        limits = self.limits
-        delay = max(_window_delay(self._sent, budgeted(limits.per_minute), 60.0, now),
-                    _window_delay(self._sent, budgeted(limits.per_second), 1.0, now))
-        if batch:
-            delay = max(delay, _window_delay(self._batches, budgeted(limits.batch_per_minute),
-                                             60.0, now))
-        return delay
-
 
 def _window_delay(sent: deque[list[float]], limit: int | None, window: float,
-                  now: float) -> float:
-    """How long until one more request fits `limit` requests per `window` seconds."""
+                  now: float, ahead: int = 0) -> float:
+    """How long until one more request fits `limit` requests per `window` seconds, after
+    `ahead` others that go first."""
     while len(sent) > 1 and now - sent[0][0] >= 60.0:
         sent.popleft()
     if not limit:
         return 0.0
     recent = sorted(stamp[0] for stamp in sent if now - stamp[0] < window)
+    recent += [now] * ahead
     if len(recent) < limit:
         return 0.0
     return recent[-limit] + window - now

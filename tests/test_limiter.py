@@ -31,8 +31,12 @@ class FakeClock:
         return self.start + timedelta(seconds=self.now - 1000.0)
 
     async def sleep(self, seconds: float) -> None:
+        """Wake when `seconds` have passed, letting other sleepers run meanwhile (each wakes
+        at its own time, not after the others' sleeps added up)."""
         self.slept.append(round(seconds, 6))
-        self.now += seconds
+        wake = self.now + seconds
+        await asyncio.sleep(0)
+        self.now = max(self.now, wake)
 
 
 def gate_on(clock: FakeClock, limits: Limits, *, throttle: bool = True,
@@ -122,6 +126,38 @@ async def test_batches_have_their_own_window_beside_the_general_one() -> None:
     # Without a limit of their own, batches are plain requests.
     assert gate_on(clock, Limits(per_minute=60, concurrency=5, batch_size=50)) \
         .batch_room() is None
+
+
+async def test_a_batch_whose_window_has_room_goes_before_waiting_singles() -> None:
+    """Behind singles, a batch would spend its window late and the next window's room
+    would open late too (QuickBooks' last minute then trickles out one by one)."""
+    clock = FakeClock()
+    gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
+                                 batch_size=30, batch_per_minute=40))
+    await send(gate, clock, 9)  # this second is spent
+    left: dict[str, float] = {}
+
+    async def request(name: str, batch: bool) -> None:
+        async with gate.slot(batch=batch):
+            left[name] = clock.now - 1000.0
+
+    await asyncio.gather(*(request(f"single {n}", False) for n in range(9)),
+                         request("batch", True))
+    assert left["batch"] == 1.0
+    assert sorted(left.values()) == [1.0] * 9 + [2.0]
+
+
+async def test_batch_room_counts_what_reopens_before_a_single_could_go() -> None:
+    """With the general budget spent as well, a single would wait as long as a batch: the
+    batch window's room is what it holds by then (a batch carries 30 records, a single 1)."""
+    clock = FakeClock()
+    gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
+                                 batch_size=30, batch_per_minute=3))  # two batches a minute
+    await send(gate, clock, 2, batch=True)
+    clock.now += 59.5
+    assert gate.batch_room() == 0  # a single could go now, the batches only in 0.5 s
+    await send(gate, clock, 9)  # this second is spent: the next single goes at 60.5 s
+    assert gate.batch_room() == 2
 
 
 async def test_a_batch_beyond_the_window_waits_for_the_oldest_batch() -> None:
