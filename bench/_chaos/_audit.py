@@ -51,11 +51,13 @@ REFUSALS = ("validation", "duplicate", "unmapped", "unsupported")
 
 
 def refused(job: Any, marks: dict[str, dict[str, int]]) -> bool:
-    """A record the platform legitimately does not hold: skipped, blocked or refused, with no
+    """A record the platform legitimately does not hold: skipped, blocked or refused, or
+    voided before it ever reached the platform (the engine's `nothing_to_send`), with no
     object of ours there. Faults are all transient, so they cannot cause a refusal; a refusal
     with our object present (the engine tripped over its own write) is not excused."""
     ours = marks.get(job["entity"], {}).get(job["record_id"], 0)
-    return not ours and (job["status"] in ("skipped", "blocked") or (
+    never_sent = job["status"] == "synced" and job["last_outcome"] == "nothing_to_send"
+    return not ours and (never_sent or job["status"] in ("skipped", "blocked") or (
         job["status"] == "failed" and job["error_class"] in REFUSALS and not job["in_doubt"]))
 
 

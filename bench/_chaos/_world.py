@@ -320,7 +320,9 @@ class World:
         doubt = "in_doubt" if self.has_in_doubt() else "0"  # a column the engine may lack
         return self.query(
             f"SELECT id, entity, record_id, status, error_class, error_message, attempts, "
-            f"{doubt} AS in_doubt FROM sync_jobs WHERE connection_id = "
+            f"{doubt} AS in_doubt, (SELECT a.outcome FROM sync_attempts a WHERE a.job_id = "
+            f"sync_jobs.id ORDER BY a.id DESC LIMIT 1) AS last_outcome "
+            f"FROM sync_jobs WHERE connection_id = "
             "(SELECT MAX(id) FROM connections WHERE platform = ?) "
             "AND (? IS NULL OR entity = ?) ORDER BY id", (platform, entity, entity))
 
