@@ -327,8 +327,10 @@ class World:
             "AND (? IS NULL OR entity = ?) ORDER BY id", (platform, entity, entity))
 
     def synced(self, platform: str) -> set[tuple[str, str]]:
+        """Records the platform holds an object of ours for, by the engine's account (a
+        void of something never sent is synced with nothing there)."""
         return {(row["entity"], row["record_id"]) for row in self.jobs(platform)
-                if row["status"] == "synced"}
+                if row["status"] == "synced" and row["last_outcome"] != "nothing_to_send"}
 
     def connection_state(self, platform: str) -> tuple[str, str | None]:
         rows = self.query("SELECT state, state_reason FROM connections WHERE platform = ? "
