@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any
 
@@ -65,6 +66,7 @@ from ._mapping import (
     credit_application_body,
     marked_id,
     marker,
+    method_name,
     needs_rates,
     payment_ref,
     remote_ref,
@@ -89,6 +91,7 @@ class QuickBooksProvider:
                              base_url=f"{api_base(settings)}/v3/company/{self.realm_id}/")
         self._us: bool | None = None
         self._rates: dict[str, Decimal] | None = None
+        self._methods: dict[str, str] | None = None
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -119,7 +122,26 @@ class QuickBooksProvider:
         if isinstance(record, (Invoice, CreditNote)):
             us = await self._is_us_company()
             tax = TaxSetup(us, await self._tax_rates() if us and needs_rates(record) else {})
+        methods = request.mappings.payment_methods
+        if isinstance(record, Payment) and record.method != "other" and (
+                record.method not in methods):
+            # Unmapped, a method QuickBooks has by the same name is that one; another
+            # method stays unmapped (refused, naming it).
+            named = (await self._methods_by_name()).get(method_name(record.method))
+            if named is not None:
+                request = replace(request, mappings=replace(
+                    request.mappings, payment_methods={**methods, record.method: named}))
         return body_for(request, tax)
+
+    async def _methods_by_name(self) -> dict[str, str]:
+        """QuickBooks' payment methods by `method_name`, read once; a name two of them
+        share names neither."""
+        if self._methods is None:
+            found: dict[str, list[str]] = {}
+            async for option in self.list_payment_methods():
+                found.setdefault(method_name(option.name), []).append(option.id)
+            self._methods = {name: ids[0] for name, ids in found.items() if len(ids) == 1}
+        return self._methods
 
     async def _tax_rates(self) -> dict[str, Decimal]:
         """Each tax code's percent, read once, when a US document with tax-inclusive

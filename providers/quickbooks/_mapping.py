@@ -7,7 +7,9 @@ later lookup can tell our objects from ones a person made in QuickBooks.
 Every field the ledger holds is sent, or the record is refused here before any request:
 `Unmapped` when the connection's mappings lack the key (its message names the key in quotes,
 its `kind` and `key` are the mapping that unblocks it), `Unsupported` when QuickBooks cannot hold
-the record as the ledger has it. Taxes follow the company's country:
+the record as the ledger has it. A payment method the connection does not map is the
+QuickBooks method of the same name, where there is exactly one (the client looks it up).
+Taxes follow the company's country:
 
 - US: lines are TAX or NON; the one sales-tax code the lines' mapped codes name (a tax group
   or rate) goes in `TxnTaxDetail.TxnTaxCodeRef`; two sales taxes on one document are refused.
@@ -202,6 +204,11 @@ def payment_body(payment: Payment, request: PushRequest) -> Body:
     if mappings.deposit_account:
         body["DepositToAccountRef"] = {"value": mappings.deposit_account}
     return body
+
+
+def method_name(name: str) -> str:
+    """How a payment method's name compares: case and `_` against a space do not count."""
+    return name.replace("_", " ").casefold().strip()
 
 
 def payment_ref(payment: Payment) -> str:

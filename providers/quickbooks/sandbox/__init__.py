@@ -148,6 +148,10 @@ def _seed_demo(company: Company) -> None:
     """Objects someone made in QuickBooks before syncdesk connected (not syncdesk's)."""
     company.seed("Vendor", "1", {"DisplayName": "Pacific Lumber Supply", "Active": True})
     company.seed("Employee", "1", {"DisplayName": "Dana Whitfield", "Active": True})
+    # The business takes cards and transfers besides QBO's default methods.
+    company.seed("PaymentMethod", "5", {"Name": "Card", "Type": "CREDIT_CARD", "Active": True})
+    company.seed("PaymentMethod", "6", {"Name": "Bank Transfer", "Type": "NON_CREDIT_CARD",
+                                        "Active": True})
     company.create("Item", {"Name": "Services", "Type": "Service",
                             "IncomeAccountRef": {"value": "80"}}, BUILDERS["Item"])
     riverside = company.create("Customer", {

@@ -301,10 +301,14 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     remote = await books.landed(Entity.PAYMENT, _payment("P-2", "200.00", "cash",
                                                          ("INV-2", "150.00")), Decimal("200.00"))
     assert Decimal(str(remote["UnappliedAmt"])) == Decimal("50.00")
-    card = await books.refused(Entity.PAYMENT, _payment("P-3", "10.00", "card",
-                                                        ("INV-3", "10.00")),
-                               Unmapped, "method 'card' has no QuickBooks payment method mapped")
-    assert card.code == "unmapped:payment_method:card"
+    venmo = await books.refused(Entity.PAYMENT, _payment("P-3", "10.00", "venmo",
+                                                         ("INV-3", "10.00")),
+                                Unmapped, "method 'venmo' has no QuickBooks payment method mapped")
+    assert venmo.code == "unmapped:payment_method:venmo"
+    # Unmapped, a method QuickBooks has by the same name is used.
+    remote = await books.landed(Entity.PAYMENT, _payment("P-7", "5.00", "bank_transfer"),
+                                Decimal("5.00"))
+    assert remote["PaymentMethodRef"]["value"] == "6"  # "Bank Transfer"
 
     cancelled = _payment("P-4", "50.00", "check", ("INV-3", "50.00"))
     await books.landed(Entity.PAYMENT, cancelled, Decimal("50.00"))

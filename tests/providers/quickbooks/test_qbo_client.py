@@ -287,7 +287,8 @@ async def test_lists_page_through_everything(settings: object, tokens: SandboxTo
 
 async def test_the_pick_lists_are_quickbooks_own(provider: QuickBooksProvider) -> None:
     assert [(o.id, o.name) async for o in provider.list_payment_methods()] == [
-        ("1", "Cash"), ("2", "Check"), ("3", "Visa"), ("4", "MasterCard")]
+        ("1", "Cash"), ("2", "Check"), ("3", "Visa"), ("4", "MasterCard"), ("5", "Card"),
+        ("6", "Bank Transfer")]  # QBO's defaults, and the demo business's own two
     assert [(o.id, o.name) async for o in provider.list_classes()] == [
         ("1", "Residential"), ("2", "Commercial")]
     assert [(o.id, o.name) async for o in provider.list_locations()] == [
