@@ -54,6 +54,8 @@ KEYS: dict[str, Key] = {
     "cursor_up": Key("k", "Up", "Previous row (also up arrow)", show=False, navigation=True),
     "top": Key("g", "Top", "First row", show=False, navigation=True),
     "bottom": Key("G", "Bottom", "Last row", show=False, navigation=True),
+    "goto_row": Key("colon", "Go to row", "Jump to row N of the listing (:N, then enter)",
+                    show=False, navigation=True),
     # record view
     "search": Key("slash", "Filter", "Query: status:failed class:duplicate code:6240 since:2d "
                   "text"),

@@ -95,7 +95,6 @@ from ._port import (
 )
 from ._secrets import Sealer
 from ._service import (
-    hint_for,
     PROBLEM_STATUSES,
     QUERY_KEYS,
     AttemptRow,
@@ -112,8 +111,10 @@ from ._service import (
     Page,
     ProblemGroup,
     QueryError,
+    Slice,
     Sort,
     SyncService,
+    hint_for,
 )
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store, default_db_path
@@ -212,6 +213,7 @@ __all__ = [
     "RequestBudget",
     "RetryPolicy",
     "Sealer",
+    "Slice",
     "Sort",
     "Stale",
     "Store",

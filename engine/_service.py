@@ -34,6 +34,7 @@ from ._mappings import (
 )
 from ._models import Entity, Item
 from ._money import from_minor
+from ._pages import Key, Order, Scope, TextSample, keys, like_literal, text_match
 from ._port import Capabilities, Provider
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
@@ -50,6 +51,15 @@ class Sort(StrEnum):
     AMOUNT = "amount"
     ATTEMPTS = "attempts"
 
+
+_ORDERS = {
+    Sort.RECENT: Order("j.updated_at", descending=True, by_status=True),
+    Sort.LABEL: Order("j.label", descending=False, by_status=False),
+    Sort.AMOUNT: Order("COALESCE(j.amount_minor, -1)", descending=True, by_status=False),
+    Sort.ATTEMPTS: Order("j.attempts", descending=True, by_status=True,
+                         every_status=JOB_STATUSES),
+}
+"""How a record table orders by each sort key, along which index (migration 6)."""
 
 _SORT_COLUMN = {
     Sort.RECENT: "j.updated_at",
@@ -121,7 +131,7 @@ class JobFilter:
     def parse(cls, query: str, *, now: datetime) -> JobFilter:
         """Read `status:failed,blocked class:duplicate code:6240 platform:xero entity:invoice
         since:2d doubt:yes free text` (the console's filter bar and `--query`); words without
-        a key are searched for in the number, name, customer and error message."""
+        a key are searched for in the number, name, record id and customer."""
         found: dict[str, Any] = {}
         words: list[str] = []
         for match in _TOKEN.finditer(query):
@@ -173,11 +183,9 @@ class JobFilter:
             clauses.append("j.error_message LIKE ? ESCAPE '\\'")
             params.append(self.message)
         if self.text:
-            pattern = "%" + _like_literal(self.text) + "%"
-            clauses.append("(j.label LIKE ? ESCAPE '\\' OR j.record_id LIKE ? ESCAPE '\\' "
-                           "OR j.customer LIKE ? ESCAPE '\\' OR j.error_message LIKE ? "
-                           "ESCAPE '\\')")
-            params.extend([pattern] * 4)
+            clause, values = text_match(self.text)
+            clauses.append(clause)
+            params.extend(values)
         return (" AND ".join(clauses) or "1"), params
 
     def describe(self) -> str:
@@ -237,10 +245,6 @@ def _query_value(token: str, key: str, value: str, now: datetime) -> Any:
     return value.lower() if key == "platform" else value
 
 
-def _like_literal(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 _VARIABLE = re.compile(r"'[^']*'|\"[^\"]*\"|\d+(?:[.,:/-]\d+)*")
 """What differs between siblings of one error: quoted names, numbers, ids, dates."""
 
@@ -253,10 +257,10 @@ def message_shape(message: str) -> tuple[str, str]:
         literal = message[at:match.start()]
         quote = match[0][0] if match[0][0] in "'\"" else ""
         shown += [literal, f"{quote}…{quote}" if quote else "#"]
-        pattern += [_like_literal(literal), f"{quote}%{quote}"]
+        pattern += [like_literal(literal), f"{quote}%{quote}"]
         at = match.end()
     shown.append(message[at:])
-    pattern.append(_like_literal(message[at:]))
+    pattern.append(like_literal(message[at:]))
     return "".join(shown), "".join(pattern)
 
 
@@ -351,6 +355,14 @@ class Cursor:
 class Page:
     rows: list[JobRow]
     next: Cursor | None
+
+
+@dataclass(frozen=True)
+class Slice:
+    """A window of a listing: its jobs in order, and each one's place (to read on from)."""
+
+    rows: list[JobRow]
+    cursors: list[Cursor]
 
 
 @dataclass(frozen=True)
@@ -922,6 +934,82 @@ class SyncService:
             (to_iso(self.clock()), self.actor, command, json.dumps(scope), affected),
         )
 
+    # -- table --------------------------------------------------------------------------
+    # A record table of any length reads only the window on screen (see `_pages`).
+
+    _texts: TextSample = field(init=False, default_factory=TextSample, repr=False)
+    """Trigram frequencies, read once, that pick a text search's shortest doclists."""
+
+    async def rows_after(self, where: JobFilter, sort: Sort, after: Cursor | None = None, *,
+                         limit: int, inclusive: bool = False) -> Slice:
+        """The first `limit` jobs of the listing, or those after `after` (with it if
+        `inclusive`)."""
+        scope, order = await self._listing(where, sort)
+        return await self._slice(await keys(
+            self.store, scope, order, limit=limit, after=_key(after), inclusive=inclusive))
+
+    async def rows_before(self, where: JobFilter, sort: Sort, before: Cursor | None = None, *,
+                          limit: int) -> Slice:
+        """The last `limit` jobs of the listing, or those just before `before`, in order."""
+        scope, order = await self._listing(where, sort)
+        return await self._slice(await keys(
+            self.store, scope, order, limit=limit, after=_key(before), backwards=True))
+
+    async def rows_at(self, where: JobFilter, sort: Sort, index: int, *, limit: int,
+                      total: int) -> Slice:
+        """`limit` jobs from row `index` (0-based) of a listing `total` long, skipped to from
+        whichever end is nearer."""
+        scope, order = await self._listing(where, sort)
+        index = max(0, min(index, total - limit))
+        if index <= total - index - limit:
+            found = await keys(self.store, scope, order, limit=limit, offset=index)
+        else:
+            found = await keys(self.store, scope, order, limit=limit, backwards=True,
+                               offset=total - index - limit)
+        return await self._slice(found)
+
+    async def total(self, where: JobFilter) -> int:
+        """How many jobs `where` lists: from `job_counts` when it names only connections,
+        entities and statuses, else counted along the index of the rest."""
+        scope, _ = await self._listing(where, Sort.RECENT)
+        clause, params = scope.where
+        narrowed = replace(where, connection_id=None, entity=None, statuses=(), platform=None)
+        table = "sync_jobs" if narrowed != JobFilter() else "job_counts"
+        return int(await self.store.fetch_value(
+            f"SELECT {'COUNT(*)' if table == 'sync_jobs' else 'COALESCE(SUM(n), 0)'} "
+            f"FROM {table} j WHERE {clause}", params) or 0)
+
+    async def _listing(self, where: JobFilter, sort: Sort) -> tuple[Scope, Order]:
+        """`where` as the lists the indexes lead with (connections, entities, statuses) and
+        the rest, for a merge that keeps the index order (`_pages.keys`)."""
+        if where.connection_id is not None:
+            connections = [where.connection_id]
+        else:
+            connections = [int(row["id"]) for row in await self.store.fetch_all(
+                "SELECT id FROM connections WHERE ? IS NULL OR platform = ? ORDER BY id",
+                (where.platform, where.platform))] or [0]
+        entities = [where.entity.value] if where.entity else [e.value for e in Entity]
+        clause, params = replace(where, connection_id=None, entity=None, statuses=(),
+                                 platform=None, text=None).sql()
+        by_text = False
+        if where.text:
+            text, values, by_text = await self._texts.match(self.store, where.text)
+            clause, params = f"{clause} AND {text}", [*params, *values]
+        return (Scope(connections, entities, where.statuses, clause, params, by_text),
+                _ORDERS[sort])
+
+    async def _slice(self, found: list[Key]) -> Slice:
+        if not found:
+            return Slice([], [])
+        ids = [job_id for _, job_id in found]
+        rows = await self.store.fetch_all(
+            f"{_JOB_SELECT} WHERE j.id IN ({', '.join('?' for _ in ids)})", ids)
+        by_id = {row["id"]: _job(row) for row in rows}
+        kept = [(key, job_id) for key, job_id in found if job_id in by_id]
+        return Slice([by_id[job_id] for _, job_id in kept],
+                     [Cursor(key, job_id) for key, job_id in kept])
+
+
 
 # One index seek per entity (sync_jobs_page leads with connection, entity, status,
 # updated_at); a single MIN over all entities would read every pending row.
@@ -973,6 +1061,10 @@ def _job(row: aiosqlite.Row) -> JobRow:
         http_status=row["http_status"], blocked_by=blocked_by,
         updated_at=from_iso(row["updated_at"]), in_doubt=bool(row["in_doubt"]),
     )
+
+
+def _key(cursor: Cursor | None) -> Key | None:
+    return None if cursor is None else (cursor.key, cursor.id)
 
 
 def _when(value: str | None) -> datetime | None:

@@ -1,15 +1,17 @@
 """A listing of sync jobs: filter, search, sort, mark, retry, and open one.
 
-A million jobs never reach the widget: the table holds a window of at most `WINDOW` keyset
-pages of `PAGE` rows. When the cursor comes within `EDGE` rows of the window's end the next
-page is read (and the first one dropped), and the same going up. `starts[i]` remembers where
-page i begins, so going back up re-reads a page by its cursor, never with OFFSET.
+A million jobs never reach the widget: the table draws the rows on screen from a window of
+about three screens, and asks (`JobTable.Wanted`) for the rows it scrolls to. They are read
+on from the window by keyset when they are next to it (`j`, `k`, page keys), else by row
+number (`:N`, the scroll bar) or from either end (`g`, `G`); the count comes after the rows,
+so the first screen never waits for it.
 
 Marks are job ids (`space`) or a query (`A`: every job matching the filter, counted by the
 service, never by the loaded rows). A filter change clears the marks it hides, out loud.
 
 `/` opens the filter bar: its query (the engine's grammar) narrows what `f`, `e` and the
-drill-down chose, and `esc` clears it before a second `esc` leaves the screen.
+drill-down chose, and `esc` clears it before a second `esc` leaves the screen. `:` asks for a
+row number and jumps there.
 
 A row retried with `r` is followed: it stays where it was, shown as `retrying…`, until the
 engine's next outcome for it arrives (read back by id on every store change), even when the
@@ -18,30 +20,28 @@ filter no longer matches it; a filter or sort change lets it go.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.reactive import reactive
-from textual.widgets import DataTable, Footer, Header, Static
-from textual.worker import Worker
+from textual.widgets import Footer, Header, Input, Static
 
-from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Sort
+from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Slice, Sort
 
 from ..format import copy_text, count, describe
 from ..keymap import bind
 from ..widgets.activity import Activity
 from ..widgets.filter_bar import FilterBar
-from ..widgets.job_table import JobTable, strip
+from ..widgets.job_table import JobTable, Look, strip
 from .base import SyncScreen
 from .detail import DetailScreen
 
-PAGE = 200
-WINDOW = 3
-EDGE = 40
-FOLLOW = PAGE
+SCREENS = 3
+"""The window holds the rows on screen and a screen's worth above and below."""
+FOLLOW = 200
 """At most this many retried rows are followed (a bulk retry is followed by its counts)."""
 
 STATUSES: tuple[tuple[str, ...], ...] = (
@@ -57,27 +57,11 @@ def _next(options: tuple[object, ...], current: object) -> int:
     return (options.index(current) + 1) % len(options) if current in options else 0
 
 
-@dataclass
-class Window:
-    """Which pages of the listing the table holds: pages `first` .. `first + len(pages)`."""
-
-    starts: list[Cursor | None] = field(default_factory=lambda: [None])
-    """Where each page begins (page 0 at the start); learnt as pages are read."""
-    first: int = 0
-    pages: list[list[JobRow]] = field(default_factory=list)
-    more: bool = False
-    """Whether a page follows the last one held."""
-
-    @property
-    def jobs(self) -> list[JobRow]:
-        return [job for page in self.pages for job in page]
-
-
 class RecordScreen(SyncScreen):
     BINDINGS = [
         bind("retry"), bind("retry_matching"), bind("mark"), bind("search"),
         bind("status_filter"), bind("class_filter"), bind("sort"), bind("copy"),
-        bind("mark_all"), bind("clear_marks"), bind("back"),
+        bind("mark_all"), bind("clear_marks"), bind("goto_row"), bind("back"),
     ]
 
     where: reactive[JobFilter] = reactive(JobFilter, init=False)
@@ -99,22 +83,24 @@ class RecordScreen(SyncScreen):
         self.before_query = where
         """The filter the query narrowed: what `esc` goes back to."""
         self.following: dict[int, tuple[int, datetime]] = {}
-        """Retried job ids: where each was shown and when it was retried."""
+        """Retried job ids: the row each was shown at and when it was retried."""
         self.followed: dict[int, JobRow] = {}
         """The followed jobs as last read (by id, whatever the filter)."""
-        self.shown: list[JobRow] = []
-        self.window = Window()
+        self.look = Look(self._is_marked, self._retrying, datetime.now(UTC))
+        """Read by the table's rows; `now` is the service's clock from mounting on."""
         self.marked: set[int] = set()
         self.marked_query: JobFilter | None = None
         """Set by `A`: every job matching this filter is marked."""
         self.marked_count = 0
-        self._filler: Worker[None] | None = None
+        self.counted = False
+        """Whether the table's total is the count of the current filter (not a guess)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(id="filters")
         yield FilterBar(self.syncdesk.service.clock, id="filter-bar")
-        yield JobTable(id="jobs")
+        yield Input(placeholder="row number, then enter (esc: back)", id="goto")
+        yield JobTable(self.look, id="jobs")
         yield Static(id="strip")
         yield Static(id="window")
         yield Activity()
@@ -122,13 +108,15 @@ class RecordScreen(SyncScreen):
 
     def on_mount(self) -> None:
         super().on_mount()
+        self.look.now = self.syncdesk.service.clock()
+        self.query_one("#goto").display = False
         self._show_filters()
         self._fit(self.app.size.width)
         self.query_one(JobTable).focus()
 
     def on_resize(self, event: events.Resize) -> None:
         if self._fit(event.size.width):
-            self._show_jobs(self.syncdesk.service.clock())
+            self._show_strip()
 
     def _fit(self, width: int) -> bool:
         """Narrow columns (and the strip) below `NARROW_BELOW`; True if that changed."""
@@ -144,104 +132,155 @@ class RecordScreen(SyncScreen):
     # -- loading ------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Re-read the pages held (live refresh): rows update in place, keyed by job id."""
-        self._fill(self.window.first, max(1, len(self.window.pages)))
+        """Re-read the window held and the count (live refresh): the rows stay in place."""
+        table = self.query_one(JobTable)
+        self._read(table.first_shown, table.page, again=True)
 
-    def _fill(self, first: int, count: int, *, reset: bool = False) -> None:
-        if reset:
-            self.window = Window()
-        self._filler = self._read(first, count)
+    def _restart(self) -> None:
+        """A new filter or sort: its first rows, then its count."""
+        self.counted = False
+        self._read(0, self.query_one(JobTable).page, home=True)
+
+    @on(JobTable.Wanted)
+    def _wanted(self, event: JobTable.Wanted) -> None:
+        event.stop()
+        self._read(event.start, event.count)
 
     @work(exclusive=True, group="page", exit_on_error=False)
-    async def _read(self, first: int, count: int) -> None:
-        service, window = self.syncdesk.service, self.window
-        pages: list[list[JobRow]] = []
-        more = False
-        for index in range(first, first + count):
-            if index >= len(window.starts):
-                break
-            page = await service.page(self.where, after=window.starts[index], limit=PAGE,
-                                      sort=self.sort)
-            pages.append(page.rows)
-            del window.starts[index + 1:]
-            more = page.next is not None
-            if page.next is None:
-                break
-            window.starts.append(page.next)
+    async def _read(self, start: int, count: int, *, home: bool = False,
+                    again: bool = False) -> None:
+        """Rows `start` .. `start + count` (those on screen) with a screen around them."""
+        service, table = self.syncdesk.service, self.query_one(JobTable)
+        where, sort = self.where, self.sort
+        low, high = max(0, start - count), start + count * (SCREENS - 1)
+        held, first = table.held, table.start
+        ends: int | None = None
+        """Where the listing ends, when this read reached its end (fewer rows than asked)."""
+        if home or (again and first == 0) or not table.cursors:
+            got, first = await service.rows_after(where, sort, limit=high), 0
+            ends = len(got.rows) if len(got.rows) < high else None
+        elif again:
+            limit = max(len(held), high - first)
+            got = await service.rows_after(where, sort, table.cursors[0], inclusive=True,
+                                           limit=limit)
+            ends = first + len(got.rows) if len(got.rows) < limit else None
+        elif table.start < start + count and start < table.end + count:
+            more = await service.rows_after(where, sort, table.cursors[-1],
+                                            limit=high - table.end)
+            if len(more.rows) < high - table.end:
+                ends = table.end + len(more.rows)
+            got, first = _trim(_joined(_held(table), more), first, low, high)
+        elif start < table.start < start + 2 * count:
+            more = await service.rows_before(where, sort, table.cursors[0],
+                                             limit=table.start - low)
+            # Fewer rows above than the window's row number says: rows went; it starts at 0.
+            first = first - len(more.rows) if len(more.rows) == table.start - low else 0
+            got, first = _trim(_joined(more, _held(table)), first, low, high)
+        elif start == 0:
+            got, first = await service.rows_after(where, sort, limit=high), 0
+            ends = len(got.rows) if len(got.rows) < high else None
+        elif start + count >= table.total:
+            got = await service.rows_before(where, sort, limit=table.total - low)
+            first = table.total - len(got.rows)
+            if len(got.rows) < table.total - low:
+                first, ends = 0, len(got.rows)
+        else:
+            first = max(0, min(low, table.total - (high - low)))
+            got = await service.rows_at(where, sort, first, limit=high - low,
+                                        total=table.total)
+            ends = first + len(got.rows) if len(got.rows) < high - low else None
         if self.following:
             ids = tuple(self.following)
             followed = await service.page(JobFilter(ids=ids), limit=len(ids))
             self.followed = {job.id: job for job in followed.rows}
-        window.first, window.pages, window.more = first, pages, more
-        if self.showing:
-            self._show_jobs(service.clock())
+        if not self.showing:
+            return
+        self.look.now = service.clock()
+        rows, cursors = self._with_followed(got, first)
+        extra = len(rows) - len(got.rows)
+        table.show(first, rows, cursors, total=None if ends is None else ends + extra,
+                   home=home)
+        self.counted = self.counted or (home and ends is not None)
+        self._show_position()
+        if home or again:
+            total = await service.total(where)
+            if self.showing and where == self.where and sort == self.sort:
+                table.count(total + extra)
+                self.counted = True
+                self._show_position()
 
     def tick(self, now: datetime) -> None:
-        self.query_one(JobTable).tick(self.shown, now)
-        self._show_strip(now)
+        self.look.now = now
+        self.query_one(JobTable).refresh()
+        self._show_strip()
 
-    def _show_jobs(self, now: datetime) -> None:
+    def _show_position(self) -> None:
         table = self.query_one(JobTable)
-        self.shown = self._with_followed(self.window.jobs)
-        table.show(self.shown, self._is_marked, now, self._retrying)
-        self._show_strip(now)
-        held = len(table.rows)
-        start = self.window.first * PAGE
-        more = "+" if self.window.more else ""
-        self.query_one("#window", Static).update(
-            f"rows {start + 1:,}–{start + held:,}{more}" if held else "no records match")
+        text = Text()
+        if table.total:
+            text.append(f"row {table.cursor_row + 1:,} of {table.total:,}")
+            if not self.counted:
+                text.append("+ (counting…)")
+        else:
+            text.append("no records match" if self.counted else "reading…")
+        self.query_one("#window", Static).update(text)
 
-    def _near_edge(self) -> None:
-        """Read the next (or previous) page if the cursor is near the window's edge.
-
-        The cursor is read now, not from the event: a rebuild's own highlight of row 0 is
-        stale by the time it arrives and must not page back up.
-        """
-        if self._filler is not None and self._filler.is_running:
-            return
-        table = self.query_one(JobTable)
-        window, held, row = self.window, len(table.rows), table.cursor_row
-        if window.more and row >= held - EDGE:
-            full = len(window.pages) >= WINDOW
-            self._fill(window.first + full, min(len(window.pages) + 1, WINDOW))
-        elif window.first > 0 and row < EDGE:
-            self._fill(window.first - 1, len(window.pages))
-
-    def _show_strip(self, now: datetime) -> None:
+    def _show_strip(self) -> None:
         if self.query_one(JobTable).narrow:
             job = self.current_job()
-            self.query_one("#strip", Static).update(strip(job, now) if job else "")
+            self.query_one("#strip", Static).update(strip(job, self.look.now) if job else "")
 
-    @on(DataTable.RowHighlighted, "#jobs")
-    def _highlighted(self) -> None:
-        self._show_strip(self.syncdesk.service.clock())
-        self._near_edge()
+    @on(JobTable.Highlighted)
+    def _highlighted(self, event: JobTable.Highlighted) -> None:
+        event.stop()
+        self._show_strip()
+        self._show_position()
 
-    @on(JobTable.Top)
-    def _top(self) -> None:
-        if self.window.first > 0:
-            self._fill(0, 1, reset=True)
-
-    @on(DataTable.RowSelected, "#jobs")
-    def _open(self, event: DataTable.RowSelected) -> None:
-        if event.row_key.value is not None:
-            self.app.push_screen(DetailScreen(int(event.row_key.value)))
+    @on(JobTable.Selected)
+    def _open(self, event: JobTable.Selected) -> None:
+        event.stop()
+        self.app.push_screen(DetailScreen(event.job.id))
 
     def current_job(self) -> JobRow | None:
-        key = self.query_one(JobTable).cursor_key
-        return next((job for job in self.shown if str(job.id) == key), None)
+        return self.query_one(JobTable).cursor_job
+
+    # -- jumping to a row ---------------------------------------------------------------
+
+    def action_goto_row(self) -> None:
+        goto = self.query_one("#goto", Input)
+        goto.value, goto.display = "", True
+        goto.focus()
+
+    @on(Input.Submitted, "#goto")
+    def _goto(self, event: Input.Submitted) -> None:
+        event.stop()
+        self._close_goto()
+        text = event.value.strip().lstrip(":").replace(",", "")
+        if not text.isdigit():
+            self.notify(f"Not a row number: {event.value}", markup=False)
+            return
+        self.query_one(JobTable).move_cursor(int(text) - 1)
+
+    def _close_goto(self) -> None:
+        self.query_one("#goto").display = False
+        self.query_one(JobTable).focus()
 
     # -- following retries --------------------------------------------------------------
 
-    def _with_followed(self, jobs: list[JobRow]) -> list[JobRow]:
+    def _with_followed(self, got: Slice, first: int) -> tuple[list[JobRow], list[Cursor]]:
         """The window's rows, each followed row as last read and put back where it was
         shown if the filter no longer lists it."""
-        fresh = [self.followed.get(job.id, job) for job in jobs]
-        listed = {job.id for job in fresh}
+        rows = [self.followed.get(job.id, job) for job in got.rows]
+        cursors = list(got.cursors)
+        listed = {job.id for job in rows}
         for job_id, (position, _) in sorted(self.following.items(), key=lambda f: f[1][0]):
-            if job_id not in listed and job_id in self.followed:
-                fresh.insert(min(position, len(fresh)), self.followed[job_id])
-        return fresh
+            at = position - first
+            if job_id not in listed and job_id in self.followed and 0 <= at <= len(rows):
+                rows.insert(at, self.followed[job_id])
+                # Its neighbour's place: reading on from it reads on from where it was.
+                cursors.insert(at, cursors[min(at, len(cursors) - 1)] if cursors
+                               else Cursor(None, job_id))
+        return rows, cursors
 
     def _retrying(self, job: JobRow) -> bool:
         """Retried and no outcome yet: not re-queued so far, or queued or being sent."""
@@ -251,11 +290,12 @@ class RecordScreen(SyncScreen):
 
     def _follow(self, jobs: list[JobRow]) -> None:
         at = self.syncdesk.service.clock()
-        places = {job.id: index for index, job in enumerate(self.shown)}
+        table = self.query_one(JobTable)
+        places = {job.id: table.start + index for index, job in enumerate(table.held)}
         for job in jobs[:FOLLOW]:
-            self.following[job.id] = (places.get(job.id, 0), at)
+            self.following[job.id] = (places.get(job.id, table.cursor_row), at)
             self.followed[job.id] = job
-        self._show_jobs(at)
+        table.refresh()
 
     def _let_go(self) -> None:
         self.following.clear()
@@ -270,7 +310,7 @@ class RecordScreen(SyncScreen):
     def watch_sort(self) -> None:
         self._let_go()
         self._show_filters()
-        self._fill(0, 1, reset=True)
+        self._restart()
 
     @work(exclusive=True, group="filter", exit_on_error=False)
     async def _refilter(self, old: JobFilter, new: JobFilter) -> None:
@@ -292,7 +332,7 @@ class RecordScreen(SyncScreen):
                             f"{'its mark' if hidden == 1 else 'their marks'} cleared.",
                             markup=False)
         self._show_filters()
-        self._fill(0, 1, reset=True)
+        self._restart()
 
     def _show_filters(self) -> None:
         where = self.where
@@ -341,7 +381,9 @@ class RecordScreen(SyncScreen):
         self.where = event.where.within(base) if event.where else self.before_query
 
     def action_back(self) -> None:
-        if self.query_text:
+        if self.query_one("#goto").display:
+            self._close_goto()
+        elif self.query_text:
             self.query_text = ""
             self.where = self.before_query
             self.notify("Filter cleared; esc again goes back.")
@@ -354,10 +396,7 @@ class RecordScreen(SyncScreen):
         return self.marked_query is not None or job_id in self.marked
 
     def _show_marks(self) -> None:
-        table = self.query_one(JobTable)
-        with self.app.batch_update():
-            for job in self.window.jobs:
-                table.show_mark(job.id, self._is_marked(job.id))
+        self.query_one(JobTable).refresh()
         self._show_filters()
 
     def action_mark(self) -> None:
@@ -368,7 +407,6 @@ class RecordScreen(SyncScreen):
             self.notify("Every matching record is marked; U clears the marks.")
             return
         self.marked ^= {job.id}
-        self.query_one(JobTable).show_mark(job.id, job.id in self.marked)
         self.query_one(JobTable).action_cursor_down()
         self._show_filters()
 
@@ -392,7 +430,8 @@ class RecordScreen(SyncScreen):
             self.syncdesk.retry_where([self.marked_query], self.scope,
                                       on_confirmed=self.action_clear_marks)
         elif self.marked:
-            self._follow([job for job in self.shown if job.id in self.marked])
+            self._follow([job for job in self.query_one(JobTable).held
+                          if job.id in self.marked])
             self.syncdesk.retry(sorted(self.marked))
             self.action_clear_marks()
         elif (job := self.current_job()) is not None:
@@ -408,3 +447,17 @@ class RecordScreen(SyncScreen):
             self.app.copy_to_clipboard(copy_text(job))
             self.notify(f"Copied {job.label}.", markup=False)
 
+
+
+def _held(table: JobTable) -> Slice:
+    return Slice(table.held, table.cursors)
+
+
+def _joined(before: Slice, after: Slice) -> Slice:
+    return Slice(before.rows + after.rows, before.cursors + after.cursors)
+
+
+def _trim(window: Slice, first: int, low: int, high: int) -> tuple[Slice, int]:
+    """Rows `low` .. `high` of a window that starts at row `first` (what it holds of them)."""
+    cut, end = max(0, low - first), max(0, high - first)
+    return Slice(window.rows[cut:end], window.cursors[cut:end]), first + cut

@@ -1,4 +1,14 @@
-"""The records of a listing, one row per sync job, keyed by job id.
+"""The records of a listing, however many the store holds: a line-API table that draws only
+the rows on screen, from a window of them the screen reads by keyset.
+
+The table knows the listing's length (`total`) and holds `held`: the jobs from row `start`
+on, a few screens of them. The cursor keys, `g`, `G`, `:N`, the mouse wheel and the scroll
+bar move over all `total` rows; when a row on screen is not held the table posts `Wanted`
+(the latest replaces any still queued), the screen reads those rows (on from the window by
+its cursors when they are next to it, else by row number) and hands them back with `show`.
+Until they arrive their lines are drawn as `…`. Drawing a screen costs its ~40 rows, never
+the listing's length, and nothing is measured per cell: every column has a fixed width and
+the error takes what is left.
 
 Below `NARROW_BELOW` columns the table keeps the label, the status and the error (what a
 person triages by); the record screen shows the other fields of the cursor row in a strip.
@@ -7,15 +17,25 @@ person triages by); the record screen shows the other fields of the cursor row i
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.coordinate import Coordinate
+from textual.geometry import Size
 from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
-from engine import JobRow
+from engine import Cursor, JobRow
 
 from ..format import ERROR, ago, money, plain, status
-from .table import Columns, Row, Table
+from ..keymap import bind
+from .table import NARROW_BELOW, Columns
 
 COLUMNS: Columns = [
     ("mark", " ", 1),
@@ -26,45 +46,299 @@ COLUMNS: Columns = [
     ("remote", "remote id", 9),
     ("attempts", "#", 2),
     ("last", "last try", 8),
-    ("error", "error", 80),
+    ("error", "error", None),
 ]
-"""Fixed widths: a page of rows is added without measuring every cell."""
+"""Fixed widths; the error (None) takes the rest of the line."""
 
 NARROW = ("mark", "label", "status", "error")
+RIGHT = frozenset({"amount", "attempts"})
+"""Columns whose text is flush right."""
+MIN_ERROR = 12
 
 MARK = Text("●", style="bold yellow")
 NO_MARK = Text(" ")
+PLACEHOLDER = "…"
 
 
-class JobTable(Table):
-    """`g` asks for the first page of the listing, not only the top of the loaded window."""
+@dataclass
+class Look:
+    """What a row's cells depend on besides the job: marks, followed retries, the clock."""
 
-    class Top(Message):
-        """The user asked for the top of the listing."""
+    marked: Callable[[int], bool]
+    retrying: Callable[[JobRow], bool]
+    now: datetime
 
-    def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(COLUMNS, narrow=NARROW, id=id)
+
+class JobTable(ScrollView, can_focus=True):
+    """Every row of a listing, drawn from the window the screen last read."""
+
+    BINDINGS = [
+        bind("cursor_down"),
+        bind("cursor_up"),
+        bind("top", "scroll_top"),
+        bind("bottom", "scroll_bottom"),
+        Binding("down", "cursor_down", show=False),
+        Binding("up", "cursor_up", show=False),
+        Binding("pagedown", "page_down", show=False),
+        Binding("pageup", "page_up", show=False),
+        Binding("home", "scroll_top", show=False),
+        Binding("end", "scroll_bottom", show=False),
+        Binding("enter", "select", show=False),
+    ]
+
+    COMPONENT_CLASSES = {"job-table--header", "job-table--cursor", "job-table--pending"}
+
+    class Wanted(Message):
+        """Rows `start` .. `start + count` are on screen and not held: read and `show` them."""
+
+        def __init__(self, table: JobTable, start: int, count: int) -> None:
+            super().__init__()
+            self.table = table
+            self.start = start
+            self.count = count
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, JobTable.Wanted) and message.table is self.table
+
+    class Highlighted(Message):
+        """The cursor moved to row `row`; `job` is None until that row is read."""
+
+        def __init__(self, row: int, job: JobRow | None) -> None:
+            super().__init__()
+            self.row = row
+            self.job = job
+
+        def can_replace(self, message: Message) -> bool:
+            return isinstance(message, JobTable.Highlighted)
+
+    class Selected(Message):
+        """`enter` on a row: open `job`."""
+
+        def __init__(self, job: JobRow) -> None:
+            super().__init__()
+            self.job = job
+
+    def __init__(self, look: Look, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.look = look
+        self.spec: Columns = COLUMNS
+        """The columns shown."""
+        self.total = 0
+        """How many rows the listing has (as last counted)."""
+        self.start = 0
+        """The row number of `held[0]`."""
+        self.held: list[JobRow] = []
+        self.cursors: list[Cursor] = []
+        """Each held row's place in the listing's order: where to read on from."""
+        self.cursor_row = 0
+        """The cursor's row number in the whole listing."""
+
+    # -- what is held ---------------------------------------------------------------------
+
+    def show(self, start: int, jobs: Sequence[JobRow], cursors: Sequence[Cursor], *,
+             total: int | None = None, home: bool = False) -> None:
+        """Hold `jobs` as rows `start` on (a new window, or the old one re-read); `total`
+        when the read reached the listing's end; `home` puts the cursor on the first row (a
+        new filter or sort)."""
+        self.start, self.held, self.cursors = start, list(jobs), list(cursors)
+        self.total = max(self.total if total is None else total, self.end)
+        self._resize()
+        if home:
+            self.cursor_row = 0
+            self.scroll_to(y=0, animate=False, immediate=True)
+        self.cursor_row = max(0, min(self.cursor_row, self.total - 1))
+        self.refresh()
+        self._want()
+        self._highlighted()
+
+    def count(self, total: int) -> None:
+        """The listing was counted again (rows held beyond it are kept: they are on screen)."""
+        self.total = max(total, self.end)
+        self._resize()
+        self.refresh()
+        self._want()
+
+    @property
+    def end(self) -> int:
+        """The row number after the last one held."""
+        return self.start + len(self.held)
+
+    def job_at(self, row: int) -> JobRow | None:
+        index = row - self.start
+        return self.held[index] if 0 <= index < len(self.held) else None
+
+    @property
+    def cursor_job(self) -> JobRow | None:
+        return self.job_at(self.cursor_row)
+
+    @property
+    def cursor_key(self) -> str | None:
+        job = self.cursor_job
+        return None if job is None else str(job.id)
+
+    @property
+    def rows(self) -> dict[str, JobRow]:
+        """The held rows by key (job id)."""
+        return {str(job.id): job for job in self.held}
+
+    @property
+    def row_count(self) -> int:
+        return self.total
+
+    def get_row_at(self, row: int) -> list[Text]:
+        """The cells of row `row` (held), in the order of the columns shown."""
+        job = self.job_at(row)
+        if job is None:
+            raise IndexError(row)
+        return self._cells(job)
+
+    def get_cell_at(self, coordinate: Coordinate) -> Text:
+        return self.get_row_at(coordinate.row)[coordinate.column]
+
+    def get_cell(self, key: str, column: str) -> Text:
+        """The cell of the held row `key` in `column`."""
+        job = self.rows[key]
+        keys = [name for name, _, _ in self.spec]
+        return self._cells(job)[keys.index(column)]
+
+    # -- what is on screen ----------------------------------------------------------------
+
+    @property
+    def page(self) -> int:
+        """Rows on screen (the header takes a line)."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    @property
+    def first_shown(self) -> int:
+        return round(self.scroll_y)
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(0, self.total + 1)
+
+    def _want(self) -> None:
+        """Ask for the rows on screen that are not held (none when all are)."""
+        first = self.first_shown
+        last = min(self.total, first + self.page)
+        if first < last and (first < self.start or last > self.end):
+            self.post_message(self.Wanted(self, first, last - first))
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if round(old_value) != round(new_value):
+            self._want()
+
+    def on_resize(self) -> None:
+        self._want()
+
+    def _highlighted(self) -> None:
+        self.post_message(self.Highlighted(self.cursor_row, self.cursor_job))
+
+    # -- moving ---------------------------------------------------------------------------
+
+    def move_cursor(self, row: int) -> None:
+        """Put the cursor on row `row` of the listing (clamped) and scroll it into view."""
+        if not self.total:
+            return
+        row = max(0, min(row, self.total - 1))
+        first, page = self.first_shown, self.page
+        self.cursor_row = row
+        if row < first:
+            self.scroll_to(y=row, animate=False, immediate=True)
+        elif row >= first + page:
+            self.scroll_to(y=row - page + 1, animate=False, immediate=True)
+        self.refresh()
+        self._want()
+        self._highlighted()
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self.cursor_row + 1)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self.cursor_row - 1)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self.cursor_row + self.page)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self.cursor_row - self.page)
 
     def action_scroll_top(self) -> None:
-        self.post_message(self.Top())
-        super().action_scroll_top()
+        self.move_cursor(0)
 
-    def show(self, jobs: Sequence[JobRow], marked: Callable[[int], bool], now: datetime,
-             retrying: Callable[[JobRow], bool] = lambda job: False) -> None:
-        self.sync([job_row(job, marked(job.id), now, retrying(job)) for job in jobs])
+    def action_scroll_bottom(self) -> None:
+        self.move_cursor(self.total - 1)
 
-    def tick(self, jobs: Sequence[JobRow], now: datetime) -> None:
-        """Only the relative "last try" moves with the clock: update just those cells."""
-        if "last" not in (key for key, _, _ in self.spec):
-            return
-        with self.app.batch_update():
-            for job in jobs:
-                text = last_try(job, now)
-                if str(job.id) in self.rows and self.get_cell(str(job.id), "last").plain != text:
-                    self.update_cell(str(job.id), "last", Text(text), update_width=False)
+    def action_select(self) -> None:
+        if (job := self.cursor_job) is not None:
+            self.post_message(self.Selected(job))
 
-    def show_mark(self, job_id: int, marked: bool) -> None:
-        self.update_cell(str(job_id), "mark", MARK if marked else NO_MARK)
+    def on_click(self, event: events.Click) -> None:
+        if event.y > 0:
+            self.move_cursor(self.first_shown + event.y - 1)
+
+    # -- columns --------------------------------------------------------------------------
+
+    @property
+    def narrow(self) -> bool:
+        return self.spec is not COLUMNS
+
+    def fit(self, width: int) -> bool:
+        """Narrow the columns (or widen them back) for a terminal `width` columns wide; True
+        if that changed them."""
+        narrow = width < NARROW_BELOW
+        if narrow == self.narrow:
+            return False
+        self.spec = [c for c in COLUMNS if c[0] in NARROW] if narrow else COLUMNS
+        self.refresh()
+        return True
+
+    def _widths(self) -> list[int]:
+        width = self.scrollable_content_region.width
+        fixed = sum(w or 0 for _, _, w in self.spec) + len(self.spec) + 1
+        return [w if w is not None else max(MIN_ERROR, width - fixed) for _, _, w in self.spec]
+
+    def _cells(self, job: JobRow) -> list[Text]:
+        cells = job_row(job, self.look.marked(job.id), self.look.now, self.look.retrying(job))
+        shown = {key for key, _, _ in self.spec}
+        return [cell for (key, _, _), cell in zip(COLUMNS, cells, strict=True) if key in shown]
+
+    # -- drawing --------------------------------------------------------------------------
+
+    def render_line(self, y: int) -> Strip:
+        width = self.scrollable_content_region.width
+        if y == 0:
+            style = self.get_component_rich_style("job-table--header")
+            return self._strip([Text(label) for _, label, _ in self.spec], width, style)
+        row = self.first_shown + y - 1
+        base = self.rich_style
+        if row >= self.total:
+            return Strip.blank(width, base)
+        job = self.job_at(row)
+        if job is None:
+            style = self.get_component_rich_style("job-table--pending")
+            return self._strip([Text(PLACEHOLDER)], width, style)
+        if row == self.cursor_row:
+            style = self.get_component_rich_style("job-table--cursor")
+        else:
+            style = base
+        return self._strip(self._cells(job), width, style)
+
+    def _strip(self, cells: Sequence[Text], width: int, style: Style) -> Strip:
+        line = Text(" ", no_wrap=True, end="")
+        for (key, _, _), cell, size in zip(self.spec, cells, self._widths(), strict=False):
+            text = cell.copy()
+            text.truncate(size, overflow="ellipsis")
+            pad = " " * (size - text.cell_len)
+            if key in RIGHT:
+                line.append(pad)
+                line.append_text(text)
+            else:
+                line.append_text(text)
+                line.append(pad)
+            line.append(" ")
+        segments = [Segment(s.text, style + s.style if s.style else style)
+                    for s in line.render(self.app.console)]
+        return Strip(segments).crop_extend(0, width, style)
 
 
 def last_try(job: JobRow, now: datetime) -> str:
@@ -93,15 +367,16 @@ def strip(job: JobRow, now: datetime) -> Text:
     return text
 
 
-def job_row(job: JobRow, marked: bool, now: datetime, retrying: bool = False) -> Row:
-    return (str(job.id), [
+def job_row(job: JobRow, marked: bool, now: datetime, retrying: bool = False) -> list[Text]:
+    """A job's cells, in the order of `COLUMNS`."""
+    return [
         MARK if marked else NO_MARK,
         plain(job.label),
         plain(job.customer),
-        Text(money(job.amount, job.currency), justify="right"),
+        Text(money(job.amount, job.currency)),
         status("retrying" if retrying else job.status),
         plain(job.remote_id),
-        Text(str(job.attempts), justify="right"),
+        Text(str(job.attempts)),
         Text(last_try(job, now)),
         plain(error_line(job), ERROR if job.status == "failed" else ""),
-    ])
+    ]

@@ -15,7 +15,7 @@ from console.screens.dashboard import DashboardScreen
 from console.screens.detail import DetailScreen
 from console.screens.modals import ConfirmScreen, HelpScreen, PromptScreen
 from console.screens.notifications import NotificationsScreen
-from console.screens.records import PAGE, WINDOW, RecordScreen
+from console.screens.records import SCREENS, RecordScreen
 from console.widgets.connection_panel import ConnectionPanel
 from console.widgets.job_table import JobTable
 from console.widgets.table import Table
@@ -165,15 +165,16 @@ async def test_record_view_filter_search_sort(app: SyncdeskApp) -> None:
         assert isinstance(app.screen, DashboardScreen)
 
 
-async def test_record_view_holds_a_window_of_pages(app: SyncdeskApp, store: Store) -> None:
-    total = PAGE * 6 + 17
+async def test_record_view_holds_a_window_and_G_is_the_true_end(
+        app: SyncdeskApp, store: Store) -> None:
+    bulk = 1217
     async with store.write() as db:
         await db.executemany(
             "INSERT INTO sync_jobs (connection_id, entity, record_id, stage, operation, "
             "status, record_version, label, created_at, updated_at) VALUES "
             "(1, 'customer', ?, 0, 'create', 'failed', 1, ?, ?, ?)",
             [(f"X-{n:05}", f"Bulk {n:05}", ago(hours=1), ago(seconds=n))
-             for n in range(total)])
+             for n in range(bulk)])
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("enter")  # customers, every status
@@ -181,28 +182,46 @@ async def test_record_view_holds_a_window_of_pages(app: SyncdeskApp, store: Stor
         screen = app.screen
         assert isinstance(screen, RecordScreen)
         table = screen.query_one(JobTable)
-        assert len(table.rows) == PAGE
-        biggest = 0
-        for _ in range(12):
-            await pilot.press("G")
-            await settle(pilot)
-            biggest = max(biggest, len(table.rows))
-        assert biggest <= WINDOW * PAGE
-        assert screen.window.first > 0 and not screen.window.more
-        assert "Bulk 00000" not in {row[1].plain for row in
-                                    (table.get_row_at(i) for i in range(table.row_count))}
-        last = table.get_row_at(table.row_count - 1)[1].plain
-        assert last == "Bulk 01216" or last.startswith("Smith")  # the oldest change is last
+
+        def held() -> set[str]:
+            assert len(table.held) <= SCREENS * table.page
+            return {job.label for job in table.held}
+
+        def position() -> str:
+            return str(screen.query_one("#window").render())
+
+        assert table.total == bulk + 3 and "row 1 of 1,220" in position()
+        assert "Bulk 00000" in held() and "Bulk 01216" not in held()
+        await pilot.press("G")  # once: the end of the listing, not of a loaded page
+        await settle(pilot)
+        assert table.cursor_row == bulk + 2 and "row 1,220 of 1,220" in position()
+        assert table.cursor_job is not None and table.cursor_job.label == "Bulk 01216"
+        assert "Bulk 00000" not in held()
         await pilot.press("g")
         await settle(pilot)
-        assert screen.window.first == 0 and table.cursor_row == 0
+        assert table.cursor_row == 0 and table.cursor_job is not None
+        assert table.cursor_job.label == "Bulk 00000"
+        await pilot.press("colon", *"600", "enter")
+        await settle(pilot)
+        assert table.cursor_row == 599 and table.cursor_job is not None
+        assert table.cursor_job.label == "Bulk 00599" and "row 600 of 1,220" in position()
+        assert "Bulk 00000" not in held()
+        jumped = table.start
+        steps = 2 * table.page  # past the window's end: read on from its last row
+        await pilot.press(*["j"] * steps)
+        await settle(pilot)
+        assert table.cursor_job is not None and table.cursor_job.label == f"Bulk {599 + steps:05}"
+        assert table.start > jumped and held()  # the rows left behind were dropped
+        await pilot.press("colon", *"nine", "enter")
+        await settle(pilot)
+        assert "Not a row number: nine" in messages(app) and table.cursor_row == 599 + steps
 
 
 async def test_marks_retry_and_filter_change_clears_hidden_marks(
         app: SyncdeskApp, service: SyncService) -> None:
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_failed_invoices(pilot)
-        assert screen.window.jobs[0].label == "INV-1003"
+        assert screen.query_one(JobTable).held[0].label == "INV-1003"
         await pilot.press("space")
         assert len(screen.marked) == 1
         await pilot.press("slash", *"INV-1002", "enter")

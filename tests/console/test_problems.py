@@ -212,7 +212,7 @@ async def test_a_retried_row_stays_as_retrying_until_its_outcome(
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_failed_invoices(pilot)
         table = screen.query_one(JobTable)
-        first = screen.window.jobs[0]
+        first = table.held[0]
         await pilot.press("r")
         await settle(pilot)
         await until(pilot, lambda: table.get_cell(str(first.id), "status").plain
