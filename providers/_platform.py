@@ -8,9 +8,10 @@ how to build its OAuth client and its provider for one connection. Each folder's
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from engine import Capabilities, ConnectionSettings, OAuthClient, Provider, TokenSource
 
@@ -34,3 +35,16 @@ class ProviderPlatform(Generic[OAuthT, ProviderT]):
 
     def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> ProviderT:
         return self.make_provider(settings, tokens)
+
+
+def lazy_sandbox(package: str) -> Callable[[str], Any]:
+    """A platform package's module `__getattr__`: `create_sandbox_app` is imported on first
+    use. A sandbox pulls in Starlette (and GraphQL on Wave); the console's dashboard only
+    reads a platform's capabilities, and its first paint must not wait for four emulators."""
+
+    def attribute(name: str) -> Any:
+        if name == "create_sandbox_app":
+            return importlib.import_module(f"{package}.sandbox").create_sandbox_app
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return attribute
