@@ -95,7 +95,12 @@ class MappingScreen(ListScreen):
             return
 
         def picked(value: str | None) -> None:
-            if value is not None and value != entry.value:
+            if value == "":
+                self.syncdesk.run_command(
+                    lambda: self.syncdesk.service.unset_mapping(
+                        self.connection_id, entry.kind, entry.key or None),
+                    lambda change: f"{describe(entry)}: {change.previous} removed, unmapped")
+            elif value is not None and value != entry.value:
                 self.syncdesk.map_value(self.connection_id, entry.kind, entry.key or None,
                                         value, choices, describe(entry))
 

@@ -81,16 +81,19 @@ class PickerScreen(ModalScreen[str | None]):
 
     There is no free text: what is typed only filters the list (by value, name or detail),
     and enter takes the highlighted entry, so nothing the platform does not know can be
-    chosen. The current value starts highlighted."""
+    chosen. The current value starts highlighted. With a current value, the list also offers
+    to remove it: that entry dismisses with ''."""
 
     BINDINGS = [bind("back", "cancel"),
                 Binding("down", "move(1)", show=False), Binding("up", "move(-1)", show=False)]
+
+    REMOVE = "— remove this mapping (leave it unmapped)"
 
     def __init__(self, question: str, choices: Iterable[Choice],
                  current: str | None = None) -> None:
         super().__init__()
         self.question = question
-        self.choices = list(choices)
+        self.choices = [*choices, *([Choice("", self.REMOVE)] if current else [])]
         self.current = current
         self.shown: list[Choice] = []
         """The entries the filter leaves, in the list's order."""
@@ -108,10 +111,10 @@ class PickerScreen(ModalScreen[str | None]):
     def _show(self, typed: str) -> None:
         words = typed.casefold().split()
         self.shown = [choice for choice in self.choices
-                      if all(word in str(choice).casefold() for word in words)]
+                      if all(word in _label(choice).casefold() for word in words)]
         options = self.query_one(OptionList)
         options.clear_options()
-        options.add_options(Option(Text(str(choice)), id=str(index))
+        options.add_options(Option(Text(_label(choice)), id=str(index))
                             for index, choice in enumerate(self.shown))
         values = [choice.value for choice in self.shown]
         if values:
@@ -138,6 +141,10 @@ class PickerScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def _label(choice: Choice) -> str:
+    return choice.name if not choice.value else str(choice)
 
 
 @dataclass(frozen=True)

@@ -164,6 +164,18 @@ async def test_an_existing_mapping_can_be_corrected(world: Any) -> None:
         await settle(pilot)
         assert app.screen is screen and screen.entries["deposit_account\x1f"].value == corrected
 
+        # A mapped slot's list ends with removing it; an unmapped one's does not.
+        picker = await pick(pilot, screen, MappingKind.DEPOSIT_ACCOUNT)
+        await pilot.press(*"remove this")
+        await settle(pilot)
+        assert [c.value for c in picker.shown] == [""]
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.entries["deposit_account\x1f"].value is None
+        assert f"deposit account: {corrected} removed, unmapped" in messages(app)
+        picker = await pick(pilot, screen, MappingKind.DEPOSIT_ACCOUNT)
+        assert "" not in {c.value for c in picker.choices}
+
 
 async def test_read_only_refuses_in_words(world: Any) -> None:
     app = console(world, read_only=True)
