@@ -357,6 +357,7 @@ def reconnect(stage: Stage) -> None:
     world.drain(retries=0).stop()
     before = {p: {(j["entity"], j["record_id"]): j["status"] for j in world.jobs(p)}
               for p in world.platforms}
+    synced_before = {p: world.synced(p) for p in world.platforms}
     for name in world.platforms:
         result = world.syncdesk("disconnect", name)
         if result.returncode != 0:
@@ -386,8 +387,6 @@ def reconnect(stage: Stage) -> None:
             stage.problem(f"{name}: {len(changed)} status(es) changed by the reconnect, e.g. "
                           f"{changed[:3]}")
         world.sandboxes[name].clear_faults()
-    synced_before = {p: {k for k, s in before[p].items() if s == "synced"}
-                     for p in world.platforms}
     stage.finish(retries=0, expected=synced_before)
 
 
