@@ -384,6 +384,8 @@ def _check_references(db: sqlite3.Connection, record: Record) -> None:
         return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() \
             is not None
 
+    if isinstance(record, Customer) and record.parent_id is not None:
+        _check_parent(db, record)
     if isinstance(record, (Invoice, Payment, CreditNote)) and not exists(
         "customers", record.customer_id
     ):
@@ -403,6 +405,26 @@ def _check_references(db: sqlite3.Connection, record: Record) -> None:
                 f"{'is' if len(applied) == 1 else 'are'} applied to it; unapply "
                 f"{'it' if len(applied) == 1 else 'them'} first (`syncdesk void invoice "
                 f"{record.id} --unapply` does both)")
+
+
+MAX_CUSTOMER_DEPTH = 5
+"""Sub-customers nest at most this deep (QuickBooks' own limit, the platform that has them)."""
+
+
+def _check_parent(db: sqlite3.Connection, customer: Customer) -> None:
+    chain, parent = [customer.id], customer.parent_id
+    while parent is not None:
+        if parent in chain:
+            raise _Rejected(f"parent_id: {' -> '.join([*chain, parent])} is a loop")
+        if len(chain) > MAX_CUSTOMER_DEPTH:
+            raise _Rejected(f"parent_id: sub-customers nest at most {MAX_CUSTOMER_DEPTH} "
+                            "deep")
+        row = db.execute("SELECT json_extract(doc, '$.parent_id') FROM customers WHERE id = ?",
+                         (parent,)).fetchone()
+        if row is None:
+            raise _Rejected(f"parent_id: no customer {parent!r} in the file or store")
+        chain.append(parent)
+        parent = row[0]
 
 
 def _check_allocations(db: sqlite3.Connection, record: Payment | CreditNote) -> None:

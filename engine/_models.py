@@ -128,6 +128,8 @@ class Customer(_Record):
     phone: str | None = None
     billing_address: Address | None = None
     classification: Classification = Classification.HOMEOWNER
+    parent_id: str | None = Field(
+        default=None, description="The customer this one is a sub-customer (job) of.")
 
     @field_validator("display_name")
     @classmethod
@@ -136,6 +138,12 @@ class Customer(_Record):
         if any(ch in value for ch in ":\t\n\r"):
             raise ValueError("must not contain ':', tabs or line breaks")
         return value
+
+    @model_validator(mode="after")
+    def _not_its_own_parent(self) -> Customer:
+        if self.parent_id == self.id:
+            raise ValueError("parent_id: a customer cannot be its own parent")
+        return self
 
     @field_validator("email")
     @classmethod

@@ -53,6 +53,8 @@ class Capabilities:
     """True when creates carry a key the platform replays (QBO requestid, Xero Idempotency-Key)."""
     unsupported: Mapping[Entity, str] = field(default_factory=dict)
     """Why an entity is not supported, in words a user reads ("not supported by Wave: …")."""
+    sub_customers: bool = False
+    """True where a customer can be another's sub-customer (QBO jobs: `ParentRef`)."""
     batched: frozenset[Entity] = frozenset()
     """Entities whose creates `push_batch` sends as one request (up to `limits.batch_size`);
     the engine batches only these, so each batch costs one request of the rate budget."""

@@ -35,7 +35,16 @@ from ._errors import (
 from ._ledger import Ledger
 from ._limiter import SENDING, RateGate
 from ._mappings import read_mappings
-from ._models import CreditNote, Entity, EntryStatus, Invoice, InvoiceStatus, Item, Payment
+from ._models import (
+    CreditNote,
+    Customer,
+    Entity,
+    EntryStatus,
+    Invoice,
+    InvoiceStatus,
+    Item,
+    Payment,
+)
 from ._policy import Decision, JobFacts, RetryPolicy, decide
 from ._port import (
     Capabilities,
@@ -225,6 +234,12 @@ class ConnectionWorker:
             if record is None:
                 await self._skip(job, Unsupported(f"{job.describe()} no longer exists in the "
                                                     "ledger"), None)
+            elif (isinstance(record, Customer) and record.parent_id is not None
+                  and not self.capabilities.sub_customers):
+                await self._skip(job, Unsupported(
+                    f"{self.title} has no sub-customers: {job.describe()} names "
+                    f"{record.parent_id} as its parent. Clear parent_id to sync it as a "
+                    "customer of its own"), None, sendable=False)
             elif not self.capabilities.supports(job.entity):
                 reason = self.capabilities.unsupported.get(
                     job.entity, f"{job.entity.label}s are not supported by {self.title}")
@@ -560,6 +575,8 @@ def _lookup_failed(error: SyncError) -> Transient:
 def _parents(record: Record) -> list[tuple[Entity, str]]:
     """What must be on the platform before this record can be: customer, items, invoices."""
     parents: list[tuple[Entity, str]] = []
+    if isinstance(record, Customer) and record.parent_id is not None:
+        parents.append((Entity.CUSTOMER, record.parent_id))
     if isinstance(record, (Invoice, Payment, CreditNote)):
         parents.append((Entity.CUSTOMER, record.customer_id))
     if isinstance(record, (Invoice, CreditNote)):

@@ -127,7 +127,7 @@ def body_for(request: PushRequest, tax: TaxSetup) -> Body:
     """`tax` is consulted by documents only."""
     record = request.record
     if isinstance(record, Customer):
-        return customer_body(record)
+        return customer_body(record, request)
     if isinstance(record, Item):
         return item_body(record, request.mappings)
     if isinstance(record, Invoice):
@@ -137,8 +137,12 @@ def body_for(request: PushRequest, tax: TaxSetup) -> Body:
     return payment_body(record, request)
 
 
-def customer_body(customer: Customer) -> Body:
+def customer_body(customer: Customer, request: PushRequest) -> Body:
     body: Body = {"DisplayName": customer.display_name, "Notes": marker(customer.id)}
+    if customer.parent_id is not None:
+        # A sub-customer is a QBO "job" of its parent; invoices may bill either.
+        parent = _ref(request, Entity.CUSTOMER, customer.parent_id)
+        body.update(ParentRef={"value": parent.remote_id}, Job=True)
     if customer.company:
         body["CompanyName"] = customer.company
     if customer.email:

@@ -12,6 +12,7 @@ _EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
 _EDIT_AND_RETIRE = _EDIT | {Operation.VOID, Operation.DELETE}
 
 CAPABILITIES = Capabilities(
+    sub_customers=True,
     operations={
         # Name-list objects cannot be deleted or voided on QBO, only made inactive.
         Entity.CUSTOMER: _EDIT,

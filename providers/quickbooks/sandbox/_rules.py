@@ -77,15 +77,24 @@ def build_customer(company: Company, body: Obj, current: Obj | None, allow_dup: 
             if other["DisplayName"].casefold() == folded and (entity, other["Id"]) != (
                     "Customer", own_id):
                 raise _duplicate_name("Customer", "DisplayName")
+    # A sub-customer ("job") names its parent; QBO shows it as "Parent:Child", five deep.
+    parent = company.reference("Customer", body["ParentRef"], "ParentRef") \
+        if "ParentRef" in body else None
+    level = int(parent.get("Level", 0)) + 1 if parent else 0
+    if level > 5:
+        raise QboFault("6000", "A business validation error has occurred while processing your "
+                       "request", "Business Validation Error: Sub-customers can be nested only "
+                       "5 levels deep.", element="ParentRef")
     return {
         **body,
         "DisplayName": display,
-        "FullyQualifiedName": display,
+        "FullyQualifiedName": f"{parent['FullyQualifiedName']}:{display}" if parent else display,
         "PrintOnCheckName": body.get("PrintOnCheckName") or display,
         "Active": body.get("Active", True),
         "Taxable": body.get("Taxable", True),
-        "Job": False,
-        "BillWithParent": False,
+        "Job": parent is not None,
+        "Level": level,
+        "BillWithParent": bool(body.get("BillWithParent", False)) and parent is not None,
         "Balance": current.get("Balance", 0) if current else Decimal(0),
         "BalanceWithJobs": current.get("Balance", 0) if current else Decimal(0),
         "CurrencyRef": body.get("CurrencyRef") or {"value": company.prefs.home_currency},
