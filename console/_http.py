@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -112,24 +113,34 @@ class _GroupCommit:
                     future.set_result(outcome)
 
 
+KEY_CACHE_SECONDS = 1.0
+"""How long a checked key is trusted without reading the store again: a revocation (made by
+`syncdesk api-key revoke`, another process) takes effect within this."""
+
+
 @dataclass
 class _Context:
     store: Store
     keys: ApiKeys
     max_body: int
     writes: _GroupCommit
+    key_cache_seconds: float
+    checked: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
+    """Secret → the key it is and when it was read, for `KEY_CACHE_SECONDS`."""
 
 
 Handler = Callable[[Request, _Context, ApiKey], Awaitable[Response]]
 
 
-def build_api(store: Store, *, max_body: int = MAX_BODY) -> Starlette:
-    context = _Context(store, ApiKeys(store), max_body, _GroupCommit(Ledger(store)))
+def build_api(store: Store, *, max_body: int = MAX_BODY,
+              key_cache_seconds: float = KEY_CACHE_SECONDS) -> Starlette:
+    context = _Context(store, ApiKeys(store), max_body, _GroupCommit(Ledger(store)),
+                       key_cache_seconds)
 
     def guarded(handler: Handler, *, writes: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
             try:
-                key = await _authenticate(request, context.keys)
+                key = await _authenticate(request, context)
                 if writes and key.read_only:
                     raise ApiError(403, "Read-only key", f"the API key {key.name!r} may only "
                                    "read; this request changes records")
@@ -166,14 +177,25 @@ async def _not_allowed(request: Request, exc: Exception) -> Response:
                     f"{request.url.path}").response()
 
 
-async def _authenticate(request: Request, keys: ApiKeys) -> ApiKey:
+async def _authenticate(request: Request, context: _Context) -> ApiKey:
     header = request.headers.get("authorization", "")
     secret = header[7:].strip() if header[:7].lower() == "bearer " else request.headers.get(
         "x-api-key", "")
     if not secret:
         raise ApiError(401, "Unauthorized", "send the API key as `Authorization: Bearer <key>` "
                        "(make one with `syncdesk api-key create`)")
-    key = await keys.authenticate(secret)
+    now = time.monotonic()
+    seen = context.checked.get(secret)
+    key = seen[0] if seen is not None and now - seen[1] < context.key_cache_seconds \
+        else None
+    if key is None or not key.live(utcnow()):
+        key = await context.keys.authenticate(secret)
+        if key is None:
+            context.checked.pop(secret, None)
+        else:
+            if len(context.checked) > 1000:  # a flood of distinct keys: forget, not grow
+                context.checked.clear()
+            context.checked[secret] = (key, now)
     if key is None:
         raise ApiError(401, "Unauthorized", "this API key is not valid: it was revoked, its "
                        "rotation overlap ended, or it was never issued")

@@ -217,3 +217,14 @@ async def test_concurrent_puts_commit_together_and_a_bad_one_fails_alone(
     assert len(stored) == 19 and "INV-7" not in {row["id"] for row in stored}
     batches = await store.fetch_value("SELECT COUNT(*) FROM audit WHERE command = 'upsert'")
     assert batches == 21  # one audit row per request that changed something, as before
+
+
+async def test_a_revoked_key_stops_at_once_once_its_check_is_not_cached(store: Store) -> None:
+    keys = ApiKeys(store)
+    _, secret = await keys.create("shop app")
+    transport = httpx.ASGITransport(app=build_api(store, key_cache_seconds=0))
+    async with httpx.AsyncClient(transport=transport, base_url="http://syncdesk",
+                                 headers={"Authorization": f"Bearer {secret}"}) as client:
+        assert (await client.get("/v1/problems")).status_code == 200
+        await keys.revoke("shop app")
+        assert (await client.get("/v1/problems")).status_code == 401
