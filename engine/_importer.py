@@ -26,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 
 from ._classify import classify
 from ._errors import InputError
-from ._models import MODEL_OF, Address, Allocation, Entity, Line, Record
+from ._models import MODEL_OF, Address, Allocation, Entity, Line, Record, Refund
 from ._money import MAX_NUMBER
 
 SECTIONS: dict[str, Entity] = {
@@ -53,6 +53,7 @@ CSV_PREFIXES: dict[str, str] = {
     "income_account_": "income_accounts",
     "line_": "lines",
     "allocation_": "allocations",
+    "refund_": "refunds",
 }
 """CSV column prefix -> the nested field it fills: "line_unit_price" is lines[].unit_price."""
 
@@ -60,8 +61,10 @@ _CHILD_MODELS: dict[str, type[BaseModel]] = {
     "billing_address": Address,
     "lines": Line,
     "allocations": Allocation,
+    "refunds": Refund,
 }
-_LISTS = frozenset({"lines", "allocations"})  # one element per CSV row, rows grouped by id
+# One element per CSV row, rows grouped by id.
+_LISTS = frozenset({"lines", "allocations", "refunds"})
 _NUMBERED = frozenset({Entity.INVOICE, Entity.CREDIT_NOTE})
 _CLIP = 120
 

@@ -348,16 +348,56 @@ class Payment(_Allocating):
         return self.amount - self.allocated
 
 
+class Refund(BaseModel):
+    """Money paid back to the customer out of a credit note's unapplied credit.
+
+    A refund is known by its place in the credit note's `refunds` (the first is 1): each
+    platform copy carries that position in its mark, so refunds are only ever appended.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    amount: Number
+    date: date
+    method: str = "other"
+    reference: str | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Decimal) -> Decimal:
+        if value <= 0:
+            raise ValueError(f"must be greater than zero, got {value}")
+        return value
+
+
 class CreditNote(_Document, _Allocating):
     date: date
+    refunds: list[Refund] = Field(default_factory=list)
+    """Void and deleted credit notes keep their refunds as history; they refund nothing."""
 
     @model_validator(mode="after")
     def _allocations_within_total(self) -> CreditNote:
+        for refund in self.refunds:
+            check_amount(refund.amount, self.currency, "refund amount")
         if self.allocated > self.total:
             raise ValueError(
                 f"allocations add up to {self.allocated}, more than the credit note's {self.total}"
             )
+        if self.allocated + self.refunded > self.total:
+            raise ValueError(
+                f"allocations ({self.allocated}) and refunds ({self.refunded}) add up to "
+                f"{self.allocated + self.refunded}, more than the credit note's {self.total}"
+            )
         return self
+
+    @property
+    def refunded(self) -> Decimal:
+        return sum((r.amount for r in self.refunds), Decimal(0))
+
+    @property
+    def live_refunds(self) -> list[Refund]:
+        """The refunds a platform must hold: none once the credit note is void or deleted."""
+        return self.refunds if self.live else []
 
 
 Record = Customer | Item | Invoice | Payment | CreditNote
