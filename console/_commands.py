@@ -351,6 +351,63 @@ async def api_key(args: argparse.Namespace) -> int:
     return 0
 
 
+async def webhook(args: argparse.Namespace) -> int:
+    from engine import Webhooks
+
+    if args.action in ("add", "remove") and not args.target:
+        raise ConfigError(f"webhook {args.action} needs the endpoint's "
+                          f"{'URL' if args.action == 'add' else 'id'}")
+    async with open_store(args) as store:
+        hooks = Webhooks(store)
+        if args.action == "add":
+            endpoint, secret = await hooks.add(args.target, Sealer.load())
+            if args.json:
+                print_json({"id": endpoint.id, "url": endpoint.url, "secret": secret})
+            else:
+                print(secret)
+                print(f"(webhook {endpoint.id} to {endpoint.url}: its signing secret, shown "
+                      "only now)", file=sys.stderr)
+        elif args.action == "remove":
+            try:
+                endpoint_id = int(args.target)
+            except ValueError:
+                raise ConfigError(f"a webhook id is a number, not {args.target!r}") from None
+            await hooks.remove(endpoint_id)
+            print(f"webhook {endpoint_id} removed: it hears of nothing more")
+        elif args.action == "list":
+            endpoints = await hooks.endpoints()
+            if args.json:
+                print_json([{"id": e.id, "url": e.url, "hint": e.hint,
+                             "created_at": e.created_at.isoformat()} for e in endpoints])
+            for e in [] if args.json else endpoints:
+                print(f"{e.id}  {e.url}  {e.hint}…  since {e.created_at:%Y-%m-%d %H:%M} UTC")
+        else:
+            deliveries = await hooks.deliveries(failed_only=args.failed, limit=args.limit)
+            if args.json:
+                print_json([{"id": d.event_id, "endpoint": d.endpoint_id, "url": d.url,
+                             "kind": d.kind.value, "connection": d.connection_id,
+                             "entity": d.entity.value if d.entity else None,
+                             "record_id": d.record_id, "status": d.status.value,
+                             "attempts": d.attempts, "last_status": d.last_status,
+                             "last_error": d.last_error,
+                             "created_at": d.created_at.isoformat(),
+                             "next_attempt_at": (d.next_attempt_at.isoformat()
+                                                 if d.next_attempt_at else None),
+                             "delivered_at": (d.delivered_at.isoformat()
+                                              if d.delivered_at else None)}
+                            for d in deliveries])
+            for d in [] if args.json else deliveries:
+                subject = (f"{d.entity.value} {d.record_id}" if d.entity
+                           else f"connection {d.connection_id}")
+                state = {"pending": f"pending, next try {d.next_attempt_at:%H:%M:%S}",
+                         "delivered": f"delivered {d.delivered_at:%Y-%m-%d %H:%M:%S}",
+                         "failed": "failed"}[d.status.value]
+                why = f"  ({d.last_error})" if d.last_error else ""
+                print(f"{d.event_id}  {d.kind.value}  {subject}  → {d.url}  {state}, "
+                      f"{d.attempts} tries{why}")
+    return 0
+
+
 async def connection_command(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         connection_id = await resolve_connection(store, args.connection)

@@ -236,6 +236,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rotate: how long the old key keeps working (default 24)")
     p.add_argument("--json", action="store_true")
 
+    p = command("webhook", "webhook", "Add, list or remove the endpoints the business's app "
+                "hears of failures, recoveries and reconnects on (signed; docs/API.md), or "
+                "show what was delivered to them.")
+    p.add_argument("action", choices=["add", "list", "remove", "deliveries"])
+    p.add_argument("target", nargs="?", metavar="URL|ID",
+                   help="add: the endpoint's URL; remove: its id")
+    p.add_argument("--failed", action="store_true",
+                   help="deliveries: only those that gave up")
+    p.add_argument("--limit", type=int, default=50, help="deliveries: how many, newest first")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
     p.add_argument("action", choices=["serve"])
     p.add_argument("--platform", required=True, choices=PLATFORM_NAMES)

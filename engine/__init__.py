@@ -120,6 +120,15 @@ from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store, default_db_path
 from ._sync_state import SyncState
 from ._vault import TokenVault
+from ._webhooks import (
+    DeliveryStatus,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookPolicy,
+    Webhooks,
+)
+from ._webhooks import verify as verify_webhook
 from ._worker import WorkerSettings
 
 __all__ = [
@@ -157,6 +166,7 @@ __all__ = [
     "Customer",
     "DayBudget",
     "Decision",
+    "DeliveryStatus",
     "Duplicate",
     "EngineBeat",
     "EngineReport",
@@ -233,6 +243,11 @@ __all__ = [
     "Unsupported",
     "UpsertResult",
     "Validation",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookPolicy",
+    "Webhooks",
     "WorkerSettings",
     "add_connection",
     "check_links",
@@ -252,4 +267,5 @@ __all__ = [
     "parse_kind",
     "pull_directory",
     "unmapped_code",
+    "verify_webhook",
 ]

@@ -33,6 +33,7 @@ from ._status import ConnectionState
 from ._store import Store
 from ._sync_state import Lease, SyncState
 from ._time import Clock, utcnow
+from ._webhooks import Deliverer
 from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings
 
 log = logging.getLogger("syncdesk.engine")
@@ -86,11 +87,15 @@ class SyncEngine:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._workers: dict[int, ConnectionWorker] = {}
         self._chores: set[asyncio.Task[None]] = set()
+        self.deliverer = Deliverer(store, sealer, clock=clock)
+        """Webhooks out to the business's app, sent beside the workers while the engine runs."""
 
     async def run(self, stop: asyncio.Event | None = None, *,
                   until_idle: bool = False) -> EngineReport:
         stop = stop or asyncio.Event()
         await self._take_lease()
+        webhooks = asyncio.create_task(self.deliverer.run(stop, self.settings.poll_interval),
+                                       name="webhooks")
         try:
             self.report.recovered = await self.state.recover_in_flight(self.clock())
             loop = asyncio.get_running_loop()
@@ -113,6 +118,9 @@ class SyncEngine:
         finally:
             stop.set()
             await self._stop_workers()
+            # A try cut short stays pending and goes again: delivery is at least once.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(webhooks, self.settings.stop_grace)
             await self.state.release_lease(self._owner, self.clock())
         return self.report
 

@@ -3,6 +3,9 @@
 The store's partial unique index allows a single unread notification per (connection,
 entity, record) — connection-level problems use empty entity and record. Raising one while
 an unread one exists does nothing; once read, the next failure raises a new one.
+
+Every raise is also offered to the business's webhooks, in the same transaction, so the app
+hears of the problem from every code path that notifies a person.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import aiosqlite
 
 from ._models import Entity
+from ._webhooks import raise_for_notice
 
 
 async def raise_notification(
@@ -31,4 +35,8 @@ async def raise_notification(
         (connection_id, entity.value if entity else "", record_id or "", kind, title, message,
          now),
     )
-    return cursor.rowcount == 1
+    added = cursor.rowcount == 1
+    await raise_for_notice(db, connection_id, entity, record_id, kind=kind, title=title,
+                           message=message, now=now,
+                           notice_id=cursor.lastrowid if added else None)
+    return added

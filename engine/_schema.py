@@ -515,6 +515,47 @@ CREATE TABLE api_keys (
 CREATE INDEX api_keys_name ON api_keys (name, id);
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8)
+# Webhooks out to the business's own app (helper "webhooks"). An endpoint's secret is sealed
+# as connection tokens are: signing needs the secret itself, so a digest would not do. A
+# delivery is one event for one endpoint; UNIQUE (endpoint_id, event_key) is the dedupe, and
+# the subject columns (a record, or a connection with empty entity and record) let the raise
+# read the subject's latest event at an endpoint from one index seek. A removed endpoint is
+# disabled, not deleted, so its delivery log stays readable.
+_V9 = """
+CREATE TABLE webhook_endpoints (
+    id           INTEGER PRIMARY KEY,
+    url          TEXT NOT NULL,
+    secret       BLOB NOT NULL,
+    hint         TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    disabled_at  TEXT
+);
+
+CREATE TABLE webhook_deliveries (
+    id               INTEGER PRIMARY KEY,
+    endpoint_id      INTEGER NOT NULL REFERENCES webhook_endpoints (id),
+    event_key        TEXT NOT NULL,
+    kind             TEXT NOT NULL,
+    connection_id    INTEGER NOT NULL,
+    entity           TEXT NOT NULL DEFAULT '',
+    record_id        TEXT NOT NULL DEFAULT '',
+    payload          TEXT NOT NULL,
+    attempts         INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at  TEXT,
+    status           TEXT NOT NULL DEFAULT 'pending'
+                         CHECK (status IN ('pending', 'delivered', 'failed')),
+    last_status      INTEGER,
+    last_error       TEXT,
+    created_at       TEXT NOT NULL,
+    delivered_at     TEXT,
+    UNIQUE (endpoint_id, event_key)
+);
+CREATE INDEX webhook_deliveries_subject
+    ON webhook_deliveries (endpoint_id, connection_id, entity, record_id, id);
+CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
+    WHERE status = 'pending';
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

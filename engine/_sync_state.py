@@ -30,6 +30,7 @@ from ._schema import TABLE_OF
 from ._status import RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
 from ._time import from_iso, to_iso
+from ._webhooks import raise_recovered
 
 _KEY_NAMESPACE = uuid.UUID("6f1c2a5e-2d8b-4c57-9f3e-5b1a7c9d0e11")
 
@@ -507,6 +508,8 @@ async def _succeed(db: aiosqlite.Connection,
     await db.executemany(_INSERT_ATTEMPT, [
         _attempt_row(job.id, attempt, outcome, None, ref.remote_id)
         for job, ref, attempt in done if attempt is not None])
+    await raise_recovered(db, [(job.connection_id, job.entity, job.record_id)
+                               for job, _, _ in done], stamp)
 
 
 _INSERT_ATTEMPT = (
