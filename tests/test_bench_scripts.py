@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -86,3 +88,17 @@ def test_throughput_quick_syncs_every_run_without_a_429() -> None:
         assert arithmetic["stages"] and arithmetic["limits"]["per_minute"] > 0, label
     assert figures["throughput.quickbooks_items.floor.best"]["arithmetic"][
         "single_requests"] > 0
+
+
+def test_first_paint_process_paints_the_dashboard_without_loading_a_sandbox(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    sys.path.insert(0, str(ROOT))
+    from bench.console_scale import measure_first_paint_process
+
+    db = tmp_path / "s.db"
+    _run("build_store.py", "--jobs", "2000", "--db", str(db), "--keep")
+    capsys.readouterr()
+    assert measure_first_paint_process(db, runs=1) > 0
+    figure = json.loads(capsys.readouterr().out)
+    assert figure["name"] == "console.first_paint_process" and figure["target"] == "<= 1000"
+    assert figure["unneeded_modules_loaded"] == []
