@@ -41,6 +41,11 @@ has (the push was cut short between the two) gets them there, to the invoices fo
 marks, so it is never linked while unallocated. A lookup that fails raises; None means
 "looked, and it is not there".
 
+Refunds of a credit note are Payments of it (ARCREDITPAYMENT) from the deposit account, made
+after its create or update (and by `find`, with the last push's mappings) for each refund the
+note's Payments lack, known by the mark `syncdesk:<id>/refund/<n>` in their Reference; then
+what Xero holds as refunded is compared with the ledger's (`TotalMismatch`, linked).
+
 Void and delete: a draft document is DELETED, an approved one VOIDED; one with payments,
 credit or overpayments applied is refused with them named, as Xero refuses it.
 """
@@ -126,6 +131,9 @@ class XeroProvider:
         self._item_codes: dict[str, str] = {}
         """ItemID → Code of the organisation's items, as far as this provider has seen them."""
         self._accounts: list[Json] | None = None
+        self._mappings = ConnectionMappings()
+        """The mappings of the last push: `find`, which is handed none, completes a found
+        credit note's refunds from their deposit account."""
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -215,10 +223,17 @@ class XeroProvider:
                          element.get("Total"))
         if isinstance(record, CreditNote) and record.allocations:
             await self._allocate_missing(ref, request, record, element)
+        if isinstance(record, CreditNote) and record.live:
+            await self._refund_missing(ref, request.mappings, record, element,
+                                       request.idempotency_key)
         return ref
 
     async def _body(self, request: PushRequest) -> Json:
         record = request.record
+        self._mappings = request.mappings
+        if isinstance(record, CreditNote) and record.live_refunds:
+            # Unmapped now, before the credit note is written without the way to refund it.
+            await self._deposit_account(request.mappings)
         if isinstance(record, Customer):
             return wire.contact(record)
         if isinstance(record, Item):
@@ -277,6 +292,40 @@ class XeroProvider:
         if missing:
             await self._allocate(f"/CreditNotes/{ref.remote_id}/Allocations", missing,
                                  f"{request.idempotency_key}:allocations")
+
+    async def _refund_missing(self, ref: RemoteRef, mappings: ConnectionMappings,
+                              record: CreditNote, element: Json, key: str) -> None:
+        """Create each live refund the credit note does not carry yet (found by its mark in
+        the note's Payments), then compare what Xero holds as refunded with the ledger.
+
+        A refund Xero refuses is part of that difference: the note exists, so the error
+        carries its ref and a retry updates it and tries the refund again."""
+        landed: dict[int, Decimal] = {}
+        for payment in element.get("Payments") or []:
+            position = _refund_position(record, payment.get("Reference"))
+            if position is not None:
+                landed[position] = landed.get(position, Decimal(0)) + \
+                    Decimal(str(payment.get("Amount", 0)))
+        refused: list[str] = []
+        for position in range(1, len(record.live_refunds) + 1):
+            if position in landed:
+                continue
+            body = wire.refund(record, position, ref.remote_id,
+                               await self._deposit_account(mappings))
+            try:
+                created = await self._write_one("PUT", "/Payments", RESOURCES[Entity.PAYMENT],
+                                                body, f"{key}:refund:{position}", summarize=True)
+            except Validation as exc:
+                refused.append(f"refund {position} refused: {exc}")
+                continue
+            landed[position] = Decimal(str(created.get("Amount", 0)))
+        platform = sum(landed.values(), Decimal(0))
+        if platform != record.refunded or refused:
+            reason = "".join(f"; {why}" for why in refused)
+            raise TotalMismatch(
+                f"Xero's refunds of credit note {record.number} add up to {_money(platform)}, "
+                f"the ledger's to {_money(record.refunded)}{reason}", ref=ref,
+                ledger_total=record.refunded, platform_total=platform)
 
     async def _allocate(self, path: str, allocations: list[Json], key: str) -> None:
         payload = await self._call("PUT", path, params={"summarizeErrors": "false"},
@@ -536,6 +585,9 @@ class XeroProvider:
         ref = resource.ref(ours[0])
         if isinstance(record, CreditNote) and record.allocations:
             await self._finish_allocations(record, ours[0], ref)
+        if isinstance(record, CreditNote) and record.live:
+            await self._refund_missing(ref, self._mappings, record, ours[0],
+                                       f"syncdesk-find-{ref.remote_id}")
         return ref
 
     async def _find_overpayment(self, record: Payment) -> RemoteRef | None:
@@ -740,6 +792,17 @@ def _applied(document: Json) -> list[str]:
                 f"{(a.get('Invoice') or {}).get('InvoiceNumber')}"
                 for a in document.get("Allocations") or []]
     return applied
+
+
+def _refund_position(record: CreditNote, reference: object) -> int | None:
+    """Which of the record's refunds a payment of its credit note is, by the mark its
+    Reference ends with; None for a payment that is not one of ours."""
+    prefix = f"{record.id}/refund/"
+    marked = wire.marked_id(reference)
+    if marked is None or not marked.startswith(prefix):
+        return None
+    position = marked.removeprefix(prefix)
+    return int(position) if position.isdigit() else None
 
 
 def _account_key(account: Json) -> str:

@@ -284,6 +284,22 @@ def payment_reference(record: Payment) -> str:
     return f"{record.reference} {marked}" if record.reference else marked
 
 
+def refund_mark(record: CreditNote, position: int) -> str:
+    """The mark of the credit note's refund at `position` (from 1): the ledger knows a refund
+    by its place among the note's refunds, which are only ever appended."""
+    return mark(f"{record.id}/refund/{position}")
+
+
+def refund(record: CreditNote, position: int, credit_note_id: str, account: str) -> Json:
+    """A refund of a credit note, as Xero records one: a Payment of the credit note (an
+    ARCREDITPAYMENT) out of `account`, its mark in Reference as a payment's is."""
+    paid = record.refunds[position - 1]
+    marked = refund_mark(record, position)
+    return {"CreditNote": {"CreditNoteID": credit_note_id}, "Account": account_ref(account),
+            "Date": paid.date.isoformat(), "Amount": number(paid.amount),
+            "Reference": f"{paid.reference} {marked}" if paid.reference else marked}
+
+
 def _document(request: PushRequest, record: Invoice | CreditNote, kind: str,
               item_codes: Mapping[str, str], fallback_account: str | None) -> Json:
     return {

@@ -119,7 +119,8 @@ class XeroDialect:
         for entity, store in ENTITY_STORES.items():
             for obj in getattr(self.company, store).values():
                 record_id = marked_id(obj.get(MARK_FIELDS[entity]))
-                if record_id is None or obj.get("Status") == "DELETED":
+                # A refund pays a credit note back: it is part of that note, not a payment.
+                if record_id is None or obj.get("Status") == "DELETED" or "CreditNote" in obj:
                     continue
                 pays = (self._invoice_mark(obj["Invoice"]),) if entity == "payment" else ()
                 yield Mark(entity, record_id, pays)

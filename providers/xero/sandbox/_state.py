@@ -43,6 +43,10 @@ _NEXT_STATUS = {
     "DELETED": set(),
 }
 
+# What a payment is, by the document it pays (spec Payment.PaymentType).
+_PAYMENT_TYPES = {"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT",
+                  "ACCRECCREDIT": "ARCREDITPAYMENT", "ACCPAYCREDIT": "APCREDITPAYMENT"}
+
 
 @dataclass
 class Outcome:
@@ -164,7 +168,7 @@ class Company:
                           else rules.status_change_refused(old_status, status))
         if status in ("VOIDED", "DELETED") and existing is not None and (
                 existing.get("AmountPaid") or existing.get("AmountCredited")
-                or existing.get("Allocations")):
+                or existing.get("Allocations") or existing.get("Payments")):
             errors.append(rules.VOID_WITH_PAYMENTS)
         contact = self._contact_of(doc.get("Contact"), errors)
         number = str(doc.get(number_field) or "").strip()
@@ -326,8 +330,10 @@ class Company:
     def _settle(self, doc: Json, credit: bool) -> None:
         """Recompute what is left to pay (or credit) and let Xero's PAID status follow it."""
         if credit:
-            allocated = sum((a["Amount"] for a in doc["Allocations"]), Decimal(0))
-            doc["RemainingCredit"] = doc["Total"] - allocated
+            # Refunds are payments of the credit note: they use its credit as allocations do.
+            used = sum((a["Amount"] for a in (*doc["Allocations"], *doc["Payments"])),
+                       Decimal(0))
+            doc["RemainingCredit"] = doc["Total"] - used
             left = doc["RemainingCredit"]
         else:
             doc["AmountDue"] = doc["Total"] - doc["AmountPaid"] - doc["AmountCredited"]
@@ -345,7 +351,11 @@ class Company:
         errors: list[str] = []
         if body.get("PaymentID"):
             return Outcome(body, [rules.PUT_WITH_ID])
-        invoice = self._invoice_of(body.get("Invoice"), body.get("InvoiceNumber"), errors)
+        # A payment of a credit note is a refund of its credit (ARCREDITPAYMENT), taken from
+        # RemainingCredit as a payment of an invoice is from AmountDue.
+        refunding = isinstance(body.get("CreditNote"), Mapping)
+        invoice = self._credit_note_of(body["CreditNote"], errors) if refunding else \
+            self._invoice_of(body.get("Invoice"), body.get("InvoiceNumber"), errors)
         account = self._paying_account(body.get("Account"), body.get("Code"), errors)
         try:
             amount = _decimal(body.get("Amount", 0))
@@ -356,7 +366,7 @@ class Company:
         if invoice is not None:
             if invoice["Status"] != "AUTHORISED":
                 errors.append(rules.PAYMENT_NOT_AUTHORISED)
-            elif amount > invoice["AmountDue"]:
+            elif amount > invoice["RemainingCredit" if refunding else "AmountDue"]:
                 errors.append(rules.PAYMENT_EXCEEDS_DUE)
         try:
             paid_on = parse_wire_date(str(body["Date"])) if body.get("Date") else \
@@ -370,32 +380,48 @@ class Company:
         payment: Json = {
             "PaymentID": str(uuid.uuid4()), "Date": paid_on, "Amount": amount,
             "Reference": body.get("Reference", ""), "Status": "AUTHORISED",
-            "PaymentType": "ACCRECPAYMENT" if invoice["Type"] == "ACCREC" else "ACCPAYPAYMENT",
+            "PaymentType": _PAYMENT_TYPES[invoice["Type"]],
             "IsReconciled": bool(body.get("IsReconciled", False)),
             "Account": {"AccountID": account["AccountID"], "Code": account.get("Code")},
-            "Invoice": {"InvoiceID": invoice["InvoiceID"]},
             "UpdatedDateUTC": self.clock.now(),
         }
+        if refunding:
+            payment["CreditNote"] = {"CreditNoteID": invoice["CreditNoteID"],
+                                     "CreditNoteNumber": invoice["CreditNoteNumber"]}
+        else:
+            payment["Invoice"] = {"InvoiceID": invoice["InvoiceID"]}
+            invoice["AmountPaid"] += amount
         self.payments[payment["PaymentID"]] = payment
-        invoice["AmountPaid"] += amount
         invoice["Payments"].append({"PaymentID": payment["PaymentID"], "Date": paid_on,
                                     "Amount": amount, "Reference": payment["Reference"]})
         invoice["UpdatedDateUTC"] = self.clock.now()
-        self._settle(invoice, credit=False)
+        self._settle(invoice, credit=refunding)
         return Outcome(payment)
 
     def delete_payment(self, payment: Json) -> Outcome:
         if payment["Status"] == "DELETED":
             return Outcome(payment)
-        invoice = self.invoices.get(payment["Invoice"]["InvoiceID"])
+        refund = "CreditNote" in payment
+        invoice = self.credit_notes.get(payment["CreditNote"]["CreditNoteID"]) if refund else \
+            self.invoices.get(payment["Invoice"]["InvoiceID"])
         payment["Status"] = "DELETED"
         payment["UpdatedDateUTC"] = self.clock.now()
         if invoice is not None:
-            invoice["AmountPaid"] -= payment["Amount"]
+            if not refund:
+                invoice["AmountPaid"] -= payment["Amount"]
             invoice["Payments"] = [p for p in invoice["Payments"]
                                    if p["PaymentID"] != payment["PaymentID"]]
-            self._settle(invoice, credit=False)
+            self._settle(invoice, credit=refund)
         return Outcome(payment)
+
+    def _credit_note_of(self, ref: Json, errors: list[str]) -> Json | None:
+        found = self.credit_notes.get(str(ref.get("CreditNoteID"))) or next(
+            (c for c in self.credit_notes.values()
+             if c["CreditNoteNumber"] == ref.get("CreditNoteNumber")), None)
+        if found is None:
+            errors.append(rules.document_missing(
+                "CreditNote", str(ref.get("CreditNoteID") or ref.get("CreditNoteNumber"))))
+        return found
 
     def _invoice_of(self, ref: Any, number: Any, errors: list[str]) -> Json | None:
         ref = ref if isinstance(ref, Mapping) else {}
