@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -105,11 +106,13 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
         return table.start <= first and last <= table.end
 
     async def timed(name: str, press: Callable[[], Any], ready: Callable[[], bool]) -> None:
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await press()
         await _until(pilot, ready, name)
         await pilot.pause()
         timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+        # The box is shared: the process's CPU (loop and SQLite threads) beside the wall.
+        timings.setdefault(f"{name}_cpu", []).append((time.process_time() - cpu) * 1000)
 
     screens = []
     for _ in range(RUNS):
@@ -177,11 +180,13 @@ def emit_table(figures: dict[str, Any]) -> None:
         "search": "/ INV-… enter until the match and its count show",
         "sort": "s until the listing shows in its next order",
     }
-    for name, runs in figures["table"].items():
+    for name in what:
+        runs, cpu = figures["table"][name], figures["table"][f"{name}_cpu"]
         value = statistics.median(runs)
         emit(f"console.{name}", value, "ms", f"goal <= 50 ms: {what[name]} (median of "
              f"{len(runs)}, Pilot key to painted screen)", runs=runs, target="<= 50",
-             met=value <= 50, rows=figures["table_rows"],
+             met=value <= 50, cpu_ms=statistics.median(cpu), cpu_runs=cpu,
+             load=round(os.getloadavg()[0], 1), rows=figures["table_rows"],
              **({"failed_rows": figures["failed_rows"]} if name == "filter" else {}),
              **({"matches": figures["search_matches"]} if name == "search" else {}),
              **({"sorts": figures["sorts"]} if name == "sort" else {}))

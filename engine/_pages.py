@@ -47,8 +47,6 @@ class Order:
     descending: bool
     by_status: bool
     """The sort key's index has the status after (connection, entity): arms split by it."""
-    every_status: Sequence[str] = ()
-    """With no status filter, split by each of these (the key has no index without status)."""
 
 
 @dataclass(frozen=True)
@@ -120,7 +118,7 @@ def _arms(scope: Scope, order: Order) -> list[tuple[str, list[Any]]] | None:
     starts from the FTS index whatever the order)."""
     statuses: Sequence[str | None] = [None]
     if order.by_status:
-        statuses = scope.statuses or order.every_status or [None]
+        statuses = scope.statuses or [None]
     connections: Sequence[int | None] = scope.connections or [None]
     entities: Sequence[str | None] = scope.entities or [None]
     combos = list(product(connections, entities, statuses))
@@ -141,11 +139,16 @@ def _arms(scope: Scope, order: Order) -> list[tuple[str, list[Any]]] | None:
     return arms
 
 
+def text_indexed(text: str) -> bool:
+    """Whether `text_match(text)` goes through the trigram index (no literal wildcard)."""
+    return not _wild(text)
+
+
 def text_match(text: str) -> tuple[str, list[Any]]:
     """Jobs whose number/name, record id or customer contains `text` (any case): exact, and
     found through the trigram index (for a count or a bulk retry; a listing's window uses
     `TextSample.match`, which gives the same rows sooner)."""
-    if _wild(text):
+    if not text_indexed(text):
         return _literal(text)
     return ("j.id IN (SELECT rowid FROM sync_jobs_text WHERE text LIKE ?)", [f"%{text}%"])
 
@@ -172,8 +175,8 @@ class TextSample:
 
     async def match(self, store: Store, text: str) -> tuple[str, list[Any], bool]:
         """The clause, its parameters, and whether it goes through the trigram index."""
-        if _wild(text) or len(text) < 3:
-            return *text_match(text), not _wild(text)
+        if not text_indexed(text) or len(text) < 3:
+            return *text_match(text), text_indexed(text)
         if self.counts is None:
             await self._read(store)
         assert self.counts is not None

@@ -34,7 +34,16 @@ from ._mappings import (
 )
 from ._models import Entity, Item
 from ._money import from_minor
-from ._pages import Key, Order, Scope, TextSample, keys, like_literal, text_match
+from ._pages import (
+    Key,
+    Order,
+    Scope,
+    TextSample,
+    keys,
+    like_literal,
+    text_indexed,
+    text_match,
+)
 from ._port import Capabilities, Provider
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
@@ -56,8 +65,7 @@ _ORDERS = {
     Sort.RECENT: Order("j.updated_at", descending=True, by_status=True),
     Sort.LABEL: Order("j.label", descending=False, by_status=False),
     Sort.AMOUNT: Order("COALESCE(j.amount_minor, -1)", descending=True, by_status=False),
-    Sort.ATTEMPTS: Order("j.attempts", descending=True, by_status=True,
-                         every_status=JOB_STATUSES),
+    Sort.ATTEMPTS: Order("j.attempts", descending=True, by_status=False),
 }
 """How a record table orders by each sort key, along which index (migration 6)."""
 
@@ -158,26 +166,30 @@ class JobFilter:
     def sql(self) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
+        # A text search's few candidates come from the trigram index; an index on any other
+        # column would walk every job of the connection and look each one up in them.
+        j = "+j" if self.text and text_indexed(self.text) else "j"
         if self.ids:
             clauses.append(f"j.id IN ({', '.join('?' for _ in self.ids)})")
             params.extend(self.ids)
-        for column, value in (("j.connection_id", self.connection_id),
-                              ("j.entity", self.entity.value if self.entity else None),
-                              ("j.error_class", self.error_class),
-                              ("j.error_code", self.error_code),
-                              ("j.in_doubt", None if self.in_doubt is None else
+        for column, value in ((f"{j}.connection_id", self.connection_id),
+                              (f"{j}.entity", self.entity.value if self.entity else None),
+                              (f"{j}.error_class", self.error_class),
+                              (f"{j}.error_code", self.error_code),
+                              (f"{j}.in_doubt", None if self.in_doubt is None else
                                int(self.in_doubt))):
             if value is not None:
                 clauses.append(f"{column} = ?")
                 params.append(value)
         if self.statuses:
-            clauses.append(f"j.status IN ({', '.join('?' for _ in self.statuses)})")
+            clauses.append(f"{j}.status IN ({', '.join('?' for _ in self.statuses)})")
             params.extend(self.statuses)
         if self.platform is not None:
-            clauses.append("j.connection_id IN (SELECT id FROM connections WHERE platform = ?)")
+            clauses.append(f"{j}.connection_id IN (SELECT id FROM connections WHERE "
+                           "platform = ?)")
             params.append(self.platform)
         if self.since is not None:
-            clauses.append("j.updated_at >= ?")
+            clauses.append(f"{j}.updated_at >= ?")
             params.append(to_iso(self.since))
         if self.message is not None:
             clauses.append("j.error_message LIKE ? ESCAPE '\\'")

@@ -10,8 +10,8 @@ Marks are job ids (`space`) or a query (`A`: every job matching the filter, coun
 service, never by the loaded rows). A filter change clears the marks it hides, out loud.
 
 `/` opens the filter bar: its query (the engine's grammar) narrows what `f`, `e` and the
-drill-down chose, and `esc` clears it before a second `esc` leaves the screen. `:` asks for a
-row number and jumps there.
+drill-down chose, and `esc` clears it before a second `esc` leaves the screen. `:` and a
+row number (typed into the table, shown on the position line) jump there on `enter`.
 
 A row retried with `r` is followed: it stays where it was, shown as `retrying…`, until the
 engine's next outcome for it arrives (read back by id on every store change), even when the
@@ -27,7 +27,7 @@ from rich.text import Text
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.reactive import reactive
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Footer, Header, Static
 
 from engine import ConnectionSummary, Cursor, ErrorClass, JobFilter, JobRow, Slice, Sort
 
@@ -99,7 +99,6 @@ class RecordScreen(SyncScreen):
         yield Header()
         yield Static(id="filters")
         yield FilterBar(self.syncdesk.service.clock, id="filter-bar")
-        yield Input(placeholder="row number, then enter (esc: back)", id="goto")
         yield JobTable(self.look, id="jobs")
         yield Static(id="strip")
         yield Static(id="window")
@@ -109,7 +108,6 @@ class RecordScreen(SyncScreen):
     def on_mount(self) -> None:
         super().on_mount()
         self.look.now = self.syncdesk.service.clock()
-        self.query_one("#goto").display = False
         self._show_filters()
         self._fit(self.app.size.width)
         self.query_one(JobTable).focus()
@@ -154,8 +152,8 @@ class RecordScreen(SyncScreen):
         where, sort = self.where, self.sort
         low, high = max(0, start - count), start + count * (SCREENS - 1)
         held, first = table.held, table.start
+        # Where the listing ends, when this read reached its end (fewer rows than asked).
         ends: int | None = None
-        """Where the listing ends, when this read reached its end (fewer rows than asked)."""
         if home or (again and first == 0) or not table.cursors:
             got, first = await service.rows_after(where, sort, limit=high), 0
             ends = len(got.rows) if len(got.rows) < high else None
@@ -211,13 +209,16 @@ class RecordScreen(SyncScreen):
 
     def tick(self, now: datetime) -> None:
         self.look.now = now
-        self.query_one(JobTable).refresh()
+        self.query_one(JobTable).restyle()
         self._show_strip()
 
     def _show_position(self) -> None:
         table = self.query_one(JobTable)
         text = Text()
-        if table.total:
+        if table.typed is not None:
+            text.append(f"go to row :{table.typed}▏", "bold")
+            text.append("  enter jumps, esc leaves", "dim")
+        elif table.total:
             text.append(f"row {table.cursor_row + 1:,} of {table.total:,}")
             if not self.counted:
                 text.append("+ (counting…)")
@@ -247,23 +248,12 @@ class RecordScreen(SyncScreen):
     # -- jumping to a row ---------------------------------------------------------------
 
     def action_goto_row(self) -> None:
-        goto = self.query_one("#goto", Input)
-        goto.value, goto.display = "", True
-        goto.focus()
+        self.query_one(JobTable).start_typing()
 
-    @on(Input.Submitted, "#goto")
-    def _goto(self, event: Input.Submitted) -> None:
+    @on(JobTable.Typed)
+    def _typed(self, event: JobTable.Typed) -> None:
         event.stop()
-        self._close_goto()
-        text = event.value.strip().lstrip(":").replace(",", "")
-        if not text.isdigit():
-            self.notify(f"Not a row number: {event.value}", markup=False)
-            return
-        self.query_one(JobTable).move_cursor(int(text) - 1)
-
-    def _close_goto(self) -> None:
-        self.query_one("#goto").display = False
-        self.query_one(JobTable).focus()
+        self._show_position()
 
     # -- following retries --------------------------------------------------------------
 
@@ -295,7 +285,7 @@ class RecordScreen(SyncScreen):
         for job in jobs[:FOLLOW]:
             self.following[job.id] = (places.get(job.id, table.cursor_row), at)
             self.followed[job.id] = job
-        table.refresh()
+        table.restyle()
 
     def _let_go(self) -> None:
         self.following.clear()
@@ -381,9 +371,7 @@ class RecordScreen(SyncScreen):
         self.where = event.where.within(base) if event.where else self.before_query
 
     def action_back(self) -> None:
-        if self.query_one("#goto").display:
-            self._close_goto()
-        elif self.query_text:
+        if self.query_text:
             self.query_text = ""
             self.where = self.before_query
             self.notify("Filter cleared; esc again goes back.")
@@ -396,7 +384,7 @@ class RecordScreen(SyncScreen):
         return self.marked_query is not None or job_id in self.marked
 
     def _show_marks(self) -> None:
-        self.query_one(JobTable).refresh()
+        self.query_one(JobTable).restyle()
         self._show_filters()
 
     def action_mark(self) -> None:
@@ -407,6 +395,7 @@ class RecordScreen(SyncScreen):
             self.notify("Every matching record is marked; U clears the marks.")
             return
         self.marked ^= {job.id}
+        self.query_one(JobTable).restyle()
         self.query_one(JobTable).action_cursor_down()
         self._show_filters()
 

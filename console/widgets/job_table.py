@@ -111,6 +111,13 @@ class JobTable(ScrollView, can_focus=True):
         def can_replace(self, message: Message) -> bool:
             return isinstance(message, JobTable.Highlighted)
 
+    class Typed(Message):
+        """The row number typed after `:` so far (None: done or given up)."""
+
+        def __init__(self, text: str | None) -> None:
+            super().__init__()
+            self.text = text
+
     class Selected(Message):
         """`enter` on a row: open `job`."""
 
@@ -132,6 +139,10 @@ class JobTable(ScrollView, can_focus=True):
         """Each held row's place in the listing's order: where to read on from."""
         self.cursor_row = 0
         """The cursor's row number in the whole listing."""
+        self.typed: str | None = None
+        """The row number being typed after `:` (None: not typing one)."""
+        self._drawn: dict[tuple[int, bool, int], Strip] = {}
+        """Rows drawn since the rows, the columns or their look last changed."""
 
     # -- what is held ---------------------------------------------------------------------
 
@@ -141,6 +152,7 @@ class JobTable(ScrollView, can_focus=True):
         when the read reached the listing's end; `home` puts the cursor on the first row (a
         new filter or sort)."""
         self.start, self.held, self.cursors = start, list(jobs), list(cursors)
+        self._drawn.clear()
         self.total = max(self.total if total is None else total, self.end)
         self._resize()
         if home:
@@ -205,8 +217,10 @@ class JobTable(ScrollView, can_focus=True):
 
     @property
     def page(self) -> int:
-        """Rows on screen (the header takes a line)."""
-        return max(1, self.scrollable_content_region.height - 1)
+        """Rows on screen (the header takes a line); before the first layout, as many as
+        the terminal has lines, so the first read is not one row."""
+        height = self.scrollable_content_region.height or self.app.size.height
+        return max(1, height - 1)
 
     @property
     def first_shown(self) -> int:
@@ -272,6 +286,46 @@ class JobTable(ScrollView, can_focus=True):
         if (job := self.cursor_job) is not None:
             self.post_message(self.Selected(job))
 
+    # -- :N -------------------------------------------------------------------------------
+
+    def start_typing(self) -> None:
+        """Take the keys that follow as a row number, until `enter` (jump) or `esc`.
+
+        Typed here rather than in an input: moving the focus to one and back restyles the
+        screen and rebuilds its footer, which alone cost more than the 50 ms a jump has."""
+        self._typed("")
+
+    def _typed(self, text: str | None) -> None:
+        self.typed = text
+        self.post_message(self.Typed(text))
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.typed is None:
+            await super()._on_key(event)
+            return
+        event.stop()
+        event.prevent_default()
+        typed = self.typed
+        if event.character is not None and event.character.isdigit():
+            self._typed(typed + event.character)
+        elif event.key == "backspace":
+            self._typed(typed[:-1])
+        elif event.key == "enter":
+            self._typed(None)
+            if typed:
+                self.move_cursor(int(typed) - 1)
+        elif event.key == "escape":
+            self._typed(None)
+        elif event.is_printable:
+            self._typed(None)
+            self.notify(f"Not a row number: {typed}{event.character}", markup=False)
+
+    def on_focus(self) -> None:
+        self.restyle()
+
+    def on_blur(self) -> None:
+        self.restyle()
+
     def on_click(self, event: events.Click) -> None:
         if event.y > 0:
             self.move_cursor(self.first_shown + event.y - 1)
@@ -289,8 +343,13 @@ class JobTable(ScrollView, can_focus=True):
         if narrow == self.narrow:
             return False
         self.spec = [c for c in COLUMNS if c[0] in NARROW] if narrow else COLUMNS
-        self.refresh()
+        self.restyle()
         return True
+
+    def restyle(self) -> None:
+        """Draw every row again: their look (marks, the clock, followed retries) changed."""
+        self._drawn.clear()
+        self.refresh()
 
     def _widths(self) -> list[int]:
         width = self.scrollable_content_region.width
@@ -317,11 +376,12 @@ class JobTable(ScrollView, can_focus=True):
         if job is None:
             style = self.get_component_rich_style("job-table--pending")
             return self._strip([Text(PLACEHOLDER)], width, style)
-        if row == self.cursor_row:
-            style = self.get_component_rich_style("job-table--cursor")
-        else:
-            style = base
-        return self._strip(self._cells(job), width, style)
+        cursor = row == self.cursor_row
+        key = (row, cursor, width)
+        if (drawn := self._drawn.get(key)) is None:
+            style = self.get_component_rich_style("job-table--cursor") if cursor else base
+            drawn = self._drawn[key] = self._strip(self._cells(job), width, style)
+        return drawn
 
     def _strip(self, cells: Sequence[Text], width: int, style: Style) -> Strip:
         line = Text(" ", no_wrap=True, end="")

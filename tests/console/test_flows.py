@@ -212,9 +212,16 @@ async def test_record_view_holds_a_window_and_G_is_the_true_end(
         await settle(pilot)
         assert table.cursor_job is not None and table.cursor_job.label == f"Bulk {599 + steps:05}"
         assert table.start > jumped and held()  # the rows left behind were dropped
-        await pilot.press("colon", *"nine", "enter")
+        await pilot.press("colon", "6", "4")  # typed into the table, shown as it is typed
+        assert "go to row :64" in position()
+        await pilot.press("backspace", "escape")  # esc leaves the row number, not the screen
         await settle(pilot)
-        assert "Not a row number: nine" in messages(app) and table.cursor_row == 599 + steps
+        assert isinstance(app.screen, RecordScreen) and table.cursor_row == 599 + steps
+        assert table.typed is None and "go to row" not in position()
+        await pilot.press("colon", "1", "x", "enter")  # x ends it: enter opens the row
+        await settle(pilot)
+        assert "Not a row number: 1x" in messages(app) and table.cursor_row == 599 + steps
+        assert isinstance(app.screen, DetailScreen)
 
 
 async def test_marks_retry_and_filter_change_clears_hidden_marks(
