@@ -74,6 +74,7 @@ from engine import (
     Validation,
 )
 from providers._http import ApiClient
+from providers._refunds import refuse_refunds
 
 from . import _mapping as wire
 from ._auth import accounting_base
@@ -104,6 +105,7 @@ class FreshBooksProvider:
             return await self._push_payment(request)
         if request.operation in _REMOVALS:
             return await self._remove(request)
+        refuse_refunds(request, "FreshBooks", wire.REFUNDS_UNSUPPORTED)
         resource = RESOURCES[request.entity]
         if request.operation is Operation.UPDATE:
             return await self._update(request, resource)

@@ -70,6 +70,13 @@ DEFAULT_TYPES = {"check": "Check", "card": "Credit Card", "bank_transfer": "Bank
                  "cash": "Cash", "other": "Other"}
 """The ledger's own method names, as the FreshBooks type of the same meaning."""
 CREDIT_PAYMENT_TYPE = "Credit"
+REFUNDS_UNSUPPORTED = (
+    "FreshBooks' public API records payments against invoices only and has no refund of a "
+    "credit note. Refund the credit in FreshBooks by "
+    "hand, or take the refunds off this credit note in the ledger"
+)
+"""Why a credit note's refunds are refused on FreshBooks (`providers._refunds`): PLATFORMS.md
+§4 lists payments applied to invoices and credit_notes, and no refund of either."""
 UNIT_COST_PLACES = 4
 """FreshBooks keeps unit costs to 4 decimals (the sandbox refuses more)."""
 

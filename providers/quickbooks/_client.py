@@ -54,11 +54,13 @@ from engine import (
     Validation,
 )
 from providers._http import ApiClient
+from providers._refunds import refuse_refunds
 
 from ._auth import api_base
 from ._errors import fault_error, read_body
 from ._mapping import (
     CREDIT_PURPOSE,
+    REFUNDS_UNSUPPORTED,
     WIRE,
     Body,
     TaxSetup,
@@ -118,6 +120,7 @@ class QuickBooksProvider:
         return ref
 
     async def _body(self, request: PushRequest) -> Body:
+        refuse_refunds(request, "QuickBooks", REFUNDS_UNSUPPORTED)
         record, tax = request.record, TaxSetup(us=True)
         if isinstance(record, (Invoice, CreditNote)):
             us = await self._is_us_company()

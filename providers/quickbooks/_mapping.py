@@ -75,6 +75,15 @@ WIRE: dict[Entity, Wire] = {
 MARK_PREFIX = "syncdesk:"
 CREDIT_PURPOSE = "credit"
 """The purpose in the mark of the payment that applies a credit memo (`marker`)."""
+REFUNDS_UNSUPPORTED = (
+    "a QuickBooks Online RefundReceipt is a sale of its own (Finance.xsd: it extends "
+    "SalesTransaction, lines reversing income again) and cannot be tied to a credit memo (in "
+    "QBO a LinkedTxn written on a transaction names only estimates), so it would count the "
+    "return twice and leave the memo's credit open. Refund the credit memo by hand in "
+    "QuickBooks (a cheque to the customer from Accounts Receivable, linked to the memo in "
+    "Receive Payment), or take the refunds off this credit note in the ledger"
+)
+"""Why a credit note's refunds are refused on QuickBooks (`providers._refunds`)."""
 
 
 def marker(record_id: str, purpose: str = "") -> str:

@@ -57,6 +57,7 @@ from engine import (
     Validation,
 )
 from providers._http import ApiClient
+from providers._refunds import refuse_refunds
 
 from . import _documents as gql
 from . import _mapping as wire
@@ -82,6 +83,7 @@ class WaveProvider:
         record = request.record
         if isinstance(record, Invoice):
             return await self._push_invoice(request, record)
+        refuse_refunds(request, "Wave", wire.REFUNDS_UNSUPPORTED)
         if request.entity in wire.UNSUPPORTED:
             raise Unsupported(wire.UNSUPPORTED[request.entity])
         if request.operation in _REMOVALS:

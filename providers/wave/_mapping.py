@@ -72,6 +72,12 @@ UNSUPPORTED: Mapping[Entity, str] = {
     ),
 }
 """Why Wave cannot take these records, in words the console shows beside them."""
+REFUNDS_UNSUPPORTED = (
+    "Wave's public API has no credit notes, so none of their refunds: its money transactions "
+    "are deposits tied to no document — record the credit and its refunds in Wave"
+)
+"""Why a credit note's refunds are refused on Wave (`providers._refunds`): PLATFORMS.md §3, no
+credit-note entity in the mutation list, money transactions create-only and unlinked."""
 
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _REGION = re.compile(r"^[A-Z0-9]{1,3}$")
