@@ -355,3 +355,30 @@ def test_config_mappings_say_what_is_wrong(text: str, says: str) -> None:
     with pytest.raises(ConfigError) as wrong:
         Config.load()
     assert says in str(wrong.value)
+
+
+async def test_xero_records_held_back_by_a_mapping_resume_when_it_is_set(
+        make_world: MakeWorld) -> None:
+    """Through the real Xero provider: its Unmapped failures name their mapping, so setting
+    it re-queues them and the next sync lands them."""
+    world: World = await make_world(("xero",))
+    await world.ledger.upsert([
+        Customer(id="C-1", display_name="Ana"), Item(id="TILE", sku="TILE", name="Tile"),
+        invoice("I-GST", Line(item_id="TILE", unit_price=Decimal(10), tax_code="GST",
+                              tax_amount=Decimal(1)))])
+    await world.sync()
+    item = await world.job("xero", "item", "TILE")
+    assert (item["status"], item["error_code"]) == ("skipped", "unmapped:income_account:TILE")
+    service = service_of(world)
+    xero = world.connections["xero"]
+    assert (await service.set_mapping(xero, MappingKind.INCOME_ACCOUNT, "TILE", "200")
+            ).requeued == 1
+    await world.sync()
+    held = await world.job("xero", "invoice", "I-GST")
+    assert (held["status"], held["error_code"]) == ("skipped", "unmapped:tax_code:GST")
+    rates = {choice.value for choice in await service.mapping_choices(xero, MappingKind.TAX_CODE)}
+    assert "OUTPUT" in rates  # the demo organisation's 10 % sales tax
+    assert (await service.set_mapping(xero, MappingKind.TAX_CODE, "GST", "OUTPUT")
+            ).requeued == 1
+    await world.sync()
+    assert (await world.job("xero", "invoice", "I-GST"))["status"] == "synced"

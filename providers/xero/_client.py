@@ -497,7 +497,7 @@ class XeroProvider:
         known = ", ".join(_account_key(a) for a in banks) or "none"
         raise Unmapped(f"no deposit account is mapped for Xero payments and the organisation "
                        f"has no account {self._bank_account}: map one of its bank accounts "
-                       f"({known})", field="deposit_account")
+                       f"({known})", field="deposit_account", kind="deposit_account")
 
     async def _write_one(self, method: str, path: str, resource: Resource, body: Json, key: str,
                          *, summarize: bool = False) -> Json:

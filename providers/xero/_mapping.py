@@ -143,7 +143,7 @@ def contact(customer: Customer) -> Json:
 def item(request: PushRequest, record: Item, fallback_account: str | None) -> Json:
     account = income_account(request.mappings, record.id, record, fallback_account)
     if account is None:
-        raise _no_income_account(record.name)
+        raise _no_income_account(record)
     # An item has no private field. Code is our SKU, and a stranger's item may hold it, so
     # the mark goes in PurchaseDescription: shown only on bills and purchase orders, never
     # on the sales documents syncdesk writes (Description would print on every invoice line
@@ -177,7 +177,7 @@ def tax_type(mappings: ConnectionMappings, line: Line) -> str:
     if mapped is None:
         raise Unmapped(f"tax code {line.tax_code!r} is not mapped to a Xero tax rate: map it "
                        "to one of the organisation's tax rates (TaxType), then the record is "
-                       "sent again", field="tax_code")
+                       "sent again", field="tax_code", kind="tax_code", key=line.tax_code)
     return mapped
 
 
@@ -196,15 +196,17 @@ def tracking(mappings: ConnectionMappings, line: Line) -> list[Json]:
         if option is None:
             raise Unmapped(f"{what} {value!r} is not mapped to a Xero tracking option: map it "
                            "to one of the organisation's tracking options (Category: Option)",
-                           field=what)
+                           field=what, kind=what, key=value)
         category, separator, name = option.partition(TRACKING_SEPARATOR)
         if not separator or not category or not name:
             raise Unmapped(f"{what} {value!r} maps to {option!r}, which is not a Xero tracking "
-                           "option (Category: Option): map it again", field=what)
+                           "option (Category: Option): map it again", field=what, kind=what,
+                           key=value)
         if any(t["Name"] == category for t in chosen):
             raise Unmapped(f"class {line.class_!r} and location {line.location!r} both map to "
                            f"Xero tracking category {category!r}, and a line carries one option "
-                           "per category: map them to different categories", field=what)
+                           "per category: map them to different categories", field=what,
+                           kind=what, key=value)
         chosen.append({"Name": category, "Option": name})
     return chosen
 
@@ -328,9 +330,10 @@ def _line(request: PushRequest, line: Line, item_codes: Mapping[str, str],
         wire["AccountCode"] = account
     elif line.item_id is None:
         raise Unmapped(f"line {line.description!r} has no item, and this Xero connection has "
-                       "no default income account: map one", field="income_account")
+                       "no default income account: map one", field="income_account",
+                       kind="default_income_account")
     elif record is not None:
-        raise _no_income_account(record.name)
+        raise _no_income_account(record)
     # Otherwise Xero applies the linked item's own SalesDetails.AccountCode.
     if line.item_id is None:
         return wire
@@ -366,6 +369,7 @@ def _invoice_id(request: PushRequest, invoice_id: str) -> str:
     return linked.remote_id
 
 
-def _no_income_account(name: str) -> Unmapped:
-    return Unmapped(f"item {name!r} has no income account for Xero: map one for the item, "
-                    "or a default income account for the connection", field="income_account")
+def _no_income_account(record: Item) -> Unmapped:
+    return Unmapped(f"item {record.name!r} has no income account for Xero: map one for the "
+                    "item, or a default income account for the connection",
+                    field="income_account", kind="income_account", key=record.id)
