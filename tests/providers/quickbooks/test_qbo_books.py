@@ -44,6 +44,7 @@ from engine import (
     Unsupported,
     Validation,
 )
+from engine._models import Refund
 from providers._sandbox import Clock
 from providers.quickbooks import PLATFORM, QuickBooksProvider, create_sandbox_app
 from tests._world import World
@@ -344,6 +345,12 @@ async def test_a_us_company_books_agree_with_the_ledger(us_books: Books) -> None
     books.row(dropped, dropped.total, Decimal(0), "deleted: gone from QuickBooks")
     await books.refused(Entity.CREDIT_NOTE, credit, Unsupported,
                         "QuickBooks' API cannot void a credit memo", Operation.VOID)
+    refunded = CreditNote(id="CN-3", number="CN-3", customer_id="c1", date=date(2026, 3, 10),
+                          lines=[_line("30.00")],
+                          refunds=[Refund(amount=Decimal("30.00"), date=date(2026, 3, 11))])
+    await books.refused(Entity.CREDIT_NOTE, refunded, Unsupported,
+                        "cannot be tied to a credit memo")
+    assert not books.sent("CN-3")
 
     # What was paid and credited lands on the invoices' balances, to the cent.
     balances = {number: Decimal(str((await books.remote(Entity.INVOICE, number))[

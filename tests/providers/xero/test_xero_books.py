@@ -3,8 +3,8 @@ the ledger's, to the cent, and every field either on Xero or the record refused 
 
 The ledger has taxed, untaxed and mixed lines, tax-exclusive and tax-inclusive documents,
 classes and locations (Xero tracking), an item linked at setup whose Xero code differs from
-the local SKU, a credit note, an overpayment, a voided payment, a deleted draft and an edited
-payment. Run with `-s` to see the table the closing note quotes.
+the local SKU, a credit note, a refund of another, an overpayment, a voided payment, a deleted
+draft and an edited payment. Run with `-s` to see the table the closing note quotes.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from engine import (
     Unmapped,
     Validation,
 )
+from engine._models import Refund
 from providers.xero import XeroProvider
 
 MAPPINGS = ConnectionMappings(
@@ -85,6 +86,10 @@ DRAFT = invoice("B-DRAFT", [Line(description="Estimate", unit_price=Decimal(80))
 CREDIT = CreditNote(id="cn-1", number="B-CN1", customer_id=BOB.id, date=DAY,
                     lines=[Line(description="Goodwill", unit_price=Decimal(10))],
                     allocations=[Allocation(invoice_id=UNTAXED.id, amount=Decimal(10))])
+REFUNDED = CreditNote(id="cn-refund", number="B-CN2", customer_id=ALICE.id, date=DAY,
+                      lines=[Line(description="Unused tiles returned", unit_price=Decimal(40))],
+                      refunds=[Refund(amount=Decimal(25), date=DAY, method="check",
+                                      reference="CHK-88")])
 PAID_UP = Payment(id="pay-untaxed", customer_id=BOB.id, date=DAY, amount=Decimal(90),
                   allocations=[Allocation(invoice_id=UNTAXED.id, amount=Decimal(90))])
 OVERPAID = Payment(id="pay-over", customer_id=ALICE.id, date=DAY, amount=Decimal(250),
@@ -144,7 +149,7 @@ async def books(provider: XeroProvider, app: Starlette) -> Books:
     await books.batch(Entity.ITEM, [LABOR, PARTS])
     await books.batch(Entity.INVOICE, [TAXED, UNTAXED, MIXED, INCLUSIVE, TILED, DRAFT,
                                        UNMAPPED_CLASS, UNMAPPED_TAX])
-    await books.batch(Entity.CREDIT_NOTE, [CREDIT])
+    await books.batch(Entity.CREDIT_NOTE, [CREDIT, REFUNDED])
     await books.batch(Entity.PAYMENT, [PAID_UP, VOIDED, EDITED])
     await books.push(Entity.PAYMENT, OVERPAID)
     await books.push(Entity.PAYMENT, VOIDED, operation=Operation.VOID, version=2)
@@ -156,7 +161,7 @@ async def books(provider: XeroProvider, app: Starlette) -> Books:
 async def test_xero_books_agree_with_the_ledger(books: Books, app: Starlette,
                                                control: httpx.AsyncClient) -> None:
     company = app.state.company
-    documents = [TAXED, UNTAXED, MIXED, INCLUSIVE, TILED, DRAFT, CREDIT]
+    documents = [TAXED, UNTAXED, MIXED, INCLUSIVE, TILED, DRAFT, CREDIT, REFUNDED]
     rows = []
     for record in documents:
         entity = Entity.CREDIT_NOTE if isinstance(record, CreditNote) else Entity.INVOICE
@@ -192,8 +197,17 @@ async def test_xero_books_agree_with_the_ledger(books: Books, app: Starlette,
     transaction = company.bank_transactions[over_ref.remote_id.removeprefix("overpayment:")]
     overpayment = company.overpayments[transaction["OverpaymentID"]]
     assert (transaction["Total"], overpayment["RemainingCredit"]) == (Decimal(250), Decimal(30))
+    # The refund: a payment of its credit note, out of the deposit account, credit left 15.
+    note = company.credit_notes[books.refs[(Entity.CREDIT_NOTE, REFUNDED.id)].remote_id]
+    [refund] = [p for p in company.payments.values() if "CreditNote" in p]
+    assert (refund["Amount"], refund["PaymentType"], refund["Account"]["Code"]) == (
+        Decimal(25), "ARCREDITPAYMENT", "090")
+    assert (note["RemainingCredit"], note["Status"]) == (Decimal(15), "AUTHORISED")
+    rows.append((f"refund of {REFUNDED.number}", REFUNDED.refunded, refund["Amount"],
+                 refund["Status"], f"{refund['PaymentType']} from {refund['Account']['Code']}, "
+                 f"Reference {refund['Reference']!r}, credit left {note['RemainingCredit']}"))
     payments = {p["Reference"]: p for p in company.payments.values()
-                if p["Status"] != "DELETED"}
+                if p["Status"] != "DELETED" and "CreditNote" not in p}
     assert {p["Account"]["Code"] for p in payments.values()} == {"090"}
     for payment, total in ((PAID_UP, Decimal(90)), (EDIT, EDIT.amount)):
         [live] = [p for ref, p in payments.items() if ref.endswith(f"syncdesk:{payment.id}")]
