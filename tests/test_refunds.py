@@ -3,13 +3,16 @@ the credit note is void, imported from CSV `refund_` columns."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine import Customer, Ledger, Store, parse_file
+from engine import Customer, Item, Ledger, Store, parse_file
 from engine._models import CreditNote, EntryStatus, Invoice
+from tests._world import World
 from tests.test_ledger import connect, jobs
 
 CUSTOMER = Customer(id="C-1", display_name="Maria Lopez")
@@ -73,3 +76,43 @@ def test_csv_refund_columns_fill_refunds(tmp_path: Path) -> None:
     assert [(r.amount, r.method) for r in note.refunds] == [
         (Decimal("20.00"), "check"), (Decimal("5.00"), "cash")]
     assert len(note.lines) == 1
+
+
+async def test_through_the_engine_a_refund_lands_once_on_xero_and_is_skipped_elsewhere(
+        make_world: Callable[..., Any]) -> None:
+    world: World = await make_world(("quickbooks", "xero", "wave", "freshbooks"))
+    returned = Item(id="TILE", sku="TILE", name="Tile", unit_price=Decimal(50),
+                    income_accounts={"xero": "200", "quickbooks": "79"})
+    note = CreditNote.model_validate({
+        "id": "CN-9", "number": "CN-9", "customer_id": "C-1", "date": "2026-09-03",
+        "lines": [{"item_id": "TILE", "unit_price": "50.00"}],
+        "refunds": [{"amount": "20.00", "date": "2026-09-04", "method": "check",
+                     "reference": "CHK 88"}]})
+    await world.ledger.upsert([CUSTOMER, returned, note])
+    # Xero's answer to the refund is lost after it was made: the retry finds it by its mark.
+    await world.sandbox("xero", "POST", "/_sandbox/faults",
+                        json={"kind": "drop", "method": "PUT", "path_contains": "/Payments"})
+    await world.sync()
+    job = await world.job("xero", "credit_note", "CN-9")
+    assert job["status"] == "synced", job
+    attempts = await world.store.fetch_all(
+        "SELECT outcome, message FROM sync_attempts WHERE job_id = ? ORDER BY id", (job["id"],))
+    assert [a["outcome"] for a in attempts] == ["retry", "reconciled"]
+    assert "PUT /Payments" in attempts[0]["message"]
+    company = world.apps["xero"].state.company
+    refunds = [p for p in company.payments.values() if "CreditNote" in p]
+    assert [(p["Amount"], p["Reference"]) for p in refunds] == [
+        (Decimal(20), "CHK 88 syncdesk:CN-9/refund/1")]
+    [stored] = company.credit_notes.values()
+    assert stored["RemainingCredit"] == Decimal(30)
+    for platform, reason in (("quickbooks", "cannot be tied to a credit memo"),
+                             ("freshbooks", "no refund of a credit note")):
+        job = await world.job(platform, "credit_note", "CN-9")
+        assert job["status"] == "skipped", (platform, job)
+        assert "refund 1: 20.00 on 2026-09-04 by check (CHK 88)" in job["error_message"]
+        assert reason in job["error_message"], (platform, job["error_message"])
+    # Wave takes no credit note at all: the engine skips it with Wave's reason, unsent.
+    job = await world.job("wave", "credit_note", "CN-9")
+    assert (job["status"], job["error_message"]) == (
+        "skipped", "Wave's public API has no credit notes — record the credit in Wave")
+    assert (await world.remote_counts("quickbooks")).get("credit_note", 0) == 0
