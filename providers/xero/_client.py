@@ -131,9 +131,9 @@ class XeroProvider:
         self._item_codes: dict[str, str] = {}
         """ItemID → Code of the organisation's items, as far as this provider has seen them."""
         self._accounts: list[Json] | None = None
-        self._mappings = ConnectionMappings()
+        self._mappings: ConnectionMappings | None = None
         """The mappings of the last push: `find`, which is handed none, completes a found
-        credit note's refunds from their deposit account."""
+        credit note's refunds from their deposit account (None: no push seen yet)."""
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -293,7 +293,7 @@ class XeroProvider:
             await self._allocate(f"/CreditNotes/{ref.remote_id}/Allocations", missing,
                                  f"{request.idempotency_key}:allocations")
 
-    async def _refund_missing(self, ref: RemoteRef, mappings: ConnectionMappings,
+    async def _refund_missing(self, ref: RemoteRef, mappings: ConnectionMappings | None,
                               record: CreditNote, element: Json, key: str) -> None:
         """Create each live refund the credit note does not carry yet (found by its mark in
         the note's Payments), then compare what Xero holds as refunded with the ledger.
@@ -310,6 +310,12 @@ class XeroProvider:
         for position in range(1, len(record.live_refunds) + 1):
             if position in landed:
                 continue
+            if mappings is None:
+                # Guessing the account could pay the refund from the wrong bank: stay in doubt.
+                raise Transient(f"refund {position} of credit note {record.number} is not on "
+                                "Xero yet and this engine has not read the connection's "
+                                "deposit account: it is made once a push of this connection "
+                                "has run")
             body = wire.refund(record, position, ref.remote_id,
                                await self._deposit_account(mappings))
             try:

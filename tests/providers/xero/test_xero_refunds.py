@@ -13,6 +13,7 @@ from test_xero_lifecycle import ALICE, DAY, Books, books, invoice, sent
 
 from engine import (
     Allocation,
+    ConnectionSettings,
     CreditNote,
     Entity,
     Line,
@@ -23,7 +24,8 @@ from engine import (
     Validation,
 )
 from engine._models import Refund
-from tests.providers._support import Recording
+from providers.xero import PLATFORM
+from tests.providers._support import Recording, SandboxTokens
 
 __all__ = ["books"]  # the fixture, shared with the lifecycle tests
 
@@ -124,3 +126,23 @@ async def test_a_refunded_credit_note_cannot_be_voided_on_xero(books: Books) -> 
     await books.push(Entity.CREDIT_NOTE, record)
     with pytest.raises(Validation, match=r"payment 20.00 \(Reference 'chq 9 syncdesk:cn-r1/"):
         await books.push(Entity.CREDIT_NOTE, record, Operation.VOID)
+
+
+async def test_a_lookup_before_any_push_does_not_guess_the_refunds_account(
+        books: Books, app: Starlette, control: httpx.AsyncClient,
+        settings: ConnectionSettings, tokens: SandboxTokens) -> None:
+    record = note(("30", None))
+    await control.post("/_sandbox/faults", json={"kind": "drop", "method": "PUT",
+                                                 "path_contains": "/CreditNotes"})
+    with pytest.raises(Transient):
+        await books.push(Entity.CREDIT_NOTE, record)
+    fresh = PLATFORM.provider(settings, tokens)  # as after a restart: no mappings seen
+    try:
+        with pytest.raises(Transient, match="has not read the connection's deposit account"):
+            await fresh.find(Entity.CREDIT_NOTE, record)
+        await fresh.push(books.request(Entity.CUSTOMER, ALICE, Operation.UPDATE, key="k-c"))
+        found = await fresh.find(Entity.CREDIT_NOTE, record)
+    finally:
+        await fresh.aclose()
+    assert found is not None
+    assert [p["Amount"] for p in refunds_of(app, found)] == [Decimal(30)]
