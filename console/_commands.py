@@ -399,12 +399,12 @@ async def webhook(args: argparse.Namespace) -> int:
             for d in [] if args.json else deliveries:
                 subject = (f"{d.entity.value} {d.record_id}" if d.entity
                            else f"connection {d.connection_id}")
-                state = {"pending": f"pending, next try {d.next_attempt_at:%H:%M:%S}",
-                         "delivered": f"delivered {d.delivered_at:%Y-%m-%d %H:%M:%S}",
-                         "failed": "failed"}[d.status.value]
+                state = (f"delivered {d.delivered_at:%Y-%m-%d %H:%M:%S} UTC" if d.delivered_at
+                         else f"pending, next try {d.next_attempt_at:%H:%M:%S} UTC"
+                         if d.next_attempt_at else "failed")
                 why = f"  ({d.last_error})" if d.last_error else ""
                 print(f"{d.event_id}  {d.kind.value}  {subject}  → {d.url}  {state}, "
-                      f"{d.attempts} tries{why}")
+                      f"tries: {d.attempts}{why}")
     return 0
 
 

@@ -7,6 +7,8 @@ import asyncio
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -257,6 +259,14 @@ async def test_timeouts_and_refusals_are_retried_then_failed_with_the_last_error
     assert row["last_error"] == "ConnectError: no"
     [shown] = await Webhooks(world.store).deliveries(failed_only=True)
     assert shown.last_error == "ConnectError: no" and shown.event_id == f"evt_{row['id']}"
+    command = ("from console.cli import main; raise SystemExit(main(['webhook', "
+               f"'deliveries', '--failed', '--db', {str(world.store.path)!r}]))")
+    listing = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-c", command], capture_output=True, text=True,
+        check=True, cwd=Path(__file__).resolve().parents[1])
+    assert listing.stdout.split("  ")[:3] == [f"evt_{row['id']}", "connection.needs_reconnect",
+                                              f"connection {world.connections['quickbooks']}"]
+    assert listing.stdout.rstrip().endswith("failed, tries: 3  (ConnectError: no)")
 
 
 async def wait_for_delivery(store: Store, done: Callable[[dict[str, Any]], bool]) -> None:
