@@ -237,12 +237,14 @@ class Webhooks:
 # -- raising events (inside the sync state's own transaction) -----------------------------
 
 # One delivery per live endpoint whose latest event for the subject is (or is not) of the
-# kind given: `?4` compares to it, `?5` says which way. The key names the event it follows,
+# kind given: `?4` compares to it, `?5` says which way. The key names the subject and the
+# event it follows (the last part, a number, so a record id holding ':' stays unambiguous),
 # so the same raise twice is the same key.
 _RAISE = (
     "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_key, kind, connection_id, "
     "entity, record_id, payload, next_attempt_at, created_at) "
-    "SELECT e.id, ?1 || ':' || COALESCE(last.id, 0), ?1, ?2, ?3, ?6, ?7, ?8, ?8 "
+    "SELECT e.id, ?1 || ':' || ?2 || ':' || ?3 || ':' || ?6 || ':' || COALESCE(last.id, 0), "
+    "?1, ?2, ?3, ?6, ?7, ?8, ?8 "
     "FROM webhook_endpoints e LEFT JOIN webhook_deliveries last ON last.id = ("
     "SELECT MAX(d.id) FROM webhook_deliveries d WHERE d.endpoint_id = e.id "
     "AND d.connection_id = ?2 AND d.entity = ?3 AND d.record_id = ?6) "
@@ -257,15 +259,17 @@ async def raise_for_notice(db: aiosqlite.Connection, connection_id: int, entity:
     `notice_id` is the notification's id when it was raised anew, None when an unread one
     already stood for the problem."""
     if kind in _FAILING_NOTICES and entity is not None and record_id is not None:
-        payload = await _payload(db, WebhookEvent.RECORD_FAILED, connection_id,
-                                 (entity, record_id, kind), title, message, now)
+        payload = _payload(WebhookEvent.RECORD_FAILED,
+                           (connection_id, await _platform(db, connection_id)),
+                           (entity, record_id, kind), title, message, now)
         # Not after a record.failed: a record that keeps failing is told once.
         await db.execute(_RAISE, (WebhookEvent.RECORD_FAILED.value, connection_id,
                                   entity.value, WebhookEvent.RECORD_FAILED.value, False,
                                   record_id, payload, now))
     elif kind == "auth" and notice_id is not None:
-        payload = await _payload(db, WebhookEvent.CONNECTION_NEEDS_RECONNECT, connection_id,
-                                 None, title, message, now)
+        payload = _payload(WebhookEvent.CONNECTION_NEEDS_RECONNECT,
+                           (connection_id, await _platform(db, connection_id)), None, title,
+                           message, now)
         await db.execute(
             "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_key, kind, "
             "connection_id, payload, next_attempt_at, created_at) "
@@ -278,29 +282,35 @@ async def raise_recovered(db: aiosqlite.Connection,
                           synced: Iterable[tuple[int, Entity, str]], now: str) -> None:
     """`record.recovered` for each synced (connection, entity, record) whose latest event at
     an endpoint is a `record.failed`. A success is the engine's hot path: with no endpoint
-    this is one read of an empty table."""
+    this is one read of an empty table, with some one statement for the whole batch."""
     async with db.execute("SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL "
                           "LIMIT 1") as cursor:
         if await cursor.fetchone() is None:
             return
     kind = WebhookEvent.RECORD_RECOVERED
-    for connection_id, entity, record_id in synced:
-        payload = await _payload(db, kind, connection_id, (entity, record_id, "synced"),
-                                 f"{entity.label} {record_id} synced", "", now)
-        await db.execute(_RAISE, (kind.value, connection_id, entity.value,
-                                  WebhookEvent.RECORD_FAILED.value, True, record_id, payload,
-                                  now))
+    synced = list(synced)
+    platforms = {c: await _platform(db, c) for c in {c for c, _, _ in synced}}
+    await db.executemany(_RAISE, [
+        (kind.value, connection_id, entity.value, WebhookEvent.RECORD_FAILED.value, True,
+         record_id, _payload(kind, (connection_id, platforms[connection_id]),
+                             (entity, record_id, "synced"),
+                             f"{entity.label} {record_id} synced", "", now), now)
+        for connection_id, entity, record_id in synced])
 
 
-async def _payload(db: aiosqlite.Connection, kind: WebhookEvent, connection_id: int,
-                   record: tuple[Entity, str, str] | None, title: str, message: str,
-                   now: str) -> str:
+async def _platform(db: aiosqlite.Connection, connection_id: int) -> str | None:
     async with db.execute("SELECT platform FROM connections WHERE id = ?",
                           (connection_id,)) as cursor:
         row = await cursor.fetchone()
+    return str(row[0]) if row else None
+
+
+def _payload(kind: WebhookEvent, connection: tuple[int, str | None],
+             record: tuple[Entity, str, str] | None, title: str, message: str,
+             now: str) -> str:
     return json.dumps({
         "type": kind.value, "created_at": now,
-        "connection": {"id": connection_id, "platform": row[0] if row else None},
+        "connection": {"id": connection[0], "platform": connection[1]},
         "record": None if record is None else {"entity": record[0].value, "id": record[1],
                                                "status": record[2]},
         "title": title, "message": message,

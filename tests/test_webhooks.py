@@ -158,7 +158,7 @@ async def test_a_new_failure_after_a_recovery_is_a_new_event(make_world: MakeWor
                                                              sealer: Sealer) -> None:
     world = await failing_world(make_world)
     await Webhooks(world.store).add(URL, sealer)
-    await world.ledger.upsert([MARIA])
+    await world.ledger.upsert([MARIA, Customer(id="C-1:2", display_name="Ana Ruiz")])
     await world.sync()
     await world.sandbox("quickbooks", "DELETE", "/_sandbox/faults")
     job = await world.job("quickbooks", "customer", "C-1")
@@ -168,8 +168,9 @@ async def test_a_new_failure_after_a_recovery_is_a_new_event(make_world: MakeWor
                         json={"kind": "error", "count": -1, "status": 503})
     await world.ledger.upsert([MARIA.model_copy(update={"email": "m@example.com"})])
     await world.sync()
-    assert [d["kind"] for d in await deliveries(world.store)] == [
-        "record.failed", "record.recovered", "record.failed"]
+    told = [(d["kind"], d["record_id"]) for d in await deliveries(world.store)]
+    assert sorted(told[:2]) == [("record.failed", "C-1"), ("record.failed", "C-1:2")]
+    assert told[2:] == [("record.recovered", "C-1"), ("record.failed", "C-1")]
 
 
 async def test_a_lost_grant_is_one_event_however_often_raised(make_world: MakeWorld,
