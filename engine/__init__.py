@@ -66,6 +66,7 @@ from ._models import (
     Item,
     Line,
     Payment,
+    Refund,
 )
 from ._money import MINOR_UNITS, MoneyError
 from ._policy import Decision, JobFacts, RetryPolicy, decide
@@ -213,6 +214,7 @@ __all__ = [
     "Quota",
     "RateLimited",
     "Record",
+    "Refund",
     "Rejection",
     "RemoteAccount",
     "RemoteCustomer",

@@ -10,8 +10,7 @@ from decimal import Decimal
 
 import pytest
 
-from engine import CreditNote, Line, RemoteRef, Unsupported
-from engine._models import Refund
+from engine import CreditNote, Line, Refund, RemoteRef, Unsupported
 from tests.providers._support import Recording
 
 DAY = date(2026, 3, 2)

@@ -37,6 +37,7 @@ from engine import (
     Operation,
     Payment,
     Record,
+    Refund,
     RemoteRef,
     SyncError,
     TotalMismatch,
@@ -44,7 +45,6 @@ from engine import (
     Unsupported,
     Validation,
 )
-from engine._models import Refund
 from providers._sandbox import Clock
 from providers.quickbooks import PLATFORM, QuickBooksProvider, create_sandbox_app
 from tests._world import World

@@ -32,12 +32,12 @@ from engine import (
     Payment,
     PushRequest,
     Record,
+    Refund,
     RemoteRef,
     SyncError,
     Unmapped,
     Validation,
 )
-from engine._models import Refund
 from providers.xero import XeroProvider
 
 MAPPINGS = ConnectionMappings(

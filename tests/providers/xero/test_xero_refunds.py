@@ -18,12 +18,12 @@ from engine import (
     Entity,
     Line,
     Operation,
+    Refund,
     RemoteRef,
     TotalMismatch,
     Transient,
     Validation,
 )
-from engine._models import Refund
 from providers.xero import PLATFORM
 from tests.providers._support import Recording, SandboxTokens
 
