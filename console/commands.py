@@ -19,6 +19,7 @@ from engine import ConnectionSummary, JobFilter
 
 from ._names import PLATFORM_NAMES
 from .format import describe
+from .screens.webhooks import WebhooksScreen
 
 if TYPE_CHECKING:
     from .app import SyncdeskApp
@@ -48,6 +49,8 @@ class OperatorCommands(Provider):
                       app.action_problems, writes=False)
         yield Command("Notifications", "Open the notification feed",
                       app.action_notifications, writes=False)
+        yield Command("Webhook deliveries", "What the business's app was told, and whether "
+                      "it took it", partial(app.push_screen, WebhooksScreen()), writes=False)
         current = getattr(self.screen, "current_job", None)
         job = current() if callable(current) else None
         if job is not None:

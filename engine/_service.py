@@ -49,6 +49,7 @@ from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
 from ._sync_state import purge_connection, requeue, set_connection_state, unlink
 from ._time import Clock, from_iso, to_iso, utcnow
+from ._webhooks import WebhookDelivery, Webhooks
 
 Revoker = Callable[[int], Awaitable[None]]
 ProviderSource = Callable[[int], AbstractAsyncContextManager[Provider]]
@@ -910,6 +911,14 @@ class SyncService:
                 per_day=per_day, left=int(row["day_remaining"]) if fresh else per_day,
                 records=records[connection_id], calls=calls[connection_id])
         return budgets
+
+    # -- webhooks --
+
+    async def webhook_deliveries(self, *, failed_only: bool = False,
+                                 limit: int = 200) -> list[WebhookDelivery]:
+        """The webhook delivery log, newest first (`syncdesk webhook deliveries`)."""
+        return await Webhooks(self.store, self.clock).deliveries(failed_only=failed_only,
+                                                                 limit=limit)
 
     # -- plumbing -----------------------------------------------------------------------
 

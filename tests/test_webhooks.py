@@ -344,3 +344,30 @@ def sqlite3_rows(db: str, sql: str) -> list[tuple[Any, ...]]:
 
     with sqlite3.connect(db) as conn:
         return list(conn.execute(sql))
+
+
+async def test_the_console_lists_deliveries(make_world: MakeWorld, sealer: Sealer) -> None:
+    from console.app import SyncdeskApp
+    from console.commands import OperatorCommands
+    from console.screens.webhooks import WebhooksScreen
+    from console.widgets.table import Table
+
+    world = await failing_world(make_world)
+    await Webhooks(world.store).add(URL, sealer)
+    await world.ledger.upsert([MARIA])
+    await world.sync()
+    app = SyncdeskApp(SyncService(world.store, actor="ana"), poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause()
+        provider = OperatorCommands(app.screen)
+        await provider.startup()
+        [command] = [c for c in provider._allowed() if c.name == "Webhook deliveries"]
+        command.run()
+        for _ in range(3):
+            await pilot.pause()
+            await app.workers.wait_for_complete()
+        assert isinstance(app.screen, WebhooksScreen)
+        table = app.screen.query_one(Table)
+        [key] = [str(k.value) for k in table.rows]
+        assert [table.get_cell(key, c).plain for c in ("event", "subject", "status")] == [
+            "record.failed", "customer C-1", "pending"]
