@@ -273,7 +273,22 @@ async def resync(args: argparse.Namespace) -> int:
 async def relink(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         await new_service(store).relink(args.job)
-    print(f"job {args.job} will be looked up on its platform by number, or re-created")
+    print(f"job {args.job}: syncdesk's own copy will be looked for on its platform and "
+          "linked, or the record created again")
+    return 0
+
+
+async def adopt(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        service = _mapping_service(store)
+        found = await service.adoptable(args.job, args.remote_id)
+        print(f"on the platform: {found.shown or found.number or found.remote_id}")
+        if not confirm(f"Is this job {args.job}'s record? Link it, and push the ledger's "
+                       "version over it", args.yes):
+            print("nothing changed")
+            return 1
+        await service.adopt(args.job, args.remote_id)
+    print(f"job {args.job} linked to {found.remote_id}; its next push updates it")
     return 0
 
 
@@ -465,7 +480,8 @@ def _revoker(store: Store) -> Any:
 
 
 def _mapping_service(store: Store) -> SyncService:
-    """A service that reads the platforms' lists through each connection's provider."""
+    """A service that reads the platforms (lists, objects) through each connection's
+    provider."""
     return new_service(store, providers=functools.partial(_provider_for, store))
 
 

@@ -152,10 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, handler, text in (
         ("resync", "resync", "Push a record again (an invoice with its unsynced payments)."),
-        ("relink", "relink", "Find a record on its platform by number, or re-create it."),
+        ("relink", "relink", "Forget a record's link: syncdesk's own copy on the platform is "
+                             "found by its mark and linked, or the record created again."),
     ):
         p = command(name, handler, text)
         p.add_argument("job", type=int, help="sync job id (see `syncdesk records`)")
+
+    p = command("adopt", "adopt", "Link a record to an object already on its platform (the "
+                "one a duplicate failure names), after showing it: the next push updates it.")
+    p.add_argument("job", type=int, help="sync job id (see `syncdesk records`)")
+    p.add_argument("remote_id", help="the platform's id of the object")
+    p.add_argument("--yes", action="store_true", help="do not ask for confirmation")
 
     for name, text in (
         ("void", "Void an invoice, payment or credit note, on every platform it reached."),

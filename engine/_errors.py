@@ -145,7 +145,9 @@ class Duplicate(SyncError):
     """
 
     error_class = ErrorClass.DUPLICATE
-    hint = "Another record on the platform uses this number or name: rename one, or re-link."
+    hint = ("Another object on the platform has this number or name. If it is this same "
+            "record, adopt it: `syncdesk adopt JOB REMOTE_ID` shows it, then links it (the "
+            "next push updates it). If it is another, rename one of them, then retry.")
 
     def __init__(
         self,
@@ -182,7 +184,8 @@ class NotFound(SyncError):
     """The remote object we linked to no longer exists on the platform."""
 
     error_class = ErrorClass.NOT_FOUND
-    hint = "It was deleted on the platform: re-link finds it by number or re-creates it."
+    hint = ("It was deleted on the platform: relink looks for syncdesk's own copy and "
+            "re-creates it if there is none; adopt links another object you choose.")
 
 
 class Stale(SyncError):

@@ -76,6 +76,9 @@ class RemoteRef:
     """Optimistic-lock token where the platform has one (QBO SyncToken)."""
     number: str | None = None
     """The platform's document number or name, as it shows it."""
+    shown: str | None = field(default=None, compare=False)
+    """How the platform shows the object to a person (number, customer, date, total), where
+    a read gave it: what an operator checks before adopting it as a record's copy."""
 
 
 @dataclass(frozen=True, slots=True)

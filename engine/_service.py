@@ -44,10 +44,10 @@ from ._pages import (
     text_indexed,
     text_match,
 )
-from ._port import Capabilities, Provider
+from ._port import Capabilities, Provider, RemoteRef
 from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
 from ._store import Store
-from ._sync_state import purge_connection, requeue, set_connection_state, unlink
+from ._sync_state import adopt, purge_connection, requeue, set_connection_state, unlink
 from ._time import Clock, from_iso, to_iso, utcnow
 from ._webhooks import WebhookDelivery, Webhooks
 
@@ -649,12 +649,6 @@ class SyncService:
         )
         return [Event(**dict(row)) for row in rows]
 
-    async def items_missing_account(self, platform: str) -> list[Item]:
-        """Items with no income account for `platform` (for the account-mapping screen)."""
-        rows = await self.store.fetch_all("SELECT doc FROM items ORDER BY name")
-        items = [Item.model_validate_json(row["doc"]) for row in rows]
-        return [item for item in items if item.income_account_for(platform) is None]
-
     # -- commands -----------------------------------------------------------------------
 
     async def retry(self, job_ids: Sequence[int]) -> int:
@@ -720,7 +714,8 @@ class SyncService:
                                        actor=self.actor)
 
     async def relink(self, job_id: int) -> int:
-        """Forget the remote link: the engine finds the object by number or re-creates it."""
+        """Forget the remote link: the engine looks for syncdesk's own copy by its mark, and
+        links it if found, else creates the record again (`adopt` takes someone else's)."""
         self._writable()
         async with self.store.write() as db:
             row = await (await db.execute(
@@ -733,6 +728,39 @@ class SyncService:
                                   lookup_first=True)
             await self._audit(db, "relink", {"job_id": job_id}, count)
         return count
+
+    async def adoptable(self, job_id: int, remote_id: str) -> RemoteRef:
+        """The platform's object `remote_id`, read now, as a person checks it (number,
+        customer, date, total) before adopting it as this job's record."""
+        row = await self.store.fetch_one(
+            "SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ?", (job_id,))
+        if row is None:
+            raise ConfigError(f"no sync job {job_id}")
+        title = await self._connection(row["connection_id"])
+        if self.providers is None:
+            raise ConfigError("this console cannot reach the platforms to read the object")
+        entity = Entity(row["entity"])
+        async with self.providers(row["connection_id"]) as provider:
+            found = await provider.fetch(entity, remote_id)
+        if found is None:
+            raise ConfigError(f"{title} has no {entity.label} {remote_id!r}")
+        return found
+
+    async def adopt(self, job_id: int, remote_id: str) -> RemoteRef:
+        """Link the job's record to the platform object a person confirmed is its copy: the
+        next push updates that object to the ledger's version instead of creating another."""
+        self._writable()
+        found = await self.adoptable(job_id, remote_id)
+        async with self.store.write() as db:
+            row = await (await db.execute(
+                "SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ?",
+                (job_id,))).fetchone()
+            assert row is not None
+            count = await adopt(db, row["connection_id"], Entity(row["entity"]),
+                                row["record_id"], found, to_iso(self.clock()))
+            await self._audit(db, "adopt", {"job_id": job_id, "remote_id": found.remote_id,
+                                            "shown": found.shown}, count)
+        return found
 
     async def pause(self, connection_id: int) -> None:
         await self._set_state(connection_id, ConnectionState.PAUSED, f"paused by {self.actor}",

@@ -631,6 +631,28 @@ async def unlink(db: aiosqlite.Connection, connection_id: int, entity: Entity,
         (connection_id, entity.value, record_id))
 
 
+async def adopt(db: aiosqlite.Connection, connection_id: int, entity: Entity, record_id: str,
+                ref: RemoteRef, now: str) -> int:
+    """Link a record to a platform object a person confirmed is its copy (a duplicate that
+    was ours, or made by hand). The link is marked not yet in sync, so the next push is an
+    update of that object to the ledger's version, never a create; the person's word settles
+    any doubt. Returns the jobs queued (0 or 1)."""
+    await db.execute(
+        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+        "remote_number = excluded.remote_number, synced_version = 0, "
+        "synced_at = excluded.synced_at",
+        (connection_id, entity.value, record_id, ref.remote_id, ref.version, ref.number, now))
+    await db.execute(
+        "UPDATE sync_jobs SET operation = 'update', in_doubt = 0, lookup_first = 0 "
+        "WHERE connection_id = ? AND entity = ? AND record_id = ?",
+        (connection_id, entity.value, record_id))
+    return await requeue(db, "j.connection_id = ? AND j.entity = ? AND j.record_id = ?",
+                         [connection_id, entity.value, record_id], now)
+
+
 async def make_all_due(db: aiosqlite.Connection, now: str) -> None:
     """Everything waiting for a back-off is due now (the weekly run's catch-up)."""
     await db.execute(

@@ -100,8 +100,12 @@ def marked_id(note: object) -> str | None:
 
 def remote_ref(entity: Entity, obj: Body) -> RemoteRef:
     number = obj.get(WIRE[entity].number_field)
+    shown = [f"{WIRE[entity].name} {obj['Id']}", str(number) if number is not None else "",
+             str((obj.get("CustomerRef") or {}).get("name") or ""), str(obj.get("TxnDate", "")),
+             f"total {obj['TotalAmt']}" if "TotalAmt" in obj else ""]
     return RemoteRef(remote_id=str(obj["Id"]), version=obj.get("SyncToken"),
-                     number=str(number) if number is not None else None)
+                     number=str(number) if number is not None else None,
+                     shown=" · ".join(part for part in shown if part))
 
 
 def amount(value: Decimal) -> float:

@@ -56,8 +56,14 @@ class Resource:
 
     def ref(self, element: Mapping[str, Any]) -> RemoteRef:
         number = element.get(self.number_field)
+        contact = (element.get("Contact") or {}).get("Name")
+        date = element.get("DateString") or element.get("Date")
+        shown = [f"{self.collection[:-1]} {element[self.id_field]}",
+                 str(number) if number is not None else "", str(contact or ""),
+                 str(date or "")[:10], f"total {element['Total']}" if "Total" in element else ""]
         return RemoteRef(remote_id=str(element[self.id_field]),
-                         number=str(number) if number is not None else None)
+                         number=str(number) if number is not None else None,
+                         shown=" · ".join(part for part in shown if part))
 
 
 RESOURCES: dict[Entity, Resource] = {
