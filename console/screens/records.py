@@ -224,7 +224,8 @@ class RecordScreen(SyncScreen):
                 text.append("+ (counting…)")
         else:
             text.append("no records match" if self.counted else "reading…")
-        self.query_one("#window", Static).update(text)
+        # One line, always: no layout, only that line is drawn again.
+        self.query_one("#window", Static).update(text, layout=False)
 
     def _show_strip(self) -> None:
         if self.query_one(JobTable).narrow:
@@ -342,7 +343,7 @@ class RecordScreen(SyncScreen):
             text.append(f"marked: all {self.marked_count:,} matching", "bold yellow")
         elif self.marked:
             text.append(f"marked: {len(self.marked):,}", "bold yellow")
-        self.query_one("#filters", Static).update(text)
+        self.query_one("#filters", Static).update(text, layout=False)
 
     def action_status_filter(self) -> None:
         statuses = STATUSES[_next(STATUSES, self.where.statuses)]
