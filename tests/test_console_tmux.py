@@ -124,10 +124,10 @@ def test_triage_a_blocked_invoice_fix_its_cause_and_see_it_sync(
     term.wait_for("1 · quickbooks")
     # QuickBooks' invoices: the demo's Labor invoices wait on an item with no income account.
     term.until(("1", "g", "j", "j", "Enter"), "› invoices")
-    term.wait_for("rows 1–")
+    term.wait_for("row 1 of")
     term.keys("f", "f", "f")
     term.wait_for("status blocked")
-    term.wait_for("USD  ⊘ blocked")
+    term.wait_for("USD ⊘ blocked")
     screen = term.until(("Enter",), "blocked by item Labor")
     number = next(word for word in screen.split() if word.startswith("INV-"))
 
