@@ -11,9 +11,8 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
 import platformdirs
 
 from engine import (
@@ -28,6 +27,9 @@ from engine import (
     add_connection,
     parse_kind,
 )
+
+if TYPE_CHECKING:
+    import httpx
 
 from ._names import PLATFORM_NAMES
 
@@ -170,6 +172,8 @@ async def connect_sandbox(store: Store, platform: Platform, base_url: str, seale
     oauth = platform.oauth(settings)
     redirect_uri = "http://127.0.0.1/callback"
     state = secrets.token_urlsafe(12)
+    import httpx  # loaded when connecting, not when the console starts
+
     async with httpx.AsyncClient(timeout=10, transport=transport) as client:
         consent = await client.get(oauth.authorization_url(redirect_uri, state),
                                    follow_redirects=False)

@@ -32,17 +32,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import aiosqlite
-import httpx
 
 from ._errors import ConfigError
 from ._models import Entity
 from ._secrets import Sealer
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
+
+if TYPE_CHECKING:
+    import httpx
 
 log = logging.getLogger("syncdesk.webhooks")
 
@@ -410,6 +412,10 @@ class Deliverer:
                    "Syncdesk-Event-Id": event_id(due.id), "Syncdesk-Event": due.kind,
                    "Syncdesk-Timestamp": timestamp,
                    "Syncdesk-Signature": sign(secret, timestamp, body)}
+        # httpx is loaded on the first delivery, not with the engine: the console, which
+        # imports the engine to paint its first screen, never sends a webhook.
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(transport=self.transport, timeout=self.timeout)
         try:
