@@ -177,8 +177,7 @@ class TextSample:
         """The clause, its parameters, and whether it goes through the trigram index."""
         if not text_indexed(text) or len(text) < 3:
             return *text_match(text), text_indexed(text)
-        if self.counts is None:
-            await self._read(store)
+        await self.read(store)
         assert self.counts is not None
         grams = sorted({text.lower()[i:i + 3] for i in range(len(text) - 2)},
                        key=lambda gram: self.counts[gram] if self.counts else 0)
@@ -189,7 +188,10 @@ class TextSample:
         return (f"j.id IN (SELECT rowid FROM sync_jobs_text WHERE sync_jobs_text MATCH ?) "
                 f"AND {exact}", [terms, f"%{text}%"], True)
 
-    async def _read(self, store: Store) -> None:
+    async def read(self, store: Store) -> None:
+        """Read the sample, once (a console does so when its query line opens)."""
+        if self.counts is not None:
+            return
         bounds = await store.fetch_one("SELECT COALESCE(MIN(id), 0) AS low, "
                                        "COALESCE(MAX(id), 0) AS high FROM sync_jobs")
         low, high = (bounds["low"], bounds["high"]) if bounds else (0, 0)

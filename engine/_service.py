@@ -1028,6 +1028,10 @@ class SyncService:
             f"SELECT {'COUNT(*)' if table == 'sync_jobs' else 'COALESCE(SUM(n), 0)'} "
             f"FROM {table} j WHERE {clause}", params) or 0)
 
+    async def prepare_search(self) -> None:
+        """Read what a text search needs before its first query (~2,000 jobs' texts)."""
+        await self._texts.read(self.store)
+
     async def _listing(self, where: JobFilter, sort: Sort) -> tuple[Scope, Order]:
         """`where` as the lists the indexes lead with (connections, entities, statuses) and
         the rest, for a merge that keeps the index order (`_pages.keys`)."""

@@ -359,6 +359,12 @@ class RecordScreen(SyncScreen):
 
     def action_search(self) -> None:
         self.query_one(FilterBar).open(self.query_text)
+        self._prepare_search()
+
+    @work(group="search", exit_on_error=False)
+    async def _prepare_search(self) -> None:
+        """While the query is typed: the first search would otherwise read the sample."""
+        await self.syncdesk.service.prepare_search()
 
     @on(FilterBar.Applied)
     def _queried(self, event: FilterBar.Applied) -> None:
