@@ -275,7 +275,8 @@ def _filters(p: argparse.ArgumentParser) -> None:
                    help="one of: %(choices)s")
     p.add_argument("--error-class")
     p.add_argument("--error-code")
-    p.add_argument("--match", help="text in the number, name, customer or error message")
+    p.add_argument("--match", help="text in the number, name, record id or customer (error "
+                   "texts: --error-class, --error-code, or the console's Problems view)")
     p.add_argument("--query", metavar="QUERY",
                    help="the console's filter: 'status:failed,blocked class:duplicate "
                         "code:6240 platform:xero entity:invoice since:2d doubt:yes text'")
