@@ -132,7 +132,10 @@ def test_triage_a_blocked_invoice_fix_its_cause_and_see_it_sync(
     number = next(word for word in screen.split() if word.startswith("INV-"))
 
     # Fix the cause: give Labor an income account on QuickBooks.
-    term.until(("o",), "Sandbox Company_US_1")
+    # The footer's own key, not the tenant's name: a notification toast can name the tenant
+    # on any screen, and 'o' sent while the detail was still loading is dropped.
+    term.until(("o",), "Pause/resume")
+    term.wait_for("Sandbox Company_US_1")
     # The mapping that holds records back is the first row; the picker lists QuickBooks'
     # own accounts, and what is typed only filters them.
     term.until(("m",), "How quickbooks names")
