@@ -434,7 +434,10 @@ class Company:
 
     # -- credit-note allocations -----------------------------------------------------------
 
-    def allocate(self, credit_note: Json, body: Json) -> Outcome:
+    def _allocation(self, source: Json, body: Json, not_authorised: str, exceeds: str
+                    ) -> tuple[Json, Decimal, Json] | Outcome:
+        """Xero's checks on applying a credit (a credit note's, an overpayment's) to an
+        invoice: the invoice, the amount and the new allocation, or the refusal."""
         errors: list[str] = []
         invoice = self._invoice_of(body.get("Invoice"), None, errors)
         try:
@@ -443,29 +446,36 @@ class Company:
             amount = Decimal(0)
         if amount <= 0:
             errors.append(rules.AMOUNT_POSITIVE)
-        if credit_note["Status"] != "AUTHORISED":
-            errors.append(rules.CREDIT_NOT_AUTHORISED)
-        elif amount > credit_note["RemainingCredit"]:
-            errors.append(rules.ALLOCATION_EXCEEDS_CREDIT)
+        if source["Status"] != "AUTHORISED":
+            errors.append(not_authorised)
+        elif amount > source["RemainingCredit"]:
+            errors.append(exceeds)
         if invoice is not None:
             if invoice["Status"] != "AUTHORISED":
                 errors.append(rules.PAYMENT_NOT_AUTHORISED)
             elif amount > invoice["AmountDue"]:
                 errors.append(rules.PAYMENT_EXCEEDS_DUE)
-            if invoice["Contact"] != credit_note["Contact"]:
+            if invoice["Contact"] != source["Contact"]:
                 errors.append(rules.CONTACT_MISMATCH)
         if errors:
             return Outcome(body, errors)
         assert invoice is not None
-        allocation: Json = {
+        return invoice, amount, {
             "AllocationID": str(uuid.uuid4()), "Amount": amount,
             "Date": parse_wire_date(str(body["Date"])) if body.get("Date")
             else self.clock.now().date(),
             "Invoice": {"InvoiceID": invoice["InvoiceID"],
                         "InvoiceNumber": invoice["InvoiceNumber"]},
-            "CreditNote": {"CreditNoteID": credit_note["CreditNoteID"],
-                           "CreditNoteNumber": credit_note["CreditNoteNumber"]},
         }
+
+    def allocate(self, credit_note: Json, body: Json) -> Outcome:
+        checked = self._allocation(credit_note, body, rules.CREDIT_NOT_AUTHORISED,
+                                   rules.ALLOCATION_EXCEEDS_CREDIT)
+        if isinstance(checked, Outcome):
+            return checked
+        invoice, amount, allocation = checked
+        allocation["CreditNote"] = {"CreditNoteID": credit_note["CreditNoteID"],
+                                    "CreditNoteNumber": credit_note["CreditNoteNumber"]}
         credit_note["Allocations"].append(allocation)
         invoice["AmountCredited"] += amount
         invoice["CreditNotes"].append({"CreditNoteID": credit_note["CreditNoteID"],
@@ -562,36 +572,12 @@ class Company:
         return Outcome(transaction)
 
     def allocate_overpayment(self, overpayment: Json, body: Json) -> Outcome:
-        errors: list[str] = []
-        invoice = self._invoice_of(body.get("Invoice"), None, errors)
-        try:
-            amount = _decimal(body.get("Amount", 0))
-        except (InvalidOperation, ValueError):
-            amount = Decimal(0)
-        if amount <= 0:
-            errors.append(rules.AMOUNT_POSITIVE)
-        if overpayment["Status"] != "AUTHORISED":
-            errors.append(rules.OVERPAYMENT_NOT_AUTHORISED)
-        elif amount > overpayment["RemainingCredit"]:
-            errors.append(rules.ALLOCATION_EXCEEDS_OVERPAYMENT)
-        if invoice is not None:
-            if invoice["Status"] != "AUTHORISED":
-                errors.append(rules.PAYMENT_NOT_AUTHORISED)
-            elif amount > invoice["AmountDue"]:
-                errors.append(rules.PAYMENT_EXCEEDS_DUE)
-            if invoice["Contact"] != overpayment["Contact"]:
-                errors.append(rules.CONTACT_MISMATCH)
-        if errors:
-            return Outcome(body, errors)
-        assert invoice is not None
-        allocation: Json = {
-            "AllocationID": str(uuid.uuid4()), "Amount": amount,
-            "Date": parse_wire_date(str(body["Date"])) if body.get("Date")
-            else self.clock.now().date(),
-            "Invoice": {"InvoiceID": invoice["InvoiceID"],
-                        "InvoiceNumber": invoice["InvoiceNumber"]},
-            "Overpayment": {"OverpaymentID": overpayment["OverpaymentID"]},
-        }
+        checked = self._allocation(overpayment, body, rules.OVERPAYMENT_NOT_AUTHORISED,
+                                   rules.ALLOCATION_EXCEEDS_OVERPAYMENT)
+        if isinstance(checked, Outcome):
+            return checked
+        invoice, amount, allocation = checked
+        allocation["Overpayment"] = {"OverpaymentID": overpayment["OverpaymentID"]}
         overpayment["Allocations"].append(allocation)
         overpayment["RemainingCredit"] -= amount
         invoice["AmountCredited"] += amount
