@@ -368,12 +368,7 @@ class Company:
                 errors.append(rules.PAYMENT_NOT_AUTHORISED)
             elif amount > invoice["RemainingCredit" if refunding else "AmountDue"]:
                 errors.append(rules.PAYMENT_EXCEEDS_DUE)
-        try:
-            paid_on = parse_wire_date(str(body["Date"])) if body.get("Date") else \
-                self.clock.now().date()
-        except ValueError as exc:
-            errors.append(str(exc))
-            paid_on = self.clock.now().date()
+        paid_on = self._body_date(body, errors)
         if errors:
             return Outcome(body, errors)
         assert invoice is not None and account is not None
@@ -434,6 +429,16 @@ class Company:
 
     # -- credit-note allocations -----------------------------------------------------------
 
+    def _body_date(self, body: Json, errors: list[str]) -> date:
+        """A money movement's `Date`, today when it has none; a date Xero cannot read is
+        one more validation error (the movement is refused), never a crash."""
+        try:
+            return parse_wire_date(str(body["Date"])) if body.get("Date") else \
+                self.clock.now().date()
+        except ValueError as exc:
+            errors.append(str(exc))
+            return self.clock.now().date()
+
     def _allocation(self, source: Json, body: Json, not_authorised: str, exceeds: str
                     ) -> tuple[Json, Decimal, Json] | Outcome:
         """Xero's checks on applying a credit (a credit note's, an overpayment's) to an
@@ -457,13 +462,12 @@ class Company:
                 errors.append(rules.PAYMENT_EXCEEDS_DUE)
             if invoice["Contact"] != source["Contact"]:
                 errors.append(rules.CONTACT_MISMATCH)
+        applied_on = self._body_date(body, errors)
         if errors:
             return Outcome(body, errors)
         assert invoice is not None
         return invoice, amount, {
-            "AllocationID": str(uuid.uuid4()), "Amount": amount,
-            "Date": parse_wire_date(str(body["Date"])) if body.get("Date")
-            else self.clock.now().date(),
+            "AllocationID": str(uuid.uuid4()), "Amount": amount, "Date": applied_on,
             "Invoice": {"InvoiceID": invoice["InvoiceID"],
                         "InvoiceNumber": invoice["InvoiceNumber"]},
         }
@@ -526,12 +530,7 @@ class Company:
                           "TaxType": "NONE", "LineItemID": str(uuid.uuid4()), "Tracking": []})
         if total <= 0:
             errors.append(rules.AMOUNT_POSITIVE)
-        try:
-            paid_on = parse_wire_date(str(body["Date"])) if body.get("Date") else \
-                self.clock.now().date()
-        except ValueError as exc:
-            errors.append(str(exc))
-            paid_on = self.clock.now().date()
+        paid_on = self._body_date(body, errors)
         if errors:
             return Outcome(body, errors)
         assert contact is not None and account is not None

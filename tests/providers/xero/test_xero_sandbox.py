@@ -100,3 +100,19 @@ async def test_authorize_redirect_carries_code(tokens: SandboxTokens) -> None:
     async with httpx.AsyncClient(transport=tokens.transport) as client:
         consent = await client.get(url)
     assert consent.status_code == 302 and "code=" in consent.headers["location"]
+
+
+async def test_an_allocation_with_a_date_xero_cannot_read_is_refused_not_a_crash(
+        api: httpx.AsyncClient) -> None:
+    [invoice] = (await api.get(f"{API}/Invoices/INV-1042")).json()["Invoices"]
+    made = await api.put(f"{API}/CreditNotes", json={"CreditNotes": [{
+        "Type": "ACCRECCREDIT", "Contact": {"ContactID": invoice["Contact"]["ContactID"]},
+        "Date": "2026-01-20", "Status": "AUTHORISED", "LineAmountTypes": "Exclusive",
+        "LineItems": [{"Description": "goodwill", "Quantity": 1, "UnitAmount": 10,
+                       "AccountCode": "200", "TaxType": "NONE"}]}]})
+    assert made.status_code == 200, made.text
+    note = made.json()["CreditNotes"][0]["CreditNoteID"]
+    answer = await api.put(f"{API}/CreditNotes/{note}/Allocations", json={"Allocations": [{
+        "Invoice": {"InvoiceID": invoice["InvoiceID"]}, "Amount": 5, "Date": "20-01-2026"}]})
+    assert answer.status_code == 400
+    assert answer.json()["Type"] == "ValidationException"
