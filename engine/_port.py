@@ -8,10 +8,10 @@ subclasses (see `_errors`), so the engine never sees HTTP or JSON.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
@@ -274,6 +274,138 @@ class OAuthClient(Protocol):
     async def revoke(self, token: str) -> None: ...
 
 
+
+class ChangeKind(StrEnum):
+    """What happened to a platform object since the feed's cursor."""
+
+    UPSERTED = "upserted"
+    """Created or edited on the platform; the change carries what it is now."""
+    VOIDED = "voided"
+    DELETED = "deleted"
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteAllocation:
+    """Part of a platform payment (or credit) applied to one platform invoice."""
+
+    invoice_remote_id: str
+    amount: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class RemotePayment:
+    """A payment as the platform holds it: what the way back turns into a ledger payment."""
+
+    remote_id: str
+    customer_remote_id: str | None
+    date: date
+    amount: Decimal
+    currency: str | None = None
+    allocations: tuple[RemoteAllocation, ...] = ()
+    method: str | None = None
+    """The platform's payment method (id or name), as a mapping's value would say it."""
+    reference: str | None = None
+    mark: str | None = None
+    """The local id syncdesk wrote on the object when it created it; None when a person (or
+    another app) recorded the payment on the platform."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteContact:
+    """A customer as the platform holds it, with what a contact edit can change."""
+
+    remote_id: str
+    display_name: str
+    email: str | None = None
+    phone: str | None = None
+    company: str | None = None
+    address_lines: tuple[str, ...] = ()
+    city: str | None = None
+    region: str | None = None
+    postal_code: str | None = None
+    country: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteState:
+    """What the drift audit compares with the ledger for one document or payment."""
+
+    remote_id: str
+    total: Decimal
+    balance: Decimal | None = None
+    """What is still owed (invoices) or unapplied (payments, credit notes); None where the
+    platform does not say."""
+    status: str | None = None
+    """The platform's own status word (PAID, AUTHORISED, Voided, …), as it shows it."""
+    customer_remote_id: str | None = None
+    line_count: int | None = None
+    number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One object that changed on the platform since the feed's cursor.
+
+    `changed_at` is the platform's own last-modified time: the conflict rule for contact
+    edits compares it with the local edit's time. Exactly one of `payment`, `contact` and
+    `state` is set for an UPSERTED change of a payment, a customer or a document; VOIDED and
+    DELETED changes carry none (a voided document may carry its `state`).
+    """
+
+    entity: Entity
+    remote_id: str
+    kind: ChangeKind
+    changed_at: datetime
+    payment: RemotePayment | None = None
+    contact: RemoteContact | None = None
+    state: RemoteState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePage:
+    """One bounded read of a change feed."""
+
+    changes: Sequence[Change]
+    cursor: str
+    """Opaque to the engine: stored per connection and entity after the page's changes are
+    applied, and handed back to resume after it (a crash re-reads at most one page)."""
+    more: bool
+    """True when the platform has more changes after this page."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlatformEvent:
+    """One object a platform's webhook says changed. Only its names are used: the engine
+    reads the object through the feed, never trusting the payload's data."""
+
+    tenant_id: str
+    entity: Entity
+    remote_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookReply:
+    """What the HTTP service answers a platform's webhook call."""
+
+    status: int
+    body: bytes = b""
+    content_type: str = "text/plain"
+    events: Sequence[PlatformEvent] = ()
+    verified: bool = False
+    """False when the signature did not verify: the call is refused and logged."""
+
+
+class WebhookReceiver(Protocol):
+    """A platform's incoming webhooks: signature, handshake and envelope.
+
+    `secret` is the connection's webhook key (QBO verifier token, Xero webhook key,
+    FreshBooks verifier). The receiver checks the signature over the raw body before it
+    parses anything; a bad or missing signature is a refusal (401), never a parse.
+    """
+
+    def receive(self, headers: Mapping[str, str], body: bytes, secret: str) -> WebhookReply: ...
+
+
 class Provider(Protocol):
     """One connection's client for one platform's API."""
 
@@ -332,6 +464,21 @@ class Provider(Protocol):
         """QBO departments (locations), Xero tracking options; nothing elsewhere."""
         ...
 
+    def read_changes(
+        self, entity: Entity, cursor: str | None, since: datetime, *, limit: int = 1000
+    ) -> Awaitable[ChangePage]:
+        """Objects of `entity` changed on the platform after `cursor` (or, with no cursor
+        yet, after `since`), at most `limit` of them, read through the budget in the
+        platform's own change feed: QBO CDC, Xero If-Modified-Since, FreshBooks
+        `updated_min`, Wave `modifiedAtAfter`. Deletions and voids included where the
+        platform reports them."""
+        ...
+
+    def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        """Every live document or payment of `entity` with what the drift audit compares,
+        read in list pages through the budget."""
+        ...
+
     def quota(self) -> Quota | None:
         """The last rate-limit reading from the platform's headers, if it sends any."""
         ...
@@ -350,4 +497,8 @@ class Platform(Protocol):
     def oauth(self, settings: ConnectionSettings) -> OAuthClient: ...
 
     def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> Provider: ...
+
+    def webhooks(self) -> WebhookReceiver | None:
+        """The platform's incoming webhooks; None where it sends none (Wave)."""
+        ...
 

@@ -1,7 +1,8 @@
 """The record a platform folder registers with the composition root (`engine.Platform`).
 
-Every platform is the same five facts: its short name, its title, its capability table, and
-how to build its OAuth client and its provider for one connection. Each folder's
+Every platform is the same few facts: its short name, its title, its capability table, and
+how to build its OAuth client, its provider for one connection and, where it sends them, its
+incoming-webhook receiver. Each folder's
 `_platform.py` fills in one `ProviderPlatform` and names its type (`XeroPlatform`, …) so
 `PLATFORM.oauth()` and `PLATFORM.provider()` keep their precise return types.
 """
@@ -13,7 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-from engine import Capabilities, ConnectionSettings, OAuthClient, Provider, TokenSource
+from engine import (
+    Capabilities,
+    ConnectionSettings,
+    OAuthClient,
+    Provider,
+    TokenSource,
+    WebhookReceiver,
+)
 
 OAuthT = TypeVar("OAuthT", bound=OAuthClient)
 ProviderT = TypeVar("ProviderT", bound=Provider)
@@ -29,12 +37,17 @@ class ProviderPlatform(Generic[OAuthT, ProviderT]):
     capabilities: Capabilities
     make_oauth: Callable[[ConnectionSettings], OAuthT]
     make_provider: Callable[[ConnectionSettings, TokenSource], ProviderT]
+    make_webhooks: Callable[[], WebhookReceiver] | None = None
+    """The platform's incoming-webhook receiver; None where it sends no webhooks (Wave)."""
 
     def oauth(self, settings: ConnectionSettings) -> OAuthT:
         return self.make_oauth(settings)
 
     def provider(self, settings: ConnectionSettings, tokens: TokenSource) -> ProviderT:
         return self.make_provider(settings, tokens)
+
+    def webhooks(self) -> WebhookReceiver | None:
+        return self.make_webhooks() if self.make_webhooks is not None else None
 
 
 def lazy_sandbox(package: str) -> Callable[[str], Any]:
