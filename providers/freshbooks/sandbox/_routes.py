@@ -7,9 +7,20 @@ the list, `POST` create, `GET …/{id}`, `PUT …/{id}` update (soft delete with
 `GET taxes/taxes`.
 
 Lists page by `page` and `per_page` (default 30; anything above 100 is silently cut to 100,
-as FreshBooks does) and answer `page`, `pages`, `per_page`, `total`. Filters:
-`search[<field>]=v` is equality, `search[<field>_like]=v` a case-insensitive substring,
-`search[updated_min]`/`search[updated_max]` bound `updated` (US/Eastern, like the answers).
+as FreshBooks does) and answer `page`, `pages`, `per_page`, `total`. Filters, the forms the
+SDKs build (`FilterBuilder`): `search[<field>]=v` is equality, `search[<field>_like]=v` a
+case-insensitive substring, `search[<field>s][]=a&search[<field>s][]=b` one of a list
+(`search[invoiceids][]`, `search[clientids][]`), `search[updated_min]`/`search[updated_max]`
+bound `updated` inclusively (US/Eastern, like the answers; a date, `YYYY-MM-DD HH:MM:SS` or
+ISO 8601 with an offset). Deleted objects (`vis_state` 1) are listed only when asked
+(`search[vis_state]=1`); archived ones (2) are listed with the active (UNCERTAIN). `sort` is
+`<field>_asc` or `<field>_desc` (`updated_desc`, `SortBuilder`), ties in id order.
+
+Refused as FreshBooks refuses (400, accounting error body): a page or per_page that is not a
+positive integer (1014, 1013), a bound that is not a time (1004), `updated_min` after
+`updated_max` (1007 DateRangeBackwardsError). A filter or sort on a field the resource does
+not have is refused too (1004, UNCERTAIN: FreshBooks documents no answer, and ignoring it
+would be a silent wrong answer).
 A `GET` by id also returns soft-deleted objects, with their `vis_state` (UNCERTAIN).
 """
 
@@ -18,12 +29,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -53,20 +65,31 @@ class Kind:
     update: Callable[[Books, Json, Json], Json] | None
     delete: Callable[[Books, Json], Json] | None = None
     """HTTP DELETE; only invoices (and taxes, not emulated) are deleted this way."""
+    searchable: frozenset[str] = frozenset()
+    """Fields a list filters and sorts on, beside `id`, `vis_state`, `updated`."""
 
 
 KINDS = [
     Kind("users/clients", "client", "clients", "clients", Books.create_client,
-         Books.update_client),
-    Kind("items/items", "item", "items", "items", Books.create_item, Books.update_item),
+         Books.update_client, searchable=frozenset({
+             "userid", "email", "organization", "fname", "lname", "note", "signup_date"})),
+    Kind("items/items", "item", "items", "items", Books.create_item, Books.update_item,
+         searchable=frozenset({"itemid", "name", "sku", "description"})),
     Kind("invoices/invoices", "invoice", "invoices", "invoices", Books.create_invoice,
-         Books.update_invoice, Books.delete_invoice),
+         Books.update_invoice, Books.delete_invoice, searchable=frozenset({
+             "invoiceid", "invoice_number", "customerid", "po_number", "create_date",
+             "created_at", "status", "v3_status", "payment_status", "display_status"})),
     Kind("payments/payments", "payment", "payments", "payments", Books.create_payment,
-         Books.update_payment),
+         Books.update_payment, searchable=frozenset({
+             "invoiceid", "clientid", "creditid", "note", "type", "date"})),
     Kind("credit_notes/credit_notes", "credit_note", "credit_notes", "credit_notes",
-         Books.create_credit_note, Books.update_credit_note),
+         Books.create_credit_note, Books.update_credit_note, searchable=frozenset({
+             "creditid", "credit_number", "clientid", "po_number", "create_date",
+             "created_at", "display_status"})),
 ]
-TAXES = Kind("taxes/taxes", "tax", "taxes", "taxes", None, None)
+TAXES = Kind("taxes/taxes", "tax", "taxes", "taxes", None, None,
+             searchable=frozenset({"taxid", "name"}))
+_ALWAYS = frozenset({"id", "vis_state", "updated"})
 
 
 @dataclass
@@ -111,7 +134,8 @@ class FreshBooksApi:
             page = _positive(query.get("page", "1"), rules.INVALID_PAGE, "page")
             per_page = min(_positive(query.get("per_page", str(DEFAULT_PER_PAGE)),
                                      rules.INVALID_PER_PAGE, "per_page"), MAX_PER_PAGE)
-            chosen = [e for e in self._store(kind).values() if _matches(e, query)]
+            chosen = _sorted(_listed(self._store(kind).values(), kind, query), kind,
+                             query.get("sort"))
             window = chosen[(page - 1) * per_page: page * per_page]
             return _ok({kind.plural: [_view(e) for e in window], "page": page,
                         "pages": max(math.ceil(len(chosen) / per_page), 1),
@@ -209,32 +233,83 @@ def _positive(raw: str, errno: int, name: str) -> int:
     return int(raw)
 
 
-def _matches(element: Json, query: Mapping[str, str]) -> bool:
-    for key, wanted in query.items():
-        match = _SEARCH.match(key)
-        if match is None:
-            continue
-        name = match.group(1)
-        if name in ("updated_min", "updated_max"):
-            bound = _moment(wanted)
-            if (element["updated"] < bound) if name == "updated_min" \
-                    else (element["updated"] > bound):
-                return False
-        elif name.endswith("_like"):
-            if wanted.lower() not in str(element.get(name[:-5]) or "").lower():
-                return False
-        elif _text(element.get(name)) != wanted:
-            return False
-    return True
+_LIST = re.compile(r"^search\[(\w+)\]\[\]$")
+_DELETED = 1
 
 
-def _moment(text: str) -> datetime:
-    """A filter bound, read like FreshBooks' own timestamps: US/Eastern."""
+def _listed(elements: Iterable[Json], kind: Kind, query: QueryParams) -> list[Json]:
+    """The elements every filter of the query lets through; refused when one is malformed."""
+    tests: list[Callable[[Json], bool]] = []
+    lists: dict[str, set[str]] = {}
+    bounds: dict[str, datetime] = {}
+    for key, wanted in query.multi_items():
+        if (listed := _LIST.match(key)) is not None:
+            name = _field(kind, listed.group(1).removesuffix("s"), key)
+            lists.setdefault(name, set()).add(wanted)
+        elif (match := _SEARCH.match(key)) is not None:
+            name = match.group(1)
+            if name in ("updated_min", "updated_max"):
+                bounds[name] = _moment(name, wanted)
+            elif name.endswith("_like"):
+                tests.append(_like(_field(kind, name.removesuffix("_like"), key), wanted))
+            else:
+                tests.append(_equal(_field(kind, name, key), wanted))
+    low, high = bounds.get("updated_min"), bounds.get("updated_max")
+    if low is not None and high is not None and low > high:
+        raise Refused(400, FbError(rules.DATE_RANGE_BACKWARDS, "updated_min", "updated_min "
+                                   "must not be after updated_max.", "list", query.get(
+                                       "search[updated_min]")))
+    if low is not None:
+        tests.append(lambda e: e["updated"] >= low)
+    if high is not None:
+        tests.append(lambda e: e["updated"] <= high)
+    tests += [_one_of(name, values) for name, values in lists.items()]
+    if "search[vis_state]" not in query:
+        # Deleted objects are FreshBooks' "deleted" list, shown only when asked for.
+        tests.append(lambda e: e.get("vis_state", 0) != _DELETED)
+    return [e for e in elements if all(test(e) for test in tests)]
+
+
+def _field(kind: Kind, name: str, key: str) -> str:
+    if name not in kind.searchable | _ALWAYS:
+        raise Refused(400, rules.invalid("list", key, f"{kind.plural} cannot be searched "
+                                         f"by {name}.", name))
+    return name
+
+
+def _like(name: str, wanted: str) -> Callable[[Json], bool]:
+    return lambda e: wanted.lower() in str(e.get(name) or "").lower()
+
+
+def _one_of(name: str, values: set[str]) -> Callable[[Json], bool]:
+    return lambda e: _text(e.get(name)) in values
+
+
+def _equal(name: str, wanted: str) -> Callable[[Json], bool]:
+    return lambda e: _text(e.get(name)) == wanted
+
+
+def _sorted(elements: list[Json], kind: Kind, sort: str | None) -> list[Json]:
+    """In id order, or by `<field>_asc` / `<field>_desc` with ties in id order."""
+    ordered = sorted(elements, key=lambda e: e["id"])
+    if sort is None:
+        return ordered
+    name, _, direction = sort.rpartition("_")
+    if direction not in ("asc", "desc") or name not in kind.searchable | _ALWAYS:
+        raise Refused(400, rules.invalid("list", "sort", f"{kind.plural} cannot be sorted "
+                                         f"by {sort!r}.", sort))
+    present = [e for e in ordered if e.get(name) is not None]
+    absent = [e for e in ordered if e.get(name) is None]
+    present.sort(key=lambda e: e[name], reverse=direction == "desc")
+    return present + absent
+
+
+def _moment(name: str, text: str) -> datetime:
+    """A filter bound, read like FreshBooks' own timestamps: US/Eastern unless it says."""
     try:
         moment = datetime.fromisoformat(text.strip().replace(" ", "T"))
     except ValueError:
-        raise Refused(400, rules.invalid("list", "updated_min", "Invalid date.", text)) \
-            from None
+        raise Refused(400, rules.invalid("list", name, "Invalid date.", text)) from None
     return moment if moment.tzinfo else moment.replace(tzinfo=EASTERN)
 
 

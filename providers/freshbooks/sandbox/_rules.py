@@ -2,8 +2,9 @@
 
 Every refusal is `{"response":{"errors":[{"errno","field","message","object","value"}]}}`.
 The errnos are FreshBooks' own (freshbooks.com/api/errors, PLATFORMS.md §4.4): 1001
-RequiredField, 1003 AccessDenied, 1004 InvalidValue, 1005 ParseError, 1012 UnknownResource,
-1013 InvalidPerPage, 1014 InvalidPage. "Client not found." is a published fixture; the other
+RequiredField, 1003 AccessDenied, 1004 InvalidValue, 1005 ParseError, 1007
+DateRangeBackwardsError, 1012 UnknownResource, 1013 InvalidPerPage, 1014 InvalidPage.
+"Client not found." is a published fixture; the other
 messages are UNCERTAIN wording that says plainly what FreshBooks refuses. Duplicate document
 numbers and client names are refused with 1004 on the field (UNCERTAIN behaviour, chosen so a
 sync engine meets the collision; `unique_client_names` turns the client rule off).
@@ -21,6 +22,7 @@ PARSE = 1005
 UNKNOWN = 1012
 INVALID_PER_PAGE = 1013
 INVALID_PAGE = 1014
+DATE_RANGE_BACKWARDS = 1007
 
 
 @dataclass(frozen=True)
