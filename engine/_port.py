@@ -393,6 +393,11 @@ class WebhookReply:
     events: Sequence[PlatformEvent] = ()
     verified: bool = False
     """False when the signature did not verify: the call is refused and logged."""
+    confirm: Mapping[str, str] | None = None
+    """A registration handshake the platform wants confirmed by a call back (FreshBooks'
+    `callback.verify`: `callback_id` and `verifier`): the engine hands it to the connection's
+    provider (`confirm_webhook`) and keeps `verifier` as the webhook secret once the platform
+    accepted it. Such a call carries no signature (`verified` False) and is not a refusal."""
 
 
 class WebhookReceiver(Protocol):
