@@ -1,6 +1,7 @@
 """syncdesk's engine: the ledger, the store, the sync engine and the port to platforms."""
 
 from ._api_keys import ApiKey, ApiKeys
+from ._audit import AuditReport, AuditRun, Drift, DriftField, DriftRow, run_audit
 from ._classify import classify, normalise_name
 from ._connections import (
     ConnectionRow,
@@ -160,6 +161,8 @@ __all__ = [
     "ApiKey",
     "ApiKeys",
     "AttemptRow",
+    "AuditReport",
+    "AuditRun",
     "AuthExpired",
     "AuthRevoked",
     "Balance",
@@ -181,6 +184,9 @@ __all__ = [
     "DayBudget",
     "Decision",
     "DeliveryStatus",
+    "Drift",
+    "DriftField",
+    "DriftRow",
     "Duplicate",
     "EngineBeat",
     "EngineReport",
@@ -288,6 +294,7 @@ __all__ = [
     "parse_json",
     "parse_kind",
     "pull_directory",
+    "run_audit",
     "unmapped_code",
     "verify_webhook",
 ]

@@ -557,6 +557,84 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
     WHERE status = 'pending';
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9)
+# The way back (helper "feed"). `feed_cursors`: where each connection's change feed of one
+# entity stands, written in the transaction that applies the page it came with, so a crash
+# re-reads at most that page; `due_at` is a webhook's "read now", set by the `serve` process
+# and cleared by the engine once a read started after it. `origins`: records that came from a
+# platform (a payment recorded there), so they are never pushed back to it; one per remote
+# object and connection. `record_history`: a contact edit's losing values under the conflict
+# rule (the later change wins), with the winner's. `webhook_keys`: each connection's key for
+# the platform's incoming webhooks, sealed as tokens are (verifying needs the key itself).
+_V10 = """
+CREATE TABLE feed_cursors (
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity         TEXT NOT NULL,
+    cursor         TEXT,
+    read_at        TEXT,
+    due_at         TEXT,
+    error          TEXT,
+    PRIMARY KEY (connection_id, entity)
+) WITHOUT ROWID;
+
+CREATE TABLE origins (
+    entity         TEXT NOT NULL,
+    record_id      TEXT NOT NULL,
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    remote_id      TEXT NOT NULL,
+    created_at     TEXT NOT NULL,
+    PRIMARY KEY (entity, record_id),
+    UNIQUE (connection_id, entity, remote_id)
+);
+
+CREATE TABLE record_history (
+    id             INTEGER PRIMARY KEY,
+    entity         TEXT NOT NULL,
+    record_id      TEXT NOT NULL,
+    connection_id  INTEGER NOT NULL,
+    at             TEXT NOT NULL,
+    winner         TEXT NOT NULL CHECK (winner IN ('platform', 'ledger')),
+    platform_at    TEXT NOT NULL,
+    ledger_at      TEXT NOT NULL,
+    changes        TEXT NOT NULL
+);
+CREATE INDEX record_history_record ON record_history (entity, record_id, id);
+
+CREATE TABLE webhook_keys (
+    connection_id  INTEGER PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
+    sealed         BLOB NOT NULL,
+    hint           TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+);
+"""
+
+# The drift audit (helper "audit"): what the last audit of each connection found differing
+# between a synced record and its object on the platform, one row per record and field with
+# both sides as the text a person reads. A run replaces its connection's rows as one write, so
+# a record that agrees again has none; `found_at` is when that field was first seen differing.
+# `drift_audits` keeps each connection's last run, so no rows tells a clean run from no run.
+_V11 = """
+CREATE TABLE drift (
+    connection_id   INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    entity          TEXT NOT NULL,
+    record_id       TEXT NOT NULL,
+    field           TEXT NOT NULL,
+    label           TEXT NOT NULL,
+    remote_id       TEXT NOT NULL,
+    ledger_value    TEXT NOT NULL,
+    platform_value  TEXT NOT NULL,
+    found_at        TEXT NOT NULL,
+    PRIMARY KEY (connection_id, entity, record_id, field)
+) WITHOUT ROWID;
+
+CREATE TABLE drift_audits (
+    connection_id  INTEGER PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
+    ran_at         TEXT NOT NULL,
+    compared       INTEGER NOT NULL,
+    differing      INTEGER NOT NULL,
+    unlisted       INTEGER NOT NULL
+);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]
