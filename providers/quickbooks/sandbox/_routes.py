@@ -9,6 +9,7 @@
                                            active objects unless the query names Active
     POST batch                             ≤ 30 independent items, HTTP 200 with per-item Fault
     GET  companyinfo/{realmId}
+    GET  cdc?entities=…&changedSince=…     change data capture (`_cdc`)
 
 `requestid` on any write: the first response under that id is kept and replayed verbatim,
 without a second write (errors too, unless `replay_errors` is off: Intuit's wording is "the
@@ -38,6 +39,7 @@ from starlette.routing import Route
 from providers._sandbox import Clock, KeyMemory, RateLimiter
 
 from . import _query
+from ._cdc import ChangeFeed
 from ._rules import (
     BUILDERS,
     apply_payment,
@@ -91,6 +93,8 @@ class QboApi:
         return [
             Route(f"{base}/query", _negotiated(self.query), methods=["GET", "POST"]),
             Route(f"{base}/batch", _negotiated(self.batch), methods=["POST"]),
+            Route(f"{base}/cdc", _negotiated(ChangeFeed(self.company, self.clock).endpoint),
+                  methods=["GET"]),
             Route(f"{base}/companyinfo/{{id}}", _negotiated(self.company_info), methods=["GET"]),
             Route(f"{base}/{{resource}}", _negotiated(self.write), methods=["POST"]),
             Route(f"{base}/{{resource}}/{{id}}", _negotiated(self.read), methods=["GET"]),

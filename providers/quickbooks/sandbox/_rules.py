@@ -443,7 +443,7 @@ def void(company: Company, entity: str, body: Obj) -> Obj:
         raise unsupported_operation("void", entity)
     company.notes_before_void.setdefault((entity, current["Id"]), current.get("PrivateNote"))
     voided["PrivateNote"] = "Voided"
-    return company.store(entity, voided, current)
+    return company.store(entity, voided, current, operation="Void")
 
 
 def delete(company: Company, entity: str, body: Obj) -> Obj:
@@ -454,7 +454,7 @@ def delete(company: Company, entity: str, body: Obj) -> Obj:
 
 def discard(company: Company, entity: str, object_id: str) -> bool:
     """Remove an object and whatever it applied; False if there is none."""
-    if company.objects[entity].pop(object_id, None) is None:
+    if company.remove(entity, object_id) is None:
         return False
     if entity == "Payment":
         unapply_payment(company, object_id)

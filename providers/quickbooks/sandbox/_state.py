@@ -102,6 +102,11 @@ class Company:
     notes_before_void: dict[tuple[str, str], Any] = field(default_factory=dict)
     """(entity, id) -> the PrivateNote a void overwrote with "Voided": the marks audit still
     knows whose a voided transaction is (it exists, so it counts)."""
+    deleted: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(entity, id) -> when it was deleted (QBO time): CDC reports it as `status: Deleted`."""
+    listeners: list[Callable[[str, str, str], None]] = field(default_factory=list)
+    """Told (entity, id, operation) of every change, as QBO's webhooks name operations
+    (Create, Update, Delete, Void): the webhook emitter listens here."""
     _sequences: dict[str, int] = field(default_factory=dict)
     _batch_created: set[tuple[str, str]] | None = None
     """While a batch runs: what its items created, which its other items cannot see."""
@@ -201,7 +206,8 @@ class Company:
             raise stale(entity)
         return found
 
-    def store(self, entity: str, obj: Obj, current: Obj | None) -> Obj:
+    def store(self, entity: str, obj: Obj, current: Obj | None, *,
+              operation: str | None = None) -> Obj:
         now = qbo_time(self.clock.now())
         if current is None:
             obj["Id"] = self.next_id(entity)
@@ -217,6 +223,8 @@ class Company:
         obj["domain"] = "QBO"
         obj["sparse"] = False
         self.objects[entity][obj["Id"]] = obj
+        self._changed(entity, obj["Id"], operation or ("Create" if current is None
+                                                       else "Update"))
         return obj
 
     def touch(self, entity: str, obj: Obj) -> None:
@@ -225,6 +233,19 @@ class Company:
         obj["SyncToken"] = str(int(obj["SyncToken"]) + 1)
         obj["MetaData"] = {**obj["MetaData"], "LastUpdatedTime": qbo_time(self.clock.now())}
         self.objects[entity][obj["Id"]] = obj
+        self._changed(entity, obj["Id"], "Update")
+
+    def remove(self, entity: str, object_id: str) -> Obj | None:
+        """Take an object out of the company, keeping when, for CDC; None if there is none."""
+        gone = self.objects[entity].pop(object_id, None)
+        if gone is not None:
+            self.deleted[(entity, object_id)] = qbo_time(self.clock.now())
+            self._changed(entity, object_id, "Delete")
+        return gone
+
+    def _changed(self, entity: str, object_id: str, operation: str) -> None:
+        for listener in self.listeners:
+            listener(entity, object_id, operation)
 
     def next_id(self, entity: str) -> str:
         sequence = "txn" if entity in TRANSACTIONS else entity
