@@ -17,10 +17,27 @@ and two tracking categories (Region: North/South, Service: Residential/Commercia
 organisation does; `seed_demo_company`
 adds a contact "Riverside Property Group LLC" and its invoice INV-1042 that syncdesk did
 not create, so the demo's colliding records fail with Xero's own duplicate messages.
+
+Beyond the shared control API (`providers._sandbox._app`), acting as a person on Xero and as
+Xero's webhooks (`_webhooks`):
+
+    GET|POST /_sandbox/webhooks        {"url", "key", "faults": {"duplicate": N,
+                                        "out_of_order": N, "bad_signature": N}}: where
+                                        webhooks go, signed with which key; answers the
+                                        settings and every delivery made, with its answer
+    POST /_sandbox/webhooks/drain      wait for the deliveries under way, then answer as GET
+    POST /_sandbox/webhooks/intent     Xero's intent-to-receive check of the URL
+    POST /_sandbox/redo-payment        {"payment_id", "invoice_id"}: Xero's "Remove and Redo"
+                                        of a payment onto another invoice
+
+Everything else a person does goes through the API as their app would: a payment across two
+invoices is `PUT /BatchPayments`, a contact edit or archive `POST /Contacts/{id}`, a deletion
+or void `POST /Invoices/{id}` with Status DELETED or VOIDED.
 """
 
 from __future__ import annotations
 
+import httpx
 from starlette.applications import Starlette
 
 from providers._sandbox import (
@@ -39,6 +56,7 @@ from ._dialect import XeroDialect
 from ._idempotency import IdempotencyCache, Remembered
 from ._routes import XeroApi
 from ._state import DEMO_CUSTOMER, DEMO_INVOICE_NUMBER, Company, seed_chart, seed_demo
+from ._webhooks import WebhookEmitter
 
 DEMO_TENANT_ID = "fe79f7dd-b6d4-4a92-ba7b-538af6289c58"
 
@@ -52,26 +70,33 @@ def create_sandbox_app(
     seed_demo_company: bool = True,
     tenant_id: str = DEMO_TENANT_ID,
     idempotency_window: float = DEFAULT_KEY_WINDOW,
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
     """The sandbox app; its `state.sandbox` is the shared `SandboxContext` (faults, clock).
 
     `idempotency_window`: seconds an `Idempotency-Key` is remembered (UNCERTAIN, about 6 min
-    seen); `POST /_sandbox/idempotency` changes it on a running sandbox."""
+    seen); `POST /_sandbox/idempotency` changes it on a running sandbox.
+    `webhook_transport`: how webhooks reach the configured URL (tests: the receiving app's
+    ASGI transport); None sends them over the network."""
     clock = clock or Clock()
     company = Company(clock=clock)
     seed_chart(company)
     if seed_demo_company:
         seed_demo(company)
+    company.take_changes()  # the organisation as it was before any webhook was configured
     authority = TokenAuthority(clock=clock, policy=XERO_TOKENS, tenants=[tenant_id])
     limiter = RateLimiter(clock=clock, policy=RateLimitPolicy(
         per_minute=60, per_day=5000, concurrency=5, enabled=limits_enabled))
     keys: KeyMemory[Remembered] = KeyMemory(clock, idempotency_window)
     context = SandboxContext(clock=clock, authority=authority, limiter=limiter, keys=keys)
+    webhooks = WebhookEmitter(company=company, clock=clock, tenant_id=tenant_id,
+                              transport=webhook_transport)
     api = XeroApi(company=company, clock=clock, idempotency=IdempotencyCache(keys),
-                  tenant_id=tenant_id)
+                  tenant_id=tenant_id, webhooks=webhooks)
     dialect = XeroDialect(company=company, clock=clock, authority=authority)
-    app = build_sandbox_app(dialect, context, api.routes())
+    app = build_sandbox_app(dialect, context, api.routes(), extra_routes=api.control_routes())
     app.state.company = company
+    app.state.webhooks = webhooks
     return app
 
 

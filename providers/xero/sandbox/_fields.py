@@ -53,6 +53,9 @@ _BANK_TRANSACTION = frozenset({"BankTransactionID", "Type", "Contact", "LineItem
                                "BankAccount", "IsReconciled", "Date", "Reference",
                                "CurrencyCode", "CurrencyRate", "Url", "Status",
                                "LineAmountTypes"})
+_BATCH_PAYMENT = frozenset({"BatchPaymentID", "Account", "Reference", "Particulars", "Code",
+                            "Details", "Narrative", "Date", "Payments", "Status",
+                            "IsReconciled"})
 _ALLOCATION = frozenset({"AllocationID", "Invoice", "Overpayment", "Prepayment", "CreditNote",
                          "Amount", "Date"})
 
@@ -70,6 +73,7 @@ _SCHEMAS: dict[str, tuple[frozenset[str], Mapping[str, str]]] = {
                            "Overpayment": "Reference", "Account": "Reference"}),
     "BankTransaction": (_BANK_TRANSACTION, {"Contact": "Reference", "BankAccount": "Reference",
                                             "LineItems": "LineItem"}),
+    "BatchPayment": (_BATCH_PAYMENT, {"Account": "Reference", "Payments": "Payment"}),
     "Allocation": (_ALLOCATION, {"Invoice": "Reference", "CreditNote": "Reference",
                                  "Overpayment": "Reference"}),
     "Reference": (_REFERENCE, {}),
@@ -90,3 +94,41 @@ def known(schema: str, value: Mapping[str, Any]) -> Json:
             field = [known(inner, e) if isinstance(e, Mapping) else e for e in field]
         kept[name] = field
     return kept
+
+
+_ANSWERED: dict[str, frozenset[str]] = {
+    "Contact": frozenset({"UpdatedDateUTC", "HasAttachments", "HasValidationErrors",
+                          "Balances", "Website", "Discount"}),
+    "Item": frozenset({"UpdatedDateUTC", "TotalCostPool", "QuantityOnHand"}),
+    "Invoice": frozenset({"UpdatedDateUTC", "SubTotal", "TotalTax", "Total", "AmountDue",
+                          "AmountPaid", "AmountCredited", "FullyPaidOnDate", "Payments",
+                          "CreditNotes", "Overpayments", "Prepayments", "HasAttachments",
+                          "IsDiscounted", "HasErrors", "TotalDiscount"}),
+    "CreditNote": frozenset({"UpdatedDateUTC", "SubTotal", "TotalTax", "Total",
+                             "RemainingCredit", "FullyPaidOnDate", "Allocations", "Payments",
+                             "AppliedAmount", "HasAttachments", "HasErrors"}),
+    "Payment": frozenset({"UpdatedDateUTC", "PaymentType", "BatchPaymentID", "BatchPayment",
+                          "HasAccount", "HasValidationErrors"}),
+    "BankTransaction": frozenset({"UpdatedDateUTC", "SubTotal", "TotalTax", "Total",
+                                  "OverpaymentID", "PrepaymentID", "HasAttachments"}),
+    "BatchPayment": frozenset({"UpdatedDateUTC", "Type", "TotalAmount"}),
+    "Overpayment": frozenset({"OverpaymentID", "Type", "Contact", "Date", "Status",
+                              "LineAmountTypes", "LineItems", "SubTotal", "TotalTax", "Total",
+                              "UpdatedDateUTC", "CurrencyCode", "RemainingCredit",
+                              "Allocations", "Payments", "HasAttachments", "Reference"}),
+    "Reference": frozenset({"ContactStatus", "Type"}),
+}
+"""What Xero answers beyond what it accepts: the read-only properties `where` and `order` may
+name too (spec schemas, `readOnly` properties)."""
+_ANSWER_NESTED = {"Overpayment": {"Contact": "Reference", "LineItems": "LineItem"}}
+
+
+def properties(schema: str, prefix: str = "") -> dict[str, frozenset[str]]:
+    """Every property a `where` may name on a `schema` object, by parent path ('' for the
+    object itself, 'Contact' for its contact, …), as `_query.Schema` wants them."""
+    fields, nested = _SCHEMAS.get(schema, (frozenset(), _ANSWER_NESTED.get(schema, {})))
+    found = {prefix: fields | _ANSWERED.get(schema, frozenset())}
+    for name, inner in nested.items():
+        if prefix.count(".") < 2:
+            found.update(properties(inner, f"{prefix}.{name}" if prefix else name))
+    return found

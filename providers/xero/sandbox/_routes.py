@@ -18,7 +18,6 @@ element marked OK or ERROR. Every write honours `Idempotency-Key` (see `_idempot
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,10 +33,12 @@ from providers._sandbox import Clock
 
 from .._auth import API_PATH, CONNECTIONS_PATH
 from .._dates import date_string, ms_date
+from . import _query as query
 from . import _rules as rules
-from ._fields import known
+from ._fields import known, properties
 from ._idempotency import MAX_KEY_LENGTH, Conflict, IdempotencyCache, Remembered
 from ._state import Company, Json, Outcome
+from ._webhooks import WebhookEmitter
 
 PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -74,13 +75,13 @@ KINDS = [
          lambda c, body, old, dp: c.save_credit_note(body, old, unitdp=dp), "CreditNote"),
     Kind("BankTransactions", "BankTransaction", "BankTransactionID", "bank_transactions",
          lambda c, body, old, dp: c.save_bank_transaction(body, old), "BankTransaction"),
+    Kind("BatchPayments", "BatchPayment", "BatchPaymentID", "batch_payments",
+         lambda c, body, old, dp: c.save_batch_payment(body, old), "BatchPayment"),
     Kind("Overpayments", "Overpayment", "OverpaymentID", "overpayments", None, "Overpayment"),
 ]
 
 ALLOCATIONS = Kind("Allocations", "Allocation", "AllocationID", "", None, "Allocation")
 
-_CONDITION = re.compile(r'^\s*([\w.]+)\s*(==|!=)\s*(?:"((?:[^"\\]|\\.)*)"|(\S+))\s*$')
-_AND = re.compile(r"\s+AND\s+", re.IGNORECASE)
 
 
 @dataclass
@@ -89,8 +90,61 @@ class XeroApi:
     clock: Clock
     idempotency: IdempotencyCache
     tenant_id: str
+    webhooks: WebhookEmitter
 
     def routes(self) -> list[Route]:
+        """The API, each route followed by the webhook delivery of what it changed."""
+        return [Route(route.path, self._emitting(route.endpoint), methods=route.methods)
+                for route in self._api_routes()]
+
+    def control_routes(self) -> list[Route]:
+        """What a test drives the sandbox with beyond the API (see `create_sandbox_app`)."""
+        return [
+            Route("/_sandbox/webhooks", self._configure_webhooks, methods=["GET", "POST"]),
+            Route("/_sandbox/webhooks/drain", self._drain_webhooks, methods=["POST"]),
+            Route("/_sandbox/webhooks/intent", self._intent, methods=["POST"]),
+            Route("/_sandbox/redo-payment", self._redo_payment, methods=["POST"]),
+        ]
+
+    def _emitting(self, endpoint: Callable[[Request], Any]) -> Callable[[Request], Any]:
+        async def handler(request: Request) -> Response:
+            response: Response = await endpoint(request)
+            self.webhooks.emit()
+            return response
+
+        return handler
+
+    async def _configure_webhooks(self, request: Request) -> Response:
+        if request.method == "GET":
+            return _json(200, self.webhooks.report())
+        try:
+            body = json.loads(await request.body() or b"{}")
+            return _json(200, self.webhooks.configure(body))
+        except (ValueError, TypeError, AttributeError) as exc:
+            return _json(400, {"error": f"bad webhook settings: {exc}"})
+
+    async def _drain_webhooks(self, request: Request) -> Response:
+        return _json(200, await self.webhooks.drain())
+
+    async def _intent(self, request: Request) -> Response:
+        try:
+            return _json(200, await self.webhooks.intent())
+        except ValueError as exc:
+            return _json(400, {"error": str(exc)})
+
+    async def _redo_payment(self, request: Request) -> Response:
+        """`{"payment_id", "invoice_id"}`: a person moves a payment (Remove and Redo)."""
+        body = json.loads(await request.body() or b"{}")
+        payment = self.company.payments.get(str(body.get("payment_id")))
+        if payment is None or payment["Status"] == "DELETED" or "Invoice" not in payment:
+            return _json(404, {"error": "no such live payment of an invoice"})
+        outcome = self.company.redo_payment(payment, str(body.get("invoice_id")))
+        self.webhooks.emit()
+        if not outcome.ok:
+            return _json(400, {"errors": outcome.errors})
+        return _json(200, {"Payments": [self._view(KINDS[3], outcome.element)]})
+
+    def _api_routes(self) -> list[Route]:
         routes = [
             Route(f"{API_PATH}/Accounts", self._reference("Accounts", "accounts"),
                   methods=["GET"]),
@@ -124,11 +178,14 @@ class XeroApi:
     # -- reads -----------------------------------------------------------------------------
 
     def _list(self, kind: Kind) -> Callable[[Request], Any]:
+        schema = query.Schema(kind.singular, properties(kind.schema))
+
         async def handler(request: Request) -> Response:
-            elements = list(getattr(self.company, kind.store).values())
+            # Filtered and sorted as Xero shows them (a document's Contact.Name is there).
+            elements = [self._view(kind, e) for e in getattr(self.company, kind.store).values()]
             try:
-                chosen = _filtered(elements, kind, request.query_params)
-            except ValueError as exc:
+                chosen = _filtered(elements, kind, schema, request)
+            except query.QueryError as exc:
                 return _api_exception(400, 16, "QueryParseException", str(exc))
             extra: Json = {}
             page_param = request.query_params.get("page")
@@ -140,7 +197,7 @@ class XeroApi:
                                        "pageCount": -(-len(chosen) // size_n),
                                        "itemCount": len(chosen)}
                 chosen = chosen[(page - 1) * size_n: page * size_n]
-            return self._envelope(kind.collection, [self._view(kind, e) for e in chosen], extra)
+            return self._envelope(kind.collection, chosen, extra)
 
         return handler
 
@@ -364,16 +421,19 @@ def _elements(raw: bytes, kind: Kind) -> list[Json] | Response:
     return elements
 
 
-def _filtered(elements: list[Json], kind: Kind, query: Mapping[str, str]) -> list[Json]:
-    conditions = [_condition(part) for part in _AND.split(query["where"])] \
-        if query.get("where") else []
-    ids = set(filter(None, query.get("IDs", "").split(",")))
-    numbers = set(filter(None, query.get("InvoiceNumbers", "").split(",")))
-    statuses = set(filter(None, query.get("Statuses", "").split(",")))
-    archived = query.get("includeArchived", "").lower() == "true"
+def _filtered(elements: list[Json], kind: Kind, schema: query.Schema,
+              request: Request) -> list[Json]:
+    params = request.query_params
+    test = query.where(params["where"], schema) if params.get("where") else None
+    since = request.headers.get("if-modified-since")
+    after = query.modified_since(since) if since else None
+    ids = {i.lower() for i in params.get("IDs", "").split(",") if i}
+    numbers = set(filter(None, params.get("InvoiceNumbers", "").split(",")))
+    statuses = set(filter(None, params.get("Statuses", "").split(",")))
+    archived = params.get("includeArchived", "").lower() == "true"
     chosen = []
     for element in elements:
-        if ids and element.get(kind.id_field) not in ids:
+        if ids and str(element.get(kind.id_field)).lower() not in ids:
             continue
         if numbers and element.get("InvoiceNumber") not in numbers:
             continue
@@ -382,26 +442,11 @@ def _filtered(elements: list[Json], kind: Kind, query: Mapping[str, str]) -> lis
         if kind.collection == "Contacts" and not archived \
                 and element.get("ContactStatus") == "ARCHIVED":
             continue
-        if all(test(element) for test in conditions):
+        if after is not None and not query.updated_after(element, after):
+            continue
+        if test is None or test(element):
             chosen.append(element)
-    return chosen
-
-
-def _condition(text: str) -> Callable[[Json], bool]:
-    match = _CONDITION.match(text)
-    if match is None:
-        raise ValueError(f"The where clause could not be parsed: {text}")
-    path, operator, quoted, bare = match.groups()
-    wanted = re.sub(r"\\(.)", r"\1", quoted) if quoted is not None else bare
-
-    def test(element: Json) -> bool:
-        value: Any = element
-        for part in path.split("."):
-            value = value.get(part) if isinstance(value, Mapping) else None
-        text_value = str(value).lower() if isinstance(value, bool) else str(value)
-        return (text_value == wanted) == (operator == "==")
-
-    return test
+    return query.order(params["order"], schema)(chosen) if params.get("order") else chosen
 
 
 def _summarize(request: Request) -> bool:

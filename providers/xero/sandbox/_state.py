@@ -43,6 +43,10 @@ _NEXT_STATUS = {
     "DELETED": set(),
 }
 
+_CATEGORIES = {"ContactID": "CONTACT", "InvoiceID": "INVOICE", "CreditNoteID": "CREDITNOTE"}
+"""The webhook category of an object, by the id it carries at its top (Xero has no PAYMENT or
+ITEM category: a payment is seen through the invoice it changes)."""
+
 # What a payment is, by the document it pays (spec Payment.PaymentType).
 _PAYMENT_TYPES = {"ACCREC": "ACCRECPAYMENT", "ACCPAY": "ACCPAYPAYMENT",
                   "ACCRECCREDIT": "ARCREDITPAYMENT", "ACCPAYCREDIT": "APCREDITPAYMENT"}
@@ -71,11 +75,29 @@ class Company:
     payments: dict[str, Json] = field(default_factory=dict)
     credit_notes: dict[str, Json] = field(default_factory=dict)
     bank_transactions: dict[str, Json] = field(default_factory=dict)
+    batch_payments: dict[str, Json] = field(default_factory=dict)
     overpayments: dict[str, Json] = field(default_factory=dict)
     accounts: list[Json] = field(default_factory=list)
     tax_rates: list[Json] = field(default_factory=list)
     tracking_categories: list[Json] = field(default_factory=list)
     _sequence: dict[str, int] = field(default_factory=dict)
+    changes: list[tuple[str, str, bool]] = field(default_factory=list)
+    """(webhook category, object id, created) of every change since the webhook emitter last
+    took them, oldest first."""
+
+    def _touch(self, obj: Json, *, created: bool = False) -> None:
+        """Stamp UpdatedDateUTC to the millisecond, as Xero keeps and shows it (a feed that
+        resumes after a stamp it read back then sees nothing twice), and note the change."""
+        now = self.clock.now()
+        obj["UpdatedDateUTC"] = now.replace(microsecond=now.microsecond // 1000 * 1000)
+        for id_field, category in _CATEGORIES.items():
+            if id_field in obj:
+                self.changes.append((category, str(obj[id_field]), created))
+                return
+
+    def take_changes(self) -> list[tuple[str, str, bool]]:
+        taken, self.changes = self.changes, []
+        return taken
 
     # -- contacts --------------------------------------------------------------------------
 
@@ -96,7 +118,7 @@ class Company:
         contact["Name"] = name
         contact.setdefault("ContactID", str(uuid.uuid4()))
         contact.setdefault("ContactStatus", "ACTIVE")
-        contact["UpdatedDateUTC"] = self.clock.now()
+        self._touch(contact, created=existing is None)
         if existing is not None:
             existing.clear()
             existing.update(contact)
@@ -132,7 +154,7 @@ class Company:
         item["Code"] = code
         item.setdefault("ItemID", str(uuid.uuid4()))
         item.setdefault("Name", code)
-        item["UpdatedDateUTC"] = self.clock.now()
+        self._touch(item, created=existing is None)
         if existing is not None:
             existing.clear()
             existing.update(item)
@@ -197,8 +219,8 @@ class Company:
         doc[id_field] = doc.get(id_field) or str(uuid.uuid4())
         doc.update(Contact={"ContactID": contact["ContactID"]}, Status=status, Date=issued,
                    LineItems=lines, LineAmountTypes=doc.get("LineAmountTypes", "Exclusive"),
-                   CurrencyCode=doc.get("CurrencyCode") or self.currency,
-                   UpdatedDateUTC=self.clock.now())
+                   CurrencyCode=doc.get("CurrencyCode") or self.currency)
+        self._touch(doc, created=existing is None)
         if due is not None:
             doc["DueDate"] = due
         doc.setdefault("AmountPaid", Decimal(0))
@@ -348,6 +370,11 @@ class Company:
     # -- payments --------------------------------------------------------------------------
 
     def save_payment(self, body: Json) -> Outcome:
+        checked = self._check_payment(body)
+        return checked if isinstance(checked, Outcome) else self._record_payment(body, *checked)
+
+    def _check_payment(self, body: Json) -> Outcome | tuple[Json, Json, Decimal, date]:
+        """The document a payment pays, its account, amount and date; or the refusal."""
         errors: list[str] = []
         if body.get("PaymentID"):
             return Outcome(body, [rules.PUT_WITH_ID])
@@ -372,14 +399,23 @@ class Company:
         if errors:
             return Outcome(body, errors)
         assert invoice is not None and account is not None
+        return invoice, account, amount, paid_on
+
+    def _record_payment(self, body: Json, invoice: Json, account: Json, amount: Decimal,
+                        paid_on: date, batch: Json | None = None) -> Outcome:
+        refunding = "CreditNoteID" in invoice
         payment: Json = {
             "PaymentID": str(uuid.uuid4()), "Date": paid_on, "Amount": amount,
             "Reference": body.get("Reference", ""), "Status": "AUTHORISED",
             "PaymentType": _PAYMENT_TYPES[invoice["Type"]],
             "IsReconciled": bool(body.get("IsReconciled", False)),
             "Account": {"AccountID": account["AccountID"], "Code": account.get("Code")},
-            "UpdatedDateUTC": self.clock.now(),
         }
+        if batch is not None:
+            payment["BatchPaymentID"] = batch["BatchPaymentID"]
+            payment["BatchPayment"] = {k: batch[k] for k in ("BatchPaymentID", "Type", "Status",
+                                                             "Date", "Account")}
+        self._touch(payment, created=True)
         if refunding:
             payment["CreditNote"] = {"CreditNoteID": invoice["CreditNoteID"],
                                      "CreditNoteNumber": invoice["CreditNoteNumber"]}
@@ -389,7 +425,7 @@ class Company:
         self.payments[payment["PaymentID"]] = payment
         invoice["Payments"].append({"PaymentID": payment["PaymentID"], "Date": paid_on,
                                     "Amount": amount, "Reference": payment["Reference"]})
-        invoice["UpdatedDateUTC"] = self.clock.now()
+        self._touch(invoice)
         self._settle(invoice, credit=refunding)
         return Outcome(payment)
 
@@ -400,14 +436,65 @@ class Company:
         invoice = self.credit_notes.get(payment["CreditNote"]["CreditNoteID"]) if refund else \
             self.invoices.get(payment["Invoice"]["InvoiceID"])
         payment["Status"] = "DELETED"
-        payment["UpdatedDateUTC"] = self.clock.now()
+        self._touch(payment)
         if invoice is not None:
             if not refund:
                 invoice["AmountPaid"] -= payment["Amount"]
             invoice["Payments"] = [p for p in invoice["Payments"]
                                    if p["PaymentID"] != payment["PaymentID"]]
+            self._touch(invoice)
             self._settle(invoice, credit=refund)
         return Outcome(payment)
+
+    def redo_payment(self, payment: Json, invoice_id: str) -> Outcome:
+        """Xero's "Remove and Redo" of a payment, done by a person to move it to another
+        invoice: the payment is deleted and a new one made with its date, amount, account
+        and Reference on `invoice_id` (Xero cannot edit a payment's invoice)."""
+        body = {"Invoice": {"InvoiceID": invoice_id}, "Amount": payment["Amount"],
+                "Date": payment["Date"].isoformat(), "Reference": payment.get("Reference", ""),
+                "Account": {"AccountID": payment["Account"]["AccountID"]}}
+        checked = self._check_payment(body)
+        if isinstance(checked, Outcome):
+            return checked
+        if payment.get("Invoice", {}).get("InvoiceID") == invoice_id:
+            return Outcome(body, ["The payment is already on that invoice."])
+        self.delete_payment(payment)
+        return self.save_payment(body)
+
+    def save_batch_payment(self, body: Json, existing: Json | None) -> Outcome:
+        """One deposit paying several invoices, as a person records it in Xero: one Payment
+        per invoice, each naming the batch. Whole or not at all; once made it can only be
+        deleted (spec `deleteBatchPayment`), which deletes its payments."""
+        if existing is not None:
+            if body.get("Status") != "DELETED":
+                return Outcome(body, [rules.BATCH_PAYMENT_NOT_MODIFIABLE])
+            for part in existing["Payments"]:
+                self.delete_payment(self.payments[part["PaymentID"]])
+            existing["Status"] = "DELETED"
+            self._touch(existing)
+            return Outcome(existing)
+        parts = [{**part, "Account": body.get("Account"), "Date": body.get("Date")}
+                 for part in body.get("Payments") or [] if isinstance(part, Mapping)]
+        checks = [self._check_payment(part) for part in parts]
+        errors = [m for c in checks if isinstance(c, Outcome) for m in c.errors]
+        if not parts:
+            errors.append(rules.BATCH_PAYMENT_EMPTY)
+        if errors:
+            return Outcome(body, list(dict.fromkeys(errors)))
+        valid = [c for c in checks if not isinstance(c, Outcome)]
+        batch: Json = {
+            "BatchPaymentID": str(uuid.uuid4()), "Type": "RECBATCH", "Status": "AUTHORISED",
+            "Date": valid[0][3], "Reference": body.get("Reference", ""),
+            "Account": {"AccountID": valid[0][1]["AccountID"], "Code": valid[0][1].get("Code")},
+            "TotalAmount": sum((c[2] for c in valid), Decimal(0)), "IsReconciled": False,
+        }
+        made = [self._record_payment(part, *check, batch).element
+                for part, check in zip(parts, valid, strict=True)]
+        batch["Payments"] = [{"PaymentID": p["PaymentID"], "Invoice": p["Invoice"],
+                              "Amount": p["Amount"]} for p in made]
+        self._touch(batch, created=True)
+        self.batch_payments[batch["BatchPaymentID"]] = batch
+        return Outcome(batch)
 
     def _credit_note_of(self, ref: Json, errors: list[str]) -> Json | None:
         found = self.credit_notes.get(str(ref.get("CreditNoteID"))) or next(
@@ -486,7 +573,7 @@ class Company:
                                        "CreditNoteNumber": credit_note["CreditNoteNumber"],
                                        "AppliedAmount": amount})
         for doc, credit in ((credit_note, True), (invoice, False)):
-            doc["UpdatedDateUTC"] = self.clock.now()
+            self._touch(doc)
             self._settle(doc, credit)
         return Outcome(allocation)
 
@@ -534,15 +621,14 @@ class Company:
         if errors:
             return Outcome(body, errors)
         assert contact is not None and account is not None
-        now = self.clock.now()
         overpayment: Json = {
             "OverpaymentID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT",
             "Contact": {"ContactID": contact["ContactID"]}, "Date": paid_on,
             "Status": "AUTHORISED", "LineAmountTypes": "NoTax", "LineItems": lines,
             "SubTotal": total, "TotalTax": Decimal(0), "Total": total, "RemainingCredit": total,
             "Allocations": [], "CurrencyCode": body.get("CurrencyCode") or self.currency,
-            "UpdatedDateUTC": now,
         }
+        self._touch(overpayment)
         # Reference is "only supported for SPEND and RECEIVE transactions" (spec): dropped.
         transaction: Json = {
             "BankTransactionID": str(uuid.uuid4()), "Type": "RECEIVE-OVERPAYMENT",
@@ -551,8 +637,9 @@ class Company:
             "Date": paid_on, "Status": "AUTHORISED", "LineAmountTypes": "NoTax",
             "LineItems": lines, "SubTotal": total, "TotalTax": Decimal(0), "Total": total,
             "CurrencyCode": overpayment["CurrencyCode"], "IsReconciled": False,
-            "OverpaymentID": overpayment["OverpaymentID"], "UpdatedDateUTC": now,
+            "OverpaymentID": overpayment["OverpaymentID"],
         }
+        self._touch(transaction)
         self.overpayments[overpayment["OverpaymentID"]] = overpayment
         self.bank_transactions[transaction["BankTransactionID"]] = transaction
         return Outcome(transaction)
@@ -564,7 +651,7 @@ class Company:
         if overpayment is not None and overpayment["Allocations"]:
             return Outcome(body, [rules.OVERPAYMENT_ALLOCATED])
         transaction["Status"] = "DELETED"
-        transaction["UpdatedDateUTC"] = self.clock.now()
+        self._touch(transaction)
         if overpayment is not None:
             overpayment["Status"] = "VOIDED"
             overpayment["RemainingCredit"] = Decimal(0)
@@ -583,6 +670,7 @@ class Company:
         invoice["Overpayments"].append({"OverpaymentID": overpayment["OverpaymentID"],
                                         "AppliedAmount": amount})
         self._settle_overpayment(overpayment)
+        self._touch(invoice)
         self._settle(invoice, credit=False)
         return Outcome(allocation)
 
@@ -601,12 +689,13 @@ class Company:
                             and o["AppliedAmount"] == allocation["Amount"]), None)
             if applied is not None:
                 invoice["Overpayments"].remove(applied)
+            self._touch(invoice)
             self._settle(invoice, credit=False)
         self._settle_overpayment(overpayment)
         return {**allocation, "IsDeleted": True}
 
     def _settle_overpayment(self, overpayment: Json) -> None:
-        overpayment["UpdatedDateUTC"] = self.clock.now()
+        self._touch(overpayment)
         if overpayment["Status"] in ("AUTHORISED", "PAID"):
             overpayment["Status"] = "PAID" if overpayment["RemainingCredit"] <= 0 \
                 else "AUTHORISED"
