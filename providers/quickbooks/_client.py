@@ -22,10 +22,12 @@ import asyncio
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import replace
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from engine import (
+    ChangePage,
     ConfigError,
     ConnectionSettings,
     CreditNote,
@@ -45,6 +47,7 @@ from engine import (
     RemoteItem,
     RemoteOption,
     RemoteRef,
+    RemoteState,
     RemoteTaxCode,
     SyncError,
     TokenSource,
@@ -58,6 +61,7 @@ from providers._refunds import refuse_refunds
 
 from ._auth import api_base
 from ._errors import fault_error, read_body
+from ._feed import ChangeFeed
 from ._mapping import (
     CREDIT_PURPOSE,
     REFUNDS_UNSUPPORTED,
@@ -72,6 +76,7 @@ from ._mapping import (
     needs_rates,
     payment_ref,
     remote_ref,
+    voided,
 )
 
 MINOR_VERSION = "75"
@@ -94,6 +99,7 @@ class QuickBooksProvider:
         self._us: bool | None = None
         self._rates: dict[str, Decimal] | None = None
         self._methods: dict[str, str] | None = None
+        self._feed = ChangeFeed(self.api, MINOR_VERSION, self._pages, self.page_size)
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -243,7 +249,7 @@ class QuickBooksProvider:
         if current is None:
             assert request.link is not None
             return request.link
-        if request.operation is Operation.VOID and _voided(current):
+        if request.operation is Operation.VOID and voided(current):
             return remote_ref(entity, current)  # the answer to our void was lost
         params = {"operation": request.operation.value}
         if entity is Entity.INVOICE:
@@ -486,6 +492,15 @@ class QuickBooksProvider:
             yield RemoteOption(id=str(row["Id"]),
                                name=str(row.get("FullyQualifiedName") or row.get("Name", "")))
 
+    # -- the way back (#15): QBO's change feed and the audit's list reads, in `_feed` -------
+
+    def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
+                     limit: int = 1000) -> Awaitable[ChangePage]:
+        return self._feed.read_changes(entity, cursor, since, limit=limit)
+
+    def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        return self._feed.list_states(entity)
+
     def quota(self) -> Quota | None:
         return None  # QBO sends no rate-limit headers
 
@@ -549,11 +564,6 @@ def _total_mismatch(request: PushRequest, obj: Body, ref: RemoteRef) -> TotalMis
         f"QuickBooks' total for {request.entity.label} {_number(record)} is "
         f"{platform_total:.2f}, the ledger's is {ledger_total:.2f}{why}", ref=ref,
         ledger_total=ledger_total, platform_total=platform_total)
-
-
-def _voided(obj: Body) -> bool:
-    """What a void leaves on QBO: nothing owed, and the note "Voided" in place of ours."""
-    return obj.get("PrivateNote") == "Voided" and Decimal(str(obj.get("TotalAmt", 0))) == 0
 
 
 def _number(record: Record) -> str:

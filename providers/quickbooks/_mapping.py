@@ -98,6 +98,11 @@ def marked_id(note: object) -> str | None:
     return None
 
 
+def voided(obj: Body) -> bool:
+    """What a void leaves on QBO: nothing owed, and the note "Voided" in place of ours."""
+    return obj.get("PrivateNote") == "Voided" and Decimal(str(obj.get("TotalAmt", 0))) == 0
+
+
 def remote_ref(entity: Entity, obj: Body) -> RemoteRef:
     number = obj.get(WIRE[entity].number_field)
     shown = [f"{WIRE[entity].name} {obj['Id']}", str(number) if number is not None else "",
