@@ -27,6 +27,12 @@ which then collides with our own leftover ("Invoice number already exists."). `f
 what such a push left (a draft invoice, a credit note not fully applied, part of a payment)
 as ours cut short: it finishes the invoice, and deletes the others so they are pushed whole.
 
+The way back (`_feed`): `read_changes` reads each entity's list by `updated` through the
+budget, live objects then deleted ones, resuming by keyset from an opaque cursor;
+`list_states` reads documents' and payments' states in list pages. Webhooks: FreshBooks
+posts to a callback registered here (`register_webhook`) only after its verifier came back
+(`confirm_webhook`, with what `FreshBooksWebhooks` put in `WebhookReply.confirm`).
+
 Payments. A FreshBooks payment has one `invoiceid`, so a local payment over several invoices
 becomes several payments; the remote id is their ids comma-joined in allocation order (as
 for Xero). Money beyond the allocations (an overpayment) rides on the part that settles its
@@ -40,12 +46,15 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import httpx
 
 from engine import (
+    Change,
+    ChangePage,
     ConnectionSettings,
     CreditNote,
     Customer,
@@ -65,6 +74,7 @@ from engine import (
     RemoteItem,
     RemoteOption,
     RemoteRef,
+    RemoteState,
     RemoteTaxCode,
     SyncError,
     TokenSource,
@@ -76,14 +86,19 @@ from engine import (
 from providers._http import ApiClient
 from providers._refunds import refuse_refunds
 
+from . import _feed as feed
 from . import _mapping as wire
-from ._auth import accounting_base
+from ._auth import accounting_base, api_base
 from ._errors import error_from_response, malformed
 from ._mapping import RESOURCES, TAXES, Json, Resource, amount_of, marked_id, marker
 
 PER_PAGE = 100
 """FreshBooks silently caps `per_page` at 100: ask for that and follow `pages`."""
 ACTIVE = {"search[vis_state]": "0"}
+LINES = {"include[]": "lines"}
+"""Lists leave a document's lines out unless asked (FreshBooks' `include[]`)."""
+_DOCUMENTS = frozenset({Entity.INVOICE, Entity.CREDIT_NOTE})
+_STATES = frozenset({Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PAYMENT})
 _REMOVALS = frozenset({Operation.VOID, Operation.DELETE})
 _NO_OPTIONS: tuple[RemoteOption, ...] = ()
 UNDO_WAITS = (0.25, 1.0, 4.0)
@@ -95,6 +110,8 @@ class FreshBooksProvider:
     def __init__(self, settings: ConnectionSettings, tokens: TokenSource, *,
                  undo_waits: Sequence[float] = UNDO_WAITS) -> None:
         self._api = ApiClient(settings, tokens, base_url=accounting_base(settings))
+        self._callbacks = (f"{api_base(settings)}/events/account/{settings.tenant_id}"
+                           "/events/callbacks")
         self._rates: dict[str, Decimal] | None = None
         self._undo_waits = tuple(undo_waits)
 
@@ -485,6 +502,69 @@ class FreshBooksProvider:
         for option in _NO_OPTIONS:
             yield option
 
+    # -- the way back -----------------------------------------------------------------------
+
+    async def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
+                           limit: int = 1000) -> ChangePage:
+        """Up to `limit` objects changed after the cursor (or `since`): live ones first,
+        then deleted ones, each stream 100 a page in `updated` order (`_feed`)."""
+        resource = RESOURCES[entity]
+        position = feed.Cursor.start(cursor, since)
+        changes: list[Change] = []
+        room = max(limit, 1)
+        for vis in feed.STREAMS:
+            stream = position.streams[vis]
+            extra = 0
+            while room > 0:
+                page = stream.page(PER_PAGE) + extra
+                result = await self._call("GET", resource.path, params={
+                    "search[vis_state]": vis, "search[updated_min]": stream.after,
+                    "sort": feed.SORT, "page": str(page), "per_page": str(PER_PAGE),
+                    **(LINES if entity in _DOCUMENTS else {})})
+                took = False
+                for row in _rows(result, resource):
+                    if room == 0:
+                        break
+                    if stream.passed(row):
+                        continue
+                    stream.take(row)
+                    took, room = True, room - 1
+                    if not feed.skipped(entity, row):
+                        changes.append(feed.change(entity, row, vis))
+                pages = result.get("pages")
+                if room == 0 or not isinstance(pages, int) or page >= pages:
+                    break
+                # A page of rows all taken before: the ties at `after` ran past a page.
+                extra = 0 if took else extra + 1
+        return ChangePage(changes=changes, cursor=position.text(), more=room == 0)
+
+    async def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        """Every live invoice, credit note or payment, 100 a page, as the audit compares
+        them; credit notes applied by payment are not payments here."""
+        if entity not in _STATES:
+            raise Unsupported(f"the drift audit compares documents and payments, not "
+                              f"{RESOURCES[entity].plural}")
+        resource = RESOURCES[entity]
+        async for row in self._pages(resource, LINES if entity in _DOCUMENTS else {}):
+            if not feed.skipped(entity, row):
+                yield feed.state(entity, row)
+
+    async def register_webhook(self, event: str, uri: str) -> str:
+        """Ask FreshBooks to post `event` (`payment.create`, or `payment` for all three) to
+        `uri`; it sends the callback's verifier there first. Returns the callback id."""
+        result = await self._call("POST", self._callbacks,
+                                  body={"callback": {"event": event, "uri": uri}})
+        callback = result.get("callback")
+        if not isinstance(callback, dict) or "callbackid" not in callback:
+            raise malformed("a callback with its callbackid", result)
+        return str(callback["callbackid"])
+
+    async def confirm_webhook(self, confirm: Mapping[str, str]) -> None:
+        """Send back the verifier of a `callback.verify` (`WebhookReply.confirm`): FreshBooks
+        activates the callback only then, and refuses a verifier it did not issue."""
+        await self._call("PUT", f"{self._callbacks}/{confirm['callback_id']}",
+                         body={"callback": {"verifier": confirm["verifier"]}})
+
     def quota(self) -> Quota | None:
         """FreshBooks sends no rate-limit headers."""
         return None
@@ -494,11 +574,12 @@ class FreshBooksProvider:
 
     # -- plumbing --------------------------------------------------------------------------
 
-    async def _pages(self, resource: Resource) -> AsyncIterator[Json]:
+    async def _pages(self, resource: Resource,
+                     extra: Mapping[str, str] | None = None) -> AsyncIterator[Json]:
         page = 1
         while True:
             result = await self._call("GET", resource.path, params={
-                **ACTIVE, "page": str(page), "per_page": str(PER_PAGE)})
+                **ACTIVE, **(extra or {}), "page": str(page), "per_page": str(PER_PAGE)})
             for row in _rows(result, resource):
                 yield row
             pages = result.get("pages")
