@@ -22,6 +22,7 @@ from engine import (
     ConfigError,
     ConnectionRow,
     ConnectionSettings,
+    Drift,
     EngineSettings,
     Entity,
     JobFilter,
@@ -35,6 +36,7 @@ from engine import (
     Sealer,
     Store,
     SyncEngine,
+    SyncError,
     SyncService,
     WorkerSettings,
     check_value,
@@ -46,6 +48,7 @@ from engine import (
     parse_file,
     parse_kind,
     pull_directory,
+    run_audit,
 )
 
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
@@ -137,6 +140,7 @@ def _engine(store: Store, sealer: Sealer, *, throttle: bool = True,
             setattr(settings, name, float(tunables[name]))
     if config.schedule:
         settings.schedule = config.schedule
+    settings.weekly_audit = config.weekly_audit
     return SyncEngine(store, platforms(), sealer, settings=settings)
 
 
@@ -612,6 +616,71 @@ async def _pull(store: Store, connection_id: int,
         print(f"  decide with `syncdesk pull {connection_id} --link REMOTE_ID=LOCAL_ID` "
               "(the same customer) or `--new REMOTE_ID` (a different one)", file=sys.stderr)
     return report
+
+
+# -- audit --
+
+
+async def audit(args: argparse.Namespace) -> int:
+    """The drift audit of one connection or every live one, opened as `pull` opens them.
+    Exits 1 when any record differs (as `diff` does), 2 when a platform could not be read
+    to the end, 0 when everything agrees."""
+    found: list[dict[str, Any]] = []
+    async with open_store(args) as store:
+        chosen = await resolve_connection(store, args.connection)
+        for row in await live_connections(store):
+            if chosen is not None and row.id != chosen:
+                continue
+            entry: dict[str, Any] = {"id": row.id, "platform": row.platform,
+                                     "tenant": row.tenant_name, "error": None}
+            try:
+                async with _provider_for(store, row.id) as provider:
+                    report = await run_audit(store, row.id, provider,
+                                             platforms()[row.platform].title)
+            except SyncError as error:
+                entry["error"] = error.message
+            else:
+                entry |= {"compared": report.compared, "differing": report.differing,
+                          "unlisted": report.unlisted, "unsupported": report.unsupported,
+                          "differences": [_drift_json(d) for d in report.differences]}
+            found.append(entry)
+        if chosen is not None and not found:
+            await _live(store, chosen)  # says why a disconnected connection is not audited
+    failed = any(entry["error"] for entry in found)
+    drift = any(entry.get("differing") for entry in found)
+    if args.json:
+        print_json({"drift": drift, "connections": found})
+    else:
+        _print_audit(found)
+    return 2 if failed else 1 if drift else 0
+
+
+def _drift_json(drift: Drift) -> dict[str, str]:
+    return {"entity": drift.entity.value, "record_id": drift.record_id, "label": drift.label,
+            "remote_id": drift.remote_id, "field": drift.field.value, "ledger": drift.ledger,
+            "platform": drift.platform}
+
+
+def _print_audit(found: list[dict[str, Any]]) -> None:
+    if not found:
+        print("no connections to audit: `syncdesk status` lists them")
+    for entry in found:
+        name = f"[{entry['id']}] {entry['platform']} — {entry['tenant']}"
+        if entry["error"]:
+            print(f"syncdesk: {name}: the audit did not finish: {entry['error']}",
+                  file=sys.stderr)
+            continue
+        verdict = (f"{entry['differing']} differ" if entry["differing"]
+                   else "all agree with the ledger")
+        unlisted = (f"; {entry['unlisted']} not in the platform's lists but found by id, "
+                    "not compared" if entry["unlisted"] else "")
+        print(f"{name}: {entry['compared']} records compared, {verdict}{unlisted}")
+        for why in entry["unsupported"]:
+            print(f"  not compared: {why}")
+        for d in entry["differences"]:
+            record = f"{d['entity'].replace('_', ' ')} {d['label']} ({d['record_id']})"
+            print(f"  {record:<36} {d['field']:<9} ledger {d['ledger']:<14} "
+                  f"platform {d['platform']}")
 
 
 # -- connecting ---------------------------------------------------------------------------

@@ -66,7 +66,9 @@ class Config:
     platforms: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     schedule: str | None = None
     engine: Mapping[str, float] = field(default_factory=dict)
-    """`[engine]` tunables other than the schedule (see `ENGINE_TUNABLES`)."""
+    """`[engine]` tunables other than the schedule and the audit (see `ENGINE_TUNABLES`)."""
+    weekly_audit: bool = False
+    """`[engine] weekly_audit = true`: the weekly sync also runs the drift audit."""
     mappings: Mapping[str, tuple[ConfigMapping, ...]] = field(default_factory=dict)
     """`[mappings.<connection id or platform>]`: set at `engine run` and `demo` start,
     checked against the platform's lists like any other mapping (`mapping_sections`)."""
@@ -93,15 +95,20 @@ class Config:
                               "[mappings.<connection>]")
         engine = dict(data.get("engine", {}))
         schedule = engine.pop("schedule", None)
+        weekly_audit = engine.pop("weekly_audit", False)
+        if not isinstance(weekly_audit, bool):
+            raise ConfigError(f"{path}: [engine] weekly_audit is true or false, "
+                              f"not {weekly_audit!r}")
         for key, value in engine.items():
             if key not in ENGINE_TUNABLES:
                 raise ConfigError(f"{path}: [engine] {key} is not a setting; known: schedule, "
-                                  f"{', '.join(ENGINE_TUNABLES)}")
+                                  f"weekly_audit, {', '.join(ENGINE_TUNABLES)}")
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"{path}: [engine] {key} must be a positive number "
                                   f"({ENGINE_TUNABLES[key]}), not {value!r}")
         return cls(keymap=keymap, platforms=data.get("platforms", {}), schedule=schedule,
-                   engine=engine, mappings=mapping_sections(path, data.get("mappings", {})))
+                   engine=engine, weekly_audit=weekly_audit,
+                   mappings=mapping_sections(path, data.get("mappings", {})))
 
 
 ConfigMapping = tuple[MappingKind, str | None, str]

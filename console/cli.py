@@ -2,7 +2,7 @@
 
 Every command opens the store named by `--db` (default `$SYNCDESK_DB`, else the per-user data
 directory), does one thing, and exits 0; a refusal or bad input prints one clear line on stderr
-and exits 2 (1 when some records were rejected).
+and exits 2 (1 when some records were rejected, or `audit` found drift).
 """
 
 from __future__ import annotations
@@ -252,6 +252,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--failed", action="store_true",
                    help="deliveries: only those that gave up")
     p.add_argument("--limit", type=int, default=50, help="deliveries: how many, newest first")
+    p.add_argument("--json", action="store_true")
+
+    # -- audit --
+    p = command("audit", "audit", "Compare every synced invoice, credit note and payment "
+                "with its platform (total, balance, status, customer, lines) and list what "
+                "differs; exits 1 when something does, as diff does, 0 when all agree.")
+    p.add_argument("--connection", help="connection id or platform name (default: every one)")
     p.add_argument("--json", action="store_true")
 
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
+from ._audit import run_audit
 from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
@@ -49,6 +50,8 @@ class EngineSettings:
     """On stop, how long the round in progress may take to finish before it is cut short."""
     schedule: str = "0 6 * * 0"
     """Cron expression (UTC) of the weekly full sync: Sunday 06:00 by default."""
+    weekly_audit: bool = False
+    """Run the drift audit (`_audit`) on the weekly schedule, after the link check."""
     timeout: float = 30.0
     """Per-request timeout handed to providers."""
 
@@ -172,12 +175,18 @@ class SyncEngine:
         self._tally()
 
     async def _weekly(self, worker: ConnectionWorker) -> None:
-        """The weekly full sync's platform side: pull the directory, read every link back."""
+        """The weekly full sync's platform side: pull the directory, read every link back,
+        and audit the synced records' platform state where `weekly_audit` says so."""
         try:
             await pull_directory(self.store, worker.connection_id, worker.platform,
                                  worker.provider, self.clock)
             await check_links(self.store, worker.connection_id, worker.provider, worker.title,
                               self.clock)
+            if self.settings.weekly_audit:
+                # After the check: a link it just found broken is no longer synced, so the
+                # audit does not report that object missing a second time.
+                await run_audit(self.store, worker.connection_id, worker.provider,
+                                worker.title, self.clock)
         except SyncError as error:
             await self.state.notify_connection(
                 worker.connection_id, "weekly", f"{worker.title}: weekly check did not finish",

@@ -19,6 +19,7 @@ from typing import Any
 
 import aiosqlite
 
+from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._ledger import Ledger, Lifecycle
 from ._mappings import (
@@ -947,6 +948,17 @@ class SyncService:
         """The webhook delivery log, newest first (`syncdesk webhook deliveries`)."""
         return await Webhooks(self.store, self.clock).deliveries(failed_only=failed_only,
                                                                  limit=limit)
+
+    # -- drift --
+    # What the last drift audit of each connection found (`_audit`; `syncdesk audit` runs it).
+
+    async def drift(self, connection_id: int | None = None) -> list[DriftRow]:
+        """The records whose platform state differs from the ledger, field by field."""
+        return await drift_rows(self.store, connection_id)
+
+    async def audit_runs(self) -> list[AuditRun]:
+        """When each connection was last audited, and what that run found."""
+        return await audit_runs(self.store)
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -7,15 +7,21 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from cryptography.fernet import Fernet
 
+from console._wiring import Config
 from engine import (
     Allocation,
+    ConfigError,
     CreditNote,
     Customer,
     DriftField,
+    EngineSettings,
     Entity,
     EntryStatus,
     Invoice,
@@ -25,10 +31,13 @@ from engine import (
     NewConnection,
     Payment,
     Provider,
+    RemoteCustomer,
+    RemoteItem,
     RemoteRef,
     RemoteState,
     Sealer,
     Store,
+    SyncEngine,
     SyncService,
     TokenSet,
     Unsupported,
@@ -64,6 +73,20 @@ class FakePlatform:
         known = self.states.get(entity, {})
         return RemoteRef(remote_id) if all(part in known for part in remote_id.split(",")) \
             else None
+
+    async def list_remote(self, entity: Entity) -> AsyncIterator[RemoteRef]:
+        """What the weekly link check reads: the customers, and every object listed."""
+        listed = {"cus-1", "cus-2"} if entity is Entity.CUSTOMER else self.states.get(entity, {})
+        for remote_id in listed:
+            yield RemoteRef(remote_id)
+
+    async def list_customers(self) -> AsyncIterator[RemoteCustomer]:
+        for _ in ():
+            yield _
+
+    async def list_items(self) -> AsyncIterator[RemoteItem]:
+        for _ in ():
+            yield _
 
     def plant(self, entity: Entity, remote_id: str, **change: Any) -> None:
         self.states[entity][remote_id] = replace(self.states[entity][remote_id], **change)
@@ -328,3 +351,34 @@ async def test_a_void_payment_pays_nothing_on_the_invoice(
         ("P-1", DriftField.STATUS, "void", "AUTHORISED"),
         ("V-1", DriftField.BALANCE, "43.12", "23.12")}
     assert report.compared == 6
+
+
+@pytest.mark.parametrize("weekly_audit", [True, False])
+async def test_the_weekly_sync_audits_after_the_link_check_when_configured(
+        store: Store, synced: int, platform: FakePlatform, weekly_audit: bool) -> None:
+    platform.plant(Entity.INVOICE, "inv-1", total=Decimal(1))
+    del platform.states[Entity.INVOICE]["inv-2"]  # deleted on the platform
+    engine = SyncEngine(store, {}, Sealer(Fernet.generate_key()), clock=clock,
+                        settings=EngineSettings(weekly_audit=weekly_audit))
+    worker = SimpleNamespace(connection_id=synced, platform="xero", title="Xero",
+                             provider=platform)
+    await engine._weekly(cast(Any, worker))
+    # The check marks the deleted invoice's link broken; the audit, after it, does not
+    # call that invoice missing again.
+    jobs = {r["record_id"]: r["status"] for r in await store.fetch_all(
+        "SELECT record_id, status FROM sync_jobs WHERE entity = 'invoice'")}
+    assert jobs["V-2"] == "broken_link"
+    found = {(r.record_id, r.field) for r in await drift_rows(store)}
+    assert found == ({("V-1", DriftField.TOTAL)} if weekly_audit else set())
+    assert len(await audit_runs(store)) == (1 if weekly_audit else 0)
+
+
+def test_config_turns_the_weekly_audit_on_and_refuses_a_non_boolean(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    assert not Config.load(path).weekly_audit
+    path.write_text("[engine]\nweekly_audit = true\npoll_interval = 0.5\n")
+    config = Config.load(path)
+    assert config.weekly_audit and config.engine == {"poll_interval": 0.5}
+    path.write_text('[engine]\nweekly_audit = "yes"\n')
+    with pytest.raises(ConfigError, match="weekly_audit is true or false"):
+        Config.load(path)
