@@ -26,6 +26,7 @@ from ._audit import run_audit
 from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
+from ._feed import FeedRunner, FeedSettings
 from ._limiter import RateGate
 from ._port import ConnectionSettings, Platform
 from ._scheduler import WeeklySync
@@ -54,6 +55,9 @@ class EngineSettings:
     """Run the drift audit (`_audit`) on the weekly schedule, after the link check."""
     timeout: float = 30.0
     """Per-request timeout handed to providers."""
+    feed: FeedSettings = field(default_factory=FeedSettings)
+    """The change feed each worker reads beside its pushes (`_feed`): while the engine runs,
+    not in an `until_idle` run, which only sends what is due."""
 
 
 @dataclass
@@ -92,10 +96,12 @@ class SyncEngine:
         self._chores: set[asyncio.Task[None]] = set()
         self.deliverer = Deliverer(store, sealer, clock=clock)
         """Webhooks out to the business's app, sent beside the workers while the engine runs."""
+        self._feeding = False
 
     async def run(self, stop: asyncio.Event | None = None, *,
                   until_idle: bool = False) -> EngineReport:
         stop = stop or asyncio.Event()
+        self._feeding = not until_idle
         await self._take_lease()
         webhooks = asyncio.create_task(self.deliverer.run(stop, self.settings.poll_interval),
                                        name="webhooks")
@@ -171,8 +177,28 @@ class SyncEngine:
         return worker
 
     async def _drive(self, worker: ConnectionWorker, stop: asyncio.Event) -> None:
-        await worker.run(stop, self.settings.poll_interval)
+        # The feed lives as long as its worker: a paused, reconnecting or stopped connection
+        # reads nothing either, and a restarted worker brings its feed back with it.
+        ended = asyncio.Event()
+        feed = asyncio.create_task(self._feed(worker).run(ended),
+                                   name=f"feed:{worker.platform}:{worker.connection_id}") \
+            if self._feeding else None
+        try:
+            await worker.run(stop, self.settings.poll_interval)
+        except BaseException:
+            if feed is not None:
+                feed.cancel()
+            raise
+        finally:
+            ended.set()
+            if feed is not None:
+                await asyncio.gather(feed, return_exceptions=True)
         self._tally()
+
+    def _feed(self, worker: ConnectionWorker) -> FeedRunner:
+        return FeedRunner(self.store, worker.connection_id, worker.platform, worker.title,
+                          worker.provider, worker.capabilities.entities, self.settings.feed,
+                          self.clock, poll=self.settings.poll_interval)
 
     async def _weekly(self, worker: ConnectionWorker) -> None:
         """The weekly full sync's platform side: pull the directory, read every link back,

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import aiosqlite
+
 from ._classify import classify
 from ._errors import InputError
 from ._models import (
@@ -207,6 +209,19 @@ class Ledger:
 
         await self.store.run_write(work)
         return result
+
+
+async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], now: str, *,
+                         linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]]
+                         ) -> UpsertResult:
+    """The way back's write (`_inbound`): an all-or-nothing upsert inside a transaction the
+    caller already holds, so a feed page's records, their links and the feed's cursor commit
+    together. Raises `InputError` naming what the ledger refused."""
+    def work(conn: sqlite3.Connection) -> UpsertResult:
+        return _upsert_all(conn, records, now, partial=False, linked=linked, actor=None)
+
+    # The same hand-off as `Store.run_write`, on the transaction's own connection.
+    return await db._execute(work, db._conn)  # type: ignore[no-untyped-call,no-any-return]
 
 
 # -- the write path: plain sqlite3 on the writer's thread (Store.run_write) ---------------

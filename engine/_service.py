@@ -21,6 +21,7 @@ import aiosqlite
 
 from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
+from ._inbound import HistoryEntry, record_history
 from ._ledger import Ledger, Lifecycle
 from ._mappings import (
     Choice,
@@ -959,6 +960,14 @@ class SyncService:
     async def audit_runs(self) -> list[AuditRun]:
         """When each connection was last audited, and what that run found."""
         return await audit_runs(self.store)
+
+    # -- feed --
+    # What the way back kept: a record's contact edits that met other ledger values.
+
+    async def record_history(self, entity: Entity, record_id: str) -> list[HistoryEntry]:
+        """Each platform edit of the record that differed from the ledger, oldest first:
+        which side won (the later change) and both values (`syncdesk history`)."""
+        return await record_history(self.store, entity, record_id)
 
     # -- plumbing -----------------------------------------------------------------------
 

@@ -812,3 +812,35 @@ async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: st
         queued += cursor.rowcount
     return queued
 
+
+
+# -- feed: what the way back changes in sync state (inside the feed page's transaction) ----
+
+async def mark_gone(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+                    record_id: str, title: str, message: str, now: str) -> bool:
+    """A linked record's object was deleted or voided on the platform: its job is a broken
+    link, told once. A job on its way is left to its own answer (the platform says NotFound
+    to it); a link already broken raises nothing again, so a re-read page notifies no one
+    twice. True when the job changed."""
+    cursor = await db.execute(
+        "UPDATE sync_jobs SET status = 'broken_link', error_class = 'not_found', "
+        "error_code = NULL, error_message = ?, http_status = NULL, next_attempt_at = NULL, "
+        "updated_at = ? WHERE connection_id = ? AND entity = ? AND record_id = ? "
+        "AND status NOT IN ('broken_link', 'in_flight')",
+        (message, now, connection_id, entity.value, record_id))
+    if cursor.rowcount != 1:
+        return False
+    await raise_notification(db, connection_id, entity, record_id, kind="broken_link",
+                             title=title, message=message, now=now)
+    return True
+
+
+async def skip_elsewhere(db: aiosqlite.Connection, origin: int, entity: Entity,
+                         record_id: str, why: str, now: str) -> None:
+    """A record that came from one platform is not sent to the others: its jobs there are
+    skipped with why (an operator's retry sends it all the same)."""
+    await db.execute(
+        "UPDATE sync_jobs SET status = 'skipped', error_class = 'unsupported', "
+        "error_code = NULL, error_message = ?, http_status = NULL, next_attempt_at = NULL, "
+        "updated_at = ? WHERE entity = ? AND record_id = ? AND connection_id != ? "
+        "AND status = 'pending'", (why, now, entity.value, record_id, origin))
