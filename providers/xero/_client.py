@@ -55,12 +55,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
 import httpx
 
 from engine import (
+    ChangePage,
     ConnectionMappings,
     ConnectionSettings,
     CreditNote,
@@ -79,6 +81,7 @@ from engine import (
     RemoteItem,
     RemoteOption,
     RemoteRef,
+    RemoteState,
     RemoteTaxCode,
     SyncError,
     TokenSource,
@@ -90,10 +93,12 @@ from engine import (
 )
 from providers._http import ApiClient, now_utc
 
+from . import _feed as feed
 from . import _mapping as wire
 from ._auth import API_PATH, XeroHosts
 from ._errors import element_error, error_from_response
 from ._mapping import RESOURCES, Json, Resource
+from ._mapping import elements as _elements
 
 PAGE_SIZE = 100
 """Xero pages Contacts, Invoices, Payments, CreditNotes and BankTransactions by 100."""
@@ -717,6 +722,16 @@ class XeroProvider:
                     name = f"{category['Name']}{wire.TRACKING_SEPARATOR}{option['Name']}"
                     yield RemoteOption(id=name, name=name)
 
+    # -- the way back (`_feed`) -------------------------------------------------------------
+
+    async def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
+                           limit: int = 1000) -> ChangePage:
+        """One page of Xero's If-Modified-Since feed of `entity` (see `_feed`)."""
+        return await feed.read_changes(self._call, entity, cursor, since, limit)
+
+    def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        return feed.list_states(self._call, self._pages, entity)
+
     def quota(self) -> Quota | None:
         return self._api.last_quota
 
@@ -745,10 +760,11 @@ class XeroProvider:
         return elements[0] if elements else None
 
     async def _call(self, method: str, path: str, *, params: Mapping[str, str] | None = None,
-                    body: Any = None, key: str | None = None) -> Json:
-        headers = {"Idempotency-Key": key} if key else None
+                    body: Any = None, key: str | None = None,
+                    headers: Mapping[str, str] | None = None) -> Json:
+        sent = {**(headers or {}), **({"Idempotency-Key": key} if key else {})}
         response = await self._api.send(method, path, params=params, json_body=body,
-                                        headers=headers)
+                                        headers=sent or None)
         if not response.is_success:
             raise error_from_response(response)
         return _decode(response)
@@ -851,13 +867,6 @@ def _decode(response: httpx.Response) -> Json:
         raise Transient(f"Xero answered with unexpected JSON: {payload!r:.120}",
                         http_status=response.status_code)
     return payload
-
-
-def _elements(payload: Json, collection: str) -> list[Json]:
-    elements = payload.get(collection)
-    if not isinstance(elements, list):
-        raise Transient(f"Xero's answer has no {collection} array: {str(payload)[:120]!r}")
-    return elements
 
 
 def _is_expired_token(response: httpx.Response) -> bool:

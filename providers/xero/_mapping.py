@@ -28,6 +28,7 @@ from engine import (
     Payment,
     PushRequest,
     RemoteRef,
+    Transient,
     Unmapped,
 )
 
@@ -73,6 +74,14 @@ RESOURCES: dict[Entity, Resource] = {
     Entity.PAYMENT: Resource("Payments", "PaymentID", "Reference"),
     Entity.CREDIT_NOTE: Resource("CreditNotes", "CreditNoteID", "CreditNoteNumber"),
 }
+
+
+def elements(payload: Json, collection: str) -> list[Json]:
+    """The `collection` array of an answer; an answer without one is Xero misbehaving."""
+    found = payload.get(collection)
+    if not isinstance(found, list):
+        raise Transient(f"Xero's answer has no {collection} array: {str(payload)[:120]!r}")
+    return found
 
 
 def mark(record_id: str, limit: int | None = None) -> str:

@@ -7,6 +7,7 @@ from providers._platform import ProviderPlatform
 
 from ._auth import XeroOAuth
 from ._client import BATCH_SIZE, BATCHED, XeroProvider
+from ._webhooks import XeroWebhooks
 
 _WRITE = frozenset({Operation.CREATE, Operation.UPDATE})
 _DOCUMENT = frozenset(Operation)
@@ -32,4 +33,5 @@ XeroPlatform = ProviderPlatform[XeroOAuth, XeroProvider]
 """Implements `engine.Platform` for Xero."""
 
 PLATFORM = XeroPlatform(name="xero", title="Xero", capabilities=CAPABILITIES,
-                        make_oauth=XeroOAuth, make_provider=XeroProvider)
+                        make_oauth=XeroOAuth, make_provider=XeroProvider,
+                        make_webhooks=XeroWebhooks)

@@ -26,9 +26,6 @@ correctly and an incorrectly signed `events: []` payload, passed when the endpoi
 from __future__ import annotations
 
 import asyncio
-import base64
-import hashlib
-import hmac
 import json
 import secrets
 import string
@@ -39,16 +36,12 @@ import httpx
 
 from providers._sandbox import Clock
 
+from .._webhooks import signature as sign
 from ._state import Company, Json
 
 API_URL = "https://api.xero.com/api.xro/2.0"
 _COLLECTIONS = {"CONTACT": "Contacts", "INVOICE": "Invoices", "CREDITNOTE": "CreditNotes"}
 FAULTS = ("duplicate", "out_of_order", "bad_signature")
-
-
-def sign(key: str, body: bytes) -> str:
-    """Xero's `x-xero-signature`: base64 of the HMAC-SHA256 of the raw body."""
-    return base64.b64encode(hmac.new(key.encode(), body, hashlib.sha256).digest()).decode()
 
 
 @dataclass
