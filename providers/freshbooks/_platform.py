@@ -7,6 +7,7 @@ from providers._platform import ProviderPlatform
 
 from ._auth import FreshBooksOAuth
 from ._client import FreshBooksProvider
+from ._webhooks import FreshBooksWebhooks
 
 _EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
 _ALL = frozenset(Operation)
@@ -38,4 +39,5 @@ FreshBooksPlatform = ProviderPlatform[FreshBooksOAuth, FreshBooksProvider]
 """Implements `engine.Platform` for FreshBooks."""
 
 PLATFORM = FreshBooksPlatform(name="freshbooks", title="FreshBooks", capabilities=CAPABILITIES,
-                              make_oauth=FreshBooksOAuth, make_provider=FreshBooksProvider)
+                              make_oauth=FreshBooksOAuth, make_provider=FreshBooksProvider,
+                              make_webhooks=FreshBooksWebhooks)

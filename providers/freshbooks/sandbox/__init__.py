@@ -32,8 +32,9 @@ from providers._sandbox import (
 
 from .._platform import CONCURRENCY, PER_MINUTE
 from ._dialect import FreshBooksDialect
-from ._routes import FreshBooksApi
+from ._routes import FreshBooksApi, person_routes
 from ._state import Books
+from ._webhooks import WebhookRoutes, Webhooks
 
 DEMO_ACCOUNT_ID = "zDmNq"
 DEMO_BUSINESS_ID = 4_201_337
@@ -53,7 +54,8 @@ def create_sandbox_app(
     concurrency: int = CONCURRENCY,
     unique_client_names: bool = True,
 ) -> Starlette:
-    """The sandbox app; `app.state.books` is its account, `app.state.sandbox` the kit."""
+    """The sandbox app; `app.state.books` is its account, `app.state.sandbox` the kit,
+    `app.state.webhooks` the callbacks it posts to (`_webhooks`)."""
     clock = clock or Clock()
     books = Books(clock=clock, account_id=account_id, business_id=DEMO_BUSINESS_ID,
                   name="Sandbox Renovations", unique_client_names=unique_client_names)
@@ -67,9 +69,12 @@ def create_sandbox_app(
         limiter=RateLimiter(clock=clock, policy=RateLimitPolicy(
             per_minute=per_minute, concurrency=concurrency, enabled=limits_enabled)),
     )
+    webhooks = WebhookRoutes(Webhooks(books))
     app = build_sandbox_app(FreshBooksDialect(books, clock), context,
-                            FreshBooksApi(books).routes())
+                            [*FreshBooksApi(books).routes(), *webhooks.api()],
+                            extra_routes=[*webhooks.control(), *person_routes(books)])
     app.state.books = books
+    app.state.webhooks = webhooks.webhooks
     return app
 
 

@@ -31,6 +31,9 @@ INVALID_TOKEN = "invalid_token: The request token failed to authenticate or vali
 
 ENTITY_STORES = {"customer": "clients", "item": "items", "invoice": "invoices",
                  "payment": "payments", "credit_note": "credit_notes"}
+NOUNS = {"customer": "client", "item": "item", "invoice": "invoice", "payment": "payment",
+         "credit_note": "credit_note"}
+"""The engine's entity names as FreshBooks names its objects (and its webhook events)."""
 MARK_FIELDS = {"customer": "note", "item": "description", "invoice": "po_number",
                "payment": "note", "credit_note": "po_number"}
 """Where the provider writes its marker (`providers.freshbooks._mapping`)."""
@@ -106,5 +109,5 @@ class FreshBooksDialect:
         elif entity == "credit_note":
             self.books.update_credit_note(found, {"vis_state": 1})
         else:
-            found.update(vis_state=1, updated=self.clock.now())
+            self.books.soft_delete(NOUNS[entity], found)
         return True

@@ -189,6 +189,22 @@ class FreshBooksApi:
         return found
 
 
+def person_routes(books: Books) -> list[Route]:
+    """What a person does in FreshBooks' app that its API cannot (control API, unguarded):
+    `POST /_sandbox/move-payment {"id": payment id, "invoiceid": …}` applies a payment to
+    another invoice of its client (`Books.move_payment`)."""
+
+    @_refusals
+    async def move(request: Request) -> Response:
+        body = await request.json()
+        payment = books.payments.get(int(body.get("id") or 0))
+        if payment is None:
+            raise rules.not_found("payment", body.get("id"))
+        return _ok({"payment": _view(books.move_payment(payment, body.get("invoiceid")))})
+
+    return [Route("/_sandbox/move-payment", move, methods=["POST"])]
+
+
 def counted(books: Books) -> dict[str, int]:
     """Live objects per engine entity; credit applications are not payments of the ledger."""
     def live(store: dict[int, Json]) -> list[Json]:

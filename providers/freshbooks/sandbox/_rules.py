@@ -77,6 +77,7 @@ AMOUNT_POSITIVE = "Amount must be greater than zero."
 EXCEEDS_OUTSTANDING = "Amount exceeds the invoice's outstanding balance."
 EXCEEDS_CREDIT = "Amount exceeds the credit's remaining balance."
 CREDIT_OTHER_CLIENT = "The credit belongs to another client than the invoice."
+OTHER_CLIENT = "The invoice belongs to another client than the payment."
 PAYMENT_FIXED = ("A payment's amount and invoice cannot be changed: delete it and record a "
                  "new one.")
 CREDIT_APPLIED = "A credit note with applied credit cannot be changed."

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import itertools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
@@ -72,6 +72,9 @@ class Books:
     credit_notes: dict[int, Json] = field(default_factory=dict)
     overpayments: dict[int, Json] = field(default_factory=dict)
     taxes: dict[int, Json] = field(default_factory=dict)
+    listeners: list[Callable[[str, int], None]] = field(default_factory=list)
+    """Told `("<noun>.<create|update|delete>", id)` after every write of an object, as
+    FreshBooks names its webhook events (`invoice.create`, `payment.delete`, …)."""
     _ids: dict[str, Iterator[int]] = field(default_factory=dict)
 
     # -- clients ---------------------------------------------------------------------------
@@ -102,7 +105,7 @@ class Books:
                 for other in self.clients.values()):
             raise Refused(400, rules.duplicate_client(organization))
         merged["vis_state"] = _vis(merged, body)
-        return self._commit(self.clients, client, merged, new)
+        return self._commit(self.clients, client, merged, new, "client")
 
     # -- items -----------------------------------------------------------------------------
 
@@ -123,7 +126,7 @@ class Books:
             merged["unit_cost"] = _money(body.get("unit_cost"), "item", "unit_cost",
                                          self.currency, places=4)
         merged["vis_state"] = _vis(merged, body)
-        return self._commit(self.items, item, merged, new)
+        return self._commit(self.items, item, merged, new, "item")
 
     # -- invoices and credit notes ---------------------------------------------------------
 
@@ -169,13 +172,19 @@ class Books:
         merged["vis_state"] = _vis(merged, body)
         merged["amount"] = sum((line["amount"] + line["_tax"] for line in merged["lines"]),
                                Decimal(0))
-        saved = self._commit(self.invoices, invoice, merged, new)
+        saved = self._commit(self.invoices, invoice, merged, new, "invoice")
         self._settle_invoice(saved)
         return saved
 
     def delete_invoice(self, invoice: Json) -> Json:
-        invoice.update(vis_state=1, updated=self.clock.now())
-        return invoice
+        return self.soft_delete("invoice", invoice)
+
+    def soft_delete(self, noun: str, element: Json) -> Json:
+        """`vis_state` 1, as FreshBooks deletes: the object stays, listed among the deleted."""
+        if element["vis_state"] != 1:
+            element.update(vis_state=1, updated=self.clock.now())
+            self._emit(noun, "delete", element)
+        return element
 
     def create_credit_note(self, body: Json) -> Json:
         note = self._stamp("credit_note", {"created_at": self.clock.now(), "notes": "",
@@ -187,8 +196,7 @@ class Books:
         if _vis(note, body) == 1 and note["vis_state"] == 0:
             for payment in self._applications(note):
                 self.delete_payment(payment)
-            note.update(vis_state=1, updated=self.clock.now())
-            return note
+            return self.soft_delete("credit_note", note)
         if note["applied"] > 0 and ("lines" in body or "clientid" in body):
             raise Refused(400, rules.invalid("credit_note", "lines", rules.CREDIT_APPLIED))
         return self._save_credit_note(note, body, new=False)
@@ -212,7 +220,7 @@ class Books:
         merged["vis_state"] = _vis(merged, body)
         merged["amount"] = sum((line["amount"] + line["_tax"] for line in merged["lines"]),
                                Decimal(0))
-        saved = self._commit(self.credit_notes, note, merged, new)
+        saved = self._commit(self.credit_notes, note, merged, new, "credit_note")
         self._settle_credit(saved)
         return saved
 
@@ -316,6 +324,7 @@ class Books:
             payment["overpaymentid"] = overpayment["id"]
         self.payments[payment["id"]] = payment
         self._after_payment(payment)
+        self._emit("payment", "create", payment)
         return payment
 
     def update_payment(self, payment: Json, body: Json) -> Json:
@@ -332,6 +341,29 @@ class Books:
         if body.get("date"):
             payment["date"] = _date(body["date"], "payment", "date")
         payment["updated"] = self.clock.now()
+        self._emit("payment", "update", payment)
+        return payment
+
+    def move_payment(self, payment: Json, invoice_id: Any) -> Json:
+        """Apply a live payment to another invoice of the same client, as a person does when
+        editing it in FreshBooks' app (the API refuses a new `invoiceid`, `PAYMENT_FIXED`).
+        UNCERTAIN: whether FreshBooks keeps the payment's id, as here, is not documented."""
+        if payment["vis_state"] != 0 or payment.get("creditid"):
+            raise Refused(400, rules.invalid("payment", "invoiceid", rules.PAYMENT_FIXED))
+        target = self._live(self.invoices, invoice_id, "invoice", "invoiceid")
+        if target["customerid"] != payment["clientid"]:
+            raise Refused(400, rules.invalid("payment", "invoiceid", rules.OTHER_CLIENT,
+                                             invoice_id))
+        if payment["amount"]["amount"] > target["outstanding"]:
+            raise Refused(400, rules.invalid("payment", "amount", rules.EXCEEDS_OUTSTANDING,
+                                             payment["amount"]["amount"]))
+        source = self.invoices[payment["invoiceid"]]
+        payment.update(invoiceid=target["id"], _applied=payment["amount"]["amount"],
+                       updated=self.clock.now())
+        source["updated"] = self.clock.now()
+        self._settle_invoice(source)
+        self._after_payment(payment)
+        self._emit("payment", "update", payment)
         return payment
 
     def delete_payment(self, payment: Json) -> Json:
@@ -341,6 +373,7 @@ class Books:
             if overpayment is not None:
                 overpayment["vis_state"] = 1
             self._after_payment(payment)
+            self._emit("payment", "delete", payment)
         return payment
 
     def _after_payment(self, payment: Json) -> None:
@@ -368,14 +401,23 @@ class Books:
         return {"id": next(counter), "accounting_systemid": self.account_id,
                 "updated": self.clock.now(), "vis_state": 0, **defaults}
 
-    def _commit(self, store: dict[int, Json], old: Json, merged: Json, new: bool) -> Json:
+    def _commit(self, store: dict[int, Json], old: Json, merged: Json, new: bool,
+                noun: str) -> Json:
         merged["updated"] = self.clock.now()
+        deleted = merged["vis_state"] == 1 and old["vis_state"] != 1
+        action = "create" if new else "delete" if deleted else "update"
         if new:
             store[merged["id"]] = merged
-            return merged
-        old.clear()
-        old.update(merged)
-        return old
+        else:
+            old.clear()
+            old.update(merged)
+        saved = merged if new else old
+        self._emit(noun, action, saved)
+        return saved
+
+    def _emit(self, noun: str, action: str, element: Json) -> None:
+        for listener in self.listeners:
+            listener(f"{noun}.{action}", int(element["id"]))
 
     def _client_of(self, client_id: Any, kind: str, field_name: str) -> Json:
         if client_id in (None, ""):
