@@ -7,6 +7,7 @@ from providers._platform import ProviderPlatform
 
 from ._auth import QuickBooksOAuth
 from ._client import BATCH_MAX, QuickBooksProvider
+from ._webhooks import QuickBooksWebhooks
 
 _EDIT = frozenset({Operation.CREATE, Operation.UPDATE})
 _EDIT_AND_RETIRE = _EDIT | {Operation.VOID, Operation.DELETE}
@@ -36,4 +37,5 @@ QuickBooksPlatform = ProviderPlatform[QuickBooksOAuth, QuickBooksProvider]
 
 PLATFORM = QuickBooksPlatform(name="quickbooks", title="QuickBooks Online",
                               capabilities=CAPABILITIES, make_oauth=QuickBooksOAuth,
-                              make_provider=QuickBooksProvider)
+                              make_provider=QuickBooksProvider,
+                              make_webhooks=QuickBooksWebhooks)

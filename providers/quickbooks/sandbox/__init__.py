@@ -14,6 +14,12 @@ country charges each line's own code, backing tax out of amounts when `GlobalTax
 is TaxInclusive. Classes, locations (Department), payment methods and deposit accounts are
 checked as references (2500 for an id the company does not have).
 
+The way back (#15): `GET …/cdc` is QBO's change data capture (`_cdc`); every change to the
+company can be posted as Intuit's classic webhook notification, signed with `intuit-signature`,
+to a URL set with `POST /_sandbox/webhooks`, with duplicates, out-of-order and bad-signature
+faults (`_emitter`). A person's own changes (a payment across invoices, a payment moved, a
+contact edit, a delete or void) are made through the v3 API itself, as their app would.
+
 Refresh tokens (PLATFORMS.md §1.8): every refresh returns a new one, and the previous one
 keeps working until the new one is first used (`refresh_grace`, default `math.inf`), so a
 client whose refresh answer was lost can retry with the token it still holds. Intuit's FAQ
@@ -29,6 +35,7 @@ import math
 from decimal import Decimal
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 
 from providers._sandbox import (
@@ -44,6 +51,7 @@ from providers._sandbox import (
 )
 
 from ._dialect import QuickBooksDialect
+from ._emitter import FlushAfterEachRequest, WebhookEmitter
 from ._routes import QboApi
 from ._rules import BUILDERS
 from ._state import Company, Preferences
@@ -63,10 +71,13 @@ def create_sandbox_app(
     batch_max: int = 30,
     idempotency_window: float = DEFAULT_KEY_WINDOW,
     country: str = "US",
+    webhook_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Starlette:
-    """The sandbox as a Starlette app; `app.state.company` is its company, for tests.
+    """The sandbox as a Starlette app; `app.state.company` is its company and
+    `app.state.webhooks` its webhook emitter (`_emitter`), for tests.
 
-    `country` other than US makes a company that codes each line with a tax rate (VAT/GST)."""
+    `country` other than US makes a company that codes each line with a tax rate (VAT/GST).
+    `webhook_transport` carries the webhooks it emits (None: the network)."""
     clock = clock or Clock()
     company = Company(realm_id=realm_id, clock=clock,
                       prefs=Preferences(custom_txn_numbers=custom_txn_numbers, country=country))
@@ -87,8 +98,12 @@ def create_sandbox_app(
     batch_limiter = RateLimiter(clock, RateLimitPolicy(per_minute=40, enabled=limits_enabled))
     api = QboApi(company, clock, batch_limiter, replays, replay_errors=replay_errors,
                  batch_max=batch_max)
-    app = build_sandbox_app(QuickBooksDialect(company, clock), context, api.routes())
+    webhooks = WebhookEmitter(company, clock, transport=webhook_transport)
+    app = build_sandbox_app(QuickBooksDialect(company, clock), context, api.routes(),
+                            extra_routes=webhooks.routes())
+    app.add_middleware(FlushAfterEachRequest, emitter=webhooks)
     app.state.company = company
+    app.state.webhooks = webhooks
     return app
 
 
