@@ -2,15 +2,16 @@
 
 Feed. `GET /{Resource}` with the `If-Modified-Since` header (objects whose UpdatedDateUTC is
 after it), `order=UpdatedDateUTC ASC` and `page`/`pageSize`; Items, which Xero never pages,
-in one answer. The cursor is `<since in ms>:<page>`, opaque to the engine:
+in one answer. The cursor is `<since>:<page>:<latest stamp read>` (milliseconds), opaque to
+the engine:
 
 - a full page moves the cursor to just before its last object's stamp, page 1: the next
   read starts from there however the list shifted meanwhile (an object edited between two
   page reads moves to the end, which page numbers alone would miss). Objects sharing that
   stamp come again, which applying twice allows; when the whole page shares one stamp, the
   next page of the same read is asked for instead, so a burst of writes in one millisecond
-  cannot hold the feed in place;
-- a short page is the end (`more` False): the cursor moves to its last stamp.
+  neither holds the feed in place nor is read twice;
+- a short page is the end (`more` False): the cursor moves to the latest stamp the read saw.
 
 What each object becomes (`Change`): an invoice or credit note its `RemoteState` (DELETED and
 VOIDED statuses as those kinds; bills and supplier credits are not the ledger's and are left
@@ -77,7 +78,7 @@ Pages = Callable[[str, Mapping[str, str]], AsyncIterator[Json]]
 async def read_changes(call: Call, entity: Entity, cursor: str | None, since: datetime,
                        limit: int) -> ChangePage:
     resource = RESOURCES[entity]
-    after, page = _cursor(cursor) if cursor else (_millis(since), 1)
+    after, page, high = _cursor(cursor) if cursor else (_millis(since), 1, 0)
     size = max(1, min(limit, PAGE_SIZE))
     params = {"order": "UpdatedDateUTC ASC"}
     paged = entity is not Entity.ITEM
@@ -90,17 +91,18 @@ async def read_changes(call: Call, entity: Entity, cursor: str | None, since: da
     elements = _elements(payload, resource.collection)
     stamps = [_millis(_updated(e)) for e in elements]
     full = paged and len(elements) == size
-    if full and stamps[-1] - 1 > after:
-        following = (stamps[-1] - 1, 1)
+    high = max([high, *stamps])
+    if full and stamps[-1] - 1 > after and stamps[0] != stamps[-1]:
+        following = (stamps[-1] - 1, 1, stamps[-1])
     elif full:
-        following = (after, page + 1)
+        following = (after, page + 1, high)
     else:
-        following = (max([after, *stamps]), 1)
+        following = (max(after, high), 1, 0)
     if entity is Entity.PAYMENT:
         changes = await _payment_changes(call, elements)
     else:
         changes = [change for e in elements if (change := _change(entity, e)) is not None]
-    return ChangePage(changes=changes, cursor=f"{following[0]}:{following[1]}", more=full)
+    return ChangePage(changes=changes, cursor=":".join(map(str, following)), more=full)
 
 
 async def list_states(call: Call, pages: Pages, entity: Entity) -> AsyncIterator[RemoteState]:
@@ -265,10 +267,11 @@ def _is_invoice_payment(element: Json) -> bool:
 # -- wire details ----------------------------------------------------------------------------
 
 
-def _cursor(cursor: str) -> tuple[int, int]:
-    after, _, page = cursor.partition(":")
+def _cursor(cursor: str) -> tuple[int, int, int]:
+    """`<after>:<page>:<latest stamp seen on this read's earlier pages>`, all milliseconds."""
     try:
-        return int(after), max(int(page or 1), 1)
+        after, page, high = (int(part) for part in cursor.split(":"))
+        return after, max(page, 1), high
     except ValueError:
         raise Validation(f"not a Xero feed cursor: {cursor!r}") from None
 

@@ -292,6 +292,8 @@ class XeroApi:
         if not isinstance(body, Mapping) or body.get("Status") != "DELETED":
             outcome = Outcome(dict(body) if isinstance(body, Mapping) else {},
                               ["A payment can only be deleted: send Status DELETED."])
+        elif payment.get("BatchPaymentID") and payment["Status"] != "DELETED":
+            outcome = Outcome(dict(body), [rules.PAYMENT_IN_BATCH])
         else:
             outcome = self.company.delete_payment(payment)
         return self._answer(kind, [outcome], summarize=True)

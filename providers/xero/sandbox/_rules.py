@@ -61,6 +61,8 @@ CREDIT_TYPE_REQUIRED = "Type must be ACCRECCREDIT or ACCPAYCREDIT."
 LINES_REQUIRED = "At least one line item is required to approve this document."
 PAYMENT_NOT_AUTHORISED = "Payments can only be made against approved (AUTHORISED) documents."
 BATCH_PAYMENT_NOT_MODIFIABLE = "A batch payment can only be deleted: send Status DELETED."
+PAYMENT_IN_BATCH = ("This payment is part of a batch payment: remove the batch payment to "
+                    "change it.")
 BATCH_PAYMENT_EMPTY = "A batch payment needs at least one payment."
 PAYMENT_EXCEEDS_DUE = "Payment amount exceeds the amount outstanding on this document."
 AMOUNT_POSITIVE = "Amount must be greater than zero."

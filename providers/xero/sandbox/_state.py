@@ -453,6 +453,8 @@ class Company:
         body = {"Invoice": {"InvoiceID": invoice_id}, "Amount": payment["Amount"],
                 "Date": payment["Date"].isoformat(), "Reference": payment.get("Reference", ""),
                 "Account": {"AccountID": payment["Account"]["AccountID"]}}
+        if payment.get("BatchPaymentID"):
+            return Outcome(body, [rules.PAYMENT_IN_BATCH])
         checked = self._check_payment(body)
         if isinstance(checked, Outcome):
             return checked
