@@ -25,6 +25,8 @@ from engine import (
     Drift,
     EngineSettings,
     Entity,
+    FeedSettings,
+    HookInbox,
     JobFilter,
     Ledger,
     MappingKind,
@@ -38,16 +40,19 @@ from engine import (
     SyncEngine,
     SyncError,
     SyncService,
+    WebhookKeys,
     WorkerSettings,
     check_value,
     connection_settings,
     default_db_path,
+    feed_states,
     generate_demo,
     live_connections,
     open_provider,
     parse_file,
     parse_kind,
     pull_directory,
+    read_feed,
     run_audit,
 )
 
@@ -141,7 +146,15 @@ def _engine(store: Store, sealer: Sealer, *, throttle: bool = True,
     if config.schedule:
         settings.schedule = config.schedule
     settings.weekly_audit = config.weekly_audit
+    settings.feed = _feed_settings(config)
     return SyncEngine(store, platforms(), sealer, settings=settings)
+
+
+def _feed_settings(config: Config) -> FeedSettings:
+    settings = FeedSettings(push_payments_to_other_platforms=config.push_payments)
+    if "feed_interval" in config.engine:
+        settings.interval = float(config.engine["feed_interval"])
+    return settings
 
 
 # -- ledger ------------------------------------------------------------------------------
@@ -322,7 +335,9 @@ async def serve(args: argparse.Namespace) -> int:
     from ._http import build_api
 
     async with open_store(args) as store:
-        config = uvicorn.Config(build_api(store), host=args.host, port=args.port,
+        # Platforms' webhooks are checked with each connection's key and mark feeds due.
+        hooks = HookInbox(store, platforms(), Sealer.load())
+        config = uvicorn.Config(build_api(store, hooks=hooks), host=args.host, port=args.port,
                                 log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         print(f"syncdesk API on http://{args.host}:{args.port}/v1 "
@@ -910,4 +925,92 @@ async def console(args: argparse.Namespace) -> int:
                                    stop=stop)
     async with open_store(args, read_only=args.read_only) as store:
         await _console_app(store, read_only=args.read_only).run_async()
+    return 0
+
+
+# -- feed --
+
+
+async def feed(args: argparse.Namespace) -> int:
+    """`status`: where each feed stands; `read`: one cycle of every entity now, through each
+    connection's provider as `pull` opens it (a budget of its own beside a running engine's,
+    as a pull has)."""
+    async with open_store(args, read_only=args.action == "status", upgrade=True) as store:
+        if args.action == "status":
+            states = await feed_states(store)
+            if args.json:
+                print_json([{"connection": s.connection_id, "platform": s.platform,
+                             "entity": s.entity.value, "read_at": s.read_at, "due": s.due,
+                             "error": s.error} for s in states])
+            for s in [] if args.json else states:
+                when = f"{s.read_at:%Y-%m-%d %H:%M:%S}" if s.read_at else "never"
+                print(f"{s.connection_id:>3} {s.platform:<11} {s.entity.label:<12} read {when}"
+                      f"{'  due' if s.due else ''}{'  ' + s.error if s.error else ''}")
+            return 0
+        chosen = await resolve_connection(store, args.connection)
+        reports: dict[str, Any] = {}
+        for row in await live_connections(store):
+            if chosen is not None and row.id != chosen:
+                continue
+            platform = platforms().get(row.platform)
+            if platform is None:
+                continue
+            async with _provider_for(store, row.id) as provider:
+                report = await read_feed(store, row.id, provider, platform=row.platform,
+                                         title=platform.title,
+                                         entities=platform.capabilities.entities,
+                                         settings=_feed_settings(Config.load()))
+            reports[str(row.id)] = {"platform": row.platform, "pages": report.pages,
+                                    "changes": report.changes, **vars(report.applied),
+                                    "failures": report.failures,
+                                    "unsupported": report.unsupported}
+    if args.json:
+        print_json(reports)
+    for connection, done in [] if args.json else reports.items():
+        counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done.items()
+                           if isinstance(v, int) and v)
+        print(f"{connection} {done['platform']}: {counts or 'nothing new'}")
+        for line in done["failures"] + done["rejected"]:
+            print(f"  {line}", file=sys.stderr)
+    return 2 if any(done["failures"] for done in reports.values()) else 0
+
+
+async def hooks(args: argparse.Namespace) -> int:
+    async with open_store(args) as store:
+        keys = WebhookKeys(store, Sealer.load())
+        if args.action == "set-key":
+            connection = await resolve_connection(store, args.connection)
+            if connection is None or not args.key:
+                raise ConfigError("hooks set-key CONNECTION KEY")
+            hint = await keys.set(connection, args.key, getpass.getuser())
+            print(f"connection {connection}: webhook key {hint} set")
+            return 0
+        listed = await keys.listed()
+    if args.json:
+        print_json([{"connection": k.connection_id, "platform": k.platform,
+                     "tenant": k.tenant_name, "hint": k.hint, "updated_at": k.updated_at}
+                    for k in listed])
+    for k in [] if args.json else listed:
+        print(f"{k.connection_id:>3} {k.platform:<11} {k.tenant_name}  key {k.hint}  "
+              f"set {k.updated_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+async def history(args: argparse.Namespace) -> int:
+    async with open_store(args, read_only=True, upgrade=True) as store:
+        entries = await new_service(store).record_history(Entity(args.entity), args.record)
+    if args.json:
+        print_json([{"at": e.at, "connection": e.connection_id, "platform": e.platform,
+                     "winner": e.winner, "platform_at": e.platform_at,
+                     "ledger_at": e.ledger_at, "changes": e.changes} for e in entries])
+        return 0
+    if not entries:
+        print(f"{args.entity} {args.record}: no platform edit met other ledger values")
+    for e in entries:
+        kept = "the platform's (later)" if e.winner == "platform" else "the ledger's (later)"
+        print(f"{e.at:%Y-%m-%d %H:%M:%S} {e.platform} (connection {e.connection_id}): "
+              f"kept {kept}; platform edit {e.platform_at:%Y-%m-%d %H:%M:%S}, ledger "
+              f"{e.ledger_at:%Y-%m-%d %H:%M:%S}")
+        for name, values in e.changes.items():
+            print(f"  {name}: platform {values['platform']!r}, ledger {values['ledger']!r}")
     return 0

@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.background import BackgroundTask
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -29,6 +30,7 @@ from engine import (
     ApiKeys,
     ConfigError,
     Entity,
+    HookInbox,
     InputError,
     JobFilter,
     JobRow,
@@ -127,15 +129,18 @@ class _Context:
     key_cache_seconds: float
     checked: dict[str, tuple[ApiKey, float]] = field(default_factory=dict)
     """Secret → the key it is and when it was read, for `KEY_CACHE_SECONDS`."""
+    hooks: HookInbox | None = None
+    """The platforms' incoming webhooks (`POST /v1/hooks/{platform}`); None answers 404."""
 
 
 Handler = Callable[[Request, _Context, ApiKey], Awaitable[Response]]
 
 
 def build_api(store: Store, *, max_body: int = MAX_BODY,
-              key_cache_seconds: float = KEY_CACHE_SECONDS) -> Starlette:
+              key_cache_seconds: float = KEY_CACHE_SECONDS,
+              hooks: HookInbox | None = None) -> Starlette:
     context = _Context(store, ApiKeys(store), max_body, _GroupCommit(Ledger(store)),
-                       key_cache_seconds)
+                       key_cache_seconds, hooks=hooks)
 
     def guarded(handler: Handler, *, writes: bool) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
@@ -149,8 +154,15 @@ def build_api(store: Store, *, max_body: int = MAX_BODY,
                 return error.response()
         return endpoint
 
+    async def hook(request: Request) -> Response:
+        try:
+            return await _hook(request, context)
+        except ApiError as error:
+            return error.response()
+
     routes = [
         Route("/v1/openapi.json", _openapi, methods=["GET"]),
+        Route("/v1/hooks/{platform}", hook, methods=["POST"]),
         Route("/v1/batch", guarded(_batch, writes=True), methods=["POST"]),
         Route("/v1/problems", guarded(_list_problems, writes=False), methods=["GET"]),
         Route("/v1/retry", guarded(_retry, writes=True), methods=["POST"]),
@@ -205,7 +217,7 @@ async def _authenticate(request: Request, context: _Context) -> ApiKey:
 # -- reading requests -------------------------------------------------------------------
 
 
-async def _body(request: Request, context: _Context) -> str:
+async def _raw_body(request: Request, context: _Context) -> bytes:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > context.max_body:
         raise _too_large(context.max_body)
@@ -215,8 +227,13 @@ async def _body(request: Request, context: _Context) -> str:
         if size > context.max_body:
             raise _too_large(context.max_body)
         chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _body(request: Request, context: _Context) -> str:
+    raw = await _raw_body(request, context)
     try:
-        return b"".join(chunks).decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiError(422, "Unreadable body", f"the body is not UTF-8 (byte {exc.start})"
                        ) from None
@@ -374,6 +391,25 @@ async def _retry(request: Request, context: _Context, key: ApiKey) -> Response:
 
 def _actor(key: ApiKey) -> str:
     return f"api:{key.name}"
+
+
+# -- feed: the platforms' webhooks in --------------------------------------------------
+
+async def _hook(request: Request, context: _Context) -> Response:
+    """A platform's webhook: no API key, its signature is the authentication (checked by
+    the engine with the connection's webhook key). It only marks feeds due: what changed is
+    read through the feed, never taken from the payload."""
+    platform = request.path_params["platform"]
+    if context.hooks is None:
+        raise ApiError(404, "Not found", "this service takes no platform webhooks")
+    reply = await context.hooks.receive(platform, request.headers,
+                                        await _raw_body(request, context))
+    # A registration handshake is confirmed after the platform has its answer.
+    confirm = reply.confirm
+    hooks = context.hooks
+    background = BackgroundTask(hooks.confirm, platform, confirm) if confirm else None
+    return Response(reply.body, status_code=reply.status, media_type=reply.content_type,
+                    background=background)
 
 
 # -- reads ------------------------------------------------------------------------------

@@ -69,6 +69,9 @@ class Config:
     """`[engine]` tunables other than the schedule and the audit (see `ENGINE_TUNABLES`)."""
     weekly_audit: bool = False
     """`[engine] weekly_audit = true`: the weekly sync also runs the drift audit."""
+    push_payments: bool = False
+    """`[feed] push_payments_to_other_platforms = true`: a payment recorded on one platform
+    is sent to the business's other connections too (docs/WAYBACK.md)."""
     mappings: Mapping[str, tuple[ConfigMapping, ...]] = field(default_factory=dict)
     """`[mappings.<connection id or platform>]`: set at `engine run` and `demo` start,
     checked against the platform's lists like any other mapping (`mapping_sections`)."""
@@ -88,11 +91,12 @@ class Config:
         keymap = data.get("keymap", {})
         if not isinstance(keymap, dict) or not all(isinstance(v, str) for v in keymap.values()):
             raise ConfigError(f"{path}: [keymap] maps binding ids to keys, e.g. retry = \"t\"")
-        unknown = set(data) - {"keymap", "platforms", "engine", "mappings"}
+        unknown = set(data) - {"keymap", "platforms", "engine", "mappings", "feed"}
         if unknown:
             raise ConfigError(f"{path}: unknown section(s) {sorted(unknown)}; "
                               "expected [keymap], [platforms.<name>], [engine], "
-                              "[mappings.<connection>]")
+                              "[mappings.<connection>], [feed]")
+        push_payments = feed_section(path, data.get("feed", {}))
         engine = dict(data.get("engine", {}))
         schedule = engine.pop("schedule", None)
         weekly_audit = engine.pop("weekly_audit", False)
@@ -107,7 +111,7 @@ class Config:
                 raise ConfigError(f"{path}: [engine] {key} must be a positive number "
                                   f"({ENGINE_TUNABLES[key]}), not {value!r}")
         return cls(keymap=keymap, platforms=data.get("platforms", {}), schedule=schedule,
-                   engine=engine, weekly_audit=weekly_audit,
+                   engine=engine, weekly_audit=weekly_audit, push_payments=push_payments,
                    mappings=mapping_sections(path, data.get("mappings", {})))
 
 
@@ -155,8 +159,21 @@ def mapping_sections(path: Path, sections: Any) -> dict[str, tuple[ConfigMapping
     return found
 
 
+def feed_section(path: Path, section: Any) -> bool:
+    """`[feed]`: push_payments_to_other_platforms = true | false (the only key)."""
+    if not isinstance(section, dict) or set(section) - {"push_payments_to_other_platforms"}:
+        raise ConfigError(f"{path}: [feed] takes push_payments_to_other_platforms = true or "
+                          "false")
+    value = section.get("push_payments_to_other_platforms", False)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{path}: [feed] push_payments_to_other_platforms is true or "
+                          f"false, not {value!r}")
+    return value
+
+
 ENGINE_TUNABLES = {
     "poll_interval": "seconds between looks for new work when idle",
+    "feed_interval": "seconds between two reads of each connection's change feed",
     "stop_grace": "seconds a stop lets the round in progress finish",
     "max_attempts": "counted attempts before a record fails",
     "backoff_base": "seconds of the first retry's back-off ceiling",

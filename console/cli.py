@@ -261,6 +261,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--connection", help="connection id or platform name (default: every one)")
     p.add_argument("--json", action="store_true")
 
+    # -- feed --
+    p = command("feed", "feed", "The change feed of each connection (what was changed on the "
+                "platforms): where it stands, or read it now (docs/WAYBACK.md).")
+    p.add_argument("action", choices=["status", "read"])
+    p.add_argument("--connection", help="read: connection id or platform name (default: every "
+                   "live one)")
+    p.add_argument("--json", action="store_true")
+
+    p = command("hooks", "hooks", "The keys incoming platform webhooks are verified with "
+                "(QuickBooks verifier token, Xero webhook key, FreshBooks verifier), one per "
+                "connection, sealed as tokens are; they reach `syncdesk serve` at "
+                "/v1/hooks/<platform>.")
+    p.add_argument("action", choices=["set-key", "list"])
+    p.add_argument("connection", nargs="?", help="set-key: connection id or platform name")
+    p.add_argument("key", nargs="?", help="set-key: the key the platform showed")
+    p.add_argument("--json", action="store_true")
+
+    p = command("history", "history", "A record's edits on the platforms that met other "
+                "ledger values: which won (the later change) and both values.")
+    p.add_argument("entity", choices=["customer"])
+    p.add_argument("record", help="the record's id in the business's own app")
+    p.add_argument("--json", action="store_true")
+
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
     p.add_argument("action", choices=["serve"])
     p.add_argument("--platform", required=True, choices=PLATFORM_NAMES)

@@ -153,11 +153,7 @@ async def _read_entity(store: Store, inbound: Inbound, provider: Provider, entit
         page = await provider.read_changes(entity, cursor, since, limit=settings.page_size)
         async with store.write() as db:
             report.applied.add(await apply_changes(db, inbound, page.changes, clock()))
-            await db.execute(
-                "INSERT INTO feed_cursors (connection_id, entity, cursor, read_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, entity) DO UPDATE SET "
-                "cursor = excluded.cursor, read_at = excluded.read_at",
-                (inbound.connection_id, entity.value, page.cursor, to_iso(clock())))
+            await _save_cursor(db, inbound.connection_id, entity, page.cursor, clock())
         report.pages += 1
         report.changes += len(page.changes)
         cursor, more = page.cursor, page.more
@@ -165,6 +161,15 @@ async def _read_entity(store: Store, inbound: Inbound, provider: Provider, entit
             break
     await _finish(store, inbound.connection_id, entity, clock(), started, None,
                   again=more)
+
+
+async def _save_cursor(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+                       cursor: str, now: datetime) -> None:
+    await db.execute(
+        "INSERT INTO feed_cursors (connection_id, entity, cursor, read_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (connection_id, entity) DO UPDATE SET "
+        "cursor = excluded.cursor, read_at = excluded.read_at",
+        (connection_id, entity.value, cursor, to_iso(now)))
 
 
 async def _finish(store: Store, connection_id: int, entity: Entity, now: datetime,
