@@ -15,6 +15,11 @@ has payments recorded in Wave; an invoice already gone counts as done, so a retr
 lost answer does not end as a broken link. Every invoice Wave answers a create or patch with
 is compared with the ledger's total: a difference is `TotalMismatch`, the invoice linked.
 
+The way back (`_feed`): `read_changes` polls customers, products and invoices with
+`modifiedAtAfter` through the budget, resuming by keyset; payments and credit notes have no
+feed on Wave (Unsupported, saying why), and deletions never show in one. `list_states`
+reads invoices' states in list pages. Wave sends no webhooks.
+
 A sent invoice is two requests, and the second can fail after the first landed (most often a
 429: Wave allows about 60 requests a minute). Then the invoice exists, holding our number and
 our mark, so the push ends `Transient` ("unknown until reconciled"), never with the second
@@ -28,10 +33,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import suppress
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from engine import (
+    Change,
+    ChangePage,
     ConnectionSettings,
     Customer,
     Entity,
@@ -48,6 +56,7 @@ from engine import (
     RemoteItem,
     RemoteOption,
     RemoteRef,
+    RemoteState,
     RemoteTaxCode,
     SyncError,
     TokenSource,
@@ -60,6 +69,7 @@ from providers._http import ApiClient
 from providers._refunds import refuse_refunds
 
 from . import _documents as gql
+from . import _feed as feed
 from . import _mapping as wire
 from ._auth import API_PATH, WaveHosts
 from ._errors import Json, data_of, is_unauthenticated, mutation_result, reading
@@ -313,6 +323,53 @@ class WaveProvider:
         """None: Wave has no locations (a line carrying one is refused)."""
         for option in _NO_OPTIONS:
             yield option
+
+    # -- the way back --------------------------------------------------------------------------
+
+    async def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
+                           limit: int = 1000) -> ChangePage:
+        """Up to `limit` customers, products or invoices modified after the cursor (or
+        `since`), `PAGE_SIZE` a page in `modifiedAt` order (`_feed`)."""
+        if entity in feed.UNFED:
+            raise Unsupported(feed.UNFED[entity])
+        field = feed.FEEDS[entity]
+        document = {Entity.CUSTOMER: gql.CUSTOMERS_CHANGED, Entity.ITEM: gql.PRODUCTS_CHANGED,
+                    Entity.INVOICE: gql.INVOICES_CHANGED}[entity]
+        position = feed.Position.start(cursor, since)
+        changes: list[Change] = []
+        room, extra = max(limit, 1), 0
+        while room > 0:
+            page = position.page(PAGE_SIZE) + extra
+            data = await self._query(document, {"page": page, "pageSize": PAGE_SIZE,
+                                                "modifiedAtAfter": position.bound})
+            took = False
+            with reading(field):
+                listing = data["business"][field]
+                pages = int(listing["pageInfo"]["totalPages"])
+                for edge in listing["edges"]:
+                    node = dict(edge["node"])
+                    if room == 0:
+                        break
+                    if position.passed(node):
+                        continue
+                    position.take(node)
+                    took, room = True, room - 1
+                    changes.append(feed.change(entity, node))
+            if room == 0 or page >= pages:
+                break
+            # A page of objects all taken before: ties at the boundary ran past a page.
+            extra = 0 if took else extra + 1
+        return ChangePage(changes=changes, cursor=position.text(), more=room == 0)
+
+    async def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        """Every invoice's state, `PAGE_SIZE` a page: Wave has no other documents, and no
+        payments the public API can read."""
+        if entity is not Entity.INVOICE:
+            raise Unsupported(feed.UNFED.get(entity) or "the drift audit compares documents "
+                              f"and payments, not {entity.label}s")
+        async for node in self._pages("invoices", gql.INVOICE_STATES):
+            with reading("invoices"):
+                yield feed.state(node)
 
     def quota(self) -> Quota | None:
         return None  # Wave sends no rate-limit headers

@@ -15,6 +15,11 @@ PRODUCT = "id name description unitPrice isArchived incomeAccount { id }"
 INVOICE = "id invoiceNumber status lastSentAt footer total { value } amountPaid { value }"
 ACCOUNT = "id name isArchived type { value } subtype { value }"
 SALES_TAX = "id name abbreviation rate isArchived"
+CUSTOMER_CHANGED = ("id name email phone modifiedAt address { addressLine1 addressLine2 city "
+                    "postalCode province { code } country { code } }")
+PRODUCT_CHANGED = "id isArchived modifiedAt"
+INVOICE_STATE = ("id invoiceNumber status modifiedAt total { value } amountDue { value } "
+                 "customer { id } items { quantity }")
 
 _INPUT_ERRORS = "didSucceed inputErrors { code message path }"
 _PAGE = "pageInfo { currentPage totalPages totalCount }"
@@ -81,5 +86,10 @@ CUSTOMERS = page("customers", CUSTOMER, sort="CREATED_AT_DESC", filters={"email"
 PRODUCTS = page("products", PRODUCT, sort="CREATED_AT_DESC")
 INVOICES_NUMBERED = page("invoices", INVOICE, sort="CREATED_AT_DESC",
                          filters={"invoiceNumber": "String"})
+CHANGED = {"modifiedAtAfter": "DateTime"}
+CUSTOMERS_CHANGED = page("customers", CUSTOMER_CHANGED, sort="MODIFIED_AT_ASC", filters=CHANGED)
+PRODUCTS_CHANGED = page("products", PRODUCT_CHANGED, sort="MODIFIED_AT_ASC", filters=CHANGED)
+INVOICES_CHANGED = page("invoices", INVOICE_STATE, sort="MODIFIED_AT_ASC", filters=CHANGED)
+INVOICE_STATES = page("invoices", INVOICE_STATE, sort="CREATED_AT_DESC")
 ACCOUNTS = page("accounts", ACCOUNT)
 SALES_TAXES = page("salesTaxes", SALES_TAX)

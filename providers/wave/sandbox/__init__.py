@@ -25,6 +25,11 @@ Choices where Wave's behaviour is not documented (PLATFORMS.md §3, UNCERTAIN):
   so `Books.record_payment` stands in for a person recording one in Wave's app.
 - Taxes are computed from the sales tax's rate (line subtotal × rate, to the cent, half up)
   unless an input names the amount; the invoice's `taxTotal` and `total` follow.
+- The way back: `customers`, `products` and `invoices` take `modifiedAtAfter` /
+  `modifiedAtBefore` (strict bounds, as their names say) and `MODIFIED_AT_*` sorts; every
+  write keeps `modifiedAt`. A deleted customer or invoice is gone from every list, as on
+  Wave, so no poll ever reports it. A person recording (or removing) a payment in Wave's app
+  is `POST /_sandbox/record-payment` (`_routes.person_routes`). Wave sends no webhooks.
 - Unknown fields are refused, never dropped: every request is validated against the schema,
   so `{"input": {"colour": …}}` answers GRAPHQL_VALIDATION_FAILED (PLATFORMS.md §3.4, §6.19).
 
@@ -52,7 +57,7 @@ from providers._sandbox import (
 
 from ._dialect import WaveDialect
 from ._resolvers import WaveRoot
-from ._routes import GraphQLEndpoint
+from ._routes import GraphQLEndpoint, person_routes
 from ._schema import build
 from ._state import Books, Json
 
@@ -97,7 +102,8 @@ def create_sandbox_app(
                                                               enabled=limits_enabled))
     context = SandboxContext(clock=clock, authority=authority, limiter=limiter)
     endpoint = GraphQLEndpoint(schema=build(), root=WaveRoot(books, authority))
-    app = build_sandbox_app(WaveDialect(books), context, endpoint.routes())
+    app = build_sandbox_app(WaveDialect(books), context, endpoint.routes(),
+                            extra_routes=person_routes(books))
     app.state.books = books
     return app
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from graphql import (
@@ -29,7 +30,7 @@ from starlette.routing import Route
 
 from .._auth import API_PATH
 from ._resolvers import RequestContext, WaveRoot
-from ._state import Missing
+from ._state import Books, Missing
 
 VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
 
@@ -69,6 +70,32 @@ class GraphQLEndpoint:
                               context_value=context, variable_values=variables,
                               operation_name=operation)
         return _envelope(result)
+
+
+def person_routes(books: Books) -> list[Route]:
+    """What a person does in Wave's app that the public API cannot (control API, unguarded):
+    `POST /_sandbox/record-payment {"invoiceId": …, "amount": "40.00"}` records a payment on
+    an invoice (`Books.record_payment`); a negative amount removes that much of what was
+    recorded, so a payment moved to another invoice is one of each."""
+
+    async def record(request: Request) -> Response:
+        body = await request.json()
+        try:
+            amount = Decimal(str(body["amount"]))
+            invoice = books.get("invoices", "Invoice", str(body["invoiceId"]))
+        except (KeyError, InvalidOperation):
+            return JSONResponse({"error": "give invoiceId and a decimal amount"},
+                                status_code=400)
+        except Missing as missing:
+            return JSONResponse({"error": str(missing)}, status_code=404)
+        if not amount.is_finite() or invoice["amountPaid"]["_amount"] + amount < 0:
+            return JSONResponse({"error": f"cannot take {-amount} off what is recorded"},
+                                status_code=400)
+        paid = books.record_payment(invoice["id"], amount)
+        return JSONResponse({"invoiceId": paid["id"], "status": paid["status"],
+                             "amountDue": paid["amountDue"]["value"]})
+
+    return [Route("/_sandbox/record-payment", record, methods=["POST"])]
 
 
 def _envelope(result: ExecutionResult) -> dict[str, Any]:

@@ -207,7 +207,10 @@ class Books:
         code = invoice["currency"]["code"]
         invoice["amountPaid"] = money(invoice["amountPaid"]["_amount"] + amount, code)
         _total(invoice)
-        invoice["status"] = "PAID" if invoice["amountDue"]["_amount"] <= 0 else "PARTIAL"
+        if invoice["amountPaid"]["_amount"] <= 0:  # all of it removed again
+            invoice["status"] = "SENT" if invoice["lastSentAt"] else "SAVED"
+        else:
+            invoice["status"] = "PAID" if invoice["amountDue"]["_amount"] <= 0 else "PARTIAL"
         invoice["modifiedAt"] = self.clock.now()
         return invoice
 
