@@ -232,6 +232,7 @@ async def test_payments_a_person_records_moves_and_deletes_come_back(
     assert deleted.status_code == 200
     later = await provider.read_changes(Entity.PAYMENT, page.cursor, SINCE)
     kinds = {c.remote_id: c for c in later.changes}
+    assert sorted(kinds) == sorted(str(p["id"]) for p in made)  # nothing older comes again
     assert kinds[str(made[1]["id"])].kind is ChangeKind.UPSERTED
     assert kinds[str(made[1]["id"])].payment is not None
     assert kinds[str(made[1]["id"])].payment.allocations == (
