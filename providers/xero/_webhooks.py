@@ -9,9 +9,9 @@ validation payload (`events: []`) included.
 
 Events name what changed: CONTACT → the customer, INVOICE → the invoice, CREDITNOTE → the
 credit note; others (SUBSCRIPTION) name nothing of the ledger's. Xero has no PAYMENT category:
-a payment made, deleted or moved on Xero changes the invoice it pays, so an INVOICE event
-also names that invoice's payments, as a payment event naming the invoice (the feed reads
-payments from its cursor, the id only says which invoice moved). A replayed or duplicated
+a payment made, deleted or moved on Xero changes the invoice it pays, so it arrives as that
+invoice's INVOICE UPDATE, and the engine reads payments on every invoice event
+(`engine._feed.HookInbox`). A replayed or duplicated
 delivery verifies again and names the same objects: a feed read is safe to repeat, and the
 payload's own data is never used.
 """
@@ -27,8 +27,8 @@ from collections.abc import Mapping
 from engine import Entity, PlatformEvent, WebhookReply
 
 SIGNATURE_HEADER = "x-xero-signature"
-_ENTITIES = {"CONTACT": (Entity.CUSTOMER,), "INVOICE": (Entity.INVOICE, Entity.PAYMENT),
-             "CREDITNOTE": (Entity.CREDIT_NOTE,)}
+_ENTITIES = {"CONTACT": Entity.CUSTOMER, "INVOICE": Entity.INVOICE,
+             "CREDITNOTE": Entity.CREDIT_NOTE}
 
 
 def signature(key: str, body: bytes) -> str:
@@ -48,10 +48,10 @@ class XeroWebhooks:
             raw = envelope["events"]
             if not isinstance(raw, list):
                 raise TypeError("events is not a list")
-            events = [PlatformEvent(tenant_id=str(event["tenantId"]), entity=entity,
+            events = [PlatformEvent(tenant_id=str(event["tenantId"]),
+                                    entity=_ENTITIES[str(event["eventCategory"])],
                                     remote_id=str(event["resourceId"]))
-                      for event in raw
-                      for entity in _ENTITIES.get(str(event.get("eventCategory")), ())]
+                      for event in raw if event.get("eventCategory") in _ENTITIES]
         except (ValueError, TypeError, KeyError):
             # Signed by Xero but not its envelope: answered (Xero would retry a refusal for a
             # day), and nothing is named.

@@ -51,9 +51,7 @@ def test_a_good_signature_names_the_objects_and_nothing_more() -> None:
     assert (reply.status, reply.body, reply.verified) == (200, b"", True)
     assert list(reply.events) == [
         PlatformEvent(DEMO_TENANT_ID, Entity.CUSTOMER, "c-1"),
-        # No PAYMENT category on Xero: a payment reaches us as its invoice's update.
         PlatformEvent(DEMO_TENANT_ID, Entity.INVOICE, "i-1"),
-        PlatformEvent(DEMO_TENANT_ID, Entity.PAYMENT, "i-1"),
         PlatformEvent(DEMO_TENANT_ID, Entity.CREDIT_NOTE, "n-1")]
 
 
@@ -172,10 +170,8 @@ async def test_every_change_is_sent_signed_in_xeros_envelope(
     assert hooks.events() == [
         PlatformEvent(DEMO_TENANT_ID, Entity.CUSTOMER, contact),
         PlatformEvent(DEMO_TENANT_ID, Entity.INVOICE, invoice),
-        PlatformEvent(DEMO_TENANT_ID, Entity.PAYMENT, invoice),
         # The payment: its invoice's UPDATE, the only way Xero tells of one.
         PlatformEvent(DEMO_TENANT_ID, Entity.INVOICE, invoice),
-        PlatformEvent(DEMO_TENANT_ID, Entity.PAYMENT, invoice),
         PlatformEvent(DEMO_TENANT_ID, Entity.CREDIT_NOTE, credit)]
     [(_, _, credited)] = [call for call in hooks.calls if call[2]["firstEventSequence"] == 4]
     assert credited["events"][0]["data"] == {"Type": "ACCRECCREDIT", "Status": "AUTHORISED"}
