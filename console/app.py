@@ -43,6 +43,7 @@ from .format import count, describe, span
 from .keymap import KEYS, WRITES, bind
 from .screens.connections import ConnectionsScreen
 from .screens.dashboard import DashboardScreen
+from .screens.drift import DriftScreen
 from .screens.modals import ConfirmScreen, HelpLine, HelpScreen
 from .screens.notifications import NotificationsScreen
 from .screens.problems import ProblemsScreen
@@ -71,6 +72,7 @@ class SyncdeskApp(App[None]):
         bind("live", "toggle_live"),
         bind("connections"),
         bind("problems"),
+        bind("drift"),
         bind("overview"),
         *(bind(f"platform_{n}", f"platform({n})") for n in range(1, 5)),
     ]
@@ -268,6 +270,10 @@ class SyncdeskApp(App[None]):
     def action_problems(self) -> None:
         if not isinstance(self.screen, ProblemsScreen):
             self.push_screen(ProblemsScreen())
+
+    def action_drift(self) -> None:
+        if not isinstance(self.screen, DriftScreen):
+            self.push_screen(DriftScreen())
 
     def action_connections(self) -> None:
         if not isinstance(self.screen, ConnectionsScreen):

@@ -51,6 +51,8 @@ class OperatorCommands(Provider):
                       app.action_notifications, writes=False)
         yield Command("Webhook deliveries", "What the business's app was told, and whether "
                       "it took it", partial(app.push_screen, WebhooksScreen()), writes=False)
+        yield Command("Drift", "What the last audit found differing between the ledger and "
+                      "the platforms", app.action_drift, writes=False)
         current = getattr(self.screen, "current_job", None)
         job = current() if callable(current) else None
         if job is not None:

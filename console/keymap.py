@@ -42,6 +42,8 @@ KEYS: dict[str, Key] = {
                        navigation=True),
     "problems": Key("exclamation_mark", "Problems", "Everything that needs a person, grouped "
                     "by platform, class, code and message", navigation=True),
+    "drift": Key("d", "Drift", "What the last audit found differing between the ledger and "
+                 "the platforms, both values side by side", show=False, navigation=True),
     "overview": Key("0", "Overview", "Back to the overview", show=False, navigation=True),
     "platform_1": Key("1", "Platform 1", "The first connection on the overview", show=False,
                       navigation=True),

@@ -457,7 +457,8 @@ async def test_read_only_hides_and_refuses_every_write(service: SyncService) -> 
         provider = OperatorCommands(app.screen)
         await provider.startup()
         names = [command.name for command in provider._allowed()]
-        assert names == ["Connections", "Problems", "Notifications", "Webhook deliveries"]
+        assert names == ["Connections", "Problems", "Notifications", "Webhook deliveries",
+                         "Drift"]
 
 
 async def test_palette_offers_operator_commands(app: SyncdeskApp, service: SyncService) -> None:

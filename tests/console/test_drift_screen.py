@@ -1,0 +1,100 @@
+"""The drift view through the app as a person drives it: `d` and the palette open it, both
+values of each difference shown as text (never markup), `enter` opens the record."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any, cast
+
+from textual.pilot import Pilot
+
+from console.app import SyncdeskApp
+from console.commands import OperatorCommands
+from console.screens.detail import DetailScreen
+from console.screens.drift import DriftScreen
+from console.widgets.table import Table
+from engine import Entity, Provider, RemoteRef, RemoteState, Store, SyncService, run_audit
+from engine._sync_state import link_synced
+from engine._time import to_iso
+from tests.console.conftest import BRACKETS, NOW, clock
+
+MARKUP_ID = "[bold]C-9[/bold]"
+
+
+class Platform:
+    """The platform's side of invoice V-5: another total, and a customer id in brackets."""
+
+    async def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
+        if entity is Entity.INVOICE:
+            yield RemoteState("Q-V5", Decimal("60.00"), None, BRACKETS,
+                              MARKUP_ID, 1)
+
+    async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
+        return None
+
+
+async def audited(store: Store) -> None:
+    qbo = int(await store.fetch_value("SELECT id FROM connections WHERE platform = "
+                                      "'quickbooks'"))
+    await store.run_write(lambda db: link_synced(db, qbo, Entity.INVOICE, "V-5",
+                                                 RemoteRef("Q-V5"), to_iso(NOW)))
+    await run_audit(store, qbo, cast(Provider, Platform()), "QuickBooks Online", clock)
+
+
+async def settle(pilot: Pilot[Any]) -> None:
+    for _ in range(3):
+        await pilot.pause()
+        await pilot.app.workers.wait_for_complete()
+    await pilot.pause()
+
+
+def cells(screen: DriftScreen) -> list[list[str]]:
+    table = screen.query_one(Table)
+    return [[table.get_cell(key, column).plain
+             for column in ("connection", "record", "field", "ledger", "platform", "found")]
+            for key in (str(k.value) for k in table.rows)]
+
+
+async def test_d_opens_the_differences_with_both_values_as_text(
+        store: Store, app: SyncdeskApp) -> None:
+    await audited(store)
+    linked = await store.fetch_value("SELECT remote_id FROM sync_links WHERE entity = "
+                                     "'customer' AND record_id = 'C-3'")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen)
+        assert cells(screen) == [
+            ["quickbooks", "invoice INV-1005", "customer", f"C-3 ({linked})", MARKUP_ID,
+             "0s ago"],
+            ["quickbooks", "invoice INV-1005", "total", "62.50", "60.00", "0s ago"]]
+        assert screen.summary(NOW).plain == (
+            "quickbooks · Acme Builders: audited 0s ago, 1 record compared, 1 differ")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DetailScreen)
+        await pilot.press("escape", "d")  # back, and `d` again is the same one view
+        await settle(pilot)
+        assert isinstance(app.screen, DriftScreen)
+        await pilot.press("d")
+        await settle(pilot)
+        assert len([s for s in app.screen_stack if isinstance(s, DriftScreen)]) == 1
+
+
+async def test_the_palette_and_a_read_only_console_open_it_before_any_audit(
+        service: SyncService) -> None:
+    app = SyncdeskApp(service, read_only=True, poll_interval=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        provider = OperatorCommands(app.screen)
+        await provider.startup()
+        [command] = [c for c in provider._allowed() if c.name == "Drift"]
+        command.run()
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen)
+        assert cells(screen) == []
+        assert screen.summary(NOW).plain.startswith("No audit has run yet")
