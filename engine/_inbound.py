@@ -227,8 +227,19 @@ async def _contact(db: aiosqlite.Connection, inbound: Inbound, change: Change, n
     customer = Customer.model_validate_json(row["doc"])
     local = customer.model_dump(by_alias=True, mode="json")
     said = _said(change.contact, customer.billing_address)
+    seen = await _value(db, "SELECT said FROM contacts_seen WHERE connection_id = ? AND "
+                        "remote_id = ?", (inbound.connection_id, change.remote_id))
+    before = json.loads(seen) if seen else None
+    compared = {name: _compared(name, value) for name, value in said.items()}
+    await db.execute(
+        "INSERT INTO contacts_seen (connection_id, remote_id, said) VALUES (?, ?, ?) "
+        "ON CONFLICT (connection_id, remote_id) DO UPDATE SET said = excluded.said",
+        (inbound.connection_id, change.remote_id, json.dumps(compared)))
+    # An edit is what differs from the ledger AND (once the feed has read the contact)
+    # from what the platform held before: its echo of syncdesk's own push is no edit.
     changed = {name: value for name, value in said.items()
-               if _same(name, value) != _same(name, local.get(name))}
+               if compared[name] != _compared(name, local.get(name))
+               and (before is None or before.get(name) != compared[name])}
     if not changed:
         return
     ledger_at = from_iso(row["updated_at"])
@@ -274,14 +285,16 @@ def _said(contact: RemoteContact, address: Address | None) -> dict[str, Any]:
 _SPACES = re.compile(r"\s+")
 
 
-def _same(name: str, value: Any) -> Any:
-    """A field's value as the comparison sees it: what platforms reformat is set aside."""
+def _compared(name: str, value: Any) -> Any:
+    """A field's value as the comparison sees it (and `contacts_seen` keeps it): what
+    platforms reformat is set aside — case, spacing, a phone's punctuation."""
     if value is None:
         return None
     if name == "phone":
-        return "".join(ch for ch in str(value) if ch.isdigit())
+        # The last ten digits: a country prefix one platform adds is no edit.
+        return "".join(ch for ch in str(value) if ch.isdigit())[-10:]
     if isinstance(value, dict):
-        return tuple(sorted((k, _same(k, v)) for k, v in value.items() if v))
+        return sorted([k, _compared(k, v)] for k, v in value.items() if v)
     return _SPACES.sub(" ", str(value)).strip().casefold()
 
 

@@ -565,6 +565,9 @@ CREATE INDEX webhook_deliveries_due ON webhook_deliveries (next_attempt_at)
 # object and connection. `record_history`: a contact edit's losing values under the conflict
 # rule (the later change wins), with the winner's. `webhook_keys`: each connection's key for
 # the platform's incoming webhooks, sealed as tokens are (verifying needs the key itself).
+# `contacts_seen`: each linked contact as the feed last read it (compared values), so only
+# what changed on the platform since counts as an edit, never the platform's own way of
+# writing what syncdesk sent (two platforms reformatting a phone would trade it for ever).
 _V10 = """
 CREATE TABLE feed_cursors (
     connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
@@ -605,6 +608,13 @@ CREATE TABLE webhook_keys (
     hint           TEXT NOT NULL,
     updated_at     TEXT NOT NULL
 );
+
+CREATE TABLE contacts_seen (
+    connection_id  INTEGER NOT NULL REFERENCES connections (id) ON DELETE CASCADE,
+    remote_id      TEXT NOT NULL,
+    said           TEXT NOT NULL,
+    PRIMARY KEY (connection_id, remote_id)
+) WITHOUT ROWID;
 """
 
 # The drift audit (helper "audit"): what the last audit of each connection found differing

@@ -237,3 +237,23 @@ async def test_a_payment_the_ledger_refuses_is_told_and_the_feed_goes_on(
     history = json.dumps([dict(r) for r in await store.fetch_all("SELECT * FROM payments")])
     assert "P-big" not in history
     assert isinstance(a, FakeProvider)
+
+
+async def test_two_platforms_writing_a_value_their_own_way_do_not_trade_it_for_ever(
+        store: Store, sealer: Sealer) -> None:
+    platform, ids = await synced(store, sealer, "A", "B")
+    a, b = platform.providers["A"], platform.providers["B"]
+    address = {"display_name": "Maria Lopez", "address_lines": ("1 Main St",)}
+    later = T0.replace(year=2030)
+    a.contact("R-C-1", later, country="US", **address)  # a person's edit on A
+    await feed(store, platform, ids["A"])
+    b.contact("R-C-1", later + timedelta(minutes=1), country="United States", **address)
+    await feed(store, platform, ids["B"], "B")  # B's echo of our push, in B's words
+    a.contact("R-C-1", later + timedelta(minutes=2), country="US", **address)
+    await feed(store, platform, ids["A"])  # A's echo of that, back in A's words
+
+    customer = await Ledger(store).get(Entity.CUSTOMER, "C-1")
+    assert customer.billing_address.country == "United States"  # type: ignore[union-attr]
+    history = await SyncService(store, "ana").record_history(Entity.CUSTOMER, "C-1")
+    assert [h.platform for h in history] == ["fake", "fake"]
+    assert [h.connection_id for h in history] == [ids["A"], ids["B"]]
