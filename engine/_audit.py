@@ -153,7 +153,8 @@ class _Ledger:
     remote_id: str
     currency: str
     void: bool
-    draft: bool
+    sent: bool
+    """An invoice the ledger says was sent: a platform draft of it differs."""
     status: str
     total_minor: int
     balance_minor: int
@@ -222,7 +223,7 @@ async def _ledger_side(store: Store, connection_id: int, entity: Entity,
             total = to_minor(record.total, record.currency)
             found[record_id] = _Ledger(
                 row["label"], row["remote_id"], record.currency,
-                record.status is InvoiceStatus.VOID, record.status is InvoiceStatus.DRAFT,
+                record.status is InvoiceStatus.VOID, record.status is InvoiceStatus.SENT,
                 record.status.value, total, total - applied.get(record_id, 0),
                 record.customer_id, len(record.lines))
         elif isinstance(record, CreditNote):
@@ -246,7 +247,7 @@ def _compare(mine: _Ledger, states: Sequence[RemoteState],
     if words:
         void_there = any(word.casefold() in _VOID_WORDS for word in words)
         draft_there = any(word.casefold() in _DRAFT_WORDS for word in words)
-        if mine.void != void_there or (draft_there and not mine.draft and not mine.void):
+        if mine.void != void_there or (draft_there and mine.sent):
             yield DriftField.STATUS, mine.status, ", ".join(dict.fromkeys(words))
     if mine.void:
         return

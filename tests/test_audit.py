@@ -382,3 +382,11 @@ def test_config_turns_the_weekly_audit_on_and_refuses_a_non_boolean(tmp_path: Pa
     path.write_text('[engine]\nweekly_audit = "yes"\n')
     with pytest.raises(ConfigError, match="weekly_audit is true or false"):
         Config.load(path)
+
+
+async def test_drafts_are_compared_on_sent_invoices_only(
+        store: Store, synced: int, platform: FakePlatform) -> None:
+    """The ledger knows no draft payment or credit note: a platform's word for one is not
+    drift (only void or not is compared there)."""
+    platform.plant(Entity.CREDIT_NOTE, "cn-1", status="draft")
+    assert (await audit(store, synced, platform)).clean
