@@ -1,7 +1,7 @@
 """The way back on Xero, end to end: invoices synced by the engine, then a person's own
 changes in Xero (a batch payment across two invoices, a contact edit, a void, a contact
-archived, a payment moved by Remove and Redo) reach the ledger in one feed cycle, and at once when the
-sandbox's signed webhook reaches the service's `POST /v1/hooks/xero`.
+archived, a payment moved by Remove and Redo) reach the ledger in one feed cycle, and at once
+when the sandbox's signed webhook reaches the service's `POST /v1/hooks/xero`.
 
 The person works through the Accounting API with an app of their own (its own OAuth grant),
 as Xero's screens or another integration would; only Remove and Redo, a screen action with
@@ -23,8 +23,8 @@ from console._wiring import platforms
 from engine import (
     ConnectionSettings,
     Customer,
-    EntryStatus,
     Entity,
+    EntryStatus,
     FeedReport,
     FeedSettings,
     HookInbox,
