@@ -110,12 +110,22 @@ class SyncState:
                     row["remote_id"], row["remote_version"], row["remote_number"])
         return found
 
-    async def job_status(self, connection_id: int, entity: Entity, record_id: str
-                         ) -> tuple[JobStatus, str] | None:
-        row = await self.store.fetch_one(
-            "SELECT status, label FROM sync_jobs WHERE connection_id = ? AND entity = ? "
-            "AND record_id = ?", (connection_id, entity.value, record_id))
-        return None if row is None else (JobStatus(row["status"]), str(row["label"]))
+    async def job_statuses(self, connection_id: int, wanted: Iterable[tuple[Entity, str]]
+                           ) -> dict[tuple[Entity, str], tuple[JobStatus, str]]:
+        """Status and label of these records' jobs on one connection, in one query per 400."""
+        pairs = list(dict.fromkeys(wanted))
+        found: dict[tuple[Entity, str], tuple[JobStatus, str]] = {}
+        for start in range(0, len(pairs), 400):
+            chunk = pairs[start:start + 400]
+            values = ", ".join("(?, ?)" for _ in chunk)
+            rows = await self.store.fetch_all(
+                "SELECT entity, record_id, status, label FROM sync_jobs WHERE connection_id = ? "
+                f"AND (entity, record_id) IN (VALUES {values})",
+                [connection_id, *(part for entity, record_id in chunk
+                                  for part in (entity.value, record_id))])
+            found.update(((Entity(row["entity"]), row["record_id"]),
+                          (JobStatus(row["status"]), str(row["label"]))) for row in rows)
+        return found
 
     async def entry_on_its_way(self, connection_id: int, customer_id: str
                                ) -> tuple[Entity, str] | None:
@@ -152,14 +162,10 @@ class SyncState:
 
     async def has_due(self, connection_id: int, now: datetime) -> bool:
         """Whether a claim would find anything: a read, so an idle engine writes nothing."""
-        stamp = to_iso(now)
-        for status in (JobStatus.UNCERTAIN, JobStatus.PENDING):
-            if await self.store.fetch_value(
-                    "SELECT 1 FROM sync_jobs WHERE connection_id = ? AND status = ? "
-                    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
-                    (connection_id, status.value, stamp)):
-                return True
-        return False
+        return bool(await self.store.fetch_value(
+            "SELECT 1 FROM sync_jobs WHERE connection_id = ? AND status IN ('uncertain', "
+            "'pending') AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
+            (connection_id, to_iso(now))))
 
     async def synced_links(self, connection_id: int) -> list[aiosqlite.Row]:
         """Synced records and their remote ids (the weekly check reads each one back)."""
@@ -182,55 +188,13 @@ class SyncState:
     async def claim(self, connection_id: int, limit: int, now: datetime) -> list[ClaimedJob]:
         """Mark up to `limit` due jobs in flight, uncertain ones first, then by stage."""
         stamp = to_iso(now)
-        async with self.store.write() as db:
-            rows: list[aiosqlite.Row] = []
-            for status, order in (("uncertain", "id"), ("pending", "stage, next_attempt_at")):
-                if len(rows) >= limit:
-                    break
-                cursor = await db.execute(
-                    "SELECT id, entity, record_id, label, status, record_version, "
-                    "idempotency_key, sent_version, lookup_first, attempts, in_doubt "
-                    "FROM sync_jobs WHERE connection_id = ? AND status = ? "
-                    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-                    f"ORDER BY {order} LIMIT ?",
-                    (connection_id, status, stamp, limit - len(rows)),
-                )
-                rows.extend(await cursor.fetchall())
-            claimed = []
-            updates = []
-            for row in rows:
-                entity = Entity(row["entity"])
-                # A write in doubt is replayed under the key it was sent with, never a new one.
-                keep_key = (row["in_doubt"] and row["sent_version"] == row["record_version"]
-                            and row["idempotency_key"])
-                key = row["idempotency_key"] if keep_key else idempotency_key(
-                    connection_id, entity, row["record_id"], row["record_version"])
-                updates.append((key, stamp, stamp, row["id"]))
-                claimed.append(ClaimedJob(
-                    id=row["id"], connection_id=connection_id, entity=entity,
-                    record_id=row["record_id"], label=row["label"],
-                    was=JobStatus(row["status"]), version=row["record_version"], key=key,
-                    lookup_first=bool(row["lookup_first"]), attempts=row["attempts"],
-                    in_doubt=bool(row["in_doubt"]),
-                    doubt_version=row["sent_version"] if row["in_doubt"] else None,
-                ))
-            await db.executemany(
-                "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
-                "sent_version = record_version, blocked_entity = NULL, blocked_record = NULL, "
-                "last_attempt_at = ?, updated_at = ? WHERE id = ?", updates)
-            return claimed
+        return await self.store.run_write(lambda db: _claim(db, connection_id, limit, stamp))
 
     async def succeed(self, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
                       now: datetime, *, outcome: str = "synced") -> None:
         """Link and mark synced: one transaction, a few statements, for a whole batch."""
-        if not done:
-            return
-        stamp = to_iso(now)
-        async with self.store.write() as db:
-            await _succeed(db, done, stamp, outcome)
-            for connection_id in {job.connection_id for job, _, _ in done}:
-                await db.execute("UPDATE connections SET last_success_at = ? WHERE id = ?",
-                                 (stamp, connection_id))
+        if done:
+            await self.store.run_write(lambda db: _succeed(db, done, to_iso(now), outcome))
 
     async def fail(self, job: ClaimedJob, decision: Decision, error: SyncError,
                    attempt: Attempt | None, now: datetime) -> None:
@@ -241,7 +205,7 @@ class SyncState:
             if isinstance(error, TotalMismatch) and isinstance(error.ref, RemoteRef):
                 # The document is on the platform, only wrong: linked, so a retry updates
                 # it and no second one is ever created.
-                await _write_links(db, [(job, error.ref)], stamp)
+                await db.executemany(_LINK_SQL, _link_rows([(job, error.ref)], stamp))
                 await db.execute("UPDATE sync_jobs SET operation = 'update' WHERE id = ? "
                                  "AND operation = 'create'", (job.id,))
             await db.execute(
@@ -286,35 +250,45 @@ class SyncState:
 
         `waiting_for` names the parent on its way: the job is due again the moment that
         parent syncs (`retry_at` is only the fallback), so no stage idles behind a timer."""
-        parent = waiting_for or (None, None)
-        async with self.store.write() as db:
-            if waiting_for is not None and await _linked(db, job.connection_id, waiting_for):
-                # It synced after the round read its links: its wake-up is past, so the job
-                # is due now rather than behind the fallback timer.
-                retry_at, parent = None, (None, None)
-            await db.execute(
-                "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, blocked_entity = ?, "
-                "blocked_record = ?, updated_at = ? WHERE id = ?",
-                (job.was.value, to_iso(retry_at) if retry_at else None,
-                 parent[0].value if parent[0] else None, parent[1], to_iso(now), job.id),
-            )
-            if attempt is not None and error is not None:
-                await _record_attempt(db, job.id, attempt, error.error_class.value, error, None)
+        stamp = to_iso(now)
+        tried = (None if attempt is None or error is None else
+                 _attempt_row(job.id, attempt, error.error_class.value, error, None))
+
+        def work(db: sqlite3.Connection) -> None:
+            _release(db, job, stamp, to_iso(retry_at) if retry_at else None, waiting_for)
+            if tried is not None:
+                db.execute(_INSERT_ATTEMPT, tried)
+
+        await self.store.run_write(work)
 
     async def block(self, job: ClaimedJob, parent: tuple[Entity, str], parent_label: str,
                     now: datetime) -> None:
-        """Blocked by a parent that is not on the platform. A create of this record needs the
+        """Blocked by a parent that is not on the platform (see `hold`)."""
+        await self.hold([], [(job, parent, parent_label)], now, retry_at=now)
+
+    async def hold(self, waiting: Sequence[tuple[ClaimedJob, tuple[Entity, str]]],
+                   blocked: Sequence[tuple[ClaimedJob, tuple[Entity, str], str]],
+                   now: datetime, *, retry_at: datetime) -> None:
+        """Claimed jobs whose parents are not on the platform, as one transaction.
+
+        `waiting`: the parent is on its way (`release` with `waiting_for`). `blocked` (with
+        the parent's label): the parent is not coming. A create of the record needs the
         parent's remote id, so none can have landed: a block settles any doubt (a kill while
         the job was claimed made it in doubt without anything sent)."""
-        async with self.store.write() as db:
-            await db.execute(
+        stamp, fallback = to_iso(now), to_iso(retry_at)
+
+        def work(db: sqlite3.Connection) -> None:
+            for job, parent in waiting:
+                _release(db, job, stamp, fallback, parent)
+            db.executemany(
                 "UPDATE sync_jobs SET status = 'blocked', blocked_entity = ?, "
                 "blocked_record = ?, error_class = NULL, error_code = NULL, error_message = ?, "
                 "http_status = NULL, next_attempt_at = NULL, in_doubt = 0, updated_at = ? "
                 "WHERE id = ?",
-                (parent[0].value, parent[1], f"blocked by {parent[0].label} {parent_label}",
-                 to_iso(now), job.id),
-            )
+                [(parent[0].value, parent[1], f"blocked by {parent[0].label} {label}", stamp,
+                  job.id) for job, parent, label in blocked])
+
+        await self.store.run_write(work)
 
     async def mark_broken(self, job_id: int, connection_id: int, entity: Entity,
                           record_id: str, title: str, error: SyncError, now: datetime) -> None:
@@ -463,26 +437,65 @@ _DOUBT_IF_CREATE = (
 )
 
 
-async def _write_links(db: aiosqlite.Connection,
-                       linked: Sequence[tuple[ClaimedJob, RemoteRef]], stamp: str) -> None:
-    await db.executemany(
-        "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
-        "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
-        "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
-        "remote_number = COALESCE(excluded.remote_number, remote_number), "
-        "synced_version = excluded.synced_version, synced_at = excluded.synced_at",
-        [(job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
-          ref.number, job.version, stamp) for job, ref in linked],
-    )
+_LINK_SQL = (
+    "INSERT INTO sync_links (connection_id, entity, record_id, remote_id, remote_version, "
+    "remote_number, synced_version, synced_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+    "ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET "
+    "remote_id = excluded.remote_id, remote_version = excluded.remote_version, "
+    "remote_number = COALESCE(excluded.remote_number, remote_number), "
+    "synced_version = excluded.synced_version, synced_at = excluded.synced_at"
+)
 
 
-async def _succeed(db: aiosqlite.Connection,
-                   done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
-                   outcome: str) -> None:
-    await _write_links(db, [(job, ref) for job, ref, _ in done], stamp)
+def _link_rows(linked: Iterable[tuple[ClaimedJob, RemoteRef]], stamp: str
+               ) -> list[tuple[Any, ...]]:
+    return [(job.connection_id, job.entity.value, job.record_id, ref.remote_id, ref.version,
+             ref.number, job.version, stamp) for job, ref in linked]
+
+
+def _claim(db: sqlite3.Connection, connection_id: int, limit: int, stamp: str
+           ) -> list[ClaimedJob]:
+    rows: list[sqlite3.Row] = []
+    for status, order in (("uncertain", "id"), ("pending", "stage, next_attempt_at")):
+        if len(rows) >= limit:
+            break
+        rows += db.execute(
+            "SELECT id, entity, record_id, label, status, record_version, "
+            "idempotency_key, sent_version, lookup_first, attempts, in_doubt "
+            "FROM sync_jobs WHERE connection_id = ? AND status = ? "
+            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
+            f"ORDER BY {order} LIMIT ?",
+            (connection_id, status, stamp, limit - len(rows))).fetchall()
+    claimed = []
+    for row in rows:
+        entity = Entity(row["entity"])
+        # A write in doubt is replayed under the key it was sent with, never a new one.
+        keep_key = (row["in_doubt"] and row["sent_version"] == row["record_version"]
+                    and row["idempotency_key"])
+        key = row["idempotency_key"] if keep_key else idempotency_key(
+            connection_id, entity, row["record_id"], row["record_version"])
+        claimed.append(ClaimedJob(
+            id=row["id"], connection_id=connection_id, entity=entity,
+            record_id=row["record_id"], label=row["label"],
+            was=JobStatus(row["status"]), version=row["record_version"], key=key,
+            lookup_first=bool(row["lookup_first"]), attempts=row["attempts"],
+            in_doubt=bool(row["in_doubt"]),
+            doubt_version=row["sent_version"] if row["in_doubt"] else None,
+        ))
+    db.executemany(
+        "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
+        "sent_version = record_version, blocked_entity = NULL, blocked_record = NULL, "
+        "last_attempt_at = ?, updated_at = ? WHERE id = ?",
+        [(job.key, stamp, stamp, job.id) for job in claimed])
+    return claimed
+
+
+def _succeed(db: sqlite3.Connection,
+             done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
+             outcome: str) -> None:
+    db.executemany(_LINK_SQL, _link_rows(((job, ref) for job, ref, _ in done), stamp))
     # A change that arrived while this version was in flight is pushed next.
-    await db.executemany(
+    db.executemany(
         "UPDATE sync_jobs SET status = CASE WHEN record_version = sent_version "
         "THEN 'synced' ELSE 'pending' END, operation = CASE WHEN operation = 'create' "
         "THEN 'update' ELSE operation END, attempts = 0, next_attempt_at = NULL, "
@@ -492,24 +505,39 @@ async def _succeed(db: aiosqlite.Connection,
         [(stamp, job.id) for job, _, _ in done],
     )
     # Dependants: lines and documents wait for their items and customers, an invoice's void
-    # for the payments and credit notes taken off it.
-    parents = [(stamp, job.connection_id, job.entity.value, job.record_id)
-               for job, _, _ in done]
-    if parents:
-        # Dependants blocked by this record, and those waiting for it (released while it was
-        # on its way), are due now.
-        await db.executemany(
-            "UPDATE sync_jobs SET status = CASE WHEN status = 'blocked' THEN 'pending' "
-            "ELSE status END, blocked_entity = NULL, blocked_record = NULL, "
-            "next_attempt_at = NULL, updated_at = ? "
-            "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
-            "AND status IN ('blocked', 'pending', 'uncertain')", parents,
-        )
-    await db.executemany(_INSERT_ATTEMPT, [
+    # for the payments and credit notes taken off it. Those blocked by this record, and those
+    # waiting for it (released while it was on its way), are due now.
+    db.executemany(
+        "UPDATE sync_jobs SET status = CASE WHEN status = 'blocked' THEN 'pending' "
+        "ELSE status END, blocked_entity = NULL, blocked_record = NULL, "
+        "next_attempt_at = NULL, updated_at = ? "
+        "WHERE connection_id = ? AND blocked_entity = ? AND blocked_record = ? "
+        "AND status IN ('blocked', 'pending', 'uncertain')",
+        [(stamp, job.connection_id, job.entity.value, job.record_id) for job, _, _ in done],
+    )
+    db.executemany(_INSERT_ATTEMPT, [
         _attempt_row(job.id, attempt, outcome, None, ref.remote_id)
         for job, ref, attempt in done if attempt is not None])
-    await raise_recovered(db, [(job.connection_id, job.entity, job.record_id)
-                               for job, _, _ in done], stamp)
+    raise_recovered(db, [(job.connection_id, job.entity, job.record_id) for job, _, _ in done],
+                    stamp)
+    db.executemany("UPDATE connections SET last_success_at = ? WHERE id = ?",
+                   [(stamp, connection_id) for connection_id in
+                    {job.connection_id for job, _, _ in done}])
+
+
+def _release(db: sqlite3.Connection, job: ClaimedJob, stamp: str, retry_at: str | None,
+             parent: tuple[Entity, str] | None) -> None:
+    if parent is not None and db.execute(
+            "SELECT 1 FROM sync_links WHERE connection_id = ? AND entity = ? AND record_id = ?",
+            (job.connection_id, parent[0].value, parent[1])).fetchone():
+        # It synced after the round read its links: its wake-up is past, so the job is due
+        # now rather than behind the fallback timer.
+        retry_at, parent = None, None
+    db.execute(
+        "UPDATE sync_jobs SET status = ?, next_attempt_at = ?, blocked_entity = ?, "
+        "blocked_record = ?, updated_at = ? WHERE id = ?",
+        (job.was.value, retry_at, parent[0].value if parent else None,
+         parent[1] if parent else None, stamp, job.id))
 
 
 _INSERT_ATTEMPT = (
@@ -524,14 +552,6 @@ def _attempt_row(job_id: int, attempt: Attempt, outcome: str, error: SyncError |
     return (job_id, to_iso(attempt.started_at), attempt.duration_ms, attempt.operation, outcome,
             error.error_class.value if error else None, error.code if error else None,
             error.message if error else None, error.http_status if error else None, remote_id)
-
-
-async def _linked(db: aiosqlite.Connection, connection_id: int,
-                  record: tuple[Entity, str]) -> bool:
-    async with db.execute("SELECT 1 FROM sync_links WHERE connection_id = ? AND entity = ? "
-                          "AND record_id = ?", (connection_id, record[0].value,
-                                                record[1])) as cursor:
-        return await cursor.fetchone() is not None
 
 
 async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attempt,

@@ -27,6 +27,7 @@ import hmac
 import json
 import logging
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -280,21 +281,23 @@ async def raise_for_notice(db: aiosqlite.Connection, connection_id: int, entity:
              WebhookEvent.CONNECTION_NEEDS_RECONNECT.value, connection_id, payload, now, now))
 
 
-async def raise_recovered(db: aiosqlite.Connection,
-                          synced: Iterable[tuple[int, Entity, str]], now: str) -> None:
+def raise_recovered(db: sqlite3.Connection,
+                    synced: Iterable[tuple[int, Entity, str]], now: str) -> None:
     """`record.recovered` for each synced (connection, entity, record) whose latest event at
     an endpoint is a `record.failed`. A success is the engine's hot path: with no endpoint
-    this is one read of an empty table, with some one statement for the whole batch."""
-    async with db.execute("SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL "
-                          "LIMIT 1") as cursor:
-        if await cursor.fetchone() is None:
-            return
+    this is one read of an empty table, with some one statement for the whole batch (in a
+    `Store.run_write` transaction, as the success's other writes)."""
+    if db.execute("SELECT 1 FROM webhook_endpoints WHERE disabled_at IS NULL "
+                  "LIMIT 1").fetchone() is None:
+        return
     kind = WebhookEvent.RECORD_RECOVERED
     synced = list(synced)
-    platforms = {c: await _platform(db, c) for c in {c for c, _, _ in synced}}
-    await db.executemany(_RAISE, [
+    platforms = {row[0]: str(row[1]) for row in db.execute(
+        "SELECT id, platform FROM connections WHERE id IN "
+        f"({', '.join(str(int(c)) for c in {c for c, _, _ in synced})})")}
+    db.executemany(_RAISE, [
         (kind.value, connection_id, entity.value, WebhookEvent.RECORD_FAILED.value, True,
-         record_id, _payload(kind, (connection_id, platforms[connection_id]),
+         record_id, _payload(kind, (connection_id, platforms.get(connection_id)),
                              (entity, record_id, "synced"),
                              f"{entity.label} {record_id} synced", "", now), now)
         for connection_id, entity, record_id in synced])

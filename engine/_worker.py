@@ -263,11 +263,12 @@ class ConnectionWorker:
         singles: list[list[_Prepared]] = []
         creates: dict[Entity, list[_Prepared]] = {}
         batching = self._batches_free() > 0
+        waits: list[tuple[ClaimedJob, tuple[Entity, str]]] = []
         for job in claimed:
             record = records.get(job.id)
             if record is None:
                 continue
-            prepared = await self._prepare_one(job, record, links, items, mappings)
+            prepared = await self._prepare_one(job, record, links, items, mappings, waits)
             if prepared is None:
                 continue
             batchable = (batching and prepared.request.operation is Operation.CREATE
@@ -277,6 +278,7 @@ class ConnectionWorker:
                 creates.setdefault(job.entity, []).append(prepared)
             else:
                 singles.append([prepared])
+        await self._wait_or_block(waits)
         size = self.capabilities.limits.batch_size
         chunks = [group[i:i + size] for group in creates.values()
                   for i in range(0, len(group), size)]
@@ -301,14 +303,17 @@ class ConnectionWorker:
 
     async def _prepare_one(self, job: ClaimedJob, record: Record,
                            links: dict[tuple[Entity, str], RemoteRef],
-                           items: dict[str, Item],
-                           mappings: ConnectionMappings) -> _Prepared | None:
+                           items: dict[str, Item], mappings: ConnectionMappings,
+                           waits: list[tuple[ClaimedJob, tuple[Entity, str]]]
+                           ) -> _Prepared | None:
+        """The request for one job, or None when it needs none now: done without one, or
+        waiting for a parent (added to `waits`)."""
         now = self.clock()
         refs: dict[tuple[Entity, str], RemoteRef] = {}
         for parent in _parents(record):
             ref = links.get(parent)
             if ref is None:
-                await self._wait_or_block(job, parent, now)
+                waits.append((job, parent))
                 return None
             refs[parent] = ref
         link = None if job.lookup_first else links.get((job.entity, job.record_id))
@@ -328,7 +333,7 @@ class ConnectionWorker:
                 unapplying = await self.state.entry_on_its_way(
                     self.connection_id, record.customer_id)
                 if unapplying is not None:
-                    await self._wait_or_block(job, unapplying, now)
+                    waits.append((job, unapplying))
                     return None
             # In doubt and unlinked: the lookup for ours (in `_send`) finds what to end.
             operation = ending
@@ -339,16 +344,25 @@ class ConnectionWorker:
         return _Prepared(job, PushRequest(job.entity, operation, record, job.key, link, refs,
                                           used, mappings))
 
-    async def _wait_or_block(self, job: ClaimedJob, parent: tuple[Entity, str],
-                             now: datetime) -> None:
-        found = await self.state.job_status(self.connection_id, *parent)
-        self._claimed.pop(job.id, None)
-        if found is not None and found[0] in _WAITING_PARENT:
-            await self.state.release(
-                job, now, retry_at=now + timedelta(seconds=self.settings.dependency_wait),
-                waiting_for=parent)
+    async def _wait_or_block(self, waits: Sequence[tuple[ClaimedJob, tuple[Entity, str]]]
+                             ) -> None:
+        """Jobs whose parent is not on the platform: each waits for a parent on its way, or
+        is blocked by one that is not coming. One read and one write for them all."""
+        if not waits:
             return
-        await self.state.block(job, parent, found[1] if found else parent[1], now)
+        found = await self.state.job_statuses(self.connection_id,
+                                              (parent for _, parent in waits))
+        waiting, blocked = [], []
+        for job, parent in waits:
+            self._claimed.pop(job.id, None)
+            status, label = found.get(parent, (None, parent[1]))
+            if status in _WAITING_PARENT:
+                waiting.append((job, parent))
+            else:
+                blocked.append((job, parent, label))
+        now = self.clock()
+        await self.state.hold(waiting, blocked, now,
+                              retry_at=now + timedelta(seconds=self.settings.dependency_wait))
 
     # -- sending ------------------------------------------------------------------------
 
