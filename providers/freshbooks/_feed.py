@@ -8,8 +8,9 @@ what is live (upserts) and what was deleted (FreshBooks' API has no void: a void
 is a deleted one here, restorable in FreshBooks).
 
 Each stream resumes by keyset, never by page number alone: its position is the `updated`
-second of the last row taken and the ids taken at that second. The next read asks from that
-second again and passes over those ids, skipping whole pages of them. A page number held
+second of the last row taken and the rows taken at that second (a digest of each). The next
+read asks from that second again and passes over those rows as they were, skipping whole
+pages of them; one edited within that same second differs, and is read again. A page number held
 across reads would skip a row whenever an earlier one is edited meanwhile (it moves to the
 end and every row after it shifts up one place); a bound by time alone would read the same
 second forever when more than a page of objects share it (an import). The cursor is that
@@ -33,6 +34,7 @@ What a row becomes:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,19 +64,21 @@ SORT = "updated_asc"
 @dataclass
 class Position:
     """Where one stream has got to: the `updated` second (FreshBooks' own text) of the last
-    row taken, and the ids taken at that second."""
+    row taken, and what each row taken at that second looked like (id → digest)."""
 
     after: str
-    seen: list[str] = field(default_factory=list)
+    seen: dict[str, str] = field(default_factory=dict)
 
     def passed(self, row: Mapping[str, Any]) -> bool:
-        return row.get("updated") == self.after and str(row["id"]) in self.seen
+        """Taken before, as it is now. An edit within the same second leaves `updated` as it
+        was (FreshBooks stamps to the second), so the row itself tells it from a re-read."""
+        return row.get("updated") == self.after and self.seen.get(str(row["id"])) == digest(row)
 
     def take(self, row: Mapping[str, Any]) -> None:
         updated = str(row.get("updated") or self.after)
         if updated != self.after:
-            self.after, self.seen = updated, []
-        self.seen.append(str(row["id"]))
+            self.after, self.seen = updated, {}
+        self.seen[str(row["id"])] = digest(row)
 
     def page(self, per_page: int) -> int:
         """The first page that can hold a row not yet taken: those taken at `after` come
@@ -92,14 +96,20 @@ class Cursor:
             return cls({vis: Position(eastern(since)) for vis in STREAMS})
         try:
             raw = json.loads(cursor)
-            return cls({vis: Position(str(raw[vis]["after"]), [str(i) for i in raw[vis]["seen"]])
-                        for vis in STREAMS})
-        except (ValueError, KeyError, TypeError):
+            return cls({vis: Position(str(raw[vis]["after"]), {
+                str(k): str(v) for k, v in raw[vis]["seen"].items()}) for vis in STREAMS})
+        except (ValueError, KeyError, TypeError, AttributeError):
             raise ValueError(f"not a FreshBooks feed cursor: {cursor!r}") from None
 
     def text(self) -> str:
         return json.dumps({vis: {"after": p.after, "seen": p.seen}
                            for vis, p in self.streams.items()}, separators=(",", ":"))
+
+
+def digest(row: Mapping[str, Any]) -> str:
+    """A short fingerprint of a row as FreshBooks answered it."""
+    text = json.dumps(row, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def skipped(entity: Entity, row: Mapping[str, Any]) -> bool:

@@ -189,6 +189,21 @@ async def test_an_edit_while_the_feed_reads_loses_no_row_and_comes_again(
     assert latest[str(made[3])].changed_at == clock.now().replace(microsecond=0)
 
 
+async def test_an_edit_in_the_second_the_feed_last_read_still_comes(
+        app: Any, provider: FreshBooksProvider, control: httpx.AsyncClient,
+        tokens: SandboxTokens) -> None:
+    """FreshBooks stamps `updated` to the second: the edit looks no newer than the read."""
+    made, = clients(app, 1)
+    page = await provider.read_changes(Entity.CUSTOMER, None, SINCE)
+    response = await raw(control, tokens, "PUT", f"users/clients/{made}",
+                         json={"client": {"email": "same@example.com"}})
+    assert response.status_code == 200
+    again = await provider.read_changes(Entity.CUSTOMER, page.cursor, SINCE)
+    [edit] = again.changes
+    assert edit.contact is not None and edit.contact.email == "same@example.com"
+    assert (await provider.read_changes(Entity.CUSTOMER, again.cursor, SINCE)).changes == []
+
+
 async def test_payments_a_person_records_moves_and_deletes_come_back(
         app: Any, clock: Clock, provider: FreshBooksProvider, ledger: Ledger,
         control: httpx.AsyncClient, tokens: SandboxTokens) -> None:
