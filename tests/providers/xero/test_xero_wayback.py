@@ -17,11 +17,11 @@ from decimal import Decimal
 from typing import Any
 
 import httpx
+from xero_support import persons_app
 
 from console._http import build_api
 from console._wiring import platforms
 from engine import (
-    ConnectionSettings,
     Customer,
     Entity,
     EntryStatus,
@@ -37,13 +37,9 @@ from engine import (
     payment_id,
     read_feed,
 )
-from providers.xero import PLATFORM
-from providers.xero.sandbox import DEMO_TENANT_ID
 from tests._world import World
-from tests.providers._support import connect
 
 MakeWorld = Callable[..., Awaitable[World]]
-BASE = "http://xero.sandbox"
 API = "/api.xro/2.0"
 KEY = "xero-webhook-key-7f3e"
 
@@ -72,17 +68,6 @@ async def _synced_world(make_world: MakeWorld) -> tuple[World, int, dict[str, st
     # What the person does next happens later than the ledger's own writes, by Xero's clock.
     await world.sandbox("xero", "POST", "/_sandbox/clock", json={"advance": 5})
     return world, connection, remote
-
-
-async def _persons_app(world: World) -> httpx.AsyncClient:
-    """Someone's own app on the same Xero organisation, with its own grant."""
-    settings = ConnectionSettings(platform="xero", tenant_id=DEMO_TENANT_ID,
-                                  client_id="bookkeepers-app", client_secret="theirs",
-                                  base_url=BASE, transport=world.transport("xero"))
-    tokens, _ = await connect(PLATFORM, settings)
-    return httpx.AsyncClient(transport=world.transport("xero"), base_url=BASE, headers={
-        "Authorization": f"Bearer {tokens.current}", "xero-tenant-id": DEMO_TENANT_ID,
-        "Accept": "application/json"})
 
 
 async def _batch(api: httpx.AsyncClient, *parts: tuple[str, int]) -> str:
@@ -124,7 +109,7 @@ async def _allocations(world: World, record_id: str) -> dict[str, Decimal]:
 async def test_a_persons_changes_reach_the_ledger_in_one_feed_cycle(
         make_world: MakeWorld) -> None:
     world, connection, remote = await _synced_world(make_world)
-    api = await _persons_app(world)
+    api = await persons_app(world.transport("xero"))
     try:
         paid = await _batch(api, (remote["INV-1"], 100), (remote["INV-2"], 50))
         edited = await api.post(f"{API}/Contacts/{remote['C-1']}", json={"Contacts": [{
@@ -200,7 +185,7 @@ async def test_the_webhook_has_the_engine_read_the_change_at_once(
     engine = world.engine(feed=FeedSettings(interval=3600))
     stop = asyncio.Event()
     running = asyncio.create_task(engine.run(stop))
-    api = await _persons_app(world)
+    api = await persons_app(world.transport("xero"))
     try:
         await _until(lambda: _read_once(world, connection), "the engine's first feed cycle")
         paid = await _batch(api, (remote["INV-1"], 30), (remote["INV-2"], 50))
