@@ -1,9 +1,10 @@
 """The Accounting API 2.0 routes of the sandbox, plus `/connections`.
 
-Per resource (Contacts, Items, Invoices, Payments, CreditNotes, BankTransactions): `GET /{R}`
-(where, IDs, InvoiceNumbers, Statuses, page/pageSize, includeArchived; Items come unpaged, as
-in Xero's spec), `GET /{R}/{id}`, `PUT /{R}` (create only), `POST /{R}` (update or create),
-`POST /{R}/{id}` (update one; on Payments: delete), `DELETE /Items/{id}`,
+Per resource (Contacts, Items, Invoices, Payments, CreditNotes, BankTransactions,
+BatchPayments): `GET /{R}` (where, order and the If-Modified-Since header as `_query` reads
+them; IDs, InvoiceNumbers, Statuses, page/pageSize, includeArchived; Items come unpaged, as in
+Xero's spec), `GET /{R}/{id}`, `PUT /{R}` (create only), `POST /{R}` (update or create),
+`POST /{R}/{id}` (update one; on Payments and BatchPayments: delete), `DELETE /Items/{id}`,
 `PUT /CreditNotes/{id}/Allocations`; Overpayments read, `PUT /Overpayments/{id}/Allocations`
 and `DELETE /Overpayments/{id}/Allocations/{AllocationID}`; `GET /Accounts`, `GET /TaxRates`,
 `GET /TrackingCategories`. Every element written keeps only the fields Xero knows
@@ -13,6 +14,7 @@ Collection writes follow `summarizeErrors`: by default any invalid element makes
 a 400 ValidationException listing the invalid elements, while the valid ones are still
 stored (Xero's non-transactional behaviour); `summarizeErrors=false` answers 200 with every
 element marked OK or ERROR. Every write honours `Idempotency-Key` (see `_idempotency`).
+After every API call, what it changed goes out as webhooks (`_webhooks`).
 """
 
 from __future__ import annotations
