@@ -27,6 +27,7 @@ from ._connections import ConnectionRow, SettingsHook, live_connections, open_pr
 from ._directory import check_links, pull_directory
 from ._errors import StoreError, SyncError
 from ._feed import FeedRunner, FeedSettings
+from ._inbound import hold_imported
 from ._limiter import RateGate
 from ._port import ConnectionSettings, Platform
 from ._scheduler import WeeklySync
@@ -179,6 +180,8 @@ class SyncEngine:
     async def _drive(self, worker: ConnectionWorker, stop: asyncio.Event) -> None:
         # The feed lives as long as its worker: a paused, reconnecting or stopped connection
         # reads nothing either, and a restarted worker brings its feed back with it.
+        if not self.settings.feed.push_payments_to_other_platforms:
+            await hold_imported(self.store, worker.connection_id, self.clock())
         ended = asyncio.Event()
         feed = asyncio.create_task(self._feed(worker).run(ended),
                                    name=f"feed:{worker.platform}:{worker.connection_id}") \

@@ -385,7 +385,7 @@ class HookInbox:
         for key in dict.fromkeys(key for _, _, key in keys) or [""]:
             reply = receiver.receive(headers, body, key)
             if reply.verified:
-                await self._mark(keys, key, reply)
+                await self._mark(keys, key, reply, found.capabilities.entities)
                 return reply
             if reply.confirm is not None:
                 return reply
@@ -420,7 +420,7 @@ class HookInbox:
         return None
 
     async def _mark(self, keys: Sequence[tuple[int, str, str]], key: str,
-                    reply: WebhookReply) -> None:
+                    reply: WebhookReply, fed: frozenset[Entity]) -> None:
         by_tenant = {tenant: connection for connection, tenant, own in keys if own == key}
         due: dict[int, list[Entity]] = {}
         for event in reply.events:
@@ -431,7 +431,7 @@ class HookInbox:
             # no payment events): an invoice's event reads the payments too.
             named = [event.entity, Entity.PAYMENT] if event.entity is Entity.INVOICE \
                 else [event.entity]
-            due.setdefault(connection, []).extend(named)
+            due.setdefault(connection, []).extend(e for e in named if e in fed)
         for connection, entities in due.items():
             await mark_due(self.store, connection, entities, self.clock())
 

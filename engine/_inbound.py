@@ -57,7 +57,7 @@ from ._models import Address, Customer, Entity, EntryStatus, Payment
 from ._notify import raise_notification
 from ._port import Change, ChangeKind, RemoteContact, RemotePayment, RemoteRef
 from ._store import Store
-from ._sync_state import mark_gone, requeue, skip_elsewhere
+from ._sync_state import mark_gone, requeue, skip_elsewhere, skip_from_elsewhere
 from ._time import from_iso, to_iso
 
 
@@ -199,12 +199,23 @@ async def _write(db: aiosqlite.Connection, inbound: Inbound, payment: Payment,
     result = await upsert_inbound(db, [payment], now, linked={
         (Entity.PAYMENT, payment.id): (inbound.connection_id, ref)})
     if not inbound.push_payments_elsewhere:
-        await skip_elsewhere(
-            db, inbound.connection_id, Entity.PAYMENT, payment.id,
-            f"recorded on {inbound.title}: payments made on one platform are not sent to the "
-            "others unless [feed] push_payments_to_other_platforms = true (a retry sends it)",
-            now)
+        await skip_elsewhere(db, inbound.connection_id, Entity.PAYMENT, payment.id,
+                             f"recorded on {inbound.title}: {NOT_ELSEWHERE}", now)
     return bool(result.created or result.updated)
+
+
+NOT_ELSEWHERE = ("payments made on one platform are not sent to the others unless [feed] "
+                 "push_payments_to_other_platforms = true (a retry sends it)")
+
+
+async def hold_imported(store: Store, connection_id: int, now: datetime) -> int:
+    """Before a connection's worker starts: payments that came from another platform are
+    skipped here too (a connection added or reconnected since had them queued). Returns how
+    many."""
+    async with store.write() as db:
+        return await skip_from_elsewhere(db, connection_id,
+                                         f"recorded on another platform: {NOT_ELSEWHERE}",
+                                         to_iso(now))
 
 
 # -- customers -----------------------------------------------------------------------------

@@ -864,3 +864,16 @@ async def skip_elsewhere(db: aiosqlite.Connection, origin: int, entity: Entity,
         "error_code = NULL, error_message = ?, http_status = NULL, next_attempt_at = NULL, "
         "updated_at = ? WHERE entity = ? AND record_id = ? AND connection_id != ? "
         "AND status = 'pending'", (why, now, entity.value, record_id, origin))
+
+
+async def skip_from_elsewhere(db: aiosqlite.Connection, connection_id: int, why: str,
+                              now: str) -> int:
+    """The same for a connection the records' own import never saw (added since, or
+    reconnected): its pending jobs of payments that came from another connection."""
+    cursor = await db.execute(
+        "UPDATE sync_jobs SET status = 'skipped', error_class = 'unsupported', "
+        "error_code = NULL, error_message = ?, http_status = NULL, next_attempt_at = NULL, "
+        "updated_at = ? WHERE connection_id = ? AND entity = 'payment' AND status = 'pending' "
+        "AND record_id IN (SELECT record_id FROM origins WHERE entity = 'payment' "
+        "AND connection_id != ?)", (why, now, connection_id, connection_id))
+    return cursor.rowcount

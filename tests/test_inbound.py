@@ -19,7 +19,7 @@ from engine import (
     payment_id,
     read_feed,
 )
-from tests._feedfake import MARIA, T0, FakePlatform, FakeProvider, synced
+from tests._feedfake import MARIA, T0, FakePlatform, FakeProvider, engine_for, synced
 
 
 async def feed(store: Store, platform: FakePlatform, connection: int, tenant: str = "A",
@@ -74,10 +74,9 @@ async def test_a_payment_across_two_invoices_is_one_payment_never_pushed_back(
                 if p.entity is Entity.PAYMENT]
 
 
-async def engine_push(store: Store, platform: FakePlatform, sealer: Sealer) -> None:
-    from tests._feedfake import engine_for
-
-    await engine_for(store, platform, sealer).run(until_idle=True)
+async def engine_push(store: Store, platform: FakePlatform, sealer: Sealer,
+                      **settings: object) -> None:
+    await engine_for(store, platform, sealer, **settings).run(until_idle=True)
 
 
 async def test_reading_the_same_page_twice_changes_nothing(store: Store,
@@ -218,7 +217,8 @@ async def test_payments_go_to_the_other_platforms_when_configured(
     await feed(store, platform, ids["A"], push_payments_to_other_platforms=True)
     record_id = payment_id("fake", ids["A"], "P-2")
     assert (await job(store, ids["B"], "payment", record_id))["status"] == "pending"
-    await engine_push(store, platform, sealer)
+    await engine_push(store, platform, sealer,
+                      feed=FeedSettings(push_payments_to_other_platforms=True))
     assert [p.record.id for p in platform.providers["B"].pushed
             if p.entity is Entity.PAYMENT] == [record_id]
     assert not [p for p in platform.providers["A"].pushed if p.entity is Entity.PAYMENT]
@@ -257,3 +257,20 @@ async def test_two_platforms_writing_a_value_their_own_way_do_not_trade_it_for_e
     history = await SyncService(store, "ana").record_history(Entity.CUSTOMER, "C-1")
     assert [h.platform for h in history] == ["fake", "fake"]
     assert [h.connection_id for h in history] == [ids["A"], ids["B"]]
+
+
+async def test_a_connection_added_later_is_not_sent_the_platform_payments_either(
+        store: Store, sealer: Sealer) -> None:
+    platform, ids = await synced(store, sealer)
+    platform.providers["A"].paid("P-3", "20", ("R-INV-1", "20"))
+    await feed(store, platform, ids["A"])
+    later = await platform.connect(store, sealer, "C")  # queues every record for it
+    await engine_push(store, platform, sealer)
+    record_id = payment_id("fake", ids["A"], "P-3")
+    skipped = await job(store, later, "payment", record_id)
+    assert (skipped["status"], skipped["error_message"]) == (
+        "skipped", "recorded on another platform: payments made on one platform are not "
+        "sent to the others unless [feed] push_payments_to_other_platforms = true (a retry "
+        "sends it)")
+    assert (await job(store, later, "invoice", "INV-1"))["status"] == "synced"
+    assert not [p for p in platform.providers["C"].pushed if p.entity is Entity.PAYMENT]
