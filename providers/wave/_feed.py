@@ -21,6 +21,7 @@ What Wave cannot say, and the feed does not pretend to:
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -48,10 +49,12 @@ UNFED: Mapping[Entity, str] = {
 @dataclass
 class Position:
     """The `modifiedAt` of the last object taken, and every object taken within `OVERLAP`
-    before it (id → its `modifiedAt`): those the next read meets again first."""
+    before it (id → its `modifiedAt` and a digest of it): those the next read meets again
+    first. The digest tells an edit from a re-read should Wave's clock be coarser than it
+    looks (its precision is UNCERTAIN)."""
 
     after: datetime
-    seen: dict[str, str] = field(default_factory=dict)
+    seen: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @classmethod
     def start(cls, cursor: str | None, since: datetime) -> Position:
@@ -59,8 +62,9 @@ class Position:
             return cls(since)
         try:
             raw = json.loads(cursor)
-            return cls(_moment(raw["after"]), {str(k): str(v) for k, v in raw["seen"].items()})
-        except (ValueError, KeyError, TypeError, AttributeError):
+            return cls(_moment(raw["after"]), {str(k): (str(v[0]), str(v[1]))
+                                               for k, v in raw["seen"].items()})
+        except (ValueError, KeyError, TypeError, AttributeError, IndexError):
             raise ValueError(f"not a Wave feed cursor: {cursor!r}") from None
 
     @property
@@ -69,15 +73,15 @@ class Position:
         return (self.after - OVERLAP).isoformat()
 
     def passed(self, node: Mapping[str, Any]) -> bool:
-        return self.seen.get(str(node["id"])) == str(node["modifiedAt"])
+        return self.seen.get(str(node["id"])) == _print(node)
 
     def take(self, node: Mapping[str, Any]) -> None:
         modified = _moment(node["modifiedAt"])
         if modified > self.after:
             self.after = modified
             self.seen = {k: v for k, v in self.seen.items()
-                         if _moment(v) > modified - OVERLAP}
-        self.seen[str(node["id"])] = str(node["modifiedAt"])
+                         if _moment(v[0]) > modified - OVERLAP}
+        self.seen[str(node["id"])] = _print(node)
 
     def page(self, page_size: int) -> int:
         """The first page that can hold an object not yet taken: the overlap's objects, all
@@ -120,6 +124,11 @@ def state(node: Json) -> RemoteState:
         balance=Decimal(str(node["amountDue"]["value"])), status=str(node["status"]),
         customer_remote_id=str(node["customer"]["id"]), line_count=len(node["items"]),
         number=str(node["invoiceNumber"]))
+
+
+def _print(node: Mapping[str, Any]) -> tuple[str, str]:
+    text = json.dumps(node, sort_keys=True, separators=(",", ":"), default=str)
+    return str(node["modifiedAt"]), hashlib.blake2b(text.encode(), digest_size=6).hexdigest()
 
 
 def _moment(text: str) -> datetime:
