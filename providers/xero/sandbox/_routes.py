@@ -425,13 +425,24 @@ def _elements(raw: bytes, kind: Kind) -> list[Json] | Response:
     return elements
 
 
+_SEARCHED = {"Contacts": ("Name", "FirstName", "LastName", "ContactNumber", "CompanyNumber",
+                          "EmailAddress"),
+             "Invoices": ("InvoiceNumber", "Reference")}
+"""What `searchTerm` looks in, case-insensitively (spec getContacts, getInvoices)."""
+
+
 def _filtered(elements: list[Json], kind: Kind, schema: query.Schema,
               request: Request) -> list[Json]:
     params = request.query_params
     test = query.where(params["where"], schema) if params.get("where") else None
     since = request.headers.get("if-modified-since")
     after = query.modified_since(since) if since else None
+    if params.get("createdByMyApp", "").lower() == "true":
+        # Which app wrote an object is not kept: an answer would be a guess.
+        raise query.QueryError("createdByMyApp is not evaluated by this sandbox")
     ids = {i.lower() for i in params.get("IDs", "").split(",") if i}
+    contact_ids = {i.lower() for i in params.get("ContactIDs", "").split(",") if i}
+    term = params.get("searchTerm", "").lower()
     numbers = set(filter(None, params.get("InvoiceNumbers", "").split(",")))
     statuses = set(filter(None, params.get("Statuses", "").split(",")))
     archived = params.get("includeArchived", "").lower() == "true"
@@ -440,6 +451,12 @@ def _filtered(elements: list[Json], kind: Kind, schema: query.Schema,
         if ids and str(element.get(kind.id_field)).lower() not in ids:
             continue
         if numbers and element.get("InvoiceNumber") not in numbers:
+            continue
+        if contact_ids and str((element.get("Contact") or {}).get("ContactID")).lower() \
+                not in contact_ids:
+            continue
+        if term and not any(term in str(element.get(name) or "").lower()
+                            for name in _SEARCHED.get(kind.collection, ())):
             continue
         if statuses and element.get("Status") not in statuses:
             continue

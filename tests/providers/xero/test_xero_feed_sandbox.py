@@ -230,3 +230,18 @@ async def test_a_persons_changes_show_in_the_feed(api: httpx.AsyncClient, clock:
     assert archived["ContactStatus"] == "ARCHIVED"
     assert DEMO_CUSTOMER not in {c["Name"] for c in await listed(api, "Contacts", since=cut,
                                                                  includeArchived="true")}
+
+
+async def test_contact_ids_search_terms_and_what_the_sandbox_cannot_know(
+        api: httpx.AsyncClient) -> None:
+    one = await contact(api, "Search Tiles", EmailAddress="books@search.example")
+    two = await contact(api, "Other Grout")
+    await invoice(api, one["ContactID"], "T-1")
+    await invoice(api, two["ContactID"], "T-2")
+    by_contact = await listed(api, "Invoices", ContactIDs=two["ContactID"].upper())
+    assert [i["InvoiceNumber"] for i in by_contact] == ["T-2"]
+    assert [c["Name"] for c in await listed(api, "Contacts", searchTerm="SEARCH.EX")] == \
+        ["Search Tiles"]
+    assert [i["InvoiceNumber"] for i in await listed(api, "Invoices", searchTerm="t-1")] == \
+        ["T-1"]
+    assert "createdByMyApp" in await refused(api, "Invoices", createdByMyApp="true")
