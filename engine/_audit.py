@@ -6,9 +6,12 @@ pages (`Provider.list_states`, through the connection's rate budget: a few reque
 thousand records) and compares each synced record of the connection with the ledger:
 
 - `total`: a document's total including tax, a payment's amount, at the currency's minor unit.
-- `balance`: what an invoice still owes (its total less the live payments and credit notes
-  applied to it), or what a payment or credit note has left unapplied (less its allocations,
-  and a credit note's refunds). Compared only where the platform says: None is no answer.
+- `balance`: what an invoice still owes there (its total less the live payments and credit
+  notes applied to it that reached this platform: one a platform cannot take, such as a
+  payment on Wave, pays nothing there), or what a payment or credit note has left unapplied
+  (less its allocations, and a credit note's refunds). Compared only where the platform says
+  (None is no answer), and not while a payment or credit note applied to the invoice is
+  still on its way to the platform.
 - `status`: whether the record is void. A void or deleted record whose object the platform
   still shows live differs, and so does a live one the platform shows void. A platform draft
   beside a sent invoice differs too; a ledger draft beside an open platform invoice does not,
@@ -157,7 +160,8 @@ class _Ledger:
     """An invoice the ledger says was sent: a platform draft of it differs."""
     status: str
     total_minor: int
-    balance_minor: int
+    balance_minor: int | None
+    """None while a payment or credit note applied to it is still on its way there."""
     customer_id: str
     lines: int | None
 
@@ -209,13 +213,21 @@ async def run_audit(store: Store, connection_id: int, provider: Provider, title:
 async def _ledger_side(store: Store, connection_id: int, entity: Entity,
                        rows: Sequence[aiosqlite.Row]) -> dict[str, _Ledger]:
     links = {row["record_id"]: row for row in rows}
-    applied: dict[str, int] = {}
+    applied: dict[str, int | None] = {}
     if entity is Entity.INVOICE:
-        # The view sums live allocations only: a void payment pays nothing.
-        applied = {row["record_id"]: int(row["applied"]) for row in await store.fetch_all(
-            "SELECT j.record_id, b.paid_minor + b.credited_minor AS applied FROM sync_jobs j "
-            "JOIN invoice_balances b ON b.invoice_id = j.record_id WHERE j.connection_id = ? "
-            "AND j.entity = 'invoice' AND j.status = 'synced'", (connection_id,))}
+        # Only a payment or credit note that reached this platform pays there (the table
+        # holds live allocations only: a void payment pays nothing). One that cannot go
+        # there (skipped: Wave takes no payments) or never went leaves the balance owed; one
+        # still on its way leaves the balance unjudged until it has arrived.
+        applied = {row["invoice_id"]: None if row["unsettled"] else int(row["applied"])
+                   for row in await store.fetch_all(
+            "SELECT a.invoice_id, SUM(CASE WHEN s.status = 'synced' THEN a.amount_minor "
+            "ELSE 0 END) AS applied, MAX(s.status IS NOT NULL AND s.status NOT IN "
+            "('synced', 'skipped')) AS unsettled FROM allocations a JOIN sync_jobs j "
+            "ON j.connection_id = ? AND j.entity = 'invoice' AND j.record_id = a.invoice_id "
+            "AND j.status = 'synced' LEFT JOIN sync_jobs s ON s.connection_id = ? "
+            "AND s.entity = a.source_entity AND s.record_id = a.source_id "
+            "GROUP BY a.invoice_id", (connection_id, connection_id))}
     found: dict[str, _Ledger] = {}
     for record_id, record in (await Ledger(store).get_many(entity, links)).items():
         row = links[record_id]
@@ -224,7 +236,7 @@ async def _ledger_side(store: Store, connection_id: int, entity: Entity,
             found[record_id] = _Ledger(
                 row["label"], row["remote_id"], record.currency,
                 record.status is InvoiceStatus.VOID, record.status is InvoiceStatus.SENT,
-                record.status.value, total, total - applied.get(record_id, 0),
+                record.status.value, total, _owed(total, applied.get(record_id, 0)),
                 record.customer_id, len(record.lines))
         elif isinstance(record, CreditNote):
             left = record.total - record.allocated - record.refunded
@@ -238,6 +250,10 @@ async def _ledger_side(store: Store, connection_id: int, entity: Entity,
                 record.status.value, to_minor(record.amount, record.currency),
                 to_minor(record.unapplied, record.currency), record.customer_id, None)
     return found
+
+
+def _owed(total: int, applied: int | None) -> int | None:
+    return None if applied is None else total - applied
 
 
 def _compare(mine: _Ledger, states: Sequence[RemoteState],
@@ -255,7 +271,7 @@ def _compare(mine: _Ledger, states: Sequence[RemoteState],
     if total != mine.total_minor:
         yield DriftField.TOTAL, mine.money(mine.total_minor), mine.money(total)
     balances = [state.balance for state in states]
-    if all(balance is not None for balance in balances):
+    if mine.balance_minor is not None and all(balance is not None for balance in balances):
         balance = sum(to_minor(b, mine.currency) for b in balances if b is not None)
         if balance != mine.balance_minor:
             yield DriftField.BALANCE, mine.money(mine.balance_minor), mine.money(balance)

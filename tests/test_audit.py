@@ -390,3 +390,20 @@ async def test_drafts_are_compared_on_sent_invoices_only(
     drift (only void or not is compared there)."""
     platform.plant(Entity.CREDIT_NOTE, "cn-1", status="draft")
     assert (await audit(store, synced, platform)).clean
+
+
+async def test_an_invoice_owes_there_what_reached_that_platform(
+        store: Store, synced: int, platform: FakePlatform) -> None:
+    """A payment the platform cannot take (skipped, as every payment on Wave) pays nothing
+    there; one still on its way leaves the invoice's balance unjudged until it arrives."""
+    await Ledger(store, clock).upsert([PAYMENTS[0].model_copy(update={
+        "amount": Decimal(25), "allocations": [Allocation(invoice_id="V-1",
+                                                          amount=Decimal(25))]})])
+    report = await audit(store, synced, platform)  # P-1's edit is pending: V-1 not judged
+    assert report.clean and report.compared == 5
+
+    async with store.write() as db:
+        await db.execute("UPDATE sync_jobs SET status = 'skipped' WHERE record_id = 'P-1'")
+    report = await audit(store, synced, platform)
+    assert [(d.record_id, d.field, d.ledger, d.platform) for d in report.differences] == [
+        ("V-1", DriftField.BALANCE, "43.12", "23.12")]
