@@ -8,6 +8,11 @@ timestamps. FreshBooks publishes no rate limit: the default of 600/minute and 5 
 per account is our choice (UNCERTAIN), changeable by `per_minute`/`concurrency` or the
 control API.
 
+The way back: lists filter and sort by `updated` as FreshBooks' do (`_routes`); the events
+API registers callbacks, and every write is posted to the verified ones as FreshBooks' signed
+form, with faults (`_webhooks`); `/_sandbox/move-payment` is a person moving a payment to
+another invoice in FreshBooks' app, which its API cannot do.
+
 The account always has two taxes ("Sales Tax" 8 %, "GST" 5 %). `seed_demo_company` adds a
 client "Riverside Property Group LLC" and its invoice INV-1042 that syncdesk did not create,
 so the demo's colliding records fail with the sandbox's duplicate errors.
