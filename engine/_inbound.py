@@ -56,6 +56,7 @@ from ._ledger import upsert_inbound
 from ._models import Address, Customer, Entity, EntryStatus, Payment
 from ._notify import raise_notification
 from ._port import Change, ChangeKind, RemoteContact, RemotePayment, RemoteRef
+from ._schema import TABLE_OF
 from ._store import Store
 from ._sync_state import mark_gone, requeue, skip_elsewhere, skip_from_elsewhere
 from ._time import from_iso, to_iso
@@ -327,7 +328,8 @@ async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now:
             applied.payments_ended += 1
         return
     linked = await _linked(db, inbound.connection_id, change.entity, change.remote_id)
-    if linked is None:
+    if linked is None or await _ended_here(db, change.entity, linked[0]):
+        # Not ours, or the echo of the void or delete syncdesk itself sent.
         applied.ignored += 1
         return
     label = f"{change.entity.label} {linked[2]}"
@@ -377,6 +379,18 @@ async def _origin(db: aiosqlite.Connection, connection_id: int, entity: Entity,
 async def _payment_doc(db: aiosqlite.Connection, record_id: str) -> dict[str, Any] | None:
     doc = await _value(db, "SELECT doc FROM payments WHERE id = ?", (record_id,))
     return None if doc is None else dict(json.loads(doc))
+
+
+async def _ended_here(db: aiosqlite.Connection, entity: Entity, record_id: str) -> bool:
+    """The ledger itself voided or deleted the record (or never had it)."""
+    if entity is Entity.INVOICE:
+        status = await _value(db, "SELECT status FROM invoices WHERE id = ?", (record_id,))
+        return status in (None, "void")
+    if entity in (Entity.PAYMENT, Entity.CREDIT_NOTE):
+        status = await _value(db, f"SELECT json_extract(doc, '$.status') FROM "
+                              f"{TABLE_OF[entity]} WHERE id = ?", (record_id,))
+        return status in (None, EntryStatus.VOID.value, EntryStatus.DELETED.value)
+    return False
 
 
 async def _invoice(db: aiosqlite.Connection, record_id: str) -> tuple[str, str] | None:

@@ -274,3 +274,14 @@ async def test_a_connection_added_later_is_not_sent_the_platform_payments_either
         "sends it)")
     assert (await job(store, later, "invoice", "INV-1"))["status"] == "synced"
     assert not [p for p in platform.providers["C"].pushed if p.entity is Entity.PAYMENT]
+
+
+async def test_the_echo_of_a_void_syncdesk_sent_is_no_broken_link(store: Store,
+                                                                   sealer: Sealer) -> None:
+    platform, ids = await synced(store, sealer)
+    await Ledger(store).void(Entity.INVOICE, "INV-3")
+    await engine_push(store, platform, sealer)
+    platform.providers["A"].gone(Entity.INVOICE, "R-INV-3", ChangeKind.VOIDED)
+    await feed(store, platform, ids["A"])
+    assert (await job(store, ids["A"], "invoice", "INV-3"))["status"] == "synced"
+    assert await notices(store, "broken_link") == []
