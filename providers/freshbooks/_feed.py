@@ -2,7 +2,10 @@
 
 FreshBooks has no change feed of its own, only lists that filter on the last change
 (`search[updated_min]`, inclusive, to the second, US/Eastern) and sort by it
-(`sort=updated_asc`), 100 a page. Deleted objects (`vis_state` 1) are listed only when asked
+(`sort=updated_asc`, the SDKs' `<field>_asc` form), 100 a page. UNCERTAIN: FreshBooks' docs
+show the bound as a date (`2020-11-14`); it is sent here as its own timestamp text
+(`2020-11-14 09:30:00`), and with a date alone the feed would re-read up to a day, never
+miss one. Deleted objects (`vis_state` 1) are listed only when asked
 (`search[vis_state]=1`), so the feed is two streams per entity, read one after the other:
 what is live (upserts) and what was deleted (FreshBooks' API has no void: a voided record
 is a deleted one here, restorable in FreshBooks).
