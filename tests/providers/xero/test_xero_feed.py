@@ -266,3 +266,31 @@ async def test_a_long_feed_read_and_a_listing_draw_no_429_at_real_limits(clock: 
     assert len(states) == CHANGED + 1
     assert app.state.sandbox.limiter.rejected == 0 and sandbox.throttled == 0
     assert budget.requests == app.state.sandbox.requests - before == 3 + 3
+
+
+async def test_credit_notes_and_items(provider: XeroProvider, api: httpx.AsyncClient,
+                                      clock: Clock) -> None:
+    [customer] = await contacts(api, "Credit Co")
+    note = await api.put(f"{API}/CreditNotes", json={"CreditNotes": [{
+        "Type": "ACCRECCREDIT", "Contact": {"ContactID": customer}, "Status": "AUTHORISED",
+        "CreditNoteNumber": "CN-9", "LineItems": [{"Description": "Back", "Quantity": 1,
+                                                   "UnitAmount": 15, "AccountCode": "200",
+                                                   "TaxType": "NONE"}]}]})
+    credit = note.json()["CreditNotes"][0]["CreditNoteID"]
+    item = await api.put(f"{API}/Items", json={"Items": [{"Code": "GROUT", "Name": "Grout"}]})
+    item_id = item.json()["Items"][0]["ItemID"]
+    pages, cursor = await read_all(provider, Entity.CREDIT_NOTE)
+    [change] = [c for p in pages for c in p.changes]
+    assert (change.remote_id, change.kind) == (credit, ChangeKind.UPSERTED)
+    assert change.state is not None
+    assert (change.state.total, change.state.balance, change.state.number) == \
+        (Decimal(15), Decimal(15), "CN-9")
+    [items] = (await read_all(provider, Entity.ITEM))[0]
+    assert [(c.remote_id, c.kind) for c in items.changes] == [(item_id, ChangeKind.UPSERTED)]
+    assert not items.more  # Xero never pages Items: one answer is the whole feed
+    clock.advance(1)
+    await api.post(f"{API}/CreditNotes/{credit}", json={"CreditNotes": [{"Status": "VOIDED"}]})
+    later, _ = await read_all(provider, Entity.CREDIT_NOTE, cursor)
+    assert [(c.remote_id, c.kind) for p in later for c in p.changes] == \
+        [(credit, ChangeKind.VOIDED)]
+    assert [s.status async for s in provider.list_states(Entity.CREDIT_NOTE)] == ["VOIDED"]
