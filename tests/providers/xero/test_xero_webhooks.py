@@ -4,12 +4,14 @@ signed, on every change, with its faults (duplicates, out of order, bad signatur
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -208,3 +210,27 @@ async def test_intent_to_receive_passes_an_honest_endpoint_only(
     assert (await control.post("/_sandbox/webhooks/intent")).json()["passed"] is False
     refused = await control.post("/_sandbox/webhooks", json={"faults": {"lost": 1}})
     assert refused.status_code == 400 and "unknown webhook faults" in refused.text
+
+
+async def test_deliveries_reach_a_receiver_over_loopback(clock: Clock, hooks: Hooks) -> None:
+    """With no transport handed in, the sandbox posts over the network, as the demo's does."""
+    server = uvicorn.Server(uvicorn.Config(hooks.app(), host="127.0.0.1", port=20450,
+                                           log_level="warning", lifespan="off"))
+    serving = asyncio.create_task(server.serve())
+    app = create_sandbox_app(clock=clock, limits_enabled=False)
+    try:
+        while not server.started:
+            assert not serving.done(), "the receiver did not start"
+            await asyncio.sleep(0.01)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://xero.sandbox") as control:
+            await control.post("/_sandbox/webhooks", json={
+                "url": "http://127.0.0.1:20450/v1/hooks/xero", "key": KEY})
+            app.state.company.save_contact({"Name": "Loopback Co"}, None)
+            app.state.webhooks.emit()
+            [delivery] = await drained(control)
+        assert (delivery["status"], delivery["error"]) == (200, None)
+        assert [e.entity for e in hooks.events()] == [Entity.CUSTOMER]
+    finally:
+        server.should_exit = True
+        await serving
