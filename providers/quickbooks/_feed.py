@@ -7,7 +7,9 @@ handed over at exactly that second (`seen`, by Id and SyncToken: QBO times are w
 seconds, and a second object changed in the same second must not be skipped, nor the same
 one handed over twice). A read that hands everything over moves `since` to a second before
 the platform's clock (the answer's `time`), so a quiet connection's cursor never falls out
-of CDC's 30-day look-back.
+of CDC's 30-day look-back. The engine's pages are often smaller than an answer: the next page,
+asked from exactly the cursor the last one ended at, is cut from the same answer without
+another request (a change made meanwhile comes with the next read, its time being later).
 
 Older than the look-back, CDC refuses. The feed then reads the span up to the look-back's
 edge with queries on `Metadata.LastUpdatedTime` (same cursor, bounded by `until`), and goes
@@ -34,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -106,6 +108,19 @@ class _Row:
         return f"{self.obj['Id']}.{'deleted' if deleted else self.obj.get('SyncToken')}"
 
 
+@dataclass(frozen=True)
+class _Answer:
+    """The last CDC answer of an entity, and the cursor the page read from it ended at."""
+
+    cursor: str | None
+    rows: list[_Row]
+    full: bool
+    platform_now: datetime
+
+    def left_after(self, at: Cursor) -> bool:
+        return any(_after(row, at) for row in self.rows)
+
+
 class ChangeFeed:
     """One realm's change feed and list reads, through the provider's `ApiClient` (so every
     request takes a slot of the connection's budget)."""
@@ -116,21 +131,30 @@ class ChangeFeed:
         self.minor_version = minor_version
         self.pages = pages
         self.page_size = page_size
+        self._held: dict[Entity, _Answer] = {}
 
     async def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
                            limit: int = 1000) -> ChangePage:
         at = Cursor.decode(cursor) if cursor else Cursor(_second(since))
         if at.until is None:
-            response = await self._get("cdc", {"entities": WIRE[entity].name,
-                                               "changedSince": _iso(at.since)})
-            refused = _look_back_refusal(response)
-            if refused is None:
+            answer = self._held.get(entity)
+            if answer is None or answer.cursor != cursor or not answer.left_after(at):
+                response = await self._get("cdc", {"entities": WIRE[entity].name,
+                                                   "changedSince": _iso(at.since)})
+                refused = _look_back_refusal(response)
+                if refused is not None:
+                    until = refused - LOOK_BACK + EDGE_MARGIN
+                    return await self._query_span(entity, Cursor(at.since, at.seen, until),
+                                                  limit)
                 body = read_body(response)
                 rows = _cdc_rows(body, WIRE[entity].name)
-                changes, after, more = _page(entity, at, rows, limit, full=len(rows) >= CDC_MAX,
-                                             platform_now=_instant(body.get("time")))
-                return ChangePage(changes, after.encode(), more)
-            at = Cursor(at.since, at.seen, until=refused - LOOK_BACK + EDGE_MARGIN)
+                answer = _Answer(cursor, rows, len(rows) >= CDC_MAX, _instant(body.get("time")))
+            changes, after, more = _page(entity, at, answer.rows, limit, full=answer.full,
+                                         platform_now=answer.platform_now)
+            # The engine's pages are often smaller than a CDC answer: the rest of this one
+            # serves the next page, which resumes from exactly this cursor.
+            self._held[entity] = replace(answer, cursor=after.encode())
+            return ChangePage(changes, after.encode(), more)
         return await self._query_span(entity, at, limit)
 
     async def _query_span(self, entity: Entity, at: Cursor, limit: int) -> ChangePage:
@@ -170,8 +194,7 @@ def _page(entity: Entity, at: Cursor, rows: list[_Row], limit: int, *, full: boo
     """The changes after `at` (at most `limit`), the cursor after them, and whether more
     remain (this answer had more, or the platform cut it at its maximum)."""
     rows = sorted(rows, key=lambda row: (row.changed_at, _id_order(str(row.obj["Id"]))))
-    fresh = [row for row in rows if row.changed_at > at.since
-             or (row.changed_at == at.since and row.key not in at.seen)]
+    fresh = [row for row in rows if _after(row, at)]
     handed, left = fresh[:limit], fresh[limit:]
     more = bool(left) or full
     if full and not handed:
@@ -192,6 +215,10 @@ def _page(entity: Entity, at: Cursor, rows: list[_Row], limit: int, *, full: boo
             since, seen = settled, set()
     changes = [change for row in handed if (change := change_of(entity, row)) is not None]
     return changes, Cursor(since, frozenset(seen)), more
+
+
+def _after(row: _Row, at: Cursor) -> bool:
+    return row.changed_at > at.since or (row.changed_at == at.since and row.key not in at.seen)
 
 
 def change_of(entity: Entity, row: _Row) -> Change | None:

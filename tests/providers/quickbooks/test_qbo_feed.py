@@ -97,10 +97,29 @@ async def test_pages_resume_from_the_cursor_and_see_a_second_change_in_the_same_
                                "DueDate": "2026-03-01"})
     edited = await provider.read_changes(Entity.INVOICE, again.cursor, since)
     assert [c.remote_id for c in edited.changes] == [made[0]["Id"]]
-    # Each page is one CDC read, for this entity only, through the provider's client.
+    # One CDC answer serves the pages cut from it; a read past its end asks again. Each is
+    # for this entity only, through the provider's client.
     reads = _cdc_reads(recorder)
-    assert len(reads) == 5
+    assert len(reads) == 3
     assert {r.url.params["entities"] for r in reads} == {"Invoice"}
+
+
+async def test_a_change_made_while_pages_are_cut_from_one_answer_is_read_after_them(
+        provider: QuickBooksProvider, api: Api, clock: Clock, recorder: Recorder) -> None:
+    clock.advance(5)
+    since = clock.now()
+    made = [await _invoice(api, f"CUT-{n}") for n in range(4)]
+    first = await provider.read_changes(Entity.INVOICE, None, since, limit=2)
+    late = await _invoice(api, "CUT-LATE")  # after the answer the pages are cut from
+    await api.post("invoice", {"Id": made[3]["Id"], "SyncToken": "0", "sparse": True,
+                               "DueDate": "2026-04-01"})
+    rest, cursor, _ = await _drain(provider, Entity.INVOICE, first.cursor, since, limit=2)
+    assert [(c.remote_id, c.state.number) for c in rest] == [
+        (made[2]["Id"], "CUT-2"), (made[3]["Id"], "CUT-3")]
+    assert len(_cdc_reads(recorder)) == 1  # both pages cut from the first answer
+    # The next cycle asks again: CUT-3 as it is now, and the invoice made meanwhile.
+    after, _, _ = await _drain(provider, Entity.INVOICE, cursor, since, limit=2)
+    assert [c.remote_id for c in after] == [made[3]["Id"], late["Id"]]
 
 
 async def test_a_quiet_feed_keeps_its_cursor_inside_the_look_back(
@@ -208,6 +227,9 @@ async def test_past_the_look_back_queries_read_up_to_its_edge_then_cdc(
     old = await _invoice(api, "OLD-1")
     gone = await _invoice(api, "OLD-2")
     await api.post("invoice", {"Id": gone["Id"], "SyncToken": "0"}, operation="delete")
+    closed = (await api.post("customer", {"DisplayName": "Old Mill Bakery"})).json()["Customer"]
+    await api.post("customer", {"Id": closed["Id"], "SyncToken": "0", "sparse": True,
+                                "Active": False})
     clock.advance(40 * 86400)
     new = await _invoice(Api(api.client, await tokens.refreshed(tokens.current)), "NEW-1")
     changes, _, pages = await _drain(provider, Entity.INVOICE, None, since)
@@ -218,6 +240,9 @@ async def test_past_the_look_back_queries_read_up_to_its_edge_then_cdc(
     statements = [r.url.params["query"] for r in recorder.requests
                   if r.url.path.endswith("/query")]
     assert len(statements) == 1 and "Metadata.LastUpdatedTime <" in statements[0]
+    # A query sees an inactive customer only when it asks about Active: this one does.
+    customers, _, _ = await _drain(provider, Entity.CUSTOMER, None, since)
+    assert [(c.remote_id, c.kind) for c in customers] == [(closed["Id"], ChangeKind.DELETED)]
 
 
 async def test_a_cursor_this_provider_did_not_write_is_refused(

@@ -2,13 +2,14 @@
 many more requests than 10 a second's worth, and not one 429.
 
 The sandbox throttles as QBO does (10 requests a second, 500 a minute per realm). 1,050
-invoices changed are read as CDC pages of 50 (21 reads) and listed in query pages of 100 (11
-reads): unbudgeted, the 11th request within a second is refused.
+invoices changed are read as 21 feed pages of 50, which two CDC answers serve (1,000 is one
+answer's most), and listed in query pages of 50 (22 reads): unbudgeted, the 11th request
+within a second is refused.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -32,8 +33,10 @@ class Counting(httpx.AsyncBaseTransport):
 
     inner: httpx.AsyncBaseTransport
     throttled: int = 0
+    sent: list[httpx.Request] = field(default_factory=list)
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.sent.append(request)
         response = await self.inner.handle_async_request(request)
         self.throttled += response.status_code == 429
         return response
@@ -62,7 +65,7 @@ async def test_a_long_feed_read_and_a_listing_draw_no_429_at_real_limits(clock: 
     settings = ConnectionSettings(platform="quickbooks", tenant_id=REALM,
                                   client_id="syncdesk-test", client_secret="secret",
                                   base_url=BASE, timeout=30.0, transport=sandbox,
-                                  options={"page_size": "100"})
+                                  options={"page_size": "50"})
     tokens, _ = await connect(PLATFORM, settings)
     provider = QuickBooksProvider(replace(settings, budget=budget), tokens)
     before = app.state.sandbox.requests
@@ -79,8 +82,9 @@ async def test_a_long_feed_read_and_a_listing_draw_no_429_at_real_limits(clock: 
     finally:
         await provider.aclose()
     assert (len(seen), reads) == (CHANGED, 21)
+    assert sum(r.url.path.endswith("/cdc") for r in sandbox.sent) == 2
     assert len(states) == CHANGED + 1  # and the demo company's own invoice
     assert app.state.sandbox.limiter.rejected == 0
     assert sandbox.throttled == 0
     # Every request the sandbox answered took a slot of the one budget.
-    assert budget.requests == app.state.sandbox.requests - before == 21 + 11
+    assert budget.requests == app.state.sandbox.requests - before == 2 + 22
