@@ -407,3 +407,81 @@ async def test_an_invoice_owes_there_what_reached_that_platform(
     report = await audit(store, synced, platform)
     assert [(d.record_id, d.field, d.ledger, d.platform) for d in report.differences] == [
         ("V-1", DriftField.BALANCE, "43.12", "23.12")]
+
+
+def test_syncdesk_audit_prints_each_difference_and_exits_like_diff(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """0 when all agree, 1 on drift (a person's payment in Wave), 2 when the platform
+    cannot be read; --json is one object."""
+    import asyncio
+    import json
+
+    import httpx
+
+    from console._fleet import SandboxFleet
+    from console._wiring import connect_sandbox, platforms
+    from console.cli import main
+    from tests.test_budget import ledger
+
+    db = str(tmp_path / "audit.db")
+    fleet = SandboxFleet(["wave"], first_port=20350, limits_enabled=False)
+    with fleet:
+        async def prepare() -> str:
+            store = await Store.open(Path(db))
+            try:
+                await Ledger(store).upsert(ledger())
+                await connect_sandbox(store, platforms()["wave"], fleet.urls["wave"],
+                                      Sealer.load())
+            finally:
+                await store.close()
+            return fleet.urls["wave"]
+
+        url = asyncio.run(prepare())
+        assert main(["engine", "run", "--until-idle", "--db", db]) == 0
+        capsys.readouterr()
+        assert main(["audit", "--db", db]) == 0
+        out = capsys.readouterr().out
+        assert "[1] wave — " in out and "4 records compared, all agree with the ledger" in out
+
+        invoice = asyncio.run(_remote_id(db, "INV-2"))
+        httpx.post(f"{url}/_sandbox/record-payment",
+                   json={"invoiceId": invoice, "amount": "40.00"}).raise_for_status()
+        assert main(["audit", "--db", db, "--connection", "wave"]) == 1
+        out = capsys.readouterr().out
+        assert "4 records compared, 1 differ" in out
+        assert "invoice INV-2 (INV-2)" in out and "ledger 58.00" in out \
+            and "platform 18.00" in out
+        assert main(["audit", "--db", db, "--json"]) == 1
+        data = json.loads(capsys.readouterr().out)
+        assert data["drift"] is True
+        [connection] = data["connections"]
+        assert (connection["compared"], connection["differing"], connection["error"]) == (
+            4, 1, None)
+        assert connection["differences"] == [{
+            "entity": "invoice", "record_id": "INV-2", "label": "INV-2",
+            "remote_id": invoice, "field": "balance", "ledger": "58.00",
+            "platform": "18.00"}]
+    # The sandbox is gone: the audit says it did not finish, and keeps the last drift.
+    assert main(["audit", "--db", db, "--json"]) == 2
+    [connection] = json.loads(capsys.readouterr().out)["connections"]
+    assert connection["error"]
+    assert asyncio.run(_drift_count(db)) == 1
+    assert main(["audit", "--db", db, "--connection", "9"]) == 2
+    assert "no connection 9" in capsys.readouterr().err
+
+
+async def _remote_id(db: str, record_id: str) -> str:
+    store = await Store.open(Path(db))
+    try:
+        return str(await store.fetch_value(
+            "SELECT remote_id FROM sync_links WHERE record_id = ?", (record_id,)))
+    finally:
+        await store.close()
+
+
+async def _drift_count(db: str) -> int:
+    store = await Store.open(Path(db))
+    try:
+        return int(await store.fetch_value("SELECT COUNT(*) FROM drift"))
+    finally:
+        await store.close()
