@@ -141,6 +141,14 @@ async def read_feed(store: Store, connection_id: int, provider: Provider, *, pla
         except SyncError as exc:
             await _failed(store, connection_id, entity, title, exc.message, clock(), now)
             report.failures.append(f"{entity.label}: {exc.message}")
+        except Exception as exc:
+            # A bug in reading or applying one entity's page must not stop the others, nor
+            # the pushes: it is shown, the page (rolled back) is read again next interval.
+            log.exception("feed of %s connection %s: %s", platform, connection_id,
+                          entity.value)
+            message = f"syncdesk could not read or apply it: {type(exc).__name__}: {exc}"
+            await _failed(store, connection_id, entity, title, message, clock(), now)
+            report.failures.append(f"{entity.label}: {message}")
     return report
 
 
@@ -248,24 +256,20 @@ class FeedRunner:
     async def run(self, ended: asyncio.Event) -> None:
         """Until `ended`: a cycle of what is due, then a poll's wait."""
         while not ended.is_set():
+            wait = self.poll
             try:
                 await read_feed(self.store, self.connection_id, self.provider,
                                 platform=self.platform, title=self.title,
                                 entities=self.entities, settings=self.settings,
                                 clock=self.clock, only_due=True)
-            except Exception as exc:
-                # A bug in applying a page must not stop the pushes; it is shown, and the
-                # page is read again next time (its transaction was rolled back).
+            except Exception:
+                # The store itself failed under the feed (each entity's own failures are
+                # told by `read_feed`): the pushes go on, the feed tries again later.
                 log.exception("feed of %s connection %s failed", self.platform,
                               self.connection_id)
-                async with self.store.write() as db:
-                    await raise_notification(
-                        db, self.connection_id, None, FEED_NOTICE, kind="feed",
-                        title=f"{self.title}: reading changes failed",
-                        message=f"syncdesk could not apply a change: {type(exc).__name__}: "
-                                f"{exc}", now=to_iso(self.clock()))
+                wait = self.settings.interval
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), self.poll)
+                await asyncio.wait_for(ended.wait(), wait)
 
 
 @dataclass(frozen=True)
@@ -400,7 +404,7 @@ class HookInbox:
         if found is None:
             return None
         for connection in await live_connections(self.store):
-            if connection.platform != platform or connection.state == "disconnected":
+            if connection.platform != platform:
                 continue
             provider = await open_provider(self.store, connection, found, self.sealer,
                                            clock=self.clock, adjust=self.adjust)

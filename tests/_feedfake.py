@@ -88,7 +88,7 @@ class FakeProvider:
     changes: dict[Entity, list[Change]] = field(default_factory=dict)
     pushed: list[PushRequest] = field(default_factory=list)
     reads: list[tuple[Entity, str | None, datetime]] = field(default_factory=list)
-    failing: dict[Entity, SyncError] = field(default_factory=dict)
+    failing: dict[Entity, Exception] = field(default_factory=dict)
     confirmed: list[Mapping[str, str]] = field(default_factory=list)
     accepts: str | None = None
     """The registration code this platform accepts back (None: any)."""

@@ -97,17 +97,22 @@ async def test_a_failing_feed_is_told_and_an_unfed_entity_only_noted(
     a = platform.providers["A"]
     a.failing[Entity.ITEM] = Unsupported("items have no change feed on Fake")
     a.failing[Entity.INVOICE] = Transient("Fake answered 503")
+    a.failing[Entity.CREDIT_NOTE] = KeyError("Balance")  # a bug reading the platform's page
     a.paid("P-1", "10", ("R-INV-1", "10"))
     report = await cycle(store, platform, ids["A"])
     assert report.unsupported == ["item: items have no change feed on Fake"]
-    assert report.failures == ["invoice: Fake answered 503"]
+    assert report.failures == ["invoice: Fake answered 503", "credit note: syncdesk could "
+                               "not read or apply it: KeyError: 'Balance'"]
     assert report.applied.payments_imported == 1  # the other entities were read
+    # One notification while unread for the connection's feed; each error in its state.
     told = await store.fetch_all("SELECT title, message FROM notifications WHERE kind = 'feed'")
     assert [(r["title"], r["message"]) for r in told] == [
         ("Fake: reading invoice changes failed", "Fake answered 503")]
     errors = {s.entity: s.error for s in await _feed.feed_states(store)}
     assert errors[Entity.ITEM] == "not fed: items have no change feed on Fake"
     assert errors[Entity.INVOICE] == "Fake answered 503"
+    assert errors[Entity.CREDIT_NOTE] == "syncdesk could not read or apply it: KeyError: " \
+        "'Balance'"
     assert errors[Entity.PAYMENT] is None
 
 
