@@ -108,7 +108,7 @@ class Webhooks:
     pending: list[Delivery] = field(default_factory=list)
     delivered: list[Delivery] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(2001))
-    _task: asyncio.Task[None] | None = None
+    _task: asyncio.Task[list[Delivery]] | None = None
 
     def __post_init__(self) -> None:
         self.books.listeners.append(self.changed)
@@ -165,10 +165,7 @@ class Webhooks:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # a write outside any request (seeding): sent with the next delivery
-        self._task = loop.create_task(self._deliver_soon())
-
-    async def _deliver_soon(self) -> None:
-        await self.deliver()
+        self._task = loop.create_task(self.deliver())
 
     async def _post(self, client: httpx.AsyncClient, delivery: Delivery) -> None:
         headers = {"Content-Type": FORM}
