@@ -97,26 +97,27 @@ from . import _feed as feed
 from . import _mapping as wire
 from ._auth import API_PATH, XeroHosts
 from ._errors import element_error, error_from_response
-from ._mapping import RESOURCES, Json, Resource
+from ._mapping import (
+    OVERPAYMENT,
+    PAGE_SIZE,
+    RECEIVE_OVERPAYMENT,
+    RESOURCES,
+    SALES_TYPE,
+    Json,
+    Resource,
+)
 from ._mapping import elements as _elements
 
-PAGE_SIZE = 100
-"""Xero pages Contacts, Invoices, Payments, CreditNotes and BankTransactions by 100."""
 BATCH_SIZE = 50
 """Xero's advice: about 50 elements per request keeps it under the size limit."""
 
 BATCHED = frozenset({Entity.CUSTOMER, Entity.ITEM, Entity.INVOICE, Entity.PAYMENT,
                      Entity.CREDIT_NOTE})
 """What Xero takes as arrays in one request (PUT /Payments and /CreditNotes too)."""
-OVERPAYMENT = "overpayment:"
-"""Prefix of an overpayment's remote id; the BankTransactionID follows."""
 _GONE = ("DELETED",)
 """A deleted object is gone; a voided one is still there (and still ours)."""
 _ENDED = ("DELETED", "VOIDED")
 _ENDING = (Operation.VOID, Operation.DELETE)
-_SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
-"""Invoice numbers are unique only among sales documents: bills may reuse them."""
-_RECEIVE_OVERPAYMENT = 'Type=="RECEIVE-OVERPAYMENT"'
 
 
 class XeroProvider:
@@ -623,7 +624,7 @@ class XeroProvider:
     async def _overpayments(self) -> AsyncIterator[Json]:
         """The live RECEIVE-OVERPAYMENT bank transactions, page by page."""
         async for transaction in self._pages("BankTransactions",
-                                             {"where": _RECEIVE_OVERPAYMENT}):
+                                             {"where": RECEIVE_OVERPAYMENT}):
             if transaction.get("Status") not in _ENDED:
                 yield transaction
 
@@ -632,7 +633,7 @@ class XeroProvider:
         resource, field = RESOURCES[entity], wire.MARK_FIELDS[entity]
         payload = await self._call("GET", f"/{resource.collection}",
                                    params={"where": wire.where_equals(field, wanted)})
-        kind = _SALES_TYPE.get(entity)
+        kind = SALES_TYPE.get(entity)
         return [e for e in _elements(payload, resource.collection)
                 if e.get(field) == wanted and e.get("Status") not in _GONE
                 and (kind is None or e.get("Type") == kind)]

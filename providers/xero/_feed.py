@@ -56,15 +56,11 @@ from engine import (
 
 from . import _mapping as wire
 from ._dates import parse_ms_date, parse_wire_date
-from ._mapping import RESOURCES, Json
+from ._mapping import OVERPAYMENT, PAGE_SIZE, RECEIVE_OVERPAYMENT, RESOURCES, SALES_TYPE, Json
 from ._mapping import elements as _elements
 
-PAGE_SIZE = 100
-"""Xero pages Contacts, Invoices, Payments and CreditNotes by 100."""
-_SALES = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
 _BY_INVOICE_PAYMENT = "ACCRECPAYMENT"
 _ENDED = {"DELETED": ChangeKind.DELETED, "VOIDED": ChangeKind.VOIDED}
-_OVERPAYMENT_LIST = 'Type=="RECEIVE-OVERPAYMENT"'
 
 
 class Call(Protocol):
@@ -109,9 +105,9 @@ async def list_states(call: Call, pages: Pages, entity: Entity) -> AsyncIterator
     """Documents by type (`where Type==`), live ones only; payments one state per Xero
     Payment (the audit sums a link's parts), then each syncdesk overpayment by its remote id,
     its balance the credit it has left."""
-    if entity in _SALES:
+    if entity in SALES_TYPE:
         async for element in pages(RESOURCES[entity].collection,
-                                   {"where": f'Type=="{_SALES[entity]}"'}):
+                                   {"where": f'Type=="{SALES_TYPE[entity]}"'}):
             if element.get("Status") != "DELETED":
                 yield _state(entity, element)
         return
@@ -122,15 +118,15 @@ async def list_states(call: Call, pages: Pages, entity: Entity) -> AsyncIterator
         if element.get("Status") != "DELETED" and _is_invoice_payment(element):
             yield _payment_state(element)
     credit = {str(o["OverpaymentID"]): o async for o in pages("Overpayments", {})}
-    async for transaction in pages("BankTransactions", {"where": _OVERPAYMENT_LIST}):
+    async for transaction in pages("BankTransactions", {"where": RECEIVE_OVERPAYMENT}):
         if transaction.get("Status") == "DELETED":
             continue
         overpayment = credit.get(str(transaction.get("OverpaymentID")), {})
         left = overpayment.get("RemainingCredit")
         yield RemoteState(
-            remote_id=f"overpayment:{transaction['BankTransactionID']}",
-            total=_money(transaction.get("Total")),
-            balance=_money(left) if left is not None else None,
+            remote_id=OVERPAYMENT + str(transaction["BankTransactionID"]),
+            total=_amount(transaction.get("Total")),
+            balance=_amount(left) if left is not None else None,
             status=str(overpayment.get("Status") or transaction.get("Status")),
             customer_remote_id=_contact_id(transaction))
 
@@ -142,8 +138,8 @@ def _change(entity: Entity, element: Json) -> Change | None:
     resource = RESOURCES[entity]
     remote_id = str(element[resource.id_field])
     changed_at = _updated(element)
-    if entity in _SALES:
-        if element.get("Type") != _SALES[entity]:
+    if entity in SALES_TYPE:
+        if element.get("Type") != SALES_TYPE[entity]:
             return None
         state = _state(entity, element)
         kind = _ENDED.get(str(element.get("Status")), ChangeKind.UPSERTED)
@@ -162,8 +158,8 @@ def _state(entity: Entity, element: Json) -> RemoteState:
     balance = element.get("AmountDue" if entity is Entity.INVOICE else "RemainingCredit")
     lines = element.get("LineItems")
     return RemoteState(
-        remote_id=str(element[RESOURCES[entity].id_field]), total=_money(element.get("Total")),
-        balance=_money(balance) if balance is not None else None,
+        remote_id=str(element[RESOURCES[entity].id_field]), total=_amount(element.get("Total")),
+        balance=_amount(balance) if balance is not None else None,
         status=str(element.get("Status")) if element.get("Status") else None,
         customer_remote_id=_contact_id(element),
         line_count=len(lines) if isinstance(lines, list) else None,
@@ -245,15 +241,15 @@ def _payment_change(parts: Sequence[Json], kind: ChangeKind) -> Change:
     return Change(Entity.PAYMENT, remote_id, kind, changed_at, payment=RemotePayment(
         remote_id=remote_id, customer_remote_id=_contact_id(invoice),
         date=parse_wire_date(str(first["Date"])),
-        amount=sum((_money(p.get("Amount")) for p in parts), Decimal(0)),
+        amount=sum((_amount(p.get("Amount")) for p in parts), Decimal(0)),
         currency=invoice.get("CurrencyCode") or None,
         allocations=tuple(RemoteAllocation(str((p.get("Invoice") or {}).get("InvoiceID")),
-                                           _money(p.get("Amount"))) for p in parts),
+                                           _amount(p.get("Amount"))) for p in parts),
         reference=own or None, mark=mark))
 
 
 def _payment_state(element: Json) -> RemoteState:
-    return RemoteState(remote_id=str(element["PaymentID"]), total=_money(element.get("Amount")),
+    return RemoteState(remote_id=str(element["PaymentID"]), total=_amount(element.get("Amount")),
                        status=str(element.get("Status") or "AUTHORISED"),
                        customer_remote_id=_contact_id(element.get("Invoice") or {}))
 
@@ -298,7 +294,7 @@ def _contact_id(element: Mapping[str, Any]) -> str | None:
     return str(contact["ContactID"]) if contact.get("ContactID") else None
 
 
-def _money(value: object) -> Decimal:
+def _amount(value: object) -> Decimal:
     return Decimal(str(value)) if value is not None else Decimal(0)
 
 

@@ -67,6 +67,16 @@ class Resource:
                          shown=" · ".join(part for part in shown if part))
 
 
+PAGE_SIZE = 100
+"""Xero pages Contacts, Invoices, Payments, CreditNotes and BankTransactions by 100."""
+OVERPAYMENT = "overpayment:"
+"""Prefix of an overpayment's remote id; the BankTransactionID follows."""
+SALES_TYPE = {Entity.INVOICE: "ACCREC", Entity.CREDIT_NOTE: "ACCRECCREDIT"}
+"""The sales kind of each document: invoice numbers are unique only among sales documents
+(bills may reuse them), and only sales documents are the ledger's."""
+RECEIVE_OVERPAYMENT = 'Type=="RECEIVE-OVERPAYMENT"'
+"""The `where` of the bank transactions that are overpayments received."""
+
 RESOURCES: dict[Entity, Resource] = {
     Entity.CUSTOMER: Resource("Contacts", "ContactID", "Name"),
     Entity.ITEM: Resource("Items", "ItemID", "Code"),
