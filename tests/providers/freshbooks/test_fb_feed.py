@@ -15,7 +15,9 @@ from engine import (
     Allocation,
     ChangeKind,
     ConnectionSettings,
+    CreditNote,
     Entity,
+    Line,
     Payment,
     RemoteAllocation,
     Unsupported,
@@ -273,6 +275,26 @@ async def test_documents_come_with_their_state_and_a_deleted_invoice_as_deleted(
     after = await provider.read_changes(Entity.INVOICE, page.cursor, SINCE)
     assert [(c.remote_id, c.kind) for c in after.changes] == [(ref.remote_id,
                                                               ChangeKind.DELETED)]
+
+
+async def test_a_credit_note_comes_with_its_state_and_its_application_is_no_payment(
+        provider: FreshBooksProvider, ledger: Ledger) -> None:
+    await ledger.basics(provider)
+    ref = await ledger.push(provider, Entity.INVOICE, invoice("inv1", "SD-1"))
+    note = CreditNote(id="cn1", number="CN-1", customer_id="c1", date=date(2026, 2, 3),
+                      lines=[Line(description="Goodwill", unit_price=Decimal("25.00"))],
+                      allocations=[Allocation(invoice_id="inv1", amount=Decimal("10.00"))])
+    credit = await ledger.push(provider, Entity.CREDIT_NOTE, note)
+    notes = await provider.read_changes(Entity.CREDIT_NOTE, None, SINCE)
+    [change] = notes.changes
+    assert change.remote_id == credit.remote_id and change.state is not None
+    assert (change.state.total, change.state.balance, change.state.number) == (
+        Decimal("25.00"), Decimal("15.00"), "CN-1")
+    # Applying it was a FreshBooks payment of type Credit: not money received.
+    payments = await provider.read_changes(Entity.PAYMENT, None, SINCE)
+    assert payments.changes == []
+    states = [s async for s in provider.list_states(Entity.INVOICE)]
+    assert [(s.remote_id, s.balance) for s in states] == [(ref.remote_id, Decimal("265.50"))]
 
 
 async def test_a_cursor_from_elsewhere_is_refused(provider: FreshBooksProvider) -> None:
