@@ -269,6 +269,9 @@ class _Parser:
             return _Literal("guid", str(value.value).lower())
         if kind == "name" and text == "DateTime":
             return _Literal("date", self.date_parts())
+        if kind == "name":  # a bare word is a property to Dynamic LINQ, never a value
+            raise QueryError(f"No property or field '{text}' exists in type "
+                             f"'{self.schema.type_name}'")
         raise QueryError(f"Expression expected, not '{text}'")
 
     def date_parts(self) -> datetime:

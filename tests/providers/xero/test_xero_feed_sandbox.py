@@ -94,6 +94,7 @@ async def test_where_forms_the_sdks_build(api: httpx.AsyncClient) -> None:
     ('Status=="PAID" AND', "Expression expected"),
     ('Status=="PAID" XOR Status=="DRAFT"', "Syntax error"),
     ("Date>=DateTime(2026,13,1)", "is not a date"),
+    ("Status==AUTHORISED", "No property or field 'AUTHORISED' exists in type 'Invoice'"),
 ])
 async def test_what_xero_cannot_evaluate_is_its_400(api: httpx.AsyncClient, where: str,
                                                     message: str) -> None:
