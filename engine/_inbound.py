@@ -155,16 +155,16 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
         return
     record_id = imported or payment_id(inbound.platform, inbound.connection_id,
                                        remote.remote_id)
+    before = existing or {}
+    # Its customer and currency are its first known invoice's; a payment moved off every
+    # invoice syncdesk knows keeps what it had (all of it unapplied now).
     first = await _invoice(db, next(iter(known))) if known else None
-    customer = first[0] if first else existing["customer_id"] if existing else None
-    currency = remote.currency or (first[1] if first else existing["currency"]
-                                   if existing else "USD")
-    method = inbound.methods.get(remote.method or "") or (
-        existing["method"] if existing else "other")
+    customer, currency = first or (before["customer_id"], before["currency"])
     payment = _checked(Payment, f"payment {remote.reference or remote.remote_id}", {
         "id": record_id, "customer_id": customer, "date": remote.date.isoformat(),
-        "amount": str(remote.amount), "currency": currency, "method": method,
-        "reference": remote.reference or (existing or {}).get("reference"),
+        "amount": str(remote.amount), "currency": remote.currency or currency,
+        "method": inbound.methods.get(remote.method or "") or before.get("method", "other"),
+        "reference": remote.reference or before.get("reference"),
         "status": EntryStatus.ACTIVE.value,
         "allocations": [{"invoice_id": i, "amount": str(a)} for i, a in known.items()]})
     result = await _write(db, inbound, payment, RemoteRef(remote.remote_id), now)

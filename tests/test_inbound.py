@@ -127,6 +127,12 @@ async def test_a_payment_moved_on_the_platform_moves_its_allocations(
     assert len(told) == 1
     assert "R-STRANGER (20)" in str(told[0]["message"])
 
+    a.paid("P-5", "60", ("R-STRANGER", "60"))  # moved off every invoice syncdesk knows
+    await feed(store, platform, ids["A"])
+    payment = await ledger_payment(store, payment_id("fake", ids["A"], "P-5"))
+    assert (payment.allocations, payment.unapplied, payment.customer_id) == (
+        [], Decimal("60"), "C-1")
+
 
 async def test_our_own_payment_is_not_imported(store: Store, sealer: Sealer) -> None:
     platform, ids = await synced(store, sealer)
