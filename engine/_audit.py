@@ -327,14 +327,19 @@ async def _store_result(store: Store, report: AuditReport, title: str, now: str)
                         f"({report.compared} compared)", now=now)
 
 
+_SHOWN = "c.state != 'disconnected'"
+"""A disconnected (or purged) connection's drift is kept but not shown: nothing syncs there,
+so nothing there can be put right; a reconnect shows it again until the next audit."""
+
+
 async def drift_rows(store: Store, connection_id: int | None = None) -> list[DriftRow]:
     """The stored differences, by connection, record and field."""
     rows = await store.fetch_all(
         "SELECT d.*, c.platform, c.tenant_name, j.id AS job_id FROM drift d "
         "JOIN connections c ON c.id = d.connection_id "
         "LEFT JOIN sync_jobs j ON j.connection_id = d.connection_id AND j.entity = d.entity "
-        "AND j.record_id = d.record_id "
-        + ("WHERE d.connection_id = ? " if connection_id is not None else "")
+        f"AND j.record_id = d.record_id WHERE {_SHOWN} "
+        + ("AND d.connection_id = ? " if connection_id is not None else "")
         + "ORDER BY d.connection_id, d.entity, d.label, d.record_id, d.field",
         () if connection_id is None else (connection_id,))
     return [DriftRow(
@@ -350,7 +355,8 @@ async def audit_runs(store: Store) -> list[AuditRun]:
     """Each audited connection's last run."""
     rows = await store.fetch_all(
         "SELECT a.*, c.platform, c.tenant_name FROM drift_audits a "
-        "JOIN connections c ON c.id = a.connection_id ORDER BY a.connection_id")
+        f"JOIN connections c ON c.id = a.connection_id WHERE {_SHOWN} "
+        "ORDER BY a.connection_id")
     return [AuditRun(connection_id=r["connection_id"], platform=r["platform"],
                      tenant_name=r["tenant_name"], ran_at=from_iso(r["ran_at"]),
                      compared=r["compared"], differing=r["differing"],

@@ -485,3 +485,14 @@ async def _drift_count(db: str) -> int:
         return int(await store.fetch_value("SELECT COUNT(*) FROM drift"))
     finally:
         await store.close()
+
+
+async def test_a_disconnected_connections_drift_is_not_shown(
+        store: Store, synced: int, platform: FakePlatform) -> None:
+    platform.plant(Entity.INVOICE, "inv-1", total=Decimal(1))
+    await audit(store, synced, platform)
+    service = SyncService(store, actor="t", clock=clock)
+    assert len(await service.drift()) == 1 and len(await service.audit_runs()) == 1
+    assert len(await service.drift(synced)) == 1 and await service.drift(synced + 1) == []
+    await service.disconnect(synced)
+    assert await service.drift() == [] and await service.audit_runs() == []
