@@ -548,6 +548,16 @@ def openapi() -> dict[str, Any]:
     paths["/v1/retry"] = {"post": {
         "summary": "Retry every record matching a filter (dry_run counts them)",
         "responses": {"200": {"description": "how many"}, **errors}}}
+    paths["/v1/hooks/{platform}"] = {"post": {
+        "summary": "A platform's webhook (quickbooks, xero, freshbooks): authenticated by the "
+                   "platform's own signature, not an API key; it makes the engine read the "
+                   "changes it names (docs/WAYBACK.md)",
+        "security": [],
+        "parameters": [{"name": "platform", "in": "path", "required": True,
+                        "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "verified (or a handshake answered)"},
+                      "401": {"description": "the signature did not verify; logged"},
+                      "404": {"description": "no webhooks for that platform"}}}}
     return {"openapi": "3.1.0",
             "info": {"title": "syncdesk", "version": "1"},
             "components": {"schemas": schemas, "securitySchemes": {

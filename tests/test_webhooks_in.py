@@ -130,6 +130,8 @@ async def test_a_platform_without_webhooks_is_not_found(
         store: Store, hooked: tuple[FakePlatform, dict[str, int], httpx.AsyncClient]) -> None:
     _, _, client = hooked
     assert (await post(client, b"{}", None, platform="nowhere")).status_code == 404
+    document = (await client.get("/v1/openapi.json")).json()
+    assert document["paths"]["/v1/hooks/{platform}"]["post"]["security"] == []
 
 
 def test_hooks_set_key_and_list_through_the_cli(tmp_path: Path,
