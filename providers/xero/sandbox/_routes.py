@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -183,10 +183,10 @@ class XeroApi:
         schema = query.Schema(kind.singular, properties(kind.schema))
 
         async def handler(request: Request) -> Response:
-            # Filtered and sorted as Xero shows them (a document's Contact.Name is there).
-            elements = [self._view(kind, e) for e in getattr(self.company, kind.store).values()]
+            elements = getattr(self.company, kind.store).values()
             try:
-                chosen = _filtered(elements, kind, schema, request)
+                chosen = _filtered(elements, kind, schema, request,
+                                   lambda element: self._view(kind, element))
             except query.QueryError as exc:
                 return _api_exception(400, 16, "QueryParseException", str(exc))
             extra: Json = {}
@@ -431,8 +431,11 @@ _SEARCHED = {"Contacts": ("Name", "FirstName", "LastName", "ContactNumber", "Com
 """What `searchTerm` looks in, case-insensitively (spec getContacts, getInvoices)."""
 
 
-def _filtered(elements: list[Json], kind: Kind, schema: query.Schema,
-              request: Request) -> list[Json]:
+def _filtered(elements: Iterable[Json], kind: Kind, schema: query.Schema, request: Request,
+              view: Callable[[Json], Json]) -> list[Json]:
+    """The stored `elements` a list asks for, as Xero shows them: `where` and `order` are
+    evaluated on that view (a document's Contact.Name is there), made only for the objects
+    the cheaper filters kept."""
     params = request.query_params
     test = query.where(params["where"], schema) if params.get("where") else None
     since = request.headers.get("if-modified-since")
@@ -465,8 +468,9 @@ def _filtered(elements: list[Json], kind: Kind, schema: query.Schema,
             continue
         if after is not None and not query.updated_after(element, after):
             continue
-        if test is None or test(element):
-            chosen.append(element)
+        shown = view(element)
+        if test is None or test(shown):
+            chosen.append(shown)
     return query.order(params["order"], schema)(chosen) if params.get("order") else chosen
 
 
