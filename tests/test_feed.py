@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
+from console.cli import main
 from engine import (
     Entity,
     FeedSettings,
@@ -169,3 +172,26 @@ async def test_every_feed_read_takes_a_slot_of_the_connections_budget(
     finally:
         stop.set()
         await running
+
+
+def test_feed_status_and_history_through_the_cli(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "cli.db"
+
+    async def read_once() -> None:
+        async with await Store.open(db) as store:
+            platform, ids = await synced(store, Sealer.load())
+            platform.providers["A"].failing[Entity.ITEM] = Transient("Fake answered 503")
+            platform.providers["A"].contact("R-C-1", T0.replace(year=2030),
+                                            display_name="Maria Lopez-Ruiz")
+            await cycle(store, platform, ids["A"])
+
+    asyncio.run(read_once())
+    assert main(["feed", "status", "--db", str(db), "--json"]) == 0
+    states = {s["entity"]: s for s in json.loads(capsys.readouterr().out)}
+    assert states["item"]["error"] == "Fake answered 503"
+    assert states["payment"]["error"] is None and not states["payment"]["due"]
+    assert main(["history", "customer", "C-1", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "kept the platform's (later)" in out
+    assert "display_name: platform 'Maria Lopez-Ruiz', ledger 'Maria Lopez'" in out
