@@ -14,7 +14,8 @@ case-insensitive substring, `search[<field>s][]=a&search[<field>s][]=b` one of a
 bound `updated` inclusively (US/Eastern, like the answers; a date, `YYYY-MM-DD HH:MM:SS` or
 ISO 8601 with an offset). Deleted objects (`vis_state` 1) are listed only when asked
 (`search[vis_state]=1`); archived ones (2) are listed with the active (UNCERTAIN). `sort` is
-`<field>_asc` or `<field>_desc` (`updated_desc`, `SortBuilder`), ties in id order.
+`<field>_asc` or `<field>_desc` (`updated_desc`, `SortBuilder`), ties in id order. A
+document's `lines` are in a list's rows only with `include[]=lines`, as FreshBooks lists.
 
 Refused as FreshBooks refuses (400, accounting error body): a page or per_page that is not a
 positive integer (1014, 1013), a bound that is not a time (1004), `updated_min` after
@@ -137,7 +138,11 @@ class FreshBooksApi:
             chosen = _sorted(_listed(self._store(kind).values(), kind, query), kind,
                              query.get("sort"))
             window = chosen[(page - 1) * per_page: page * per_page]
-            return _ok({kind.plural: [_view(e) for e in window], "page": page,
+            # A document's lines come in a list only when asked (UNCERTAIN for FreshBooks'
+            # reads by id, which the sandbox answers whole).
+            lines = "lines" in query.getlist("include[]")
+            rows = [_view(e if lines else _without_lines(e)) for e in window]
+            return _ok({kind.plural: rows, "page": page,
                         "pages": max(math.ceil(len(chosen) / per_page), 1),
                         "per_page": per_page, "total": len(chosen)})
 
@@ -280,6 +285,9 @@ def _listed(elements: Iterable[Json], kind: Kind, query: QueryParams) -> list[Js
     if high is not None:
         tests.append(lambda e: e["updated"] <= high)
     tests += [_one_of(name, values) for name, values in lists.items()]
+    if query.get("search[vis_state]", "0") not in ("0", "1", "2"):
+        raise Refused(400, rules.invalid("list", "search[vis_state]", "vis_state must be 0, "
+                                         "1 or 2.", query.get("search[vis_state]")))
     if "search[vis_state]" not in query:
         # Deleted objects are FreshBooks' "deleted" list, shown only when asked for.
         tests.append(lambda e: e.get("vis_state", 0) != _DELETED)
@@ -333,6 +341,10 @@ def _text(value: Any) -> str:
     if isinstance(value, date):
         return value.isoformat()
     return "" if value is None else str(value)
+
+
+def _without_lines(element: Json) -> Json:
+    return {k: v for k, v in element.items() if k != "lines"}
 
 
 def _view(element: Json) -> Json:

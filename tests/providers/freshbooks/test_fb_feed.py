@@ -123,6 +123,18 @@ async def test_deleted_objects_are_listed_only_when_asked(
     assert ids(asked, "clients") == [gone]
 
 
+async def test_a_documents_lines_are_listed_only_when_included(
+        provider: FreshBooksProvider, ledger: Ledger, control: httpx.AsyncClient,
+        tokens: SandboxTokens) -> None:
+    await ledger.basics(provider)
+    await ledger.push(provider, Entity.INVOICE, invoice())
+    bare = await listed(control, tokens, "invoices/invoices", {})
+    [row] = bare.json()["response"]["result"]["invoices"]
+    assert "lines" not in row
+    full = await listed(control, tokens, "invoices/invoices", {"include[]": "lines"})
+    assert len(full.json()["response"]["result"]["invoices"][0]["lines"]) == 2
+
+
 @pytest.mark.parametrize(("params", "status", "code"), [
     ({"search[updated_min]": "2026-03-02 12:00:00", "search[updated_max]": "2026-03-01"},
      400, 1007),
@@ -131,6 +143,7 @@ async def test_deleted_objects_are_listed_only_when_asked(
     ({"search[colours][]": "red"}, 400, 1004),
     ({"sort": "colour_desc"}, 400, 1004),
     ({"sort": "updated_sideways"}, 400, 1004),
+    ({"search[vis_state]": "5"}, 400, 1004),
     ({"per_page": "0"}, 400, 1013),
     ({"page": "-1"}, 400, 1014),
 ])
