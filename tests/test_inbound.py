@@ -200,6 +200,11 @@ async def test_a_deletion_on_the_platform_is_a_broken_link_told_once(
         "broken_link", "invoice INV-3 (R-INV-3) was deleted on Fake")
     told = await notices(store, "broken_link")
     assert [n["title"] for n in told] == ["invoice INV-3 broken link"]
+    # Read, then the same page again (a crash before its cursor): not told a second time.
+    await SyncService(store, "ana").mark_read()
+    await store_cursor_reset(store)
+    await feed(store, platform, ids["A"])
+    assert len(await notices(store, "broken_link")) == 1
 
 
 async def test_a_platform_payment_deleted_there_is_deleted_in_the_ledger(
