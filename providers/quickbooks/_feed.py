@@ -110,12 +110,15 @@ class _Row:
 
 @dataclass(frozen=True)
 class _Answer:
-    """The last CDC answer of an entity, and the cursor the page read from it ended at."""
+    """The last answer read for an entity (CDC, or a query of the span past its look-back),
+    and the cursor the page cut from it ended at."""
 
     cursor: str | None
     rows: list[_Row]
     full: bool
-    platform_now: datetime
+    """The platform cut the answer at its most: more may follow its last row."""
+    platform_now: datetime | None
+    """The platform's clock when it answered (CDC's `time`; queries' is not used)."""
 
     def left_after(self, at: Cursor) -> bool:
         return any(_after(row, at) for row in self.rows)
@@ -136,30 +139,36 @@ class ChangeFeed:
     async def read_changes(self, entity: Entity, cursor: str | None, since: datetime, *,
                            limit: int = 1000) -> ChangePage:
         at = Cursor.decode(cursor) if cursor else Cursor(_second(since))
-        if at.until is None:
-            answer = self._held.get(entity)
-            if answer is None or answer.cursor != cursor or not answer.left_after(at):
-                response = await self._get("cdc", {"entities": WIRE[entity].name,
-                                                   "changedSince": _iso(at.since)})
-                refused = _look_back_refusal(response)
-                if refused is not None:
-                    until = refused - LOOK_BACK + EDGE_MARGIN
-                    return await self._query_span(entity, Cursor(at.since, at.seen, until),
-                                                  limit)
-                body = read_body(response)
-                rows = _cdc_rows(body, WIRE[entity].name)
-                answer = _Answer(cursor, rows, len(rows) >= CDC_MAX, _instant(body.get("time")))
-            changes, after, more = _page(entity, at, answer.rows, limit, full=answer.full,
-                                         platform_now=answer.platform_now)
-            # The engine's pages are often smaller than a CDC answer: the rest of this one
-            # serves the next page, which resumes from exactly this cursor.
-            self._held[entity] = replace(answer, cursor=after.encode())
-            return ChangePage(changes, after.encode(), more)
-        return await self._query_span(entity, at, limit)
+        answer = self._held.get(entity)
+        if answer is None or answer.cursor != cursor or not answer.left_after(at):
+            answer, at = await self._answer(entity, at, cursor)
+        changes, after, more = _page(entity, at, answer.rows, limit, full=answer.full,
+                                     platform_now=answer.platform_now)
+        if at.until is not None:
+            # Once the span is read, CDC takes over at the look-back's edge: more to read there.
+            after = Cursor(after.since, after.seen, at.until) if more else Cursor(at.until)
+            more = True
+        # The engine's pages are often smaller than an answer: the rest of this one serves
+        # the next page, which resumes from exactly this cursor.
+        self._held[entity] = replace(answer, cursor=after.encode())
+        return ChangePage(changes, after.encode(), more)
 
-    async def _query_span(self, entity: Entity, at: Cursor, limit: int) -> ChangePage:
-        assert at.until is not None
+    async def _answer(self, entity: Entity, at: Cursor,
+                      cursor: str | None) -> tuple[_Answer, Cursor]:
+        """A fresh read after `at`: CDC, or a query while the span before its look-back is
+        read (CDC refusing says where that span ends)."""
         wire = WIRE[entity]
+        if at.until is None:
+            response = await self._get("cdc", {"entities": wire.name,
+                                               "changedSince": _iso(at.since)})
+            refused = _look_back_refusal(response)
+            if refused is None:
+                body = read_body(response)
+                rows = _cdc_rows(body, wire.name)
+                return _Answer(cursor, rows, len(rows) >= CDC_MAX,
+                               _instant(body.get("time"))), at
+            at = Cursor(at.since, at.seen, refused - LOOK_BACK + EDGE_MARGIN)
+        assert at.until is not None
         active = " AND Active IN (true, false)" if entity in (Entity.CUSTOMER,
                                                               Entity.ITEM) else ""
         statement = (f"SELECT * FROM {wire.name} WHERE Metadata.LastUpdatedTime >= "
@@ -170,11 +179,7 @@ class ChangeFeed:
         if not isinstance(found, dict):
             raise Transient(f"QuickBooks answered a {wire.name} query without a QueryResponse")
         rows = [_row(obj) for obj in found.get(wire.name) or []]
-        changes, after, more = _page(entity, at, rows, limit,
-                                     full=len(rows) >= self.page_size, platform_now=None)
-        # Once the span is read, CDC takes over at the look-back's edge: more to read there.
-        after = Cursor(after.since, after.seen, at.until) if more else Cursor(at.until)
-        return ChangePage(changes, after.encode(), True)
+        return _Answer(cursor, rows, len(rows) >= self.page_size, None), at
 
     async def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
         if entity not in (Entity.INVOICE, Entity.CREDIT_NOTE, Entity.PAYMENT):

@@ -226,17 +226,19 @@ async def test_past_the_look_back_queries_read_up_to_its_edge_then_cdc(
     since = clock.now()
     old = await _invoice(api, "OLD-1")
     gone = await _invoice(api, "OLD-2")
+    older = [old, await _invoice(api, "OLD-3"), await _invoice(api, "OLD-4")]
     await api.post("invoice", {"Id": gone["Id"], "SyncToken": "0"}, operation="delete")
     closed = (await api.post("customer", {"DisplayName": "Old Mill Bakery"})).json()["Customer"]
     await api.post("customer", {"Id": closed["Id"], "SyncToken": "0", "sparse": True,
                                 "Active": False})
     clock.advance(40 * 86400)
     new = await _invoice(Api(api.client, await tokens.refreshed(tokens.current)), "NEW-1")
-    changes, _, pages = await _drain(provider, Entity.INVOICE, None, since)
+    changes, _, pages = await _drain(provider, Entity.INVOICE, None, since, limit=1)
     # CDC refused the 40-day-old changedSince; a query read the span before its edge (the
-    # old invoice, not its deleted neighbour: queries do not report deletions), then CDC.
-    assert [c.remote_id for c in changes] == [old["Id"], new["Id"]]
-    assert pages == 2
+    # old invoices, not their deleted neighbour: queries do not report deletions), its three
+    # pages cut from one answer, then CDC.
+    assert [c.remote_id for c in changes] == [*(o["Id"] for o in older), new["Id"]]
+    assert pages == 4
     statements = [r.url.params["query"] for r in recorder.requests
                   if r.url.path.endswith("/query")]
     assert len(statements) == 1 and "Metadata.LastUpdatedTime <" in statements[0]
