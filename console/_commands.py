@@ -45,7 +45,6 @@ from engine import (
     check_value,
     connection_settings,
     default_db_path,
-    feed_states,
     generate_demo,
     live_connections,
     open_provider,
@@ -937,7 +936,7 @@ async def feed(args: argparse.Namespace) -> int:
     as a pull has)."""
     async with open_store(args, read_only=args.action == "status", upgrade=True) as store:
         if args.action == "status":
-            states = await feed_states(store)
+            states = await new_service(store).feed_states()
             if args.json:
                 print_json([{"connection": s.connection_id, "platform": s.platform,
                              "entity": s.entity.value, "read_at": s.read_at, "due": s.due,

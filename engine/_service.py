@@ -21,6 +21,7 @@ import aiosqlite
 
 from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
+from ._feed import FeedState, feed_states
 from ._inbound import HistoryEntry, record_history
 from ._ledger import Ledger, Lifecycle
 from ._mappings import (
@@ -968,6 +969,11 @@ class SyncService:
         """Each platform edit of the record that differed from the ledger, oldest first:
         which side won (the later change) and both values (`syncdesk history`)."""
         return await record_history(self.store, entity, record_id)
+
+    async def feed_states(self) -> list[FeedState]:
+        """Where each connection's feed of each entity stands: last read, due, last error
+        (`syncdesk feed status`)."""
+        return await feed_states(self.store)
 
     # -- plumbing -----------------------------------------------------------------------
 
