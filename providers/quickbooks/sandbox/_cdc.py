@@ -33,9 +33,9 @@ LOOK_BACK = timedelta(days=30)
 MAX_OBJECTS = 1000
 CDC_ENTITIES = ("Customer", "Item", "Invoice", "Payment", "CreditMemo", "Vendor", "Employee",
                 "Account", "Class", "Department", "PaymentMethod")
-"""What the sandbox holds and CDC reports. Intuit lists entities CDC does not cover; the stored
-copy of its page cuts off before that list, and integrators name tax codes and rates among
-them (UNCERTAIN), so those are refused as unknown here."""
+"""What the sandbox holds and CDC reports. Intuit's page lists entities CDC does not cover, but
+the stored copy cuts off before the list (UNCERTAIN): the sandbox leaves out the tax lists
+(TaxCode, TaxRate), which no feed here reads, and refuses them as unknown."""
 
 
 class ChangeFeed:
