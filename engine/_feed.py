@@ -98,8 +98,10 @@ class _Cursor:
 async def read_feed(store: Store, connection_id: int, provider: Provider, *, platform: str,
                     title: str, entities: Iterable[Entity],
                     settings: FeedSettings | None = None, clock: Clock = utcnow,
-                    only_due: bool = False) -> FeedReport:
-    """One feed cycle of one connection (see the module docstring)."""
+                    only_due: bool = False, stop: asyncio.Event | None = None) -> FeedReport:
+    """One feed cycle of one connection (see the module docstring). `stop` ends it after
+    the page in hand (the rest is read next time, from its cursor)."""
+    stop = stop or asyncio.Event()
     settings = settings or FeedSettings()
     report = FeedReport()
     cursors = await _cursors(store, connection_id)
@@ -118,12 +120,15 @@ async def read_feed(store: Store, connection_id: int, provider: Provider, *, pla
                       settings.push_payments_to_other_platforms,
                       {value: key for key, value in mappings.payment_methods.items()})
     for entity in wanted:
+        if stop.is_set():
+            break
         row = cursors.get(entity)
         try:
             if not hasattr(provider, "read_changes"):
                 raise Unsupported(f"syncdesk's {title} client has no change feed")
             await _read_entity(store, inbound, provider, entity,
-                               row.cursor if row else None, since, settings, clock, report)
+                               row.cursor if row else None, since, settings, clock, report,
+                               stop)
         except (Unsupported, NotImplementedError) as exc:
             why = exc.message if isinstance(exc, SyncError) else str(exc) or "no change feed"
             report.unsupported.append(f"{entity.label}: {why}")
@@ -154,10 +159,12 @@ async def read_feed(store: Store, connection_id: int, provider: Provider, *, pla
 
 async def _read_entity(store: Store, inbound: Inbound, provider: Provider, entity: Entity,
                        cursor: str | None, since: datetime, settings: FeedSettings,
-                       clock: Clock, report: FeedReport) -> None:
+                       clock: Clock, report: FeedReport, stop: asyncio.Event) -> None:
     started = clock()
     more = True
     for _ in range(settings.pages_per_run):
+        if stop.is_set():
+            return
         page = await provider.read_changes(entity, cursor, since, limit=settings.page_size)
         async with store.write() as db:
             report.applied.add(await apply_changes(db, inbound, page.changes, clock()))
@@ -261,7 +268,7 @@ class FeedRunner:
                 await read_feed(self.store, self.connection_id, self.provider,
                                 platform=self.platform, title=self.title,
                                 entities=self.entities, settings=self.settings,
-                                clock=self.clock, only_due=True)
+                                clock=self.clock, only_due=True, stop=ended)
             except Exception:
                 # The store itself failed under the feed (each entity's own failures are
                 # told by `read_feed`): the pushes go on, the feed tries again later.

@@ -195,3 +195,24 @@ def test_feed_status_and_history_through_the_cli(tmp_path: Path,
     out = capsys.readouterr().out
     assert "kept the platform's (later)" in out
     assert "display_name: platform 'Maria Lopez-Ruiz', ledger 'Maria Lopez'" in out
+
+
+async def test_a_stop_ends_the_cycle_after_the_page_in_hand(store: Store,
+                                                            sealer: Sealer) -> None:
+    platform, ids = await synced(store, sealer)
+    a = platform.providers["A"]
+    for n in range(3):
+        a.gone(Entity.ITEM, f"X-{n}")
+    stop = asyncio.Event()
+    real = a.read_changes
+
+    async def stopping(*args: object, **kwargs: object) -> object:
+        stop.set()  # the engine stops while this request is out
+        return await real(*args, **kwargs)  # type: ignore[arg-type]
+
+    a.read_changes = stopping  # type: ignore[method-assign]
+    report = await read_feed(store, ids["A"], a, platform="fake", title="Fake",
+                             entities=set(Entity), settings=FeedSettings(page_size=1),
+                             stop=stop)
+    assert (report.pages, len(a.reads)) == (1, 1)
+    assert await store.fetch_value("SELECT cursor FROM feed_cursors") == "1"
