@@ -90,7 +90,10 @@ class WebhookEmitter:
     # -- control --------------------------------------------------------------------------
 
     async def _configure(self, request: Request) -> Response:
-        body: dict[str, Any] = await request.json()
+        try:
+            body: Any = json.loads(await request.body())
+        except ValueError:
+            body = None
         known = {"url", "verifier_token", "duplicates", "out_of_order", "bad_signatures"}
         if not isinstance(body, dict) or set(body) - known:
             return JSONResponse({"error": f"known fields: {sorted(known)}"}, status_code=400)

@@ -186,8 +186,8 @@ async def test_faults_duplicates_out_of_order_and_bad_signatures(
     assert [status for status, _ in endpoint.got[4:]] == [401, 200]
     report = (await control.get("/_sandbox/webhooks")).json()
     assert [d["signed_right"] for d in report["deliveries"]][-2:] == [False, True]
-    refused = await control.post("/_sandbox/webhooks", json={"retries": 3})
-    assert refused.status_code == 400
+    for wrong in ({"json": {"retries": 3}}, {"content": b"url=x"}):
+        assert (await control.post("/_sandbox/webhooks", **wrong)).status_code == 400
 
 
 async def test_nothing_is_sent_until_a_url_is_configured(app: Any, api: Api,
