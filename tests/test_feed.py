@@ -212,7 +212,7 @@ async def test_a_stop_ends_the_cycle_after_the_page_in_hand(store: Store,
 
     a.read_changes = stopping  # type: ignore[method-assign]
     report = await read_feed(store, ids["A"], a, platform="fake", title="Fake",
-                             entities=set(Entity), settings=FeedSettings(page_size=1),
+                             entities={Entity.ITEM}, settings=FeedSettings(page_size=1),
                              stop=stop)
     assert (report.pages, len(a.reads)) == (1, 1)
     assert await store.fetch_value("SELECT cursor FROM feed_cursors") == "1"
