@@ -1,10 +1,13 @@
 """The sandbox's outgoing webhooks, in QBO's classic envelope, signed as Intuit signs them.
 
-    POST /_sandbox/webhooks   {"url": "…", "verifier_token": "…"} to start, {"url": null} to
-                              stop; faults for the next N notifications: "duplicates" (sent
-                              twice), "out_of_order" (held until N are due, then sent newest
-                              first), "bad_signatures" (signed with another token)
-    GET  /_sandbox/webhooks   the configuration, pending faults and every delivery so far
+    POST /_sandbox/webhooks        {"url": "…", "key": "<verifier token>", "faults":
+                                   {"duplicate": N, "out_of_order": N, "bad_signature": N}}
+                                   (the shape the Xero sandbox takes); {"url": null} stops.
+                                   Faults count down over the next N notifications: sent
+                                   twice; held until N are due, then sent newest first;
+                                   signed with another token
+    GET  /_sandbox/webhooks        the settings, pending faults and every delivery so far
+    POST /_sandbox/webhooks/drain  send what is due and wait for every answer, then as GET
 
 Every change to the company (create, update, a side effect such as a payment moving an
 invoice's balance, delete, void) is an entity in the next notification: the changes one
@@ -16,7 +19,8 @@ request makes go out together, as one `eventNotifications` POST, the way Intuit 
 
 with header `intuit-signature` = base64(HMAC-SHA256(verifier token, raw body)). This is the
 classic payload; Intuit's CloudEvents payload (a JSON array of `qbo.<entity>.<op>.v1`
-events) is not emitted. Tests wait for deliveries with `drain()`, never on time.
+events) is not emitted. Tests wait for deliveries with `drain()` (or its route from another
+process), never on time.
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ from ._state import Company
 from ._wire import PACIFIC
 
 SIGNATURE_HEADER = "intuit-signature"
+FAULTS = {"duplicate": "duplicates", "out_of_order": "out_of_order",
+          "bad_signature": "bad_signatures"}
+"""Control name → the emitter's count of notifications the fault is still due for."""
 
 
 def sign(token: str, body: bytes) -> str:
@@ -79,7 +86,8 @@ class WebhookEmitter:
 
     def routes(self) -> list[BaseRoute]:
         return [Route("/_sandbox/webhooks", self._configure, methods=["POST"]),
-                Route("/_sandbox/webhooks", self._report, methods=["GET"])]
+                Route("/_sandbox/webhooks", self._report, methods=["GET"]),
+                Route("/_sandbox/webhooks/drain", self._drain, methods=["POST"])]
 
     async def drain(self) -> None:
         """Wait until every notification due so far has been answered (or failed)."""
@@ -94,26 +102,30 @@ class WebhookEmitter:
             body: Any = json.loads(await request.body())
         except ValueError:
             body = None
-        known = {"url", "verifier_token", "duplicates", "out_of_order", "bad_signatures"}
-        if not isinstance(body, dict) or set(body) - known:
-            return JSONResponse({"error": f"known fields: {sorted(known)}"}, status_code=400)
+        faults = body.get("faults", {}) if isinstance(body, dict) else None
+        if (not isinstance(body, dict) or set(body) - {"url", "key", "faults"}
+                or not isinstance(faults, dict) or set(faults) - set(FAULTS)):
+            return JSONResponse({"error": "known fields: url, key, faults "
+                                 f"{{{', '.join(FAULTS)}}}"}, status_code=400)
+        try:
+            counts = {FAULTS[name]: max(int(count), 0) for name, count in faults.items()}
+        except (TypeError, ValueError) as exc:
+            return JSONResponse({"error": f"bad fault count: {exc}"}, status_code=400)
         if "url" in body:
             self.url = body["url"] or None
-        self.verifier_token = str(body.get("verifier_token", self.verifier_token))
-        try:
-            for name in ("duplicates", "out_of_order", "bad_signatures"):
-                if name in body:
-                    setattr(self, name, max(int(body[name]), 0))
-        except (TypeError, ValueError) as exc:
-            return JSONResponse({"error": f"bad count: {exc}"}, status_code=400)
+        self.verifier_token = str(body.get("key", self.verifier_token))
+        for attribute, count in counts.items():
+            setattr(self, attribute, count)
         return await self._report(request)
 
     async def _report(self, request: Request) -> Response:
-        return JSONResponse({"url": self.url, "duplicates": self.duplicates,
-                             "out_of_order": self.out_of_order,
-                             "bad_signatures": self.bad_signatures,
-                             "held": len(self._held),
-                             "deliveries": [asdict(d) for d in self.deliveries]})
+        return JSONResponse({"url": self.url, "faults": {
+            name: getattr(self, attribute) for name, attribute in FAULTS.items()},
+            "held": len(self._held), "deliveries": [asdict(d) for d in self.deliveries]})
+
+    async def _drain(self, request: Request) -> Response:
+        await self.drain()
+        return await self._report(request)
 
     # -- emission -------------------------------------------------------------------------
 

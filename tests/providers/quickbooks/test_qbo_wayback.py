@@ -168,8 +168,8 @@ async def test_the_webhook_has_the_engine_read_the_change_at_once(
     emitter = world.apps["quickbooks"].state.webhooks
     emitter.transport = httpx.ASGITransport(app=build_api(world.store, hooks=inbox))
     await world.sandbox("quickbooks", "POST", "/_sandbox/webhooks", json={
-        "url": "http://syncdesk.local/v1/hooks/quickbooks", "verifier_token": VERIFIER,
-        "duplicates": 1})
+        "url": "http://syncdesk.local/v1/hooks/quickbooks", "key": VERIFIER,
+        "faults": {"duplicate": 1}})
     # An hour between scheduled reads: only the webhook can bring the change in sooner.
     engine = world.engine(feed=FeedSettings(interval=3600))
     stop = asyncio.Event()

@@ -133,7 +133,7 @@ async def endpoint(app: Any, control: httpx.AsyncClient) -> Endpoint:
     received = Endpoint()
     app.state.webhooks.transport = httpx.ASGITransport(app=received.app())
     answer = await control.post("/_sandbox/webhooks", json={
-        "url": "http://syncdesk.local/hooks/quickbooks", "verifier_token": TOKEN})
+        "url": "http://syncdesk.local/hooks/quickbooks", "key": TOKEN})
     assert answer.status_code == 200
     return received
 
@@ -169,24 +169,26 @@ async def test_every_change_is_one_signed_notification_per_request(
 
 async def test_faults_duplicates_out_of_order_and_bad_signatures(
         app: Any, api: Api, endpoint: Endpoint, control: httpx.AsyncClient) -> None:
-    await control.post("/_sandbox/webhooks", json={"duplicates": 1})
+    await control.post("/_sandbox/webhooks", json={"faults": {"duplicate": 1}})
     dup = await _invoice(api, "DUP-1")
     await app.state.webhooks.drain()
     assert [entities[0]["id"] for _, entities in endpoint.got] == [dup["Id"], dup["Id"]]
 
-    await control.post("/_sandbox/webhooks", json={"out_of_order": 2})
+    await control.post("/_sandbox/webhooks", json={"faults": {"out_of_order": 2}})
     early, late = await _invoice(api, "OOO-1"), await _invoice(api, "OOO-2")
     await app.state.webhooks.drain()
     assert [entities[0]["id"] for _, entities in endpoint.got[2:]] == [late["Id"], early["Id"]]
 
-    await control.post("/_sandbox/webhooks", json={"bad_signatures": 1})
+    await control.post("/_sandbox/webhooks", json={"faults": {"bad_signature": 1}})
     await _invoice(api, "BAD-1")
     await _invoice(api, "GOOD-1")
-    await app.state.webhooks.drain()
+    # Waiting through the control route, as a test in another process would.
+    report = (await control.post("/_sandbox/webhooks/drain")).json()
     assert [status for status, _ in endpoint.got[4:]] == [401, 200]
-    report = (await control.get("/_sandbox/webhooks")).json()
     assert [d["signed_right"] for d in report["deliveries"]][-2:] == [False, True]
-    for wrong in ({"json": {"retries": 3}}, {"content": b"url=x"}):
+    assert report["faults"] == {"duplicate": 0, "out_of_order": 0, "bad_signature": 0}
+    for wrong in ({"json": {"retries": 3}}, {"json": {"faults": {"drop": 1}}},
+                  {"json": {"faults": {"duplicate": "twice"}}}, {"content": b"url=x"}):
         assert (await control.post("/_sandbox/webhooks", **wrong)).status_code == 400
 
 
