@@ -42,8 +42,13 @@ class QuickBooksWebhooks:
                       if name.casefold() == SIGNATURE_HEADER), None)
         if not given:
             return WebhookReply(401, b"missing intuit-signature")
-        expected = base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest())
-        if not hmac.compare_digest(expected, given.strip().encode()):
+        expected = hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        try:
+            # Intuit's own steps compare the digests, not their base64 spellings.
+            signed = base64.b64decode(given.strip(), validate=True)
+        except ValueError:
+            signed = b""
+        if not hmac.compare_digest(expected, signed):
             return WebhookReply(401, b"bad intuit-signature")
         try:
             events = list(_events(json.loads(body)))

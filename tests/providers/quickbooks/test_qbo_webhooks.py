@@ -75,7 +75,8 @@ def test_cloudevents_payloads_are_read_too() -> None:
 
 
 @pytest.mark.parametrize("headers", [
-    {}, {"intuit-signature": ""}, _signed(_envelope(_entity("Invoice", "1")), "wrong-token"),
+    {}, {"intuit-signature": ""}, {"intuit-signature": "not base64!"},
+    _signed(_envelope(_entity("Invoice", "1")), "wrong-token"),
     # A signature Intuit made for another body, replayed on this one.
     _signed(_envelope(_entity("Invoice", "1")))])
 def test_a_missing_bad_or_replayed_signature_is_refused_before_parsing(
