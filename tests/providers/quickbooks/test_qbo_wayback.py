@@ -24,6 +24,7 @@ from engine import (
     ConnectionSettings,
     Customer,
     Entity,
+    EntryStatus,
     FeedReport,
     FeedSettings,
     HookInbox,
@@ -147,6 +148,13 @@ async def test_a_persons_changes_reach_the_ledger_in_one_feed_cycle(
                                                        "INV-4": Decimal(50)}
         # A cycle with nothing new changes nothing (the cursor holds).
         assert (await _cycle(world, connection)).changes == 0
+        # The person voids the payment (QBO keeps it, zeroed, noted "Voided"): so does the
+        # ledger.
+        await api.post("payment", {"Id": paid["Id"], "SyncToken": await _version(
+            api, "payment", paid["Id"]), "sparse": True}, operation="update", include="void")
+        assert (await _cycle(world, connection)).applied.payments_ended == 1
+        voided = await world.ledger.get(Entity.PAYMENT, imported)
+        assert isinstance(voided, Payment) and voided.status is EntryStatus.VOID
     finally:
         await api.client.aclose()
 
