@@ -22,7 +22,10 @@ Entry points (what the engine, the HTTP service, the CLI and tests call):
   of that platform's connection keys; a verified call marks the (connection, entity) feeds
   its events name as due — the payload's data is never applied, only its names are used. A
   refusal (bad or missing signature, no key) is logged and notified on the platform's
-  connections, once while unread.
+  connections, once while unread. A registration handshake (`WebhookReply.confirm`) is
+  answered first, then `HookInbox.confirm` hands its code to each connection's provider
+  (`ConfirmsWebhooks.confirm_webhook`) until one is accepted, and keeps it as that
+  connection's key.
 - `WebhookKeys(store, sealer)` — each connection's webhook key (QuickBooks verifier token,
   Xero webhook key, FreshBooks verifier), sealed as tokens are.
 """
