@@ -496,3 +496,45 @@ async def test_a_disconnected_connections_drift_is_not_shown(
     assert len(await service.drift(synced)) == 1 and await service.drift(synced + 1) == []
     await service.disconnect(synced)
     assert await service.drift() == [] and await service.audit_runs() == []
+
+
+@pytest.mark.parametrize("platform", ["freshbooks", "quickbooks", "wave", "xero"])
+async def test_the_audit_reads_through_the_budget_at_real_limits(
+        make_world: Any, platform: str) -> None:
+    """Right after a throttled sync, at the sandbox's real limits, in the budget the sync
+    spent: the platform refuses nothing, and every request it answered took a slot."""
+    from console._wiring import platforms
+    from engine import ConnectionSettings, RequestBudget, live_connections, open_provider
+    from engine._connections import ConnectionRow
+    from engine._limiter import RateGate
+    from tests.test_budget import Counting, ledger
+
+    world = await make_world((platform,), limits_enabled=True)
+    sandbox = Counting(world.transport(platform))
+    budgets: dict[int, RequestBudget | None] = {}
+
+    def hook(row: ConnectionRow, settings: ConnectionSettings) -> ConnectionSettings:
+        budgets[row.id] = settings.budget
+        return replace(settings, transport=sandbox, timeout=10.0)
+
+    await world.ledger.upsert(ledger())
+    await SyncEngine(world.store, platforms(), world.sealer, settings_hook=hook,
+                     settings=EngineSettings(worker=replace(world.worker, throttle=True),
+                                             poll_interval=0.01)).run(until_idle=True)
+    connection = world.connections[platform]
+    budget = budgets[connection]
+    assert isinstance(budget, RateGate)
+    before = ((await world.sandbox(platform, "GET", "/_sandbox/state"))["requests"],
+              budget.requests)
+    row = next(c for c in await live_connections(world.store) if c.id == connection)
+    provider = await open_provider(world.store, row, platforms()[platform], world.sealer,
+                                   adjust=lambda r, s: replace(s, transport=sandbox,
+                                                               budget=budget))
+    try:
+        report = await run_audit(world.store, connection, provider, platform)
+    finally:
+        await provider.aclose()
+    state = await world.sandbox(platform, "GET", "/_sandbox/state")
+    assert report.clean and report.compared >= 4
+    assert (state["rate_limited"], sandbox.throttled) == (0, 0)
+    assert 1 <= state["requests"] - before[0] == budget.requests - before[1]
