@@ -8,10 +8,11 @@ real provider's requests do, and is counted.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -268,3 +269,12 @@ async def synced(store: Store, sealer: Sealer, *tenants: str,
                                                  invoice("INV-2"), invoice("INV-3")])
     await engine_for(store, platform, sealer).run(until_idle=True)
     return platform, connections
+
+
+async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Wait on the store's state (each look is a read), never on a fixed time."""
+    for _ in range(2000):
+        if await check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError(f"never: {what}")

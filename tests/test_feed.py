@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from engine import (
     payment_id,
     read_feed,
 )
-from tests._feedfake import T0, FakePlatform, engine_for, invoice, synced
+from tests._feedfake import T0, FakePlatform, engine_for, invoice, synced, until
 
 
 async def cycle(store: Store, platform: FakePlatform, connection: int, *,
@@ -33,14 +32,6 @@ async def cycle(store: Store, platform: FakePlatform, connection: int, *,
                            title="Fake", entities=entities or set(Entity),
                            settings=FeedSettings(**settings))  # type: ignore[arg-type]
 
-
-async def until(check: Callable[[], Awaitable[bool]], what: str) -> None:
-    """Wait on the store's state (each look is a read), never on a fixed time."""
-    for _ in range(2000):
-        if await check():
-            return
-        await asyncio.sleep(0.005)
-    raise AssertionError(f"never: {what}")
 
 
 async def test_the_first_read_starts_at_the_connection_and_the_next_at_its_cursor(

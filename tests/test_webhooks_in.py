@@ -14,8 +14,7 @@ import pytest
 from console._http import build_api
 from console.cli import main
 from engine import HookInbox, Sealer, Store, WebhookKeys, payment_id
-from tests._feedfake import FakePlatform, engine_for, sign, synced
-from tests.test_feed import until
+from tests._feedfake import FakePlatform, engine_for, sign, synced, until
 
 
 def event_body(tenant: str = "A", entity: str = "invoice", remote_id: str = "R-INV-1"
