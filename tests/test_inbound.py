@@ -296,3 +296,21 @@ async def test_the_echo_of_a_void_syncdesk_sent_is_no_broken_link(store: Store,
     await feed(store, platform, ids["A"])
     assert (await job(store, ids["A"], "invoice", "INV-3"))["status"] == "synced"
     assert await notices(store, "broken_link") == []
+
+
+async def test_one_of_the_platform_payments_a_split_payment_became_is_ours(
+        store: Store, sealer: Sealer) -> None:
+    platform, ids = await synced(store, sealer)
+    await Ledger(store).upsert([Payment.model_validate({
+        "id": "PAY-2", "customer_id": "C-1", "date": "2026-09-02", "amount": "30",
+        "allocations": [{"invoice_id": "INV-1", "amount": "10"},
+                        {"invoice_id": "INV-2", "amount": "20"}]})])
+    await engine_push(store, platform, sealer)
+    async with store.write() as db:  # as FreshBooks links it: one platform payment each
+        await db.execute("UPDATE sync_links SET remote_id = 'FB-1,FB-2' "
+                         "WHERE record_id = 'PAY-2'")
+    platform.providers["A"].paid("FB-2", "20", ("R-INV-2", "20"))  # no mark on it
+    platform.providers["A"].paid("FB-22", "5", ("R-INV-3", "5"))  # a stranger's, alike
+    await feed(store, platform, ids["A"])
+    payments = await store.fetch_all("SELECT id FROM payments ORDER BY id")
+    assert [r["id"] for r in payments] == ["PAY-2", payment_id("fake", ids["A"], "FB-22")]
