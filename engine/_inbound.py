@@ -343,8 +343,10 @@ async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now:
 
 async def _row(db: aiosqlite.Connection, sql: str, params: Sequence[Any]
                ) -> aiosqlite.Row | None:
-    async with db.execute(sql, params) as cursor:
-        return await cursor.fetchone()
+    # One hand-off to the writer's thread, not three (execute, fetch, close): a page's
+    # changes are applied while it holds the store's write lock.
+    rows = list(await db.execute_fetchall(sql, params))
+    return rows[0] if rows else None
 
 
 async def _value(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
