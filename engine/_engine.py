@@ -178,10 +178,12 @@ class SyncEngine:
         return worker
 
     async def _drive(self, worker: ConnectionWorker, stop: asyncio.Event) -> None:
+        if not self.settings.feed.push_payments_to_other_platforms:
+            # A connection added or reconnected since a platform's payment came in has it
+            # queued: held back before the worker's first claim.
+            await hold_imported(self.store, worker.connection_id, self.clock())
         # The feed lives as long as its worker: a paused, reconnecting or stopped connection
         # reads nothing either, and a restarted worker brings its feed back with it.
-        if not self.settings.feed.push_payments_to_other_platforms:
-            await hold_imported(self.store, worker.connection_id, self.clock())
         ended = asyncio.Event()
         feed = asyncio.create_task(self._feed(worker).run(ended),
                                    name=f"feed:{worker.platform}:{worker.connection_id}") \
