@@ -309,6 +309,9 @@ async def _store_result(store: Store, report: AuditReport, title: str, now: str)
             "ran_at = excluded.ran_at, compared = excluded.compared, "
             "differing = excluded.differing, unlisted = excluded.unlisted",
             (connection_id, now, report.compared, report.differing, report.unlisted))
+        # A drift view open in another process follows the event log: one event per run.
+        await db.execute("INSERT INTO events (at, kind, connection_id) VALUES (?, 'audit', ?)",
+                         (now, connection_id))
         if not report.clean:
             differ = "record differs" if report.differing == 1 else "records differ"
             await raise_notification(

@@ -3,7 +3,8 @@ values of each difference shown as text (never markup), `enter` opens the record
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any, cast
 
@@ -25,21 +26,24 @@ MARKUP_ID = "[bold]C-9[/bold]"
 class Platform:
     """The platform's side of invoice V-5: another total, and a customer id in brackets."""
 
+    def __init__(self, customer: str = MARKUP_ID) -> None:
+        self.customer = customer
+
     async def list_states(self, entity: Entity) -> AsyncIterator[RemoteState]:
         if entity is Entity.INVOICE:
-            yield RemoteState("Q-V5", Decimal("60.00"), None, BRACKETS,
-                              MARKUP_ID, 1)
+            yield RemoteState("Q-V5", Decimal("60.00"), None, BRACKETS, self.customer, 1)
 
     async def fetch(self, entity: Entity, remote_id: str) -> RemoteRef | None:
         return None
 
 
-async def audited(store: Store) -> None:
+async def audited(store: Store, customer: str = MARKUP_ID) -> None:
     qbo = int(await store.fetch_value("SELECT id FROM connections WHERE platform = "
                                       "'quickbooks'"))
     await store.run_write(lambda db: link_synced(db, qbo, Entity.INVOICE, "V-5",
                                                  RemoteRef("Q-V5"), to_iso(NOW)))
-    await run_audit(store, qbo, cast(Provider, Platform()), "QuickBooks Online", clock)
+    await run_audit(store, qbo, cast(Provider, Platform(customer)), "QuickBooks Online",
+                    clock)
 
 
 async def settle(pilot: Pilot[Any]) -> None:
@@ -98,3 +102,29 @@ async def test_the_palette_and_a_read_only_console_open_it_before_any_audit(
         assert isinstance(screen, DriftScreen)
         assert cells(screen) == []
         assert screen.summary(NOW).plain.startswith("No audit has run yet")
+
+
+async def test_the_view_follows_an_audit_run_while_it_is_open(
+        store: Store, app: SyncdeskApp) -> None:
+    """A run in another process shows without a key pressed, also one that raises no
+    notification (the drift notice is still unread): each run is an event of its own."""
+    await audited(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, DriftScreen) and len(cells(screen)) == 2
+        unread = await app.service.unread_count()
+        await audited(store, customer="Q3")  # the customer put right on the platform
+        await until(pilot, lambda: [row[2] for row in cells(screen)] == ["total"])
+        assert await app.service.unread_count() == unread
+
+
+async def until(pilot: Pilot[Any], done: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait for a state the app's poll (0.05 s here) brings; `within` only bounds a
+    failure, on a machine busy enough to need it."""
+    deadline = time.monotonic() + within
+    while not done() and time.monotonic() < deadline:
+        await pilot.pause(0.01)
+    assert done()
