@@ -33,7 +33,11 @@ A run replaces its connection's `drift` rows in one write, so a record that agre
 none. Drift raises one notification per connection ("Xero: 3 records differ from the ledger")
 in a slot of its own (record `drift`), deduplicated like every notification: while it is
 unread, later runs add none. A clean run after drift marks that one read and says so in a
-new one; a clean run after a clean run says nothing.
+new one; a clean run after a clean run says nothing. Every run appends one `audit` event, so
+a console in another process re-reads the drift it shows.
+
+`syncdesk audit` runs it on demand, and the engine's weekly sync after its link check when
+`[engine] weekly_audit = true`; the console's drift view and the CLI read what it stored.
 """
 
 from __future__ import annotations
