@@ -186,13 +186,17 @@ class Store:
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
                         ) -> list[aiosqlite.Row]:
-        async with self._reader.execute(sql, params) as cursor:
-            return list(await cursor.fetchall())
+        return await self._read(lambda db: db.execute(sql, params).fetchall())
 
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
                         ) -> aiosqlite.Row | None:
-        async with self._reader.execute(sql, params) as cursor:
-            return await cursor.fetchone()
+        return await self._read(lambda db: db.execute(sql, params).fetchone())
+
+    async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """A read as one function on the reader's thread: one hand-off to it, where
+        aiosqlite's cursor makes three (execute, fetch, close)."""
+        reader = self._reader
+        return await reader._execute(work, reader._conn)  # type: ignore[no-untyped-call,no-any-return]
 
     async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
         row = await self.fetch_one(sql, params)
