@@ -61,7 +61,8 @@ KEYS: dict[str, Key] = {
     # record view
     "search": Key("slash", "Filter", "Query: status:failed class:duplicate code:6240 since:2d "
                   "text"),
-    "clear_search": Key("escape", "Clear filter", "Empty the query line and clear its filter"),
+    "clear_search": Key("escape", "Clear filter", "Empty the query line and clear its filter",
+                        show=False),  # the line says so; the footer stays as it was
     "status_filter": Key("f", "Status", "Cycle the status: failed, pending, blocked, …"),
     "class_filter": Key("e", "Error class", "Cycle the error-class filter"),
     "sort": Key("s", "Sort", "Cycle the order: recent, label, amount, tries"),

@@ -15,11 +15,12 @@ from textual import events, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 from textual.worker import Worker, WorkerState
 
 from ..keymap import WRITES
 from ..widgets.activity import Activity
+from ..widgets.footer import KeyFooter
 from ..widgets.table import Columns, Row, Table
 
 if TYPE_CHECKING:
@@ -92,16 +93,26 @@ class ListScreen(SyncScreen):
         yield from self.above_table()
         yield Table(self.COLUMNS, narrow=self.NARROW, id=self.TABLE_ID)
         yield Activity()
-        yield Footer()
+        yield KeyFooter()
 
     def above_table(self) -> Sequence[Widget]:
         """Widgets between the header and the table (a hint line, say)."""
         return ()
 
+    fresh = False
+    """The table shows a read made since the screen was last shown (a kept screen shows
+    its last rows until then)."""
+
     def on_mount(self) -> None:
         super().on_mount()
         self.query_one(Table).fit(self.app.size.width)
         self.query_one(Table).focus()
+
+    def on_screen_resume(self) -> None:
+        self.fresh = False
+        if self.query_one(Table).fit(self.app.size.width):
+            self.tick(self.syncdesk.service.clock())
+        super().on_screen_resume()
 
     def on_resize(self, event: events.Resize) -> None:
         if self.query_one(Table).fit(event.size.width):
@@ -115,6 +126,7 @@ class ListScreen(SyncScreen):
         await self.read()
         if self.showing:
             self.tick(self.syncdesk.service.clock())
+            self.fresh = True
 
     def tick(self, now: datetime) -> None:
         self.query_one(Table).sync(self.rows(now))

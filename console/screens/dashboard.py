@@ -7,15 +7,15 @@ from datetime import datetime
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Static
+from textual.widgets import Header, Static
 
 from engine import ConnectionSummary, DayBudget, JobFilter
 
 from .._wiring import platforms
 from ..widgets.activity import Activity
 from ..widgets.connection_panel import PARKED_WINDOW, ConnectionPanel, parked
+from ..widgets.footer import KeyFooter
 from .base import SyncScreen
-from .records import RecordScreen
 
 
 class DashboardScreen(SyncScreen):
@@ -29,7 +29,7 @@ class DashboardScreen(SyncScreen):
         yield Static("No connections yet: press o for Connections, then a to connect.",
                      id="empty")
         yield Activity()
-        yield Footer()
+        yield KeyFooter()
 
     def reload(self) -> None:
         self._load()
@@ -72,6 +72,8 @@ class DashboardScreen(SyncScreen):
             self.query_one("#empty").display = not connections
         if first_load and connections:
             self.call_after_refresh(self.focus_panel, 1)
+        if first_load:
+            self.call_after_refresh(self.syncdesk.prepare_screens)
 
     def focus_panel(self, position: int) -> None:
         """Focus the counts of the `position`th connection (1-based), if there is one."""
@@ -86,4 +88,4 @@ class DashboardScreen(SyncScreen):
         event.stop()
         where = JobFilter(connection_id=event.summary.id, entity=event.entity,
                           statuses=event.statuses)
-        self.app.push_screen(RecordScreen(event.summary, where))
+        self.syncdesk.open_records(event.summary, where)

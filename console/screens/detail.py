@@ -8,13 +8,14 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
-from textual.widgets import Footer, Header, Label, Static
+from textual.widgets import Header, Label, Static
 
 from engine import JobDetail, JobRow, RetryPolicy
 
 from ..format import ERROR, WARNING, ago, copy_text, money, plain, stamp, status, until
 from ..keymap import bind
 from ..widgets.activity import Activity
+from ..widgets.footer import KeyFooter
 from ..widgets.table import Table
 from .base import SyncScreen
 
@@ -52,7 +53,7 @@ class DetailScreen(SyncScreen):
             yield Label("Attempts, newest first", classes="section")
             yield Table(ATTEMPT_COLUMNS, id="attempts")
         yield Activity()
-        yield Footer()
+        yield KeyFooter()
 
     def reload(self) -> None:
         self._load()

@@ -24,7 +24,6 @@ from ..keymap import bind
 from ..widgets.filter_bar import FilterBar
 from ..widgets.table import Columns, Row, Table
 from .base import ListScreen
-from .records import RecordScreen
 
 COLUMNS: Columns = [
     ("mark", " ", 1),
@@ -64,6 +63,14 @@ class ProblemsScreen(ListScreen):
         self.where = JobFilter()
         """What the filter bar narrowed the queue to (everything by default)."""
         self.query_text = ""
+
+    def reopen(self) -> None:
+        """Open again as a new queue: no marks and no query from the last time."""
+        self.marked.clear()
+        self.query_text, self.where = "", JobFilter()
+        if self.is_mounted:
+            self.query_one(FilterBar).close()
+            self.query_one(Table).focus()
 
     def above_table(self) -> list[Widget]:
         return [Static(id="totals"), FilterBar(self.syncdesk.service.clock, id="filter-bar")]
@@ -112,8 +119,8 @@ class ProblemsScreen(ListScreen):
     def _open(self, event: DataTable.RowSelected) -> None:
         group = self.groups.get(str(event.row_key.value))
         if group is not None:
-            self.app.push_screen(RecordScreen(None, group.where,
-                                              name=f"Problems › {group_name(group)}"))
+            self.syncdesk.open_records(None, group.where,
+                                       name=f"Problems › {group_name(group)}")
 
     def action_mark(self) -> None:
         key = self.query_one(Table).cursor_key

@@ -1,0 +1,68 @@
+"""The record view and the problems queue are composed once and shown again with new data:
+nothing of the listing shown before may be left on them."""
+
+from __future__ import annotations
+
+from console.app import SyncdeskApp
+from console.screens.problems import ProblemsScreen
+from console.screens.records import RecordScreen
+from console.widgets.filter_bar import FilterBar
+from console.widgets.job_table import JobTable
+from engine import Sort, Store
+
+from .test_flows import SIZE, open_failed_invoices, settle
+from .test_problems import add_duplicates, open_problems
+
+
+async def test_a_record_view_opened_again_shows_only_the_new_listing(app: SyncdeskApp) -> None:
+    async with app.run_test(size=SIZE) as pilot:
+        failed = await open_failed_invoices(pilot)
+        await pilot.press("space", "s", "slash", *"INV", "enter")
+        await settle(pilot)
+        assert failed.marked and failed.sort is not Sort.RECENT and failed.query_text
+        await pilot.press("escape", "escape")  # the query, then the screen
+        await settle(pilot)
+        assert not isinstance(app.screen, RecordScreen)
+        await pilot.press("left", "enter")  # the pending invoices, beside the failed ones
+        await settle(pilot)
+        pending = app.screen
+        assert pending is failed  # the same screen, not composed again
+        assert isinstance(pending, RecordScreen)
+        assert pending.where.statuses == ("pending", "in_flight")
+        assert pending.sort is Sort.RECENT and not pending.marked and not pending.query_text
+        assert not pending.query_one(FilterBar).display
+        table = pending.query_one(JobTable)
+        assert table.held and all(job.status in ("pending", "in_flight") for job in table.held)
+        assert table.cursor_row == 0 and pending.counted
+        assert f"row 1 of {table.total}" in str(pending.query_one("#window").render())
+
+
+async def test_the_problems_queue_opened_again_has_no_marks_or_query(app: SyncdeskApp,
+                                                                     store: Store) -> None:
+    await add_duplicates(store)
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await open_problems(pilot)
+        await pilot.press("space")
+        await settle(pilot)
+        assert queue.marked
+        await pilot.press("escape")
+        await settle(pilot)
+        again = await open_problems(pilot)
+        assert again is queue and not again.marked and not again.query_text and again.fresh
+
+
+async def test_a_group_opened_under_the_record_view_gets_a_screen_of_its_own(
+        app: SyncdeskApp, store: Store) -> None:
+    await add_duplicates(store)
+    async with app.run_test(size=SIZE) as pilot:
+        failed = await open_failed_invoices(pilot)
+        total = failed.query_one(JobTable).total
+        await open_problems(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        group = app.screen
+        assert isinstance(group, RecordScreen) and group is not failed
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        assert app.screen is failed
+        assert failed.query_one(JobTable).total == total
