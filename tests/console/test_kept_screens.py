@@ -4,7 +4,6 @@ nothing of the listing shown before may be left on them."""
 from __future__ import annotations
 
 from console.app import SyncdeskApp
-from console.screens.problems import ProblemsScreen
 from console.screens.records import RecordScreen
 from console.widgets.filter_bar import FilterBar
 from console.widgets.job_table import JobTable
