@@ -7,6 +7,7 @@ The sandboxes listen on ports of the range `PORTS` only.
 from __future__ import annotations
 
 import contextlib
+import os
 import shlex
 import shutil
 import socket
@@ -24,8 +25,14 @@ pytestmark = [
 ]
 
 
-PORTS = range(19500, 19550)
-"""The demo's four sandboxes listen on four ports of this known range."""
+def _ports(spec: str) -> range:
+    first, _, last = spec.partition("-")
+    return range(int(first), int(last) + 1)
+
+
+PORTS = _ports(os.environ.get("SYNCDESK_E2E_PORTS", "19500-19549"))
+"""The demo's four sandboxes listen on four ports of this known range (a machine shared by
+several runs gives each its own: `SYNCDESK_E2E_PORTS=20600-20649`)."""
 
 
 def free_ports(count: int = 4) -> int:
