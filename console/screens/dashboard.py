@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 
 from textual import on, work
@@ -9,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Header, Static
 
-from engine import ConnectionSummary, DayBudget, JobFilter
+from engine import Capabilities, ConnectionSummary, DayBudget, JobFilter
 
 from .._wiring import platforms
 from ..widgets.activity import Activity
@@ -31,6 +32,9 @@ class DashboardScreen(SyncScreen):
         yield Activity()
         yield KeyFooter()
 
+    capabilities: dict[str, Capabilities] | None = None
+    """Each platform's capabilities (its daily quota), once its code is loaded."""
+
     def reload(self) -> None:
         self._load()
 
@@ -41,8 +45,13 @@ class DashboardScreen(SyncScreen):
         now = service.clock()
         limited = (await service.rate_limits(now - PARKED_WINDOW)
                    if parked(connections, now) else {})
-        days = await service.day_budgets(
-            {name: platform.capabilities for name, platform in platforms().items()})
+        if self.capabilities is None:
+            # The platforms' code is a third of the start (~0.3 s): the panels paint first,
+            # their day budgets follow once it is loaded (off the loop, which stays live).
+            if self.showing:
+                self._show(connections, now, limited, {})
+            self.capabilities = await asyncio.to_thread(_capabilities)
+        days = await service.day_budgets(self.capabilities)
         if self.showing:
             self._show(connections, now, limited, days)
 
@@ -89,3 +98,7 @@ class DashboardScreen(SyncScreen):
         where = JobFilter(connection_id=event.summary.id, entity=event.entity,
                           statuses=event.statuses)
         self.syncdesk.open_records(event.summary, where)
+
+
+def _capabilities() -> dict[str, Capabilities]:
+    return {name: platform.capabilities for name, platform in platforms().items()}

@@ -90,7 +90,9 @@ class ProblemsScreen(ListScreen):
             totals.append(self.query_text, "bold")
         if self.marked:
             totals.append(f"  marked: {len(self.marked)}", "bold yellow")
-        self.query_one("#totals", Static).update(totals)
+        totals.no_wrap, totals.overflow = True, "ellipsis"
+        # One line, always: redrawn every second (the ages) without laying out the screen.
+        self.query_one("#totals", Static).update(totals, layout=False)
         rows: list[Row] = []
         previous: tuple[str, ...] = ()
         for key, group in self.groups.items():

@@ -64,6 +64,7 @@ class ConnectionPanel(Vertical, can_focus=False):
         self.day_budget = day_budget
         """Today's quota against the waiting work, where the platform has a daily limit."""
         self._now = now
+        self._health: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(classes="health")
@@ -84,8 +85,12 @@ class ConnectionPanel(Vertical, can_focus=False):
         # Content, not a str: a tenant named "Builders [/Line/0] Inc" is not markup.
         self.border_title = Content(
             f"{self.position} · {summary.platform} · {summary.tenant_name}")
-        self.query_one(".health", Static).update(
-            health(summary, now, self.rate_limited, self.day_budget))
+        line = health(summary, now, self.rate_limited, self.day_budget)
+        if line != self._health:
+            # Its height can change (a narrow terminal wraps it): a layout, so only when the
+            # words changed, not on every tick of the clock.
+            self._health = line
+            self.query_one(".health", Static).update(line)
         rows: list[Row] = []
         by_entity = {counts.entity: counts for counts in summary.counts}
         for entity in Entity:
