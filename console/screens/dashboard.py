@@ -50,6 +50,9 @@ class DashboardScreen(SyncScreen):
             # their day budgets follow once it is loaded (off the loop, which stays live).
             if self.showing:
                 self._show(connections, now, limited, {})
+                painted = asyncio.get_running_loop().create_future()
+                self.call_after_refresh(painted.set_result, None)
+                await painted  # the import competes for the interpreter: not during the paint
             self.capabilities = await asyncio.to_thread(_capabilities)
         days = await service.day_budgets(self.capabilities)
         if self.showing:
