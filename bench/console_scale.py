@@ -52,9 +52,9 @@ async def _until(pilot: Any, ready: Callable[[], bool], what: str) -> float:
 
 
 async def measure_problems_open(app: Any, pilot: Any) -> dict[str, Any]:
-    """`!` from the dashboard until the problems queue shows every group (the median of five
-    opens, each a new screen): the store keeps the groups counted, so this must not grow
-    with the number of jobs."""
+    """`!` from the dashboard until the problems queue shows every group as read after the
+    key (`fresh`; the median of five opens of the screen the app keeps composed): the store
+    keeps the groups counted, so this must not grow with the number of jobs."""
     from console.screens.problems import ProblemsScreen
     from console.widgets.table import Table
 
@@ -84,11 +84,12 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     """The record table over one connection's invoices (135,000 of a million jobs), each a
     key pressed through Pilot until the screen shows its answer and has painted it: every
     row on screen read, the count known (`row N of M`), then one idle turn of the app (its
-    compositor draws the screen). `record_page` opens the screen as `enter` on the count
-    does; `page_end` is `G` from the top (`g` between presses, untimed); `jump_row` the
-    `enter` of `:N` for rows across the listing; `filter` is `f` (any status -> failed);
-    `search` the `enter` of `/` and an invoice number (a different one each time); `sort`
-    each press of `s` (label, amount, tries, recent)."""
+    compositor draws the screen). `record_page` opens the listing as `enter` on the count
+    does (`open_records`: the record screen the app composed after the overview's first
+    paint, shown with this listing); `page_end` is `G` from the top (`g` between presses,
+    untimed); `jump_row` the `enter` of `:N` for rows across the listing; `filter` is `f`
+    (any status -> failed); `search` the `enter` of `/` and an invoice number (a different
+    one each time); `sort` each press of `s` (label, amount, tries, recent)."""
     from console.screens.records import RecordScreen
     from console.widgets.job_table import JobTable
     from engine import Entity, JobFilter, Sort
