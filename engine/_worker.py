@@ -354,7 +354,6 @@ class ConnectionWorker:
                                               (parent for _, parent in waits))
         waiting, blocked = [], []
         for job, parent in waits:
-            self._claimed.pop(job.id, None)
             status, label = found.get(parent, (None, parent[1]))
             if status in _WAITING_PARENT:
                 waiting.append((job, parent))
@@ -363,6 +362,9 @@ class ConnectionWorker:
         now = self.clock()
         await self.state.hold(waiting, blocked, now,
                               retry_at=now + timedelta(seconds=self.settings.dependency_wait))
+        # Forgotten only once held: a stop before that puts them back as they were (`settle`).
+        for job, _ in waits:
+            self._claimed.pop(job.id, None)
 
     # -- sending ------------------------------------------------------------------------
 
