@@ -257,9 +257,11 @@ def build_parser() -> argparse.ArgumentParser:
     # -- audit --
     p = command("audit", "audit", "Compare every synced invoice, credit note and payment "
                 "with its platform (total, balance, status, customer, lines) and list what "
-                "differs; exits 1 when something does, as diff does, 0 when all agree.")
+                "differs; exits 1 when something does (as diff does), 2 when a platform "
+                "could not be read, 0 when all agree.")
     p.add_argument("--connection", help="connection id or platform name (default: every one)")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true",
+                   help="one JSON object: per connection its counts and each difference")
 
     # -- feed --
     p = command("feed", "feed", "The change feed of each connection (what was changed on the "
