@@ -264,7 +264,14 @@ class FeedRunner:
     poll: float = 1.0
 
     async def run(self, ended: asyncio.Event) -> None:
-        """Until `ended`: a cycle of what is due, then a poll's wait."""
+        """Until `ended`: a cycle of what is due, then a poll's wait. What the connection
+        does not sync is noted first, so `feed status` says why that feed stays empty."""
+        now = self.clock()
+        for entity in FEED_ENTITIES:
+            if entity not in self.entities:
+                await _finish(self.store, self.connection_id, entity, now, now,
+                              f"not fed: this {self.title} connection does not sync "
+                              f"{entity.label}s")
         while not ended.is_set():
             wait = self.poll
             try:
@@ -403,7 +410,7 @@ class HookInbox:
                 return reply
             if reply.confirm is not None:
                 return reply
-        await self._refused(found, [connection for connection, _, _ in keys], reply)
+        await self._refused(found, {connection for connection, _, _ in keys}, reply)
         return reply
 
     async def confirm(self, platform: str, confirm: Mapping[str, str]) -> int | None:
@@ -449,16 +456,23 @@ class HookInbox:
         for connection, entities in due.items():
             await mark_due(self.store, connection, entities, self.clock())
 
-    async def _refused(self, platform: Platform, connections: Sequence[int],
+    async def _refused(self, platform: Platform, keyed: set[int],
                        reply: WebhookReply) -> None:
+        """Told on every live connection of the platform: one without a key is where the
+        calls of a webhook set up before `hooks set-key` land, and its owner must hear of
+        it as much as of a wrong key."""
         why = reply.body.decode(errors="replace")[:200] or f"HTTP {reply.status}"
         log.warning("refused a %s webhook: %s", platform.name, why)
         now = to_iso(self.clock())
+        connections = [c.id for c in await live_connections(self.store)
+                       if c.platform == platform.name]
         async with self.store.write() as db:
             for connection in connections:
+                cause = (f"its signature did not verify with this connection's webhook key "
+                         f"({why})" if connection in keyed
+                         else "no webhook key is set for this connection")
                 await raise_notification(
                     db, connection, None, HOOK_NOTICE, kind="webhook_refused",
                     title=f"{platform.title}: an incoming webhook was refused",
-                    message=f"its signature did not verify with this connection's webhook "
-                            f"key ({why}); if {platform.title} sends it, set the key with "
-                            "`syncdesk hooks set-key`", now=now)
+                    message=f"{cause}; if {platform.title} sends it, set the key it shows "
+                            "with `syncdesk hooks set-key`", now=now)
