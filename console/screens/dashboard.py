@@ -9,6 +9,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Header, Static
+from textual.worker import Worker
 
 from engine import Capabilities, ConnectionSummary, DayBudget, JobFilter
 
@@ -34,6 +35,7 @@ class DashboardScreen(SyncScreen):
 
     capabilities: dict[str, Capabilities] | None = None
     """Each platform's capabilities (its daily quota), once its code is loaded."""
+    _platforms: Worker[None] | None = None
 
     def reload(self) -> None:
         self._load()
@@ -45,18 +47,24 @@ class DashboardScreen(SyncScreen):
         now = service.clock()
         limited = (await service.rate_limits(now - PARKED_WINDOW)
                    if parked(connections, now) else {})
-        if self.capabilities is None:
-            # The platforms' code is a third of the start (~0.3 s): the panels paint first,
-            # their day budgets follow once it is loaded (off the loop, which stays live).
-            if self.showing:
-                self._show(connections, now, limited, {})
-                painted = asyncio.get_running_loop().create_future()
-                self.call_after_refresh(painted.set_result, None)
-                await painted  # the import competes for the interpreter: not during the paint
-            self.capabilities = await asyncio.to_thread(_capabilities)
-        days = await service.day_budgets(self.capabilities)
+        days = ({} if self.capabilities is None else
+                await service.day_budgets(self.capabilities))
         if self.showing:
             self._show(connections, now, limited, days)
+            if self._platforms is None:
+                self._platforms = self._load_platforms()
+
+    @work(group="platforms", exit_on_error=False)
+    async def _load_platforms(self) -> None:
+        """The platforms' code is a third of the start (~0.3 s): the panels paint first,
+        their day budgets follow once it is loaded, off the loop (which stays live) and
+        after the paint (the import holds the interpreter the paint needs)."""
+        painted = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(painted.set_result, None)
+        await painted
+        self.capabilities = await asyncio.to_thread(_capabilities)
+        if self.showing:
+            self.reload()
 
     def tick(self, now: datetime) -> None:
         for panel in self.query(ConnectionPanel):
