@@ -29,9 +29,10 @@ from ._time import Clock, utcnow
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
-SENDING: ContextVar[Callable[[], None] | None] = ContextVar("sending", default=None)
-"""Set by the worker around a provider call: called as the call's first request leaves the
-gate, so the worker knows which jobs a stop caught on their way out."""
+SENDING: ContextVar[Callable[[bool], None] | None] = ContextVar("sending", default=None)
+"""Set by the worker around a provider call: called as each of the call's requests leaves
+the gate, with whether it is a batch request, so the worker knows which jobs a stop caught on
+their way out and when a batch it made is in the batch window's count."""
 
 MARGIN = 0.02
 """Share of each window left unused. Our stamps are the answers' times, later than the
@@ -84,7 +85,7 @@ class RateGate:
         try:
             leaving = SENDING.get()
             if leaving is not None:
-                leaving()
+                leaving(batch)
             yield
         finally:
             # The platform counted this request at some moment before its answer came

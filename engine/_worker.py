@@ -395,16 +395,16 @@ class ConnectionWorker:
 
         try:
             results = await self._call(lambda: self.provider.push_batch(
-                [p.request for p in unit]), unit, on_leave=left)
+                [p.request for p in unit]), unit, on_batch=left)
         except Exception as exc:
-            left()
             error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
                 await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
-        except BaseException:
+        finally:
+            # Also when no batch request left (an error, or every item refused before it):
+            # the room this unit took in the batch window is free again.
             left()
-            raise
         synced = []
         for prepared, result in zip(unit, results, strict=True):
             attempt = self._attempt(prepared, started, t0)
@@ -456,17 +456,23 @@ class ConnectionWorker:
 
     async def _call(self, request: Callable[[], Awaitable[T]],
                     sending: Sequence[_Prepared],
-                    on_leave: Callable[[], None] | None = None) -> T:
+                    on_batch: Callable[[], None] | None = None) -> T:
         """Run one provider call for these jobs. The provider's requests take their slots of
         the connection's budget (the gate) themselves; the moment the first one leaves, these
-        jobs count as sent, so a stop after it leaves them uncertain, not pending."""
+        jobs count as sent, so a stop after it leaves them uncertain, not pending.
+
+        `on_batch` is told when the call's batch request leaves, not its first request: a
+        provider may read something first (QuickBooks' CompanyInfo before the first
+        document), and until the batch itself is in the gate's batch window the unit's room
+        there must stay counted as taken, or a round made meanwhile makes one batch more
+        than the window holds and it waits a minute."""
         ids = {p.job.id for p in sending}
 
-        def leaving() -> None:
+        def leaving(batch: bool) -> None:
             if not ids <= self._sent:
                 self._sent.update(ids)
-                if on_leave is not None:
-                    on_leave()
+            if batch and on_batch is not None:
+                on_batch()
 
         marker = SENDING.set(leaving)
         try:
