@@ -19,8 +19,9 @@ Rules, by what changed on the platform:
   here, and is left alone.
 - **The same payment read again** replaces the ledger payment's amount, date and
   allocations: a payment moved between invoices moves its allocations. An allocation to an
-  invoice syncdesk does not know is kept out of the ledger and told (a notification naming
-  the platform's invoice ids and amounts), never dropped silently.
+  invoice syncdesk does not know is no allocation in the ledger: that part of the payment is
+  unapplied there, and told (a notification naming the platform's invoice ids and amounts),
+  never dropped silently.
 - **A payment of ours** (its mark names a local payment, or a link names it) is not imported:
   an edit of it on the platform is drift, which the audit reports.
 - **A customer (contact) edit** of a linked customer: name, email, phone and billing address
@@ -182,7 +183,8 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
             title=f"payment {payment.reference or record_id} on {inbound.title} is applied "
                   "to invoices syncdesk does not know",
             message=f"{inbound.title} applies it to invoice(s) {', '.join(unknown)}, which "
-                    "syncdesk did not sync: that part is not in the ledger",
+                    "syncdesk did not sync: the ledger keeps that part of the payment "
+                    "unapplied (`syncdesk audit` shows it as the payment's balance)",
             now=now)
 
 

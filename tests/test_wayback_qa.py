@@ -6,11 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from decimal import Decimal
 
 import httpx
 
 from console._http import build_api
-from engine import Entity, HookInbox, Sealer, Store, feed_states
+from engine import (
+    Entity,
+    HookInbox,
+    Ledger,
+    Payment,
+    Sealer,
+    Store,
+    feed_states,
+    payment_id,
+    read_feed,
+)
 from tests._feedfake import engine_for, sign, synced, until
 
 
@@ -59,3 +70,23 @@ async def test_an_entity_the_connection_does_not_sync_is_shown_as_not_fed(
 
 async def _read_all(store: Store) -> bool:
     return len(await feed_states(store)) == len(Entity)
+
+
+async def test_a_part_paid_to_an_invoice_syncdesk_does_not_know_is_told_as_it_stands(
+        store: Store, sealer: Sealer) -> None:
+    # The ledger payment keeps its whole amount, that part unapplied (the audit then shows
+    # it as the payment's balance): the notice says so, not that the part is left out.
+    platform, ids = await synced(store, sealer, "A")
+    platform.providers["A"].paid("P-7", "12", ("R-INV-1", "2"), ("R-STRANGER", "10"))
+    provider = platform.providers["A"]
+    await read_feed(store, ids["A"], provider, platform="fake", title="Fake",
+                    entities=set(Entity))
+    payment = await Ledger(store).get(Entity.PAYMENT, payment_id("fake", ids["A"], "P-7"))
+    assert isinstance(payment, Payment)
+    assert (payment.amount, payment.unapplied) == (Decimal("12"), Decimal("10"))
+    told = await store.fetch_all("SELECT message FROM notifications "
+                                 "WHERE kind = 'feed_unmatched'")
+    assert len(told) == 1
+    message = told[0]["message"]
+    assert "R-STRANGER (10)" in message and "not in the ledger" not in message, message
+    assert "unapplied" in message, message
