@@ -39,7 +39,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 import aiosqlite
 
@@ -322,6 +322,11 @@ class WebhookKey:
     updated_at: datetime
 
 
+_KEYS_KEPT = 16
+"""A connection's webhook keys kept at most: FreshBooks' five kinds of callback, registered
+again a couple of times over."""
+
+
 class WebhookKeys:
     """Each connection's key for its platform's incoming webhooks."""
 
@@ -331,11 +336,27 @@ class WebhookKeys:
         self.clock = clock
 
     async def set(self, connection_id: int, key: str, actor: str) -> str:
-        """Store (or replace) the key; returns the hint shown for it."""
+        """Store the key, replacing every key the connection had; returns the hint shown
+        for it."""
+        return await self._keep(connection_id, key, actor, [])
+
+    async def add(self, connection_id: int, key: str, actor: str) -> str:
+        """Store one more key beside the connection's others: FreshBooks signs each
+        callback's events with that callback's own verifier, and a connection has one
+        callback per kind of object. The newest `_KEYS_KEPT` stay (a callback registered
+        again gets a new verifier)."""
+        return await self._keep(connection_id, key, actor,
+                                (await self._keys(connection_id))[-(_KEYS_KEPT - 1):])
+
+    async def _keep(self, connection_id: int, key: str, actor: str,
+                    earlier: list[str]) -> str:
         key = key.strip()
         if not key:
             raise ConfigError("a webhook key cannot be empty")
+        earlier = [k for k in earlier if k != key]
         hint = f"{key[:4]}…" if len(key) > 8 else "…"
+        if earlier:
+            hint += f" and {len(earlier)} more"
         now = to_iso(self.clock())
         async with self.store.write() as db:
             if not await (await db.execute("SELECT 1 FROM connections WHERE id = ?",
@@ -345,11 +366,17 @@ class WebhookKeys:
                 "INSERT INTO webhook_keys (connection_id, sealed, hint, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (connection_id) DO UPDATE SET "
                 "sealed = excluded.sealed, hint = excluded.hint, updated_at = excluded.updated_at",
-                (connection_id, self.sealer.seal({"key": key}), hint, now))
+                (connection_id, self.sealer.seal({"key": key, "earlier": earlier}), hint, now))
             await db.execute(
                 "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, 1)",
                 (now, actor, "hooks_set_key", json.dumps({"connection_id": connection_id})))
         return hint
+
+    async def _keys(self, connection_id: int) -> list[str]:
+        """The connection's keys, oldest first."""
+        sealed = await self.store.fetch_value(
+            "SELECT sealed FROM webhook_keys WHERE connection_id = ?", (connection_id,))
+        return [] if sealed is None else _unsealed(self.sealer.unseal(sealed))
 
     async def listed(self) -> list[WebhookKey]:
         rows = await self.store.fetch_all(
@@ -364,8 +391,13 @@ class WebhookKeys:
             "SELECT c.id, c.tenant_id, k.sealed FROM connections c JOIN webhook_keys k "
             "ON k.connection_id = c.id WHERE c.platform = ? AND c.state != 'disconnected' "
             "ORDER BY c.id", (platform,))
-        return [(int(row["id"]), str(row["tenant_id"]),
-                 str(self.sealer.unseal(row["sealed"])["key"])) for row in rows]
+        return [(int(row["id"]), str(row["tenant_id"]), key) for row in rows
+                for key in _unsealed(self.sealer.unseal(row["sealed"]))]
+
+
+def _unsealed(sealed: Mapping[str, Any]) -> list[str]:
+    """Oldest first: the newest is `key` (its hint is the one listed)."""
+    return [*map(str, sealed.get("earlier", [])), str(sealed["key"])]
 
 
 class ConfirmsWebhooks(Protocol):
@@ -415,7 +447,7 @@ class HookInbox:
 
     async def confirm(self, platform: str, confirm: Mapping[str, str]) -> int | None:
         """Hand a registration code to the platform through each of its connections until
-        one is accepted; that connection keeps the code as its webhook key. Returns it, or
+        one is accepted; that connection keeps the code beside its other keys. Returns it, or
         None when none accepted (logged: the platform keeps the callback inactive)."""
         found = self.platforms.get(platform)
         if found is None:
@@ -435,7 +467,7 @@ class HookInbox:
                 continue
             finally:
                 await provider.aclose()
-            await self.keys.set(connection.id, confirm["verifier"], f"webhook:{platform}")
+            await self.keys.add(connection.id, confirm["verifier"], f"webhook:{platform}")
             return connection.id
         log.warning("no %s connection took the webhook registration code", platform)
         return None

@@ -18,6 +18,7 @@ from engine import (
     Payment,
     Sealer,
     Store,
+    WebhookKeys,
     feed_states,
     payment_id,
     read_feed,
@@ -90,3 +91,22 @@ async def test_a_part_paid_to_an_invoice_syncdesk_does_not_know_is_told_as_it_st
     message = told[0]["message"]
     assert "R-STRANGER (10)" in message and "not in the ledger" not in message, message
     assert "unapplied" in message, message
+
+
+async def test_each_registered_callbacks_verifier_keeps_verifying(
+        store: Store, sealer: Sealer) -> None:
+    # FreshBooks signs each callback's events with that callback's own verifier, and a
+    # connection needs one callback per kind of object (clients, invoices, payments, …):
+    # confirming the second must not leave the first one's events refused.
+    platform, ids = await synced(store, sealer, "A")
+    inbox = HookInbox(store, {"fake": platform}, sealer)  # type: ignore[dict-item]
+    for code in ("code-invoices", "code-payments"):
+        assert await inbox.confirm("fake", {"callback_id": code, "verifier": code}) == ids["A"]
+    for code in ("code-invoices", "code-payments"):
+        body = json.dumps({"events": [{"tenant": "A", "entity": "invoice",
+                                       "id": "R-INV-1"}]}).encode()
+        reply = await inbox.receive("fake", {"x-fake-signature": sign(code, body)}, body)
+        assert reply.status == 200, code
+    # The key the user sets replaces them all.
+    await WebhookKeys(store, sealer).set(ids["A"], "set-by-hand", "test")
+    assert [key for _, _, key in await inbox.keys.of_platform("fake")] == ["set-by-hand"]
