@@ -3,14 +3,15 @@
 The store is `build_store.build()`'s (1,000,000 jobs over four connections; quick: 100,000).
 The console is measured in a child process of its own, so its peak RSS is the console's and
 not the builder's: `SyncdeskApp(SyncService(store))` under `App.run_test(size=(120, 40))`,
-each step timed until the screen holds the data (waiting on state, polled every 5 ms):
+each step timed until the screen holds the data (waiting on state, polled every 1-5 ms):
 
 - first paint: from `run_test()` to four connection panels on the dashboard;
 - dashboard refresh: `reload()` of the dashboard until its worker is done (median of 5);
 - problems open: `!` until the problems queue shows every group (`measure_problems_open`);
 - the record table (`measure_table`): the first connection's invoices opened, `G`, `:N`,
-  `f`, `/` search and `s`, each a key through Pilot until the screen shows and has painted
-  the answer (each the median of five, goal 50 ms);
+  `f`, `/` search and `s`, each a key handed to the app as its terminal driver does
+  (`_key`; untimed moves go through Pilot) until the screen shows and has painted the
+  answer (each the median of five, goal 50 ms);
 - peak RSS of the console's process after all of it (goal 150 MB).
 
     python bench/console_scale.py            # 1,000,000 jobs
@@ -51,6 +52,40 @@ async def _until(pilot: Any, ready: Callable[[], bool], what: str) -> float:
     return (time.perf_counter() - started) * 1000
 
 
+async def _key(app: Any, key: str) -> None:
+    """`key` handed to the app as its terminal driver hands a key over, and nothing more.
+    Pilot's `press` builds the same event, then waits for the process to idle, twice, in
+    20 ms sleeps that go on while anything runs (`wait_for_idle`): a floor of 60-90 ms
+    under every key whatever the console does, so it is not used where a key is timed."""
+    import unicodedata
+
+    from textual import events
+    from textual.keys import REPLACED_KEYS, _character_to_key, _get_unicode_name_from_key
+
+    if len(key) == 1 and not key.isalnum():
+        key = _character_to_key(key)
+    try:
+        char: str | None = unicodedata.lookup(
+            _get_unicode_name_from_key(REPLACED_KEYS.get(key, key)))
+    except KeyError:
+        char = key if len(key) == 1 else None
+    event = events.Key(key, char)
+    event.set_sender(app)
+    app._driver.send_message(event)
+
+
+async def _painted(app: Any, ready: Callable[[], bool], what: str) -> None:
+    """Until `ready()` holds (checked every millisecond, the app running in between), then
+    the screen's pending updates are rendered: the compositor's frame, forced as Pilot's
+    `pause` forces it, so what is timed ends with the answer drawn."""
+    started = time.perf_counter()
+    while not ready():
+        if time.perf_counter() - started > TIMEOUT:
+            raise TimeoutError(f"the console did not show {what} within {TIMEOUT:.0f} s")
+        await asyncio.sleep(0.001)
+    app.screen._on_timer_update()
+
+
 async def _settle(app: Any) -> None:
     """Until no worker runs; one replaced by a newer of its exclusive group is cancelled,
     which `wait_for_complete` raises: the newer one is waited for then."""
@@ -78,10 +113,11 @@ async def measure_problems_open(app: Any, pilot: Any) -> dict[str, Any]:
 
     opens = []
     for _ in range(5):
+        await _settle(app)
         started = time.perf_counter()
-        await pilot.press("exclamation_mark")
-        opens.append((time.perf_counter() - started) * 1000
-                     + await _until(pilot, shown, "the problems queue"))
+        await _key(app, "exclamation_mark")
+        await _painted(app, shown, "the problems queue")
+        opens.append((time.perf_counter() - started) * 1000)
         groups = list(app.screen.groups.values())
         await pilot.press("escape")
         await _until(pilot, lambda: not isinstance(app.screen, ProblemsScreen), "the dashboard")
@@ -95,14 +131,15 @@ RUNS = 5
 
 async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     """The record table over one connection's invoices (135,000 of a million jobs), each a
-    key pressed through Pilot until the screen shows its answer and has painted it: every
-    row on screen read, the count known (`row N of M`), then one idle turn of the app (its
-    compositor draws the screen). `record_page` opens the listing as `enter` on the count
-    does (`open_records`: the record screen the app composed after the overview's first
-    paint, shown with this listing); `page_end` is `G` from the top (`g` between presses,
-    untimed); `jump_row` the `enter` of `:N` for rows across the listing; `filter` is `f`
-    (any status -> failed); `search` the `enter` of `/` and an invoice number (a different
-    one each time); `sort` each press of `s` (label, amount, tries, recent)."""
+    key handed to the app (`_key`) until the screen shows its answer and has painted it:
+    every row on screen read, the count known (`row N of M`), then the compositor's frame
+    (`_painted`); the workers of the untimed keys before it are done first. `record_page`
+    opens the listing as `enter` on the count does (`open_records`: the record screen the
+    app composed after the overview's first paint, shown with this listing); `page_end` is
+    `G` from the top (`g` between presses, untimed); `jump_row` the `enter` of `:N` for rows
+    across the listing; `filter` is `f` (any status -> failed); `search` the `enter` of `/`
+    and an invoice number (a different one each time); `sort` each press of `s` (label,
+    amount, tries, recent)."""
     from console.screens.records import RecordScreen
     from console.widgets.job_table import JobTable
     from engine import Entity, JobFilter, Sort
@@ -120,10 +157,10 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
         return table.start <= first and last <= table.end
 
     async def timed(name: str, press: Callable[[], Any], ready: Callable[[], bool]) -> None:
+        await _settle(app)  # what the untimed keys before it started is not its cost
         started, cpu = time.perf_counter(), time.process_time()
         await press()
-        await _until(pilot, ready, name)
-        await pilot.pause()
+        await _painted(app, ready, name)
         timings.setdefault(name, []).append((time.perf_counter() - started) * 1000)
         # The box is shared: the process's CPU (loop and SQLite threads) beside the wall.
         timings.setdefault(f"{name}_cpu", []).append((time.process_time() - cpu) * 1000)
@@ -145,7 +182,7 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     table = screen.query_one(JobTable)
     rows = table.total
     for _ in range(RUNS):
-        await timed("page_end", lambda: pilot.press("G"),
+        await timed("page_end", lambda: _key(app, "G"),
                     lambda: shown(screen) and table.cursor_row == rows - 1
                     and table.cursor_job is not None)
         await pilot.press("g")
@@ -153,11 +190,11 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     for run in range(RUNS):
         target = rows * (2 * run + 1) // (2 * RUNS)
         await pilot.press("colon", *str(target))
-        await timed("jump_row", lambda: pilot.press("enter"),
+        await timed("jump_row", lambda: _key(app, "enter"),
                     lambda target=target: shown(screen) and table.cursor_row == target - 1
                     and table.cursor_job is not None)
     for _ in range(RUNS):
-        await timed("filter", lambda: pilot.press("f"),
+        await timed("filter", lambda: _key(app, "f"),
                     lambda: screen.where.statuses == ("failed",) and shown(screen)
                     and all(job.status == "failed" for job in table.held))
         failed = table.total
@@ -167,7 +204,7 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     for run in range(RUNS):
         number = f"INV-{(rows // RUNS * run + 4242) % rows:07d}"
         await pilot.press("slash", *number)
-        await timed("search", lambda: pilot.press("enter"),
+        await timed("search", lambda: _key(app, "enter"),
                     lambda number=number: screen.where.text == number and shown(screen)
                     and all(number in job.label for job in table.held))
         searched.append(table.total)
@@ -176,7 +213,7 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     sorts = []
     for _ in range(len(Sort) * 2 - 1):
         before = screen.sort
-        await timed("sort", lambda: pilot.press("s"),
+        await timed("sort", lambda: _key(app, "s"),
                     lambda before=before: screen.sort is not before and shown(screen))
         sorts.append(screen.sort.value)
     return {"table": {name: [round(t, 1) for t in values] for name, values in timings.items()},
@@ -199,7 +236,7 @@ def emit_table(figures: dict[str, Any]) -> None:
         runs, cpu = figures["table"][name], figures["table"][f"{name}_cpu"]
         value = statistics.median(runs)
         emit(f"console.{name}", value, "ms", f"goal <= 50 ms: {what[name]} (median of "
-             f"{len(runs)}, Pilot key to painted screen)", runs=runs, target="<= 50",
+             f"{len(runs)}, key to painted screen)", runs=runs, target="<= 50",
              met=value <= 50, cpu_ms=statistics.median(cpu), cpu_runs=cpu,
              load=round(os.getloadavg()[0], 1), rows=figures["table_rows"],
              **({"failed_rows": figures["failed_rows"]} if name == "filter" else {}),
