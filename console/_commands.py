@@ -984,6 +984,8 @@ async def hooks(args: argparse.Namespace) -> int:
             hint = await keys.set(connection, args.key, getpass.getuser())
             print(f"connection {connection}: webhook key {hint} set")
             return 0
+        if args.action == "register":
+            return await _register_hooks(store, keys, args)
         listed = await keys.listed()
     if args.json:
         print_json([{"connection": k.connection_id, "platform": k.platform,
@@ -993,6 +995,52 @@ async def hooks(args: argparse.Namespace) -> int:
         print(f"{k.connection_id:>3} {k.platform:<11} {k.tenant_name}  key {k.hint}  "
               f"set {k.updated_at:%Y-%m-%d %H:%M}")
     return 0
+
+
+async def _register_hooks(store: Store, keys: WebhookKeys, args: argparse.Namespace) -> int:
+    """Callbacks registered through the platform's API, one per event its receiver names
+    (FreshBooks'); each is active once `syncdesk serve`, at the address given, has answered
+    its verification, which this waits for in the store. Other platforms' webhooks are set
+    up in their developer portals."""
+    connection = await resolve_connection(store, args.connection)
+    if connection is None or not args.key:
+        raise ConfigError("hooks register CONNECTION URL (`syncdesk serve`'s "
+                          "/v1/hooks/<platform> as the platform reaches it)")
+    row, platform = await _live(store, connection)
+    receiver = platform.webhooks()
+    events: tuple[str, ...] = getattr(receiver, "callback_events", ())
+    if not events:
+        where = ("sends no webhooks" if receiver is None else
+                 "has its webhooks set up in its developer portal: point them at "
+                 f"/v1/hooks/{platform.name} and give the key it shows to `syncdesk hooks "
+                 "set-key`")
+        raise ConfigError(f"{platform.title} {where}")
+    before = await _hook_keys(keys, row.platform, connection)
+    async with _provider_for(store, connection) as provider:
+        for event in events:
+            await provider.register_webhook(event, args.key)  # type: ignore[attr-defined]
+    wanted = before + len(events)
+    for _ in range(_VERIFY_LOOKS):
+        if await _hook_keys(keys, row.platform, connection) >= wanted:
+            print(f"connection {connection}: {platform.title} posts {', '.join(events)} "
+                  f"events to {args.key}; each callback verified")
+            return 0
+        await asyncio.sleep(_VERIFY_LOOK_S)
+    print(f"connection {connection}: {platform.title} registered the callbacks, but their "
+          f"verification did not come back through {args.key} within "
+          f"{_VERIFY_LOOKS * _VERIFY_LOOK_S:.0f} s: is `syncdesk serve` running there, and "
+          f"can {platform.title} reach it? `syncdesk hooks list` shows the keys kept",
+          file=sys.stderr)
+    return 1
+
+
+_VERIFY_LOOKS, _VERIFY_LOOK_S = 300, 0.1
+"""How long `hooks register` looks for the verifications to come back: FreshBooks sends
+each within seconds of its registration."""
+
+
+async def _hook_keys(keys: WebhookKeys, platform: str, connection: int) -> int:
+    return sum(own == connection for own, _, _ in await keys.of_platform(platform))
 
 
 async def history(args: argparse.Namespace) -> int:

@@ -275,9 +275,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "(QuickBooks verifier token, Xero webhook key, FreshBooks verifier), one per "
                 "connection, sealed as tokens are; they reach `syncdesk serve` at "
                 "/v1/hooks/<platform>.")
-    p.add_argument("action", choices=["set-key", "list"])
-    p.add_argument("connection", nargs="?", help="set-key: connection id or platform name")
-    p.add_argument("key", nargs="?", help="set-key: the key the platform showed")
+    p.add_argument("action", choices=["set-key", "list", "register"])
+    p.add_argument("connection", nargs="?", help="set-key, register: connection id or "
+                   "platform name")
+    p.add_argument("key", nargs="?", help="set-key: the key the platform showed; register "
+                   "(FreshBooks, which has no webhook screen): the address of `syncdesk "
+                   "serve`'s /v1/hooks/freshbooks the platform is to post to")
     p.add_argument("--json", action="store_true")
 
     p = command("history", "history", "A record's edits on the platforms that met other "

@@ -338,30 +338,34 @@ class WebhookKeys:
     async def set(self, connection_id: int, key: str, actor: str) -> str:
         """Store the key, replacing every key the connection had; returns the hint shown
         for it."""
-        return await self._keep(connection_id, key, actor, [])
+        return await self._keep(connection_id, key, actor, beside=False)
 
     async def add(self, connection_id: int, key: str, actor: str) -> str:
         """Store one more key beside the connection's others: FreshBooks signs each
         callback's events with that callback's own verifier, and a connection has one
         callback per kind of object. The newest `_KEYS_KEPT` stay (a callback registered
         again gets a new verifier)."""
-        return await self._keep(connection_id, key, actor,
-                                (await self._keys(connection_id))[-(_KEYS_KEPT - 1):])
+        return await self._keep(connection_id, key, actor, beside=True)
 
-    async def _keep(self, connection_id: int, key: str, actor: str,
-                    earlier: list[str]) -> str:
+    async def _keep(self, connection_id: int, key: str, actor: str, *, beside: bool) -> str:
         key = key.strip()
         if not key:
             raise ConfigError("a webhook key cannot be empty")
-        earlier = [k for k in earlier if k != key]
-        hint = f"{key[:4]}…" if len(key) > 8 else "…"
-        if earlier:
-            hint += f" and {len(earlier)} more"
         now = to_iso(self.clock())
+        # The others are read in the write's own transaction: FreshBooks verifies a
+        # registration's callbacks side by side, and each confirmation adds its key.
         async with self.store.write() as db:
             if not await (await db.execute("SELECT 1 FROM connections WHERE id = ?",
                                            (connection_id,))).fetchone():
                 raise ConfigError(f"no connection {connection_id}")
+            sealed = await (await db.execute(
+                "SELECT sealed FROM webhook_keys WHERE connection_id = ?",
+                (connection_id,))).fetchone()
+            earlier = [k for k in _unsealed(self.sealer.unseal(sealed[0]))
+                       if k != key][-(_KEYS_KEPT - 1):] if beside and sealed else []
+            hint = f"{key[:4]}…" if len(key) > 8 else "…"
+            if earlier:
+                hint += f" and {len(earlier)} more"
             await db.execute(
                 "INSERT INTO webhook_keys (connection_id, sealed, hint, updated_at) "
                 "VALUES (?, ?, ?, ?) ON CONFLICT (connection_id) DO UPDATE SET "
@@ -371,12 +375,6 @@ class WebhookKeys:
                 "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, 1)",
                 (now, actor, "hooks_set_key", json.dumps({"connection_id": connection_id})))
         return hint
-
-    async def _keys(self, connection_id: int) -> list[str]:
-        """The connection's keys, oldest first."""
-        sealed = await self.store.fetch_value(
-            "SELECT sealed FROM webhook_keys WHERE connection_id = ?", (connection_id,))
-        return [] if sealed is None else _unsealed(self.sealer.unseal(sealed))
 
     async def listed(self) -> list[WebhookKey]:
         rows = await self.store.fetch_all(

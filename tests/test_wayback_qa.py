@@ -6,19 +6,26 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
+import pytest
 
 from console._http import build_api
+from console.cli import main
 from engine import (
     Entity,
     HookInbox,
     Ledger,
+    NewConnection,
     Payment,
     Sealer,
     Store,
+    TokenSet,
     WebhookKeys,
+    add_connection,
     feed_states,
     payment_id,
     read_feed,
@@ -110,3 +117,35 @@ async def test_each_registered_callbacks_verifier_keeps_verifying(
     # The key the user sets replaces them all.
     await WebhookKeys(store, sealer).set(ids["A"], "set-by-hand", "test")
     assert [key for _, _, key in await inbox.keys.of_platform("fake")] == ["set-by-hand"]
+
+
+async def test_verifications_answered_at_once_keep_every_verifier(
+        store: Store, sealer: Sealer) -> None:
+    # `syncdesk hooks register` registers five callbacks; FreshBooks verifies them side by
+    # side, so `syncdesk serve` confirms them concurrently: none may overwrite another.
+    platform, _ = await synced(store, sealer, "A")
+    inbox = HookInbox(store, {"fake": platform}, sealer)  # type: ignore[dict-item]
+    codes = [f"code-{n}" for n in range(5)]
+    await asyncio.gather(*(inbox.confirm("fake", {"callback_id": c, "verifier": c})
+                           for c in codes))
+    assert sorted(key for _, _, key in await inbox.keys.of_platform("fake")) == codes
+
+
+def test_hooks_register_says_where_a_platforms_webhooks_are_set_up_instead(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Only FreshBooks registers callbacks through its API; QuickBooks' webhooks are set up
+    # in Intuit's developer portal, and the command says so rather than doing nothing.
+    db = tmp_path / "cli.db"
+
+    async def connected() -> None:
+        async with await Store.open(db) as store:
+            await add_connection(store, NewConnection(
+                platform="quickbooks", tenant_id="realm-1", tenant_name="Realm",
+                tokens=TokenSet("a", "r", datetime.now(UTC) + timedelta(days=1))),
+                Sealer.load())
+
+    asyncio.run(connected())
+    assert main(["hooks", "register", "quickbooks", "http://127.0.0.1:1/v1/hooks/quickbooks",
+                 "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "developer portal" in err and "/v1/hooks/quickbooks" in err, err

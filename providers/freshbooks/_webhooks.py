@@ -58,6 +58,10 @@ def signature(verifier: str, form: Mapping[str, str]) -> str:
 class FreshBooksWebhooks:
     """Implements `engine.WebhookReceiver` for FreshBooks."""
 
+    callback_events: tuple[str, ...] = tuple(ENTITIES)
+    """What `syncdesk hooks register` asks a callback for, one each: FreshBooks has no screen
+    for webhooks, and an event is one kind of object (or one of its actions)."""
+
     def receive(self, headers: Mapping[str, str], body: bytes, secret: str) -> WebhookReply:
         try:
             form = dict(parse_qsl(body.decode("utf-8"), keep_blank_values=True,
