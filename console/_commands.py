@@ -967,8 +967,9 @@ async def feed(args: argparse.Namespace) -> int:
         print_json(reports)
     for connection, done in [] if args.json else reports.items():
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in done.items()
-                           if isinstance(v, int) and v)
-        print(f"{connection} {done['platform']}: {counts or 'nothing new'}")
+                           if k not in ("pages", "changes") and isinstance(v, int) and v)
+        print(f"{connection} {done['platform']}: {counts or 'nothing new'} "
+              f"({done['pages']} pages read)")
         for line in done["failures"] + done["rejected"]:
             print(f"  {line}", file=sys.stderr)
     return 2 if any(done["failures"] for done in reports.values()) else 0

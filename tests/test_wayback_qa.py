@@ -14,6 +14,7 @@ import httpx
 import pytest
 
 from console._http import build_api
+from console._wiring import connect_sandbox, platforms
 from console.cli import main
 from engine import (
     Entity,
@@ -149,3 +150,22 @@ def test_hooks_register_says_where_a_platforms_webhooks_are_set_up_instead(
                  "--db", str(db)]) == 2
     err = capsys.readouterr().err
     assert "developer portal" in err and "/v1/hooks/quickbooks" in err, err
+
+
+def test_feed_read_says_nothing_new_when_nothing_changed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # Every cycle reads pages; a count of pages is not news, and a support person reading
+    # "pages 5" cannot tell it from changes taken in.
+    from console._fleet import SandboxFleet
+
+    db = tmp_path / "cli.db"
+    with SandboxFleet(["quickbooks"], first_port=20340, limits_enabled=False) as fleet:
+        async def prepare() -> None:
+            async with await Store.open(db) as store:
+                await connect_sandbox(store, platforms()["quickbooks"],
+                                      fleet.urls["quickbooks"], Sealer.load())
+
+        asyncio.run(prepare())
+        assert main(["feed", "read", "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert out.strip() == "1 quickbooks: nothing new (5 pages read)", out
