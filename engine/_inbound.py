@@ -317,6 +317,10 @@ def _compared(name: str, value: Any) -> Any:
 async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now: str,
                 applied: InboundReport) -> None:
     done = "voided" if change.kind is ChangeKind.VOIDED else "deleted"
+    if change.entity in (Entity.CUSTOMER, Entity.ITEM) and change.kind is ChangeKind.DELETED:
+        # A platform's deletion of a contact or an item is often a way of keeping it: Xero
+        # archives, QuickBooks makes inactive; a person told "deleted" would not look there.
+        done = "deleted, archived or made inactive"
     imported = (await _origin(db, inbound.connection_id, Entity.PAYMENT, change.remote_id)
                 if change.entity is Entity.PAYMENT else None)
     if imported is not None:

@@ -169,3 +169,17 @@ def test_feed_read_says_nothing_new_when_nothing_changed(
         assert main(["feed", "read", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert out.strip() == "1 quickbooks: nothing new (5 pages read)", out
+
+
+async def test_a_contact_gone_from_the_platform_is_not_told_as_surely_deleted(
+        store: Store, sealer: Sealer) -> None:
+    # Xero archives contacts, QuickBooks makes customers inactive: the feed says "deleted"
+    # for all, and a person told "deleted" would not look in the platform's archive.
+    platform, ids = await synced(store, sealer, "A")
+    platform.providers["A"].gone(Entity.CUSTOMER, "R-C-1")
+    await read_feed(store, ids["A"], platform.providers["A"], platform="fake", title="Fake",
+                    entities=set(Entity))
+    [job] = await store.fetch_all("SELECT status, error_message FROM sync_jobs "
+                                  "WHERE entity = 'customer' AND record_id = 'C-1'")
+    assert job["status"] == "broken_link"
+    assert "was deleted, archived or made inactive on Fake" in job["error_message"], job
