@@ -491,7 +491,8 @@ class HookInbox:
         """Told on every live connection of the platform: one without a key is where the
         calls of a webhook set up before `hooks set-key` land, and its owner must hear of
         it as much as of a wrong key."""
-        why = reply.body.decode(errors="replace")[:200] or f"HTTP {reply.status}"
+        why = (reply.body.decode(errors="replace")[:200]
+               or f"signature missing or wrong (HTTP {reply.status})")
         log.warning("refused a %s webhook: %s", platform.name, why)
         now = to_iso(self.clock())
         connections = [c.id for c in await live_connections(self.store)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -26,12 +27,13 @@ from engine import (
     Store,
     TokenSet,
     WebhookKeys,
+    WebhookReply,
     add_connection,
     feed_states,
     payment_id,
     read_feed,
 )
-from tests._feedfake import engine_for, sign, synced, until
+from tests._feedfake import FakeReceiver, engine_for, sign, synced, until
 
 
 async def test_a_webhook_refused_for_want_of_any_key_is_told_on_the_platforms_connections(
@@ -183,3 +185,23 @@ async def test_a_contact_gone_from_the_platform_is_not_told_as_surely_deleted(
                                   "WHERE entity = 'customer' AND record_id = 'C-1'")
     assert job["status"] == "broken_link"
     assert "was deleted, archived or made inactive on Fake" in job["error_message"], job
+
+
+class _Silent(FakeReceiver):
+    """Refuses as Xero must, with an empty body (its intent-to-receive check wants one)."""
+
+    def receive(self, headers: Mapping[str, str], body: bytes, secret: str) -> WebhookReply:
+        reply = super().receive(headers, body, secret)
+        return reply if reply.verified else WebhookReply(401)
+
+
+async def test_a_refusal_with_no_words_of_its_own_is_logged_as_a_signature_problem(
+        store: Store, sealer: Sealer, caplog: pytest.LogCaptureFixture) -> None:
+    # `syncdesk serve`'s log said "refused a xero webhook: HTTP 401", naming nothing.
+    platform, ids = await synced(store, sealer, "A")
+    platform.receiver = _Silent()
+    await WebhookKeys(store, sealer).set(ids["A"], "key-of-a", "test")
+    inbox = HookInbox(store, {"fake": platform}, sealer)  # type: ignore[dict-item]
+    reply = await inbox.receive("fake", {"x-fake-signature": "forged"}, b"{}")
+    assert reply.status == 401
+    assert "refused a fake webhook: signature missing or wrong (HTTP 401)" in caplog.text
