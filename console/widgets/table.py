@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 
 from rich.text import Text
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets.data_table import CellDoesNotExist
 
@@ -39,6 +40,24 @@ class Table(DataTable[Text]):
         self.spec = columns
         """The columns shown."""
         self._keys: list[str] = []
+        self._look: tuple[object, ...] | None = None
+
+    def notify_style_update(self) -> None:
+        """Keep the drawn rows when what they are drawn with is the same. A kept screen
+        shown again has every style applied again (for a theme changed meanwhile), and a
+        data table then draws every cell again through rich: ~100 ms for the problems
+        queue, on each `!`, for the same picture."""
+        if not self.is_mounted:  # its component styles are set up as it mounts
+            super().notify_style_update()
+            return
+        look = (self.rich_style, self.has_focus, self.app.theme,
+                *(self.get_component_rich_style(name, partial=True)
+                  for name in sorted(self.COMPONENT_CLASSES)))
+        if look == self._look:
+            Widget.notify_style_update(self)
+            return
+        self._look = look
+        super().notify_style_update()
 
     def on_mount(self) -> None:
         if not self.columns:

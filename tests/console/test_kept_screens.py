@@ -7,6 +7,7 @@ from console.app import SyncdeskApp
 from console.screens.records import RecordScreen
 from console.widgets.filter_bar import FilterBar
 from console.widgets.job_table import JobTable
+from console.widgets.table import Table
 from engine import Sort, Store
 
 from .test_flows import SIZE, open_failed_invoices, settle
@@ -65,3 +66,27 @@ async def test_a_group_opened_under_the_record_view_gets_a_screen_of_its_own(
         await settle(pilot)
         assert app.screen is failed
         assert failed.query_one(JobTable).total == total
+
+
+async def test_a_kept_table_draws_its_rows_anew_when_the_focus_or_theme_changed(
+        app: SyncdeskApp, store: Store) -> None:
+    """Shown again, a table keeps the rows it drew, unless what they are drawn with changed:
+    its focus, or the theme while the screen was hidden."""
+    await add_duplicates(store)
+    async with app.run_test(size=SIZE) as pilot:
+        queue = await open_problems(pilot)
+        table = queue.query_one(Table)
+        focused = list(table.render_line(1))  # the cursor's row, under the header
+        await pilot.press("slash")  # the query line takes the focus
+        await settle(pilot)
+        assert not table.has_focus and list(table.render_line(1)) != focused
+        await pilot.press("escape", "escape")  # the empty query line, then the queue
+        await settle(pilot)
+        again = await open_problems(pilot)
+        assert again is queue and table.has_focus and list(table.render_line(1)) == focused
+        await pilot.press("escape")
+        await settle(pilot)
+        app.theme = "textual-light"
+        await settle(pilot)
+        await open_problems(pilot)
+        assert list(table.render_line(1)) != focused
