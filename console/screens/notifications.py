@@ -68,6 +68,8 @@ class NotificationsScreen(ListScreen):
             self.syncdesk.poll(force=True)
         if note.job_id is not None:
             self.app.push_screen(DetailScreen(note.job_id))
+        elif note.kind == "drift":
+            self.syncdesk.action_drift()
         else:
             self.notify(f"{note.platform}: a connection-level notice; see Connections (o).",
                         markup=False)

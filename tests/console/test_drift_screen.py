@@ -128,3 +128,19 @@ async def until(pilot: Pilot[Any], done: Callable[[], bool], within: float = 10.
     while not done() and time.monotonic() < deadline:
         await pilot.pause(0.01)
     assert done()
+
+
+async def test_enter_on_the_drift_notification_opens_the_drift_view(
+        store: Store, app: SyncdeskApp) -> None:
+    await audited(store)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("n")
+        await settle(pilot)
+        feed = app.screen.query_one("#feed", Table)
+        drift_row = next(index for index, key in enumerate(feed.rows)
+                         if str(feed.get_row(key)[3]) == "drift")
+        feed.move_cursor(row=drift_row)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, DriftScreen)
