@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
@@ -34,6 +35,8 @@ BUSY_TIMEOUT_MS = 5_000
 BUSY_REPORT_EVERY = 10.0
 """While the store stays busy, say so this often (seconds)."""
 ENV_DB = "SYNCDESK_DB"
+_URL = re.compile(r"([a-z][a-z0-9+.-]+):/")
+"""A URL's scheme (`postgresql://…`, or `postgresql:/…` once `Path` has folded the slashes)."""
 
 log = logging.getLogger("syncdesk.store")
 
@@ -102,6 +105,11 @@ class Store:
         `upgrade`, a syncdesk store of an older schema is migrated first (a command that only
         looks should not need an engine run after an upgrade); anything else is still refused.
         """
+        if scheme := _URL.match(str(path)):
+            # A URL taken for a file name would create a SQLite store in a folder named
+            # after its scheme (`postgresql:/…`): a store nobody else sees.
+            raise StoreError(f"{scheme[1]}://… is a database URL; the store is a SQLite "
+                             f"file path (no other backend is built yet)")
         path = Path(path).expanduser()
         if read_only and not path.is_file():
             raise StoreError(f"no store at {path}")

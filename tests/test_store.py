@@ -104,3 +104,13 @@ async def test_a_write_cancelled_at_its_begin_does_not_wedge_the_store(store: St
         async with store.write() as db:
             await db.execute("DELETE FROM settings")
     assert await store.fetch_value("SELECT COUNT(*) FROM settings") == 0
+
+
+@pytest.mark.parametrize("url", ["postgresql://syncdesk@db.internal/books",
+                                 Path("postgres://db/books")])
+async def test_a_database_url_is_refused_and_creates_nothing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str | Path) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"postgres(ql)?://… is a database URL"):
+        await Store.open(url)
+    assert list(tmp_path.iterdir()) == []
