@@ -1,159 +1,339 @@
-"""syncdesk's engine: the ledger, the store, the sync engine and the port to platforms."""
+"""syncdesk's engine: the ledger, the store, the sync engine and the port to platforms.
 
-from ._api_keys import ApiKey, ApiKeys
-from ._audit import AuditReport, AuditRun, Drift, DriftField, DriftRow, run_audit
-from ._classify import classify, normalise_name
-from ._connections import (
-    ConnectionRow,
-    NewConnection,
-    add_connection,
-    connection_settings,
-    live_connections,
-    open_provider,
-)
-from ._demo import (
-    CONFLICTING_CUSTOMER_NAME,
-    CONFLICTING_INVOICE_NUMBER,
-    UNMAPPED_ITEM_NAME,
-    UNMAPPED_ITEM_SKU,
-    generate_demo,
-)
-from ._directory import PullReport, check_links, pull_directory
-from ._engine import EngineReport, EngineSettings, SyncEngine
-from ._errors import (
-    ERROR_TYPES,
-    AuthExpired,
-    AuthRevoked,
-    ConfigError,
-    Duplicate,
-    ErrorClass,
-    InputError,
-    NotFound,
-    RateLimited,
-    Stale,
-    StoreError,
-    SyncdeskError,
-    SyncError,
-    TotalMismatch,
-    Transient,
-    Unmapped,
-    Unsupported,
-    Validation,
-    unmapped_code,
-)
-from ._feed import (
-    FeedReport,
-    FeedSettings,
-    FeedState,
-    HookInbox,
-    WebhookKey,
-    WebhookKeys,
-    feed_states,
-    mark_due,
-    read_feed,
-)
-from ._importer import SECTIONS, ParsedFile, Problem, parse_file, parse_json
-from ._inbound import HistoryEntry, InboundReport, payment_id
-from ._ledger import Balance, Ledger, Lifecycle, Rejection, UpsertResult
-from ._mappings import (
-    Choice,
-    MappingChange,
-    MappingEntry,
-    MappingKind,
-    MappingRefused,
-    check_value,
-    income_account_for,
-    parse_kind,
-)
-from ._models import (
-    MODEL_OF,
-    Address,
-    Allocation,
-    Classification,
-    CreditNote,
-    Customer,
-    Entity,
-    EntryStatus,
-    Invoice,
-    InvoiceStatus,
-    Item,
-    Line,
-    Payment,
-    Refund,
-)
-from ._money import MINOR_UNITS, MoneyError
-from ._policy import Decision, JobFacts, RetryPolicy, decide
-from ._port import (
-    Capabilities,
-    Change,
-    ChangeKind,
-    ChangePage,
-    ConnectionMappings,
-    ConnectionSettings,
-    Grant,
-    Limits,
-    OAuthClient,
-    Operation,
-    Platform,
-    PlatformEvent,
-    Provider,
-    PushRequest,
-    Quota,
-    Record,
-    RemoteAccount,
-    RemoteAllocation,
-    RemoteContact,
-    RemoteCustomer,
-    RemoteItem,
-    RemoteOption,
-    RemotePayment,
-    RemoteRef,
-    RemoteState,
-    RemoteTaxCode,
-    RequestBudget,
-    Tenant,
-    TokenSet,
-    TokenSource,
-    WebhookReceiver,
-    WebhookReply,
-)
-from ._secrets import Sealer
-from ._service import (
-    PROBLEM_STATUSES,
-    QUERY_KEYS,
-    AttemptRow,
-    ConnectionSummary,
-    Cursor,
-    DayBudget,
-    EngineBeat,
-    EntityCounts,
-    Event,
-    JobDetail,
-    JobFilter,
-    JobRow,
-    NotificationRow,
-    Page,
-    ProblemGroup,
-    QueryError,
-    Slice,
-    Sort,
-    SyncService,
-    hint_for,
-)
-from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
-from ._store import Store, default_db_path
-from ._sync_state import SyncState
-from ._vault import TokenVault
-from ._webhooks import (
-    DeliveryStatus,
-    WebhookDelivery,
-    WebhookEndpoint,
-    WebhookEvent,
-    WebhookPolicy,
-    Webhooks,
-)
-from ._webhooks import verify as verify_webhook
-from ._worker import WorkerSettings
+Names are imported when first used (PEP 562): `from engine import Store` loads the store,
+not pydantic's models, cryptography and every platform port beside it; the console's first
+paint and `syncdesk --help` pay only for what they touch.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._api_keys import ApiKey, ApiKeys
+    from ._audit import AuditReport, AuditRun, Drift, DriftField, DriftRow, run_audit
+    from ._classify import classify, normalise_name
+    from ._connections import (
+        ConnectionRow,
+        NewConnection,
+        add_connection,
+        connection_settings,
+        live_connections,
+        open_provider,
+    )
+    from ._demo import (
+        CONFLICTING_CUSTOMER_NAME,
+        CONFLICTING_INVOICE_NUMBER,
+        UNMAPPED_ITEM_NAME,
+        UNMAPPED_ITEM_SKU,
+        generate_demo,
+    )
+    from ._directory import PullReport, check_links, pull_directory
+    from ._engine import EngineReport, EngineSettings, SyncEngine
+    from ._errors import (
+        ERROR_TYPES,
+        AuthExpired,
+        AuthRevoked,
+        ConfigError,
+        Duplicate,
+        ErrorClass,
+        InputError,
+        NotFound,
+        RateLimited,
+        Stale,
+        StoreError,
+        SyncdeskError,
+        SyncError,
+        TotalMismatch,
+        Transient,
+        Unmapped,
+        Unsupported,
+        Validation,
+        unmapped_code,
+    )
+    from ._feed import (
+        FeedReport,
+        FeedSettings,
+        FeedState,
+        HookInbox,
+        WebhookKey,
+        WebhookKeys,
+        feed_states,
+        mark_due,
+        read_feed,
+    )
+    from ._importer import SECTIONS, ParsedFile, Problem, parse_file, parse_json
+    from ._inbound import HistoryEntry, InboundReport, payment_id
+    from ._ledger import Balance, Ledger, Lifecycle, Rejection, UpsertResult
+    from ._mappings import (
+        Choice,
+        MappingChange,
+        MappingEntry,
+        MappingKind,
+        MappingRefused,
+        check_value,
+        income_account_for,
+        parse_kind,
+    )
+    from ._models import (
+        MODEL_OF,
+        Address,
+        Allocation,
+        Classification,
+        CreditNote,
+        Customer,
+        Entity,
+        EntryStatus,
+        Invoice,
+        InvoiceStatus,
+        Item,
+        Line,
+        Payment,
+        Refund,
+    )
+    from ._money import MINOR_UNITS, MoneyError
+    from ._policy import Decision, JobFacts, RetryPolicy, decide
+    from ._port import (
+        Capabilities,
+        Change,
+        ChangeKind,
+        ChangePage,
+        ConnectionMappings,
+        ConnectionSettings,
+        Grant,
+        Limits,
+        OAuthClient,
+        Operation,
+        Platform,
+        PlatformEvent,
+        Provider,
+        PushRequest,
+        Quota,
+        Record,
+        RemoteAccount,
+        RemoteAllocation,
+        RemoteContact,
+        RemoteCustomer,
+        RemoteItem,
+        RemoteOption,
+        RemotePayment,
+        RemoteRef,
+        RemoteState,
+        RemoteTaxCode,
+        RequestBudget,
+        Tenant,
+        TokenSet,
+        TokenSource,
+        WebhookReceiver,
+        WebhookReply,
+    )
+    from ._secrets import Sealer
+    from ._service import (
+        PROBLEM_STATUSES,
+        QUERY_KEYS,
+        AttemptRow,
+        ConnectionSummary,
+        Cursor,
+        DayBudget,
+        EngineBeat,
+        EntityCounts,
+        Event,
+        JobDetail,
+        JobFilter,
+        JobRow,
+        NotificationRow,
+        Page,
+        ProblemGroup,
+        QueryError,
+        Slice,
+        Sort,
+        SyncService,
+        hint_for,
+    )
+    from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
+    from ._store import Store, default_db_path
+    from ._sync_state import SyncState
+    from ._vault import TokenVault
+    from ._webhooks import (
+        DeliveryStatus,
+        WebhookDelivery,
+        WebhookEndpoint,
+        WebhookEvent,
+        WebhookPolicy,
+        Webhooks,
+    )
+    from ._webhooks import verify as verify_webhook
+    from ._worker import WorkerSettings
+
+_EXPORTS: dict[str, tuple[str, str]] = {
+    "ApiKey": ("_api_keys", "ApiKey"),
+    "ApiKeys": ("_api_keys", "ApiKeys"),
+    "AuditReport": ("_audit", "AuditReport"),
+    "AuditRun": ("_audit", "AuditRun"),
+    "Drift": ("_audit", "Drift"),
+    "DriftField": ("_audit", "DriftField"),
+    "DriftRow": ("_audit", "DriftRow"),
+    "run_audit": ("_audit", "run_audit"),
+    "classify": ("_classify", "classify"),
+    "normalise_name": ("_classify", "normalise_name"),
+    "ConnectionRow": ("_connections", "ConnectionRow"),
+    "NewConnection": ("_connections", "NewConnection"),
+    "add_connection": ("_connections", "add_connection"),
+    "connection_settings": ("_connections", "connection_settings"),
+    "live_connections": ("_connections", "live_connections"),
+    "open_provider": ("_connections", "open_provider"),
+    "CONFLICTING_CUSTOMER_NAME": ("_demo", "CONFLICTING_CUSTOMER_NAME"),
+    "CONFLICTING_INVOICE_NUMBER": ("_demo", "CONFLICTING_INVOICE_NUMBER"),
+    "UNMAPPED_ITEM_NAME": ("_demo", "UNMAPPED_ITEM_NAME"),
+    "UNMAPPED_ITEM_SKU": ("_demo", "UNMAPPED_ITEM_SKU"),
+    "generate_demo": ("_demo", "generate_demo"),
+    "PullReport": ("_directory", "PullReport"),
+    "check_links": ("_directory", "check_links"),
+    "pull_directory": ("_directory", "pull_directory"),
+    "EngineReport": ("_engine", "EngineReport"),
+    "EngineSettings": ("_engine", "EngineSettings"),
+    "SyncEngine": ("_engine", "SyncEngine"),
+    "AuthExpired": ("_errors", "AuthExpired"),
+    "AuthRevoked": ("_errors", "AuthRevoked"),
+    "ConfigError": ("_errors", "ConfigError"),
+    "Duplicate": ("_errors", "Duplicate"),
+    "ERROR_TYPES": ("_errors", "ERROR_TYPES"),
+    "ErrorClass": ("_errors", "ErrorClass"),
+    "InputError": ("_errors", "InputError"),
+    "NotFound": ("_errors", "NotFound"),
+    "RateLimited": ("_errors", "RateLimited"),
+    "Stale": ("_errors", "Stale"),
+    "StoreError": ("_errors", "StoreError"),
+    "SyncError": ("_errors", "SyncError"),
+    "SyncdeskError": ("_errors", "SyncdeskError"),
+    "TotalMismatch": ("_errors", "TotalMismatch"),
+    "Transient": ("_errors", "Transient"),
+    "Unmapped": ("_errors", "Unmapped"),
+    "Unsupported": ("_errors", "Unsupported"),
+    "Validation": ("_errors", "Validation"),
+    "unmapped_code": ("_errors", "unmapped_code"),
+    "FeedReport": ("_feed", "FeedReport"),
+    "FeedSettings": ("_feed", "FeedSettings"),
+    "FeedState": ("_feed", "FeedState"),
+    "HookInbox": ("_feed", "HookInbox"),
+    "WebhookKey": ("_feed", "WebhookKey"),
+    "WebhookKeys": ("_feed", "WebhookKeys"),
+    "feed_states": ("_feed", "feed_states"),
+    "mark_due": ("_feed", "mark_due"),
+    "read_feed": ("_feed", "read_feed"),
+    "ParsedFile": ("_importer", "ParsedFile"),
+    "Problem": ("_importer", "Problem"),
+    "SECTIONS": ("_importer", "SECTIONS"),
+    "parse_file": ("_importer", "parse_file"),
+    "parse_json": ("_importer", "parse_json"),
+    "HistoryEntry": ("_inbound", "HistoryEntry"),
+    "InboundReport": ("_inbound", "InboundReport"),
+    "payment_id": ("_inbound", "payment_id"),
+    "Balance": ("_ledger", "Balance"),
+    "Ledger": ("_ledger", "Ledger"),
+    "Lifecycle": ("_ledger", "Lifecycle"),
+    "Rejection": ("_ledger", "Rejection"),
+    "UpsertResult": ("_ledger", "UpsertResult"),
+    "Choice": ("_mappings", "Choice"),
+    "MappingChange": ("_mappings", "MappingChange"),
+    "MappingEntry": ("_mappings", "MappingEntry"),
+    "MappingKind": ("_mappings", "MappingKind"),
+    "MappingRefused": ("_mappings", "MappingRefused"),
+    "check_value": ("_mappings", "check_value"),
+    "income_account_for": ("_mappings", "income_account_for"),
+    "parse_kind": ("_mappings", "parse_kind"),
+    "Address": ("_models", "Address"),
+    "Allocation": ("_models", "Allocation"),
+    "Classification": ("_models", "Classification"),
+    "CreditNote": ("_models", "CreditNote"),
+    "Customer": ("_models", "Customer"),
+    "Entity": ("_models", "Entity"),
+    "EntryStatus": ("_models", "EntryStatus"),
+    "Invoice": ("_models", "Invoice"),
+    "InvoiceStatus": ("_models", "InvoiceStatus"),
+    "Item": ("_models", "Item"),
+    "Line": ("_models", "Line"),
+    "MODEL_OF": ("_models", "MODEL_OF"),
+    "Payment": ("_models", "Payment"),
+    "Refund": ("_models", "Refund"),
+    "MINOR_UNITS": ("_money", "MINOR_UNITS"),
+    "MoneyError": ("_money", "MoneyError"),
+    "Decision": ("_policy", "Decision"),
+    "JobFacts": ("_policy", "JobFacts"),
+    "RetryPolicy": ("_policy", "RetryPolicy"),
+    "decide": ("_policy", "decide"),
+    "Capabilities": ("_port", "Capabilities"),
+    "Change": ("_port", "Change"),
+    "ChangeKind": ("_port", "ChangeKind"),
+    "ChangePage": ("_port", "ChangePage"),
+    "ConnectionMappings": ("_port", "ConnectionMappings"),
+    "ConnectionSettings": ("_port", "ConnectionSettings"),
+    "Grant": ("_port", "Grant"),
+    "Limits": ("_port", "Limits"),
+    "OAuthClient": ("_port", "OAuthClient"),
+    "Operation": ("_port", "Operation"),
+    "Platform": ("_port", "Platform"),
+    "PlatformEvent": ("_port", "PlatformEvent"),
+    "Provider": ("_port", "Provider"),
+    "PushRequest": ("_port", "PushRequest"),
+    "Quota": ("_port", "Quota"),
+    "Record": ("_port", "Record"),
+    "RemoteAccount": ("_port", "RemoteAccount"),
+    "RemoteAllocation": ("_port", "RemoteAllocation"),
+    "RemoteContact": ("_port", "RemoteContact"),
+    "RemoteCustomer": ("_port", "RemoteCustomer"),
+    "RemoteItem": ("_port", "RemoteItem"),
+    "RemoteOption": ("_port", "RemoteOption"),
+    "RemotePayment": ("_port", "RemotePayment"),
+    "RemoteRef": ("_port", "RemoteRef"),
+    "RemoteState": ("_port", "RemoteState"),
+    "RemoteTaxCode": ("_port", "RemoteTaxCode"),
+    "RequestBudget": ("_port", "RequestBudget"),
+    "Tenant": ("_port", "Tenant"),
+    "TokenSet": ("_port", "TokenSet"),
+    "TokenSource": ("_port", "TokenSource"),
+    "WebhookReceiver": ("_port", "WebhookReceiver"),
+    "WebhookReply": ("_port", "WebhookReply"),
+    "Sealer": ("_secrets", "Sealer"),
+    "AttemptRow": ("_service", "AttemptRow"),
+    "ConnectionSummary": ("_service", "ConnectionSummary"),
+    "Cursor": ("_service", "Cursor"),
+    "DayBudget": ("_service", "DayBudget"),
+    "EngineBeat": ("_service", "EngineBeat"),
+    "EntityCounts": ("_service", "EntityCounts"),
+    "Event": ("_service", "Event"),
+    "JobDetail": ("_service", "JobDetail"),
+    "JobFilter": ("_service", "JobFilter"),
+    "JobRow": ("_service", "JobRow"),
+    "NotificationRow": ("_service", "NotificationRow"),
+    "PROBLEM_STATUSES": ("_service", "PROBLEM_STATUSES"),
+    "Page": ("_service", "Page"),
+    "ProblemGroup": ("_service", "ProblemGroup"),
+    "QUERY_KEYS": ("_service", "QUERY_KEYS"),
+    "QueryError": ("_service", "QueryError"),
+    "Slice": ("_service", "Slice"),
+    "Sort": ("_service", "Sort"),
+    "SyncService": ("_service", "SyncService"),
+    "hint_for": ("_service", "hint_for"),
+    "ConnectionState": ("_status", "ConnectionState"),
+    "JOB_STATUSES": ("_status", "JOB_STATUSES"),
+    "JobStatus": ("_status", "JobStatus"),
+    "RETRYABLE": ("_status", "RETRYABLE"),
+    "Store": ("_store", "Store"),
+    "default_db_path": ("_store", "default_db_path"),
+    "SyncState": ("_sync_state", "SyncState"),
+    "TokenVault": ("_vault", "TokenVault"),
+    "DeliveryStatus": ("_webhooks", "DeliveryStatus"),
+    "WebhookDelivery": ("_webhooks", "WebhookDelivery"),
+    "WebhookEndpoint": ("_webhooks", "WebhookEndpoint"),
+    "WebhookEvent": ("_webhooks", "WebhookEvent"),
+    "WebhookPolicy": ("_webhooks", "WebhookPolicy"),
+    "Webhooks": ("_webhooks", "Webhooks"),
+    "verify_webhook": ("_webhooks", "verify"),
+    "WorkerSettings": ("_worker", "WorkerSettings"),
+}
+"""Each public name: the module that defines it and its name there."""
 
 __all__ = [
     "CONFLICTING_CUSTOMER_NAME",
@@ -322,3 +502,16 @@ __all__ = [
     "unmapped_code",
     "verify_webhook",
 ]
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    value = getattr(import_module(f".{module}", __name__), attribute)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
