@@ -168,6 +168,9 @@ def test_feed_read_says_nothing_new_when_nothing_changed(
                                       fleet.urls["quickbooks"], Sealer.load())
 
         asyncio.run(prepare())
+        # The first read may meet the sandbox company's own objects, stamped as it started.
+        assert main(["feed", "read", "--db", str(db)]) == 0
+        capsys.readouterr()
         assert main(["feed", "read", "--db", str(db)]) == 0
     out = capsys.readouterr().out
     assert out.strip() == "1 quickbooks: nothing new (5 pages read)", out
