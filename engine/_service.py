@@ -40,6 +40,7 @@ from ._money import from_minor
 from ._pages import (
     Key,
     Order,
+    Positions,
     Scope,
     TextSample,
     keys,
@@ -1015,6 +1016,9 @@ class SyncService:
 
     _texts: TextSample = field(init=False, default_factory=TextSample, repr=False)
     """Trigram frequencies, read once, that pick a text search's shortest doclists."""
+    _positions: Positions = field(init=False, default_factory=Positions, repr=False)
+    """Every `Positions.EVERY`th key of the listings last jumped in: row N without an OFFSET
+    walk."""
 
     async def rows_after(self, where: JobFilter, sort: Sort, after: Cursor | None = None, *,
                          limit: int, inclusive: bool = False) -> Slice:
@@ -1037,7 +1041,10 @@ class SyncService:
         whichever end is nearer."""
         scope, order = await self._listing(where, sort)
         index = max(0, min(index, total - limit))
-        if index <= total - index - limit:
+        if marked := self._positions.at(scope, order, await self.last_event_id(), index):
+            found = await keys(self.store, scope, order, limit=limit, after=marked[0],
+                               inclusive=True, offset=marked[1])
+        elif index <= total - index - limit:
             found = await keys(self.store, scope, order, limit=limit, offset=index)
         else:
             found = await keys(self.store, scope, order, limit=limit, backwards=True,
@@ -1054,6 +1061,12 @@ class SyncService:
         return int(await self.store.fetch_value(
             f"SELECT {'COUNT(*)' if table == 'sync_jobs' else 'COALESCE(SUM(n), 0)'} "
             f"FROM {table} j WHERE {clause}", params) or 0)
+
+    async def prepare_jump(self, where: JobFilter, sort: Sort) -> None:
+        """Mark the listing for `rows_at` (one walk of its index), unless it is marked as of
+        the store's last event."""
+        scope, order = await self._listing(where, sort)
+        await self._positions.mark(self.store, scope, order, await self.last_event_id())
 
     async def prepare_search(self) -> None:
         """Read what a text search needs before its first query (~2,000 jobs' texts)."""

@@ -15,6 +15,7 @@ import pytest
 
 from bench.build_store import build
 from engine import Entity, JobFilter, JobRow, Sort, Store, SyncService
+from engine._pages import Positions
 from engine._schema import MIGRATIONS
 
 JOBS = 4000
@@ -95,15 +96,53 @@ async def test_every_read_is_a_slice_of_the_whole_listing_in_order(
         before = window.cursors[0]
     assert backward == expected
 
-    for index in (0, 1, total // 3, total // 2 + 1, total - WINDOW, total - 1):
-        window = await service.rows_at(where, sort, index, limit=WINDOW, total=total)
-        start = max(0, min(index, total - WINDOW))
-        assert [job.id for job in window.rows] == expected[start:start + WINDOW], index
+    for marked in (False, True):
+        if marked:  # the same rows from the marks as from an OFFSET walk
+            await service.prepare_jump(where, sort)
+        for index in (0, 1, total // 3, total // 2 + 1, total - WINDOW, total - 1):
+            window = await service.rows_at(where, sort, index, limit=WINDOW, total=total)
+            start = max(0, min(index, total - WINDOW))
+            assert [job.id for job in window.rows] == expected[start:start + WINDOW], index
 
     middle = len(expected) // 2
     again = await service.rows_after(where, sort, (await service.rows_at(
         where, sort, middle, limit=1, total=total)).cursors[0], limit=3, inclusive=True)
     assert [job.id for job in again.rows] == expected[middle:middle + 3]
+
+
+async def test_a_jump_seeks_to_a_mark_and_skips_fewer_rows_than_between_marks(
+        service: SyncService, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(Positions, "EVERY", 4)
+    store = service.store
+    assert isinstance(store, RecordingStore)
+    where = JobFilter(platform="xero", statuses=("failed", "pending"))  # merged arms
+    expected = ordered((await service.page(where, limit=JOBS * 2)).rows, Sort.RECENT)
+    total = len(expected)
+    assert total > 20 * 4
+    await service.prepare_jump(where, Sort.RECENT)
+    for index in range(0, total, total // 7):
+        store.seen = []
+        window = await service.rows_at(where, Sort.RECENT, index, limit=WINDOW, total=total)
+        start = max(0, min(index, total - WINDOW))
+        assert [job.id for job in window.rows] == expected[start:start + WINDOW], index
+        read, = [(sql, params) for sql, params in store.seen if " AS k, j.id AS id" in sql]
+        assert read[0].endswith("LIMIT ? OFFSET ?") and read[1][-1] < 4, read
+
+
+async def test_marks_taken_before_a_change_are_not_used_after_it(
+        service: SyncService) -> None:
+    where = JobFilter(connection_id=1, entity=Entity.INVOICE)
+    total = await service.total(where)
+    await service.prepare_jump(where, Sort.RECENT)
+    recent = (await service.rows_after(where, Sort.RECENT, limit=WINDOW)).rows
+    moved = (await service.rows_at(where, Sort.RECENT, total // 2, limit=1, total=total)).rows
+    # A retry moves a job from the middle to the top of the most recent first.
+    assert await service.retry([moved[0].id]) == 1
+    expected = ordered((await service.page(where, limit=JOBS * 2)).rows, Sort.RECENT)
+    assert expected[0] == moved[0].id and expected[1:WINDOW] != [j.id for j in recent][:1]
+    for index in (1, total // 4, total // 2 - 1, total // 2 + 1):
+        window = await service.rows_at(where, Sort.RECENT, index, limit=3, total=total)
+        assert [job.id for job in window.rows] == expected[index:index + 3], index
 
 
 @pytest.mark.parametrize(("where", "sort"), [

@@ -273,6 +273,13 @@ class RecordScreen(SyncScreen):
 
     def action_goto_row(self) -> None:
         self.query_one(JobTable).start_typing()
+        self._prepare_jump(self.where, self.sort)
+
+    @work(group="jump", exit_on_error=False)
+    async def _prepare_jump(self, where: JobFilter, sort: Sort) -> None:
+        """While the row number is typed: the jump then seeks near the row instead of
+        skipping up to half the listing's index."""
+        await self.syncdesk.service.prepare_jump(where, sort)
 
     @on(JobTable.Typed)
     def _typed(self, event: JobTable.Typed) -> None:
