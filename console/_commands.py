@@ -27,6 +27,7 @@ from engine import (
     Entity,
     FeedSettings,
     HookInbox,
+    InputError,
     JobFilter,
     Ledger,
     MappingKind,
@@ -1047,6 +1048,8 @@ async def _hook_keys(keys: WebhookKeys, platform: str, connection: int) -> int:
 async def history(args: argparse.Namespace) -> int:
     async with open_store(args, read_only=True, upgrade=True) as store:
         entries = await new_service(store).record_history(Entity(args.entity), args.record)
+        if not entries and await Ledger(store).get(Entity(args.entity), args.record) is None:
+            raise InputError(f"no {args.entity} {args.record} in the ledger")
     if args.json:
         print_json([{"at": e.at, "connection": e.connection_id, "platform": e.platform,
                      "winner": e.winner, "platform_at": e.platform_at,

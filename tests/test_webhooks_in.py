@@ -154,5 +154,16 @@ def test_hooks_set_key_and_list_through_the_cli(tmp_path: Path,
             return await WebhookKeys(store, Sealer.load()).of_platform("fake")
 
     assert [key for _, _, key in asyncio.run(stored())] == ["verifier-token-123"]
-    assert main(["history", "customer", "C-1", "--db", str(db)]) == 0
+    assert main(["history", "customer", "C-1", "--db", str(db)]) == 2
+    assert "no customer C-1 in the ledger" in capsys.readouterr().err
+
+
+def test_history_says_no_edit_for_a_customer_and_refuses_one_the_ledger_lacks(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "store.db"
+    assert main(["seed", "--size", "10", "--db", str(db)]) == 0
+    capsys.readouterr()
+    assert main(["history", "customer", "C-0001", "--db", str(db)]) == 0
     assert "no platform edit" in capsys.readouterr().out
+    assert main(["history", "customer", "NOPE", "--db", str(db)]) == 2
+    assert "no customer NOPE in the ledger" in capsys.readouterr().err
