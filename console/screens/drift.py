@@ -61,7 +61,9 @@ class DriftScreen(ListScreen):
         self.query_one("#audits", Static).update(self.summary(now))
 
     def summary(self, now: datetime) -> Text:
-        """One line per audited connection: when, how many compared, how many differ."""
+        """One line per audited connection: when, how many compared, how many differ. A
+        narrow terminal cuts a line short rather than wrapping it, so every connection keeps
+        its line in the four the view gives them."""
         if not self.runs:
             return Text("No audit has run yet: `syncdesk audit` compares every synced "
                         "record with its platform.")

@@ -144,3 +144,20 @@ async def test_enter_on_the_drift_notification_opens_the_drift_view(
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, DriftScreen)
+
+
+async def test_at_80x24_each_connection_keeps_its_one_line_of_last_run(
+        store: Store, app: SyncdeskApp) -> None:
+    await audited(store)
+    xero = int(await store.fetch_value("SELECT id FROM connections WHERE platform = 'xero'"))
+    async with store.write() as db:
+        await db.execute("UPDATE connections SET tenant_name = 'Acme Building Supplies and "
+                         "Hire (Wellington) Ltd' WHERE id = ?", (xero,))
+    await run_audit(store, xero, cast(Provider, Platform()), "Xero", clock)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("d")
+        await settle(pilot)
+        audits = app.screen.query_one("#audits")
+        lines = [strip.text.strip() for strip in audits.render_lines(audits.region.reset_offset)]
+        assert [line.split(" ")[0] for line in lines if line] == ["quickbooks", "xero"]
