@@ -123,6 +123,15 @@ class RateGate:
         recent = sum(1 for stamp in self._batches if single_at - stamp[0] < 60.0)
         return max(limit - recent, 0)
 
+    async def next_turn(self, queued: int = 0) -> bool:
+        """Wait for the general budget's next turn without taking it, then say whether a
+        batch should take it: its own window has room now beyond `queued` batches decided and
+        not yet in the gate. Asked at the moment a request could leave, not when its work was
+        prepared: the batch window may reopen (or fill) in between."""
+        await self._wait_turn(False, object())
+        room = self.batch_room()
+        return room is None or room > queued
+
     def day_left(self) -> int | None:
         """Requests left in today's quota (UTC), by our count and the platform's headers."""
         if self.limits.per_day is None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import random
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -132,7 +133,13 @@ class ConnectionWorker:
         self._drained = True
         """The last claim found fewer due jobs than it asked for."""
         self._batches_queued = 0
-        """Batch units made and not yet sent: the batch window's room is theirs already."""
+        """Batches decided and not yet sent: the batch window's room is theirs already."""
+        self._creates: dict[Entity, deque[_Prepared]] = {}
+        """Creates that may go in batches, by entity, for `_run_creates` to send."""
+        self._turn = asyncio.Lock()
+        """Held by the unit of creates deciding its next request, until that request leaves
+        the gate: units woken by the same free turn would otherwise all decide on one look
+        at the batch window."""
         self._parked_here = False
         """This worker just parked the connection: look at its state again at once."""
 
@@ -191,13 +198,14 @@ class ConnectionWorker:
         # is due, so an idle connection costs reads only.
         if self._drained and not await self.state.has_due(self.connection_id, self.clock()):
             return 0
-        per_unit = self.capabilities.limits.batch_size if self._batches_free() else 1
+        per_unit = self.capabilities.limits.batch_size if self.capabilities.batched else 1
         wanted = free * max(per_unit, 1)
         claimed = await self.state.claim(self.connection_id, wanted, self.clock())
         self._drained = len(claimed) < wanted
         self._claimed.update((job.id, job) for job in claimed)
         for unit in await self._prepare(claimed):
-            running.add(asyncio.create_task(self._run_unit(unit)))
+            running.add(asyncio.create_task(
+                self._run_creates(unit) if isinstance(unit, Entity) else self._run_single(unit)))
         return len(claimed)
 
     async def _collect(self, done: set[asyncio.Task[None]]) -> None:
@@ -221,7 +229,9 @@ class ConnectionWorker:
 
     # -- preparing requests -------------------------------------------------------------
 
-    async def _prepare(self, claimed: Sequence[ClaimedJob]) -> list[list[_Prepared]]:
+    async def _prepare(self, claimed: Sequence[ClaimedJob]) -> list[_Prepared | Entity]:
+        """The round's units: a request of its own, or a sender of an entity's creates (one
+        for each batch they would fill)."""
         # The round's ledger records, its lines' items and every link it needs: one read each.
         by_entity: dict[Entity, list[str]] = {}
         for job in claimed:
@@ -260,9 +270,8 @@ class ConnectionWorker:
         mappings = await read_mappings(self.state.store, self.connection_id) if records \
             else ConnectionMappings()
 
-        singles: list[list[_Prepared]] = []
+        singles: list[_Prepared | Entity] = []
         creates: dict[Entity, list[_Prepared]] = {}
-        batching = self._batches_free() > 0
         waits: list[tuple[ClaimedJob, tuple[Entity, str]]] = []
         for job in claimed:
             record = records.get(job.id)
@@ -271,35 +280,22 @@ class ConnectionWorker:
             prepared = await self._prepare_one(job, record, links, items, mappings, waits)
             if prepared is None:
                 continue
-            batchable = (batching and prepared.request.operation is Operation.CREATE
+            batchable = (prepared.request.operation is Operation.CREATE
                          and not job.reconcile and job.entity in self.capabilities.batched
                          and self.capabilities.limits.batch_size > 1)
             if batchable:
                 creates.setdefault(job.entity, []).append(prepared)
             else:
-                singles.append([prepared])
+                singles.append(prepared)
         await self._wait_or_block(waits)
         size = self.capabilities.limits.batch_size
-        chunks = [group[i:i + size] for group in creates.values()
-                  for i in range(0, len(group), size)]
-        # A chunk of one goes as a plain push: it takes none of the batch window's room.
-        batches = [chunk for chunk in chunks if len(chunk) > 1]
-        singles.extend(chunk for chunk in chunks if len(chunk) == 1)
-        # No more batches than the batch window takes now: the rest go one by one on the
-        # general budget rather than wait a minute holding the connection's slots.
-        room = self._batches_free()
-        for extra in batches[room:]:
-            singles.extend([prepared] for prepared in extra)
-        batches = batches[:room]
-        self._batches_queued += len(batches)
-        return batches + singles
-
-    def _batches_free(self) -> int:
-        """Batch requests the batch window takes now, less those already made and waiting."""
-        room = self.gate.batch_room()
-        if room is None:
-            return 1 << 30
-        return max(room - self._batches_queued, 0)
+        for entity, group in creates.items():
+            if len(group) == 1:
+                singles.append(group[0])  # a plain push: none of the batch window's room
+            else:
+                self._creates.setdefault(entity, deque()).extend(group)
+                singles.extend([entity] * -(-len(group) // size))
+        return singles
 
     async def _prepare_one(self, job: ClaimedJob, record: Record,
                            links: dict[tuple[Entity, str], RemoteRef],
@@ -368,14 +364,47 @@ class ConnectionWorker:
 
     # -- sending ------------------------------------------------------------------------
 
-    async def _run_unit(self, unit: list[_Prepared]) -> None:
-        if len(unit) > 1:
-            await self._run_batch(unit)
-            return
-        prepared = unit[0]
+    async def _run_creates(self, entity: Entity) -> None:
+        """Send this entity's waiting creates until none are left. Each request is decided
+        when the general budget gives it its turn: a full batch if the batch window has room
+        then, else the next create alone. Decided when the round was made, a batch could
+        find the window spent by then and wait a minute, or singles hold the budget's turns
+        while the window reopens."""
+        waiting = self._creates[entity]
+        while waiting:
+            await self._turn.acquire()
+            held = True
+
+            def release() -> None:
+                nonlocal held
+                if held:
+                    held = False
+                    self._turn.release()
+
+            started, t0 = self.clock(), time.monotonic()
+            try:
+                try:
+                    batch = len(waiting) > 1 and await self.gate.next_turn(self._batches_queued)
+                except SyncError as error:
+                    while waiting:
+                        prepared = waiting.popleft()
+                        await self._failed(prepared, error, self._attempt(prepared, started, t0))
+                    return
+                take = min(len(waiting), self.capabilities.limits.batch_size if batch else 1)
+                part = [waiting.popleft() for _ in range(take)]
+                if batch:
+                    self._batches_queued += 1
+                    await self._run_batch(part, release)
+                elif part:
+                    await self._run_single(part[0], release)
+            finally:
+                release()
+
+    async def _run_single(self, prepared: _Prepared,
+                          on_leave: Callable[[], None] | None = None) -> None:
         started, t0 = self.clock(), time.monotonic()
         try:
-            ref, outcome = await self._send(prepared)
+            ref, outcome = await self._send(prepared, on_leave)
         except SyncError as error:
             await self._failed(prepared, error, self._attempt(prepared, started, t0))
             return
@@ -384,7 +413,8 @@ class ConnectionWorker:
             return
         await self._succeeded([(prepared, ref, self._attempt(prepared, started, t0))], outcome)
 
-    async def _run_batch(self, unit: list[_Prepared]) -> None:
+    async def _run_batch(self, unit: list[_Prepared], on_leave: Callable[[], None]) -> None:
+        """A batch already counted in `_batches_queued`: uncounted as it leaves the gate."""
         started, t0 = self.clock(), time.monotonic()
         queued = True
 
@@ -395,7 +425,7 @@ class ConnectionWorker:
 
         try:
             results = await self._call(lambda: self.provider.push_batch(
-                [p.request for p in unit]), unit, on_batch=left)
+                [p.request for p in unit]), unit, on_batch=left, on_leave=on_leave)
         except Exception as exc:
             error = exc if isinstance(exc, SyncError) else _internal(exc)
             for prepared in unit:
@@ -414,7 +444,8 @@ class ConnectionWorker:
                 synced.append((prepared, result, attempt))
         await self._succeeded(synced, "synced")
 
-    async def _send(self, prepared: _Prepared) -> tuple[RemoteRef, str]:
+    async def _send(self, prepared: _Prepared, on_leave: Callable[[], None] | None = None
+                    ) -> tuple[RemoteRef, str]:
         job, request = prepared.job, prepared.request
         if job.reconcile:
             found = await self._look_for_ours(prepared)
@@ -426,7 +457,8 @@ class ConnectionWorker:
                 # Ours, but an older version (or a re-link): bring it up to this one.
                 request = _with_link(request, found)
         try:
-            return await self._call(lambda: self.provider.push(request), [prepared]), "synced"
+            return await self._call(lambda: self.provider.push(request), [prepared],
+                                    on_leave=on_leave), "synced"
         except Stale:
             if request.link is None:
                 raise
@@ -456,7 +488,8 @@ class ConnectionWorker:
 
     async def _call(self, request: Callable[[], Awaitable[T]],
                     sending: Sequence[_Prepared],
-                    on_batch: Callable[[], None] | None = None) -> T:
+                    on_batch: Callable[[], None] | None = None,
+                    on_leave: Callable[[], None] | None = None) -> T:
         """Run one provider call for these jobs. The provider's requests take their slots of
         the connection's budget (the gate) themselves; the moment the first one leaves, these
         jobs count as sent, so a stop after it leaves them uncertain, not pending.
@@ -465,7 +498,8 @@ class ConnectionWorker:
         provider may read something first (QuickBooks' CompanyInfo before the first
         document), and until the batch itself is in the gate's batch window the unit's room
         there must stay counted as taken, or a round made meanwhile makes one batch more
-        than the window holds and it waits a minute."""
+        than the window holds and it waits a minute. `on_leave` is told as each request
+        leaves."""
         ids = {p.job.id for p in sending}
 
         def leaving(batch: bool) -> None:
@@ -473,6 +507,8 @@ class ConnectionWorker:
                 self._sent.update(ids)
             if batch and on_batch is not None:
                 on_batch()
+            if on_leave is not None:
+                on_leave()
 
         marker = SENDING.set(leaving)
         try:

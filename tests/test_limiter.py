@@ -160,6 +160,26 @@ async def test_batch_room_counts_what_reopens_before_a_single_could_go() -> None
     assert gate.batch_room() == 2
 
 
+async def test_batch_or_single_is_decided_when_the_general_turn_comes() -> None:
+    """The worker asks at send time: a batch window spent when its work was prepared may
+    have reopened by the general budget's next turn, and room already decided is not
+    offered twice."""
+    clock = FakeClock()
+    gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
+                                 batch_size=30, batch_per_minute=3))  # two batches a minute
+    await send(gate, clock, 2, batch=True)
+    clock.now += 1.0
+    assert await gate.next_turn() is False  # a single may go now; no batch until 60 s
+    assert clock.slept == []
+    clock.now += 58.0
+    await send(gate, clock, 9)  # this second is spent: the next turn is at 60 s
+    sent = gate.requests
+    assert await gate.next_turn() is True
+    assert clock.now - 1000.0 == 60.0 and gate.requests == sent  # waited, took nothing
+    assert await gate.next_turn(queued=1) is True
+    assert await gate.next_turn(queued=2) is False
+
+
 async def test_a_batch_beyond_the_window_waits_for_the_oldest_batch() -> None:
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=500, concurrency=10, batch_size=30,
