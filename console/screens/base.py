@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar, cast
 
-from textual import events, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widget import Widget
@@ -50,6 +50,21 @@ class SyncScreen(Screen[None]):
 
     def on_screen_resume(self) -> None:
         self.reload()
+
+    _styled_as: tuple[object, ...] | None = None
+    """What the styles were last applied under: the theme, the stylesheet's version and the
+    app's pseudo-classes (dark, focus, colour mode)."""
+
+    @on(events.ScreenResume)
+    def _keep_styles(self, event: events.ScreenResume) -> None:
+        # Textual applies every style of the screen again on each resume, for a theme or
+        # stylesheet changed while it was away; a kept screen shown again under the same
+        # ones would get the same styles (~10-25 ms of a record view's opening). Its widgets
+        # restyle themselves when their own classes or focus change.
+        look = (self.app.theme, self.app._css_update_count, self.app.pseudo_classes)
+        if look == self._styled_as:
+            event.refresh_styles = False
+        self._styled_as = look
 
     def _store_changed(self) -> None:
         if self.is_current:

@@ -90,3 +90,26 @@ async def test_a_kept_table_draws_its_rows_anew_when_the_focus_or_theme_changed(
         await settle(pilot)
         await open_problems(pilot)
         assert list(table.render_line(1)) != focused
+
+
+async def test_a_kept_screen_shown_again_under_the_same_theme_keeps_its_styles(
+        app: SyncdeskApp) -> None:
+    """Textual applies every style again on a resume; a kept screen skips that unless the
+    theme or the stylesheet changed while it was away."""
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_failed_invoices(pilot)
+        restyled: list[object] = []
+        original = screen.update_node_styles
+
+        def counted(animate: bool = True) -> None:
+            restyled.append(app.theme)
+            original(animate)
+
+        screen.update_node_styles = counted  # type: ignore[method-assign]
+        for theme in (app.theme, app.theme, "dracula"):  # dark too: the same pseudo-classes
+            await pilot.press("escape")
+            await settle(pilot)
+            app.theme = theme
+            await settle(pilot)
+            assert await open_failed_invoices(pilot) is screen
+        assert restyled == ["dracula"]
