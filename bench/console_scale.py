@@ -137,7 +137,8 @@ async def measure_table(app: Any, pilot: Any, summary: Any) -> dict[str, Any]:
     opens the listing as `enter` on the count does (`open_records`: the record screen the
     app composed after the overview's first paint, shown with this listing); `page_end` is
     `G` from the top (`g` between presses, untimed); `jump_row` the `enter` of `:N` for rows
-    across the listing; `filter` is `f` (any status -> failed); `search` the `enter` of `/`
+    across the listing (the marks `:` starts are taken while the number is typed, untimed);
+    `filter` is `f` (any status -> failed); `search` the `enter` of `/`
     and an invoice number (a different one each time); `sort` each press of `s` (label,
     amount, tries, recent)."""
     from console.screens.records import RecordScreen
