@@ -5,12 +5,12 @@ not pydantic's models, cryptography and every platform port beside it; the conso
 paint and `syncdesk --help` pay only for what they touch.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` and only private helper names: whatever this
+# module binds at its top is part of `dir(engine)`, which must be exactly `__all__`.
+import importlib as _importlib
+import typing as _typing
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
+if _typing.TYPE_CHECKING:
     from ._api_keys import ApiKey, ApiKeys
     from ._audit import AuditReport, AuditRun, Drift, DriftField, DriftRow, run_audit
     from ._classify import classify, normalise_name
@@ -503,12 +503,12 @@ __all__ = [
     "verify_webhook",
 ]
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> _typing.Any:
     try:
         module, attribute = _EXPORTS[name]
     except KeyError:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    value = getattr(import_module(f".{module}", __name__), attribute)
+    value = getattr(_importlib.import_module(f".{module}", __name__), attribute)
     globals()[name] = value  # later lookups skip this function
     return value
 
