@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import platformdirs
 
 from engine import (
+    DEFAULT_BUSINESS,
     ConfigError,
     ConnectionSettings,
     Grant,
@@ -184,8 +185,9 @@ ENGINE_TUNABLES = {
 async def connect_sandbox(store: Store, platform: Platform, base_url: str, sealer: Sealer,
                           *, client_id: str = "syncdesk-demo",
                           client_secret: str = "demo-secret",
-                          transport: httpx.AsyncBaseTransport | None = None) -> list[int]:
-    """Connect to a sandbox through the real authorization-code flow.
+                          transport: httpx.AsyncBaseTransport | None = None,
+                          business_id: int = DEFAULT_BUSINESS) -> list[int]:
+    """Connect a business to a sandbox through the real authorization-code flow.
 
     The sandbox's consent page approves at once, so following its redirect by hand stands in
     for the person clicking "Connect" in a browser.
@@ -206,17 +208,19 @@ async def connect_sandbox(store: Store, platform: Platform, base_url: str, seale
         raise ConfigError(f"{platform.title} sandbox at {base_url} did not redirect back "
                           f"(HTTP {consent.status_code})")
     grant = await oauth.exchange_code(location, redirect_uri)
-    return await store_grant(store, platform, grant, settings, sealer)
+    return await store_grant(store, platform, grant, settings, sealer, business_id=business_id)
 
 
 async def store_grant(store: Store, platform: Platform, grant: Grant,
-                      settings: ConnectionSettings, sealer: Sealer) -> list[int]:
-    """Save one connection per granted tenant, each queued for its first sync."""
+                      settings: ConnectionSettings, sealer: Sealer, *,
+                      business_id: int = DEFAULT_BUSINESS) -> list[int]:
+    """Save one connection of the business per granted tenant, each queued for its first
+    sync."""
     if not grant.tenants:
         raise ConfigError(f"{platform.title} granted access to no organisation")
     return [await add_connection(store, NewConnection(
         platform=platform.name, tenant_id=tenant.tenant_id, tenant_name=tenant.name,
         tokens=grant.tokens, client_id=settings.client_id,
         client_secret=settings.client_secret, base_url=settings.base_url,
-        unsupported=platform.capabilities.unsupported,
+        unsupported=platform.capabilities.unsupported, business_id=business_id,
     ), sealer) for tenant in grant.tenants]

@@ -13,6 +13,7 @@ import typing as _typing
 if _typing.TYPE_CHECKING:
     from ._api_keys import ApiKey, ApiKeys
     from ._audit import AuditReport, AuditRun, Drift, DriftField, DriftRow, run_audit
+    from ._businesses import DEFAULT_BUSINESS, Business, Businesses, business_of
     from ._classify import classify, normalise_name
     from ._connections import (
         ConnectionRow,
@@ -167,6 +168,10 @@ if _typing.TYPE_CHECKING:
     from ._worker import WorkerSettings
 
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "business_of": ("_businesses", "business_of"),
+    "Businesses": ("_businesses", "Businesses"),
+    "Business": ("_businesses", "Business"),
+    "DEFAULT_BUSINESS": ("_businesses", "DEFAULT_BUSINESS"),
     "ApiKey": ("_api_keys", "ApiKey"),
     "ApiKeys": ("_api_keys", "ApiKeys"),
     "AuditReport": ("_audit", "AuditReport"),
@@ -338,6 +343,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = [
     "CONFLICTING_CUSTOMER_NAME",
     "CONFLICTING_INVOICE_NUMBER",
+    "DEFAULT_BUSINESS",
     "ERROR_TYPES",
     "JOB_STATUSES",
     "MINOR_UNITS",
@@ -358,6 +364,8 @@ __all__ = [
     "AuthExpired",
     "AuthRevoked",
     "Balance",
+    "Business",
+    "Businesses",
     "Capabilities",
     "Change",
     "ChangeKind",
@@ -478,6 +486,7 @@ __all__ = [
     "Webhooks",
     "WorkerSettings",
     "add_connection",
+    "business_of",
     "check_links",
     "check_value",
     "classify",

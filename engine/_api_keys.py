@@ -4,7 +4,8 @@ A key is shown once, when it is made; the store keeps only its SHA-256 digest, s
 the store gives no one the keys. The digest is what a request is looked up by: a key is 32
 random bytes, so there is nothing to guess and no timing to learn from the lookup. Rotating a
 key makes a new one and lets the old one work for an overlap, so an app can be redeployed
-with the new key before the old one stops.
+with the new key before the old one stops. A key belongs to one business, and opens only
+that business's records; names are a business's own.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import datetime, timedelta
 
 import aiosqlite
 
+from ._businesses import DEFAULT_BUSINESS
 from ._errors import ConfigError
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
@@ -34,6 +36,7 @@ class ApiKey:
     created_at: datetime
     expires_at: datetime | None
     """Set when the key was rotated (the end of its overlap) or revoked (then)."""
+    business_id: int = DEFAULT_BUSINESS
 
     def live(self, now: datetime) -> bool:
         return self.expires_at is None or now < self.expires_at
@@ -50,13 +53,18 @@ def _new_secret() -> str:
 def _key(row: aiosqlite.Row) -> ApiKey:
     return ApiKey(id=row["id"], name=row["name"], hint=row["hint"],
                   read_only=bool(row["read_only"]), created_at=from_iso(row["created_at"]),
-                  expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None)
+                  expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None,
+                  business_id=row["business_id"])
 
 
 class ApiKeys:
-    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+    """One business's keys; `authenticate` finds a key of any business."""
+
+    def __init__(self, store: Store, clock: Clock = utcnow, *,
+                 business: int = DEFAULT_BUSINESS) -> None:
         self.store = store
         self.clock = clock
+        self.business = business
 
     async def create(self, name: str, *, read_only: bool = False) -> tuple[ApiKey, str]:
         """A new key: the row, and the secret, which nothing can show again."""
@@ -93,15 +101,16 @@ class ApiKeys:
         now = to_iso(self.clock())
         async with self.store.write() as db:
             cursor = await db.execute(
-                "UPDATE api_keys SET expires_at = ? WHERE name = ? AND "
-                "(expires_at IS NULL OR expires_at > ?)", (now, name, now))
+                "UPDATE api_keys SET expires_at = ? WHERE business_id = ? AND name = ? AND "
+                "(expires_at IS NULL OR expires_at > ?)", (now, self.business, name, now))
             if not cursor.rowcount:
                 raise ConfigError(f"no working API key named {name!r}")
             await self._audit(db, "api_key_revoke", name)
             return cursor.rowcount
 
     async def list(self) -> list[ApiKey]:
-        rows = await self.store.fetch_all("SELECT * FROM api_keys ORDER BY name, id")
+        rows = await self.store.fetch_all(
+            "SELECT * FROM api_keys WHERE business_id = ? ORDER BY name, id", (self.business,))
         return [_key(row) for row in rows]
 
     async def authenticate(self, secret: str) -> ApiKey | None:
@@ -118,20 +127,21 @@ class ApiKeys:
     async def _insert(self, db: aiosqlite.Connection, name: str, read_only: bool) -> str:
         secret = _new_secret()
         await db.execute(
-            "INSERT INTO api_keys (name, hint, digest, read_only, created_at) "
-            "VALUES (?, ?, ?, ?, ?)",
-            (name, secret[:len(PREFIX) + 4], _digest(secret), int(read_only),
+            "INSERT INTO api_keys (business_id, name, hint, digest, read_only, created_at) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (self.business, name, secret[:len(PREFIX) + 4], _digest(secret), int(read_only),
              to_iso(self.clock())))
         return secret
 
     async def _live_named(self, db: aiosqlite.Connection, name: str) -> aiosqlite.Row | None:
         row: aiosqlite.Row | None = await (await db.execute(
-            "SELECT * FROM api_keys WHERE name = ? AND rotated = 0 AND "
+            "SELECT * FROM api_keys WHERE business_id = ? AND name = ? AND rotated = 0 AND "
             "(expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1",
-            (name, to_iso(self.clock())))).fetchone()
+            (self.business, name, to_iso(self.clock())))).fetchone()
         return row
 
     async def _audit(self, db: aiosqlite.Connection, command: str, name: str) -> None:
         await db.execute(
-            "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, 1)",
-            (to_iso(self.clock()), "cli", command, json.dumps({"key": name})))
+            "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
+            "VALUES (?, ?, ?, ?, ?, 1)",
+            (self.business, to_iso(self.clock()), "cli", command, json.dumps({"key": name})))

@@ -6,6 +6,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
+from ._businesses import DEFAULT_BUSINESS
+from ._errors import ConfigError
 from ._limiter import RateGate
 from ._models import Entity
 from ._port import ConnectionSettings, Platform, Provider, TokenSet
@@ -27,6 +29,7 @@ class NewConnection:
     base_url: str | None = None
     unsupported: Mapping[Entity, str] | None = None
     """Entities the platform cannot take, and why: their jobs are shown as skipped."""
+    business_id: int = DEFAULT_BUSINESS
 
 
 async def add_connection(store: Store, new: NewConnection, sealer: Sealer,
@@ -35,7 +38,7 @@ async def add_connection(store: Store, new: NewConnection, sealer: Sealer,
 
     Connecting a tenant that is already known replaces its tokens and reactivates it; its
     records keep their statuses and links, and only what changed while it was disconnected
-    is queued.
+    is queued. A tenant belongs to one business: connecting it to another is refused.
     """
     now = to_iso(clock())
     sealed = sealer.seal({"access_token": new.tokens.access_token,
@@ -44,16 +47,19 @@ async def add_connection(store: Store, new: NewConnection, sealer: Sealer,
     unsupported = json.dumps({e.value: why for e, why in (new.unsupported or {}).items()})
     async with store.write() as db:
         row = await (await db.execute(
-            "INSERT INTO connections (platform, tenant_id, tenant_name, base_url, client_id, "
-            "unsupported, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "INSERT INTO connections (business_id, platform, tenant_id, tenant_name, base_url, "
+            "client_id, unsupported, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (platform, tenant_id) DO UPDATE SET tenant_name = excluded.tenant_name, "
             "base_url = excluded.base_url, client_id = excluded.client_id, "
             "unsupported = excluded.unsupported, state = 'active', state_reason = NULL, "
-            "updated_at = excluded.updated_at RETURNING id",
-            (new.platform, new.tenant_id, new.tenant_name, new.base_url, new.client_id,
-             unsupported, now, now),
+            "updated_at = excluded.updated_at WHERE business_id = excluded.business_id "
+            "RETURNING id",
+            (new.business_id, new.platform, new.tenant_id, new.tenant_name, new.base_url,
+             new.client_id, unsupported, now, now),
         )).fetchone()
-        assert row is not None
+        if row is None:
+            raise ConfigError(f"{new.platform} tenant {new.tenant_name!r} is connected to "
+                              "another business; disconnect it there first")
         connection_id = int(row[0])
         await db.execute(
             "INSERT INTO tokens (connection_id, sealed, access_expires_at, refresh_expires_at, "
@@ -78,12 +84,13 @@ class ConnectionRow:
     state: str
     base_url: str | None
     client_id: str
+    business_id: int = DEFAULT_BUSINESS
 
 
 async def live_connections(store: Store) -> list[ConnectionRow]:
     """Connections the engine should drive (not disconnected)."""
     rows = await store.fetch_all(
-        "SELECT id, platform, tenant_id, tenant_name, state, base_url, client_id "
+        "SELECT id, platform, tenant_id, tenant_name, state, base_url, client_id, business_id "
         "FROM connections WHERE state != 'disconnected' ORDER BY id"
     )
     return [ConnectionRow(**dict(row)) for row in rows]

@@ -38,6 +38,7 @@ from decimal import Decimal
 
 import aiosqlite
 
+from ._businesses import business_of
 from ._classify import normalise_name
 from ._errors import NotFound
 from ._ledger import Ledger, describe
@@ -145,12 +146,15 @@ async def pull_directory(store: Store, connection_id: int, platform: str, provid
         "('customer', 'item')", (connection_id,))}
     linked_local = {(row["entity"], row["record_id"]) for row in await store.fetch_all(
         "SELECT entity, record_id FROM sync_links WHERE connection_id = ?", (connection_id,))}
+    business = await business_of(store, connection_id)
     local_customers = await store.fetch_all(
-        "SELECT id, display_name, email, json_extract(doc, '$.phone') AS phone FROM customers")
+        "SELECT id, display_name, email, json_extract(doc, '$.phone') AS phone FROM customers "
+        "WHERE business_id = ?", (business,))
     customers = CustomerIndex([(r["id"], r["display_name"], r["email"], r["phone"])
                                for r in local_customers])
     existing = {(Entity.CUSTOMER, r["id"]) for r in local_customers}
-    local_items = await store.fetch_all("SELECT id, sku, name FROM items")
+    local_items = await store.fetch_all("SELECT id, sku, name FROM items WHERE business_id = ?",
+                                        (business,))
     existing |= {(Entity.ITEM, r["id"]) for r in local_items}
     items_by_sku = {str(r["sku"]).casefold(): r["id"] for r in local_items}
     items_by_name = {normalise_name(r["name"]): r["id"] for r in local_items}
@@ -218,7 +222,8 @@ async def pull_directory(store: Store, connection_id: int, platform: str, provid
             linked[(Entity.ITEM, new_item.id)] = (connection_id, ref)
 
     if imports:
-        result = await Ledger(store, clock).upsert(imports, partial=True, linked=linked)
+        result = await Ledger(store, clock, business=business).upsert(
+            imports, partial=True, linked=linked)
         refused = {rejection.record: rejection.message for rejection in result.rejected}
         written: dict[Entity, set[str]] = {Entity.CUSTOMER: set(), Entity.ITEM: set()}
         for record in imports:

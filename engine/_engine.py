@@ -172,7 +172,7 @@ class SyncEngine:
             state=self.state, connection_id=connection.id, platform=platform.name,
             title=platform.title, provider=provider,
             capabilities=platform.capabilities, clock=self.clock, gate=gate,
-            settings=self.settings.worker,
+            settings=self.settings.worker, business_id=connection.business_id,
         )
         self._workers[connection.id] = worker
         return worker

@@ -104,9 +104,13 @@ def describe(entity: Entity, record: Record) -> str:
 
 
 class Ledger:
-    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+    """One business's records (business 1, the only one of a store that never added
+    another, unless told): every read and write stays inside that business."""
+
+    def __init__(self, store: Store, clock: Clock = utcnow, *, business: int = 1) -> None:
         self.store = store
         self.clock = clock
+        self.business = business
 
     async def upsert(self, records: Sequence[Record], *, partial: bool = False,
                      linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]] | None = None,
@@ -122,8 +126,8 @@ class Ledger:
         """
         now = to_iso(self.clock())
         return await self.store.run_write(
-            lambda db: _upsert_all(db, records, now, partial=partial, linked=linked or {},
-                                   actor=actor))
+            lambda db: _upsert_all(_Books(db, self.business), records, now, partial=partial,
+                                   linked=linked or {}, actor=actor))
 
     async def upsert_each(self, batches: Sequence[tuple[Sequence[Record], str | None]]
                           ) -> list[UpsertResult | InputError]:
@@ -135,10 +139,11 @@ class Ledger:
 
         def work(db: sqlite3.Connection) -> list[UpsertResult | InputError]:
             outcomes: list[UpsertResult | InputError] = []
+            books = _Books(db, self.business)
             for records, actor in batches:
                 db.execute("SAVEPOINT batch")
                 try:
-                    outcomes.append(_upsert_all(db, records, now, partial=False, linked={},
+                    outcomes.append(_upsert_all(books, records, now, partial=False, linked={},
                                                 actor=actor))
                 except InputError as refused:
                     db.execute("ROLLBACK TO batch")
@@ -150,8 +155,8 @@ class Ledger:
 
     async def get(self, entity: Entity, record_id: str) -> Record | None:
         doc = await self.store.fetch_value(
-            f"SELECT doc FROM {table_of(entity)} WHERE id = ?", (record_id,)
-        )
+            f"SELECT doc FROM {table_of(entity)} WHERE business_id = ? AND id = ?",
+            (self.business, record_id))
         return None if doc is None else MODEL_OF[entity].model_validate_json(doc)
 
     async def get_many(self, entity: Entity, record_ids: Iterable[str]) -> dict[str, Record]:
@@ -162,16 +167,17 @@ class Ledger:
         for start in range(0, len(wanted), 500):
             chunk = wanted[start:start + 500]
             rows = await self.store.fetch_all(
-                f"SELECT id, doc FROM {table_of(entity)} WHERE id IN "
-                f"({', '.join('?' for _ in chunk)})", chunk)
+                f"SELECT id, doc FROM {table_of(entity)} WHERE business_id = ? AND id IN "
+                f"({', '.join('?' for _ in chunk)})", [self.business, *chunk])
             found.update((row["id"], model.model_validate_json(row["doc"])) for row in rows)
         return found
 
     async def balance(self, invoice_id: str) -> Balance | None:
         row = await self.store.fetch_one(
             "SELECT b.total_minor, b.paid_minor, b.credited_minor, i.currency "
-            "FROM invoice_balances b JOIN invoices i ON i.id = b.invoice_id "
-            "WHERE b.invoice_id = ?", (invoice_id,),
+            "FROM invoice_balances b JOIN invoices i ON i.business_id = b.business_id AND "
+            "i.id = b.invoice_id WHERE b.business_id = ? AND b.invoice_id = ?",
+            (self.business, invoice_id),
         )
         if row is None:
             return None
@@ -200,9 +206,11 @@ class Ledger:
         now = to_iso(self.clock())
 
         def work(db: sqlite3.Connection) -> None:
-            _end(db, entity, record_id, unapply=unapply, delete=delete, result=result, now=now)
+            books = _Books(db, self.business)
+            _end(books, entity, record_id, unapply=unapply, delete=delete, result=result,
+                 now=now)
             if actor is not None:
-                _audit(db, now, actor, "delete" if delete else "void",
+                _audit(books, now, actor, "delete" if delete else "void",
                        {"entity": entity.value, "record": record_id, "unapply": unapply,
                         "changed": result.changed, "removed": result.removed},
                        len(result.changed) + int(result.removed))
@@ -226,7 +234,21 @@ async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], no
 
 # -- the write path: plain sqlite3 on the writer's thread (Store.run_write) ---------------
 
-def _upsert_all(db: sqlite3.Connection, records: Sequence[Record], now: str, *, partial: bool,
+@dataclass(frozen=True)
+class _Books:
+    """The writer's connection and the business whose ledger it writes."""
+
+    db: sqlite3.Connection
+    business: int
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self.db.executemany(sql, rows)
+
+
+def _upsert_all(db: _Books, records: Sequence[Record], now: str, *, partial: bool,
                 linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]],
                 actor: str | None) -> UpsertResult:
     result = UpsertResult()
@@ -242,7 +264,7 @@ def _upsert_all(db: sqlite3.Connection, records: Sequence[Record], now: str, *, 
             setattr(result, outcome, getattr(result, outcome) + 1)
             link = linked.get((entity_of(record), record.id))
             if link is not None:
-                link_synced(db, link[0], entity_of(record), record.id, link[1], now)
+                link_synced(db.db, link[0], entity_of(record), record.id, link[1], now)
         db.execute("RELEASE record")
     if result.rejected and not partial:
         lines = "\n".join(f"  {rejection}" for rejection in result.rejected)
@@ -256,14 +278,15 @@ def _upsert_all(db: sqlite3.Connection, records: Sequence[Record], now: str, *, 
     return result
 
 
-def _end(db: sqlite3.Connection, entity: Entity, record_id: str, *, unapply: bool,
+def _end(db: _Books, entity: Entity, record_id: str, *, unapply: bool,
          delete: bool, result: Lifecycle, now: str) -> None:
     record = _read(db, entity, record_id)
     if isinstance(record, Invoice):
         if delete and _never_left(db, record):
-            db.execute("DELETE FROM document_items WHERE entity = 'invoice' AND record_id = ?",
-                       (record_id,))
-            db.execute("DELETE FROM invoices WHERE id = ?", (record_id,))
+            db.execute("DELETE FROM document_items WHERE business_id = ? AND entity = 'invoice' "
+                       "AND record_id = ?", (db.business, record_id))
+            db.execute("DELETE FROM invoices WHERE business_id = ? AND id = ?",
+                       (db.business, record_id))
             result.removed = True
             return
         if record.status is InvoiceStatus.VOID:
@@ -287,7 +310,7 @@ def _end(db: sqlite3.Connection, entity: Entity, record_id: str, *, unapply: boo
         _changed(db, record.model_copy(update={"status": wanted}), result, now)
 
 
-def _changed(db: sqlite3.Connection, record: Record, result: Lifecycle, now: str) -> None:
+def _changed(db: _Books, record: Record, result: Lifecycle, now: str) -> None:
     # model_copy skips validation: re-validate, so a lifecycle change obeys every rule an
     # upsert does.
     checked = type(record).model_validate(record.model_dump(by_alias=True))
@@ -300,7 +323,7 @@ def _changed(db: sqlite3.Connection, record: Record, result: Lifecycle, now: str
     result.jobs_queued += counts.jobs_queued
 
 
-def _upsert_one(db: sqlite3.Connection, record: Record, result: UpsertResult, now: str) -> str:
+def _upsert_one(db: _Books, record: Record, result: UpsertResult, now: str) -> str:
     if isinstance(record, Customer) and "classification" not in record.model_fields_set:
         record = _classified(db, record)
     entity = entity_of(record)
@@ -308,34 +331,35 @@ def _upsert_one(db: sqlite3.Connection, record: Record, result: UpsertResult, no
     doc = record.model_dump_json(by_alias=True)
     table = table_of(entity)
     existing = db.execute(
-        f"SELECT doc, version FROM {table} WHERE id = ?", (record.id,)
-    ).fetchone()
+        f"SELECT doc, version FROM {table} WHERE business_id = ? AND id = ?",
+        (db.business, record.id)).fetchone()
     if existing is not None and existing["doc"] == doc:
         return "unchanged"
     columns = _columns(record)
-    names = ", ".join(["id", *columns, "doc", "updated_at"])
-    marks = ", ".join("?" for _ in range(len(columns) + 3))
+    names = ", ".join(["business_id", "id", *columns, "doc", "updated_at"])
+    marks = ", ".join("?" for _ in range(len(columns) + 4))
     updates = ", ".join(f"{c} = excluded.{c}" for c in [*columns, "doc", "updated_at"])
     try:
         db.execute(
             f"INSERT INTO {table} ({names}) VALUES ({marks}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}, version = version + 1",
-            (record.id, *columns.values(), doc, now),
+            f"ON CONFLICT (business_id, id) DO UPDATE SET {updates}, version = version + 1",
+            (db.business, record.id, *columns.values(), doc, now),
         )
     except sqlite3.IntegrityError as exc:
         raise _Rejected(_integrity_message(entity, record, exc)) from None
     _write_children(db, entity, record)
     if _queues(record, existing):
-        result.jobs_queued += queue_jobs(db, entity, record.id, now)
+        result.jobs_queued += queue_jobs(db.db, entity, record.id, now, db.business)
     return "created" if existing is None else "updated"
 
 
-def _classified(db: sqlite3.Connection, customer: Customer) -> Customer:
+def _classified(db: _Books, customer: Customer) -> Customer:
     """A customer that does not say who it is, classified by the rule table (`classify`),
     with the service locations its documents already name."""
     locations = db.execute(
         "SELECT COUNT(DISTINCT json_extract(l.value, '$.location')) FROM invoices i, "
-        "json_each(i.doc, '$.lines') l WHERE i.customer_id = ?", (customer.id,)).fetchone()[0]
+        "json_each(i.doc, '$.lines') l WHERE i.business_id = ? AND i.customer_id = ?",
+        (db.business, customer.id)).fetchone()[0]
     return customer.model_copy(update={"classification": classify(
         customer.display_name, customer.company, customer.billing_address, locations)})
 
@@ -375,29 +399,31 @@ def _queues(record: Record, existing: sqlite3.Row | None) -> bool:
     return record.status is InvoiceStatus.SENT
 
 
-def _read(db: sqlite3.Connection, entity: Entity, record_id: str) -> Record:
-    row = db.execute(f"SELECT doc FROM {table_of(entity)} WHERE id = ?",
-                     (record_id,)).fetchone()
+def _read(db: _Books, entity: Entity, record_id: str) -> Record:
+    row = db.execute(f"SELECT doc FROM {table_of(entity)} WHERE business_id = ? AND id = ?",
+                     (db.business, record_id)).fetchone()
     if row is None:
         raise InputError(f"no {entity.label} {record_id!r} in the ledger")
     return MODEL_OF[entity].model_validate_json(row["doc"])
 
 
-def _never_left(db: sqlite3.Connection, invoice: Invoice) -> bool:
+def _never_left(db: _Books, invoice: Invoice) -> bool:
     """A draft with no job and no link anywhere: no platform has ever seen it."""
     if invoice.status is not InvoiceStatus.DRAFT:
         return False
     row = db.execute(
-        "SELECT EXISTS (SELECT 1 FROM sync_jobs WHERE entity = 'invoice' AND record_id = ?) "
-        "OR EXISTS (SELECT 1 FROM sync_links WHERE entity = 'invoice' AND record_id = ?)",
-        (invoice.id, invoice.id)).fetchone()
+        "SELECT EXISTS (SELECT 1 FROM sync_jobs j JOIN connections c ON c.id = "
+        "j.connection_id WHERE c.business_id = ? AND j.entity = 'invoice' AND j.record_id = ?) "
+        "OR EXISTS (SELECT 1 FROM sync_links l JOIN connections c ON c.id = l.connection_id "
+        "WHERE c.business_id = ? AND l.entity = 'invoice' AND l.record_id = ?)",
+        (db.business, invoice.id, db.business, invoice.id)).fetchone()
     return row is not None and not row[0]
 
 
-def _check_references(db: sqlite3.Connection, record: Record) -> None:
+def _check_references(db: _Books, record: Record) -> None:
     def exists(table: str, record_id: str) -> bool:
-        return db.execute(f"SELECT 1 FROM {table} WHERE id = ?", (record_id,)).fetchone() \
-            is not None
+        return db.execute(f"SELECT 1 FROM {table} WHERE business_id = ? AND id = ?",
+                          (db.business, record_id)).fetchone() is not None
 
     if isinstance(record, Customer) and record.parent_id is not None:
         _check_parent(db, record)
@@ -426,7 +452,7 @@ MAX_CUSTOMER_DEPTH = 5
 """Sub-customers nest at most this deep (QuickBooks' own limit, the platform that has them)."""
 
 
-def _check_parent(db: sqlite3.Connection, customer: Customer) -> None:
+def _check_parent(db: _Books, customer: Customer) -> None:
     chain, parent = [customer.id], customer.parent_id
     while parent is not None:
         if parent in chain:
@@ -434,21 +460,22 @@ def _check_parent(db: sqlite3.Connection, customer: Customer) -> None:
         if len(chain) > MAX_CUSTOMER_DEPTH:
             raise _Rejected(f"parent_id: sub-customers nest at most {MAX_CUSTOMER_DEPTH} "
                             "deep")
-        row = db.execute("SELECT json_extract(doc, '$.parent_id') FROM customers WHERE id = ?",
-                         (parent,)).fetchone()
+        row = db.execute("SELECT json_extract(doc, '$.parent_id') FROM customers "
+                         "WHERE business_id = ? AND id = ?", (db.business, parent)).fetchone()
         if row is None:
             raise _Rejected(f"parent_id: no customer {parent!r} in the file or store")
         chain.append(parent)
         parent = row[0]
 
 
-def _check_allocations(db: sqlite3.Connection, record: Payment | CreditNote) -> None:
+def _check_allocations(db: _Books, record: Payment | CreditNote) -> None:
     source = entity_of(record).value
     for index, allocation in enumerate(record.allocations):
         invoice = db.execute(
             "SELECT i.customer_id, i.currency, i.status, b.total_minor, b.paid_minor, "
-            "b.credited_minor FROM invoices i JOIN invoice_balances b ON b.invoice_id = i.id "
-            "WHERE i.id = ?", (allocation.invoice_id,),
+            "b.credited_minor FROM invoices i JOIN invoice_balances b ON b.business_id = "
+            "i.business_id AND b.invoice_id = i.id WHERE i.business_id = ? AND i.id = ?",
+            (db.business, allocation.invoice_id),
         ).fetchone()
         where = f"allocations[{index}]"
         if invoice is None:
@@ -463,8 +490,9 @@ def _check_allocations(db: sqlite3.Connection, record: Payment | CreditNote) -> 
             raise _Rejected(f"{where}.invoice_id: invoice {allocation.invoice_id} is "
                             f"{invoice['status']}; only sent invoices can be paid or credited")
         previous = db.execute(
-            "SELECT amount_minor FROM allocations WHERE source_entity = ? AND source_id = ? "
-            "AND invoice_id = ?", (source, record.id, allocation.invoice_id),
+            "SELECT amount_minor FROM allocations WHERE business_id = ? AND source_entity = ? "
+            "AND source_id = ? AND invoice_id = ?",
+            (db.business, source, record.id, allocation.invoice_id),
         ).fetchone()
         already = invoice["paid_minor"] + invoice["credited_minor"] - (
             previous["amount_minor"] if previous else 0)
@@ -478,23 +506,26 @@ def _check_allocations(db: sqlite3.Connection, record: Payment | CreditNote) -> 
             )
 
 
-def _write_children(db: sqlite3.Connection, entity: Entity, record: Record) -> None:
+def _write_children(db: _Books, entity: Entity, record: Record) -> None:
     if isinstance(record, (Invoice, CreditNote)):
-        db.execute("DELETE FROM document_items WHERE entity = ? AND record_id = ?",
-                   (entity.value, record.id))
+        db.execute("DELETE FROM document_items WHERE business_id = ? AND entity = ? AND "
+                   "record_id = ?", (db.business, entity.value, record.id))
         db.executemany(
-            "INSERT OR IGNORE INTO document_items (entity, record_id, item_id) VALUES (?, ?, ?)",
-            [(entity.value, record.id, line.item_id) for line in record.lines if line.item_id],
+            "INSERT OR IGNORE INTO document_items (business_id, entity, record_id, item_id) "
+            "VALUES (?, ?, ?, ?)",
+            [(db.business, entity.value, record.id, line.item_id) for line in record.lines
+             if line.item_id],
         )
     if isinstance(record, (Payment, CreditNote)):
-        db.execute("DELETE FROM allocations WHERE source_entity = ? AND source_id = ?",
-                   (entity.value, record.id))
+        db.execute("DELETE FROM allocations WHERE business_id = ? AND source_entity = ? AND "
+                   "source_id = ?", (db.business, entity.value, record.id))
         # A void or deleted entry keeps its allocations in its document, as history; only
         # a live one pays anything.
         db.executemany(
-            "INSERT INTO allocations (source_entity, source_id, invoice_id, amount_minor) "
-            "VALUES (?, ?, ?, ?)",
-            [(entity.value, record.id, a.invoice_id, to_minor(a.amount, record.currency))
+            "INSERT INTO allocations (business_id, source_entity, source_id, invoice_id, "
+            "amount_minor) VALUES (?, ?, ?, ?, ?)",
+            [(db.business, entity.value, record.id, a.invoice_id,
+              to_minor(a.amount, record.currency))
              for a in (record.allocations if record.live else ())],
         )
 
@@ -513,14 +544,17 @@ class Applied:
         return f"{self.entity.label} {self.label} ({self.amount} {self.currency})"
 
 
-def _applied_to(db: sqlite3.Connection, invoice_id: str) -> list[Applied]:
+def _applied_to(db: _Books, invoice_id: str) -> list[Applied]:
     rows = db.execute(
         "SELECT a.source_entity, a.source_id, a.amount_minor, "
         "COALESCE(p.reference, p.id, c.number) AS label, COALESCE(p.currency, c.currency) "
         "AS currency FROM allocations a "
-        "LEFT JOIN payments p ON a.source_entity = 'payment' AND p.id = a.source_id "
-        "LEFT JOIN credit_notes c ON a.source_entity = 'credit_note' AND c.id = a.source_id "
-        "WHERE a.invoice_id = ? ORDER BY a.source_entity DESC, a.source_id", (invoice_id,),
+        "LEFT JOIN payments p ON a.source_entity = 'payment' AND p.business_id = "
+        "a.business_id AND p.id = a.source_id "
+        "LEFT JOIN credit_notes c ON a.source_entity = 'credit_note' AND c.business_id = "
+        "a.business_id AND c.id = a.source_id "
+        "WHERE a.business_id = ? AND a.invoice_id = ? ORDER BY a.source_entity DESC, "
+        "a.source_id", (db.business, invoice_id),
     ).fetchall()
     return [Applied(Entity(row["source_entity"]), row["source_id"], row["label"],
                     from_minor(row["amount_minor"], row["currency"]), row["currency"])
@@ -531,10 +565,11 @@ def _listed(applied: Sequence[Applied]) -> str:
     return ", ".join(str(entry) for entry in applied)
 
 
-def _audit(db: sqlite3.Connection, now: str, actor: str, command: str, scope: dict[str, Any],
+def _audit(db: _Books, now: str, actor: str, command: str, scope: dict[str, Any],
            affected: int) -> None:
-    db.execute("INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, ?)",
-               (now, actor, command, json.dumps(scope), affected))
+    db.execute("INSERT INTO audit (business_id, at, actor, command, scope, affected) "
+               "VALUES (?, ?, ?, ?, ?, ?)",
+               (db.business, now, actor, command, json.dumps(scope), affected))
 
 
 def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityError) -> str:

@@ -22,6 +22,7 @@ from enum import StrEnum
 
 import aiosqlite
 
+from ._businesses import business_of
 from ._errors import ConfigError, unmapped_code
 from ._models import Item
 from ._port import ConnectionMappings, Provider
@@ -159,7 +160,8 @@ async def mapping_entries(store: Store, connection_id: int) -> list[MappingEntry
     stored = {(row.kind, row.key): row for row in await list_mappings(store, connection_id)}
     waiting = await waiting_on(store, connection_id)
     items = {row["id"]: row["name"] for row in await store.fetch_all(
-        "SELECT id, name FROM items ORDER BY name, id")}
+        "SELECT id, name FROM items WHERE business_id = ? ORDER BY name, id",
+        (await business_of(store, connection_id),))}
     slots: dict[tuple[MappingKind, str], str] = {
         (kind, ""): "" for kind in MappingKind if not kind.keyed}
     slots.update(((MappingKind.INCOME_ACCOUNT, item_id), name)

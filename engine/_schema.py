@@ -645,6 +645,172 @@ CREATE TABLE drift_audits (
 );
 """
 
-MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11)
+# Many businesses in one store (helper "business", #14). Every business-owned row names its
+# business: the ledger's record ids are the business's own, unique within it, so the ledger
+# tables are rebuilt with (business_id, id) keys and foreign keys that stay inside one business.
+# A store from before holds one business: it becomes business 1, `default`. Each old table is
+# renamed aside first, so the references of its children follow it (SQLite rewrites them), the
+# new tables are made under the real names, filled, and the old ones dropped children first:
+# no foreign key is ever checked against a half-built table. Connections, API keys, webhook
+# endpoints and audit rows take a plain business column (ALTER TABLE cannot add one with a
+# reference and a default, and rebuilding connections would cascade into every sync table);
+# jobs, links, notifications and deliveries follow from their connection or endpoint.
+_V13 = """
+CREATE TABLE businesses (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT NOT NULL UNIQUE,
+    created_at  TEXT NOT NULL
+);
+INSERT INTO businesses (id, name, created_at)
+VALUES (1, 'default', strftime('%Y-%m-%dT%H:%M:%f000Z', 'now'));
+
+DROP VIEW invoice_balances;
+ALTER TABLE allocations RENAME TO allocations_old;
+ALTER TABLE document_items RENAME TO document_items_old;
+ALTER TABLE credit_notes RENAME TO credit_notes_old;
+ALTER TABLE payments RENAME TO payments_old;
+ALTER TABLE invoices RENAME TO invoices_old;
+ALTER TABLE items RENAME TO items_old;
+ALTER TABLE customers RENAME TO customers_old;
+
+CREATE TABLE customers (
+    business_id     INTEGER NOT NULL DEFAULT 1 REFERENCES businesses (id),
+    id              TEXT NOT NULL,
+    display_name    TEXT NOT NULL,
+    email           TEXT,
+    classification  TEXT NOT NULL,
+    doc             TEXT NOT NULL,
+    version         INTEGER NOT NULL DEFAULT 1,
+    updated_at      TEXT NOT NULL,
+    PRIMARY KEY (business_id, id)
+);
+INSERT INTO customers SELECT 1, id, display_name, email, classification, doc, version,
+    updated_at FROM customers_old;
+
+CREATE TABLE items (
+    business_id  INTEGER NOT NULL DEFAULT 1 REFERENCES businesses (id),
+    id           TEXT NOT NULL,
+    sku          TEXT NOT NULL,
+    name         TEXT NOT NULL,
+    doc          TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (business_id, id),
+    UNIQUE (business_id, sku)
+);
+INSERT INTO items SELECT 1, id, sku, name, doc, version, updated_at FROM items_old;
+
+CREATE TABLE invoices (
+    business_id  INTEGER NOT NULL DEFAULT 1,
+    id           TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    customer_id  TEXT NOT NULL,
+    status       TEXT NOT NULL CHECK (status IN ('draft', 'sent', 'void')),
+    currency     TEXT NOT NULL,
+    total_minor  INTEGER NOT NULL CHECK (total_minor >= 0),
+    doc          TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (business_id, id),
+    UNIQUE (business_id, number),
+    FOREIGN KEY (business_id, customer_id) REFERENCES customers (business_id, id)
+);
+INSERT INTO invoices SELECT 1, id, number, customer_id, status, currency, total_minor, doc,
+    version, updated_at FROM invoices_old;
+
+CREATE TABLE payments (
+    business_id   INTEGER NOT NULL DEFAULT 1,
+    id            TEXT NOT NULL,
+    customer_id   TEXT NOT NULL,
+    currency      TEXT NOT NULL,
+    amount_minor  INTEGER NOT NULL CHECK (amount_minor > 0),
+    reference     TEXT,
+    doc           TEXT NOT NULL,
+    version       INTEGER NOT NULL DEFAULT 1,
+    updated_at    TEXT NOT NULL,
+    PRIMARY KEY (business_id, id),
+    FOREIGN KEY (business_id, customer_id) REFERENCES customers (business_id, id)
+);
+INSERT INTO payments SELECT 1, id, customer_id, currency, amount_minor, reference, doc,
+    version, updated_at FROM payments_old;
+
+CREATE TABLE credit_notes (
+    business_id  INTEGER NOT NULL DEFAULT 1,
+    id           TEXT NOT NULL,
+    number       TEXT NOT NULL,
+    customer_id  TEXT NOT NULL,
+    currency     TEXT NOT NULL,
+    total_minor  INTEGER NOT NULL CHECK (total_minor >= 0),
+    doc          TEXT NOT NULL,
+    version      INTEGER NOT NULL DEFAULT 1,
+    updated_at   TEXT NOT NULL,
+    PRIMARY KEY (business_id, id),
+    UNIQUE (business_id, number),
+    FOREIGN KEY (business_id, customer_id) REFERENCES customers (business_id, id)
+);
+INSERT INTO credit_notes SELECT 1, id, number, customer_id, currency, total_minor, doc,
+    version, updated_at FROM credit_notes_old;
+
+CREATE TABLE document_items (
+    business_id  INTEGER NOT NULL DEFAULT 1,
+    entity       TEXT NOT NULL,
+    record_id    TEXT NOT NULL,
+    item_id      TEXT NOT NULL,
+    PRIMARY KEY (business_id, entity, record_id, item_id),
+    FOREIGN KEY (business_id, item_id) REFERENCES items (business_id, id)
+) WITHOUT ROWID;
+INSERT INTO document_items SELECT 1, entity, record_id, item_id FROM document_items_old;
+
+CREATE TABLE allocations (
+    business_id    INTEGER NOT NULL DEFAULT 1,
+    source_entity  TEXT NOT NULL CHECK (source_entity IN ('payment', 'credit_note')),
+    source_id      TEXT NOT NULL,
+    invoice_id     TEXT NOT NULL,
+    amount_minor   INTEGER NOT NULL CHECK (amount_minor > 0),
+    PRIMARY KEY (business_id, source_entity, source_id, invoice_id),
+    FOREIGN KEY (business_id, invoice_id) REFERENCES invoices (business_id, id)
+) WITHOUT ROWID;
+INSERT INTO allocations SELECT 1, source_entity, source_id, invoice_id, amount_minor
+    FROM allocations_old;
+
+DROP TABLE allocations_old;
+DROP TABLE document_items_old;
+DROP TABLE credit_notes_old;
+DROP TABLE payments_old;
+DROP TABLE invoices_old;
+DROP TABLE items_old;
+DROP TABLE customers_old;
+
+CREATE INDEX customers_name ON customers (business_id, display_name);
+CREATE INDEX invoices_customer ON invoices (business_id, customer_id);
+CREATE INDEX payments_customer ON payments (business_id, customer_id);
+CREATE INDEX credit_notes_customer ON credit_notes (business_id, customer_id);
+CREATE INDEX document_items_item ON document_items (business_id, item_id);
+CREATE INDEX allocations_invoice ON allocations (business_id, invoice_id, source_entity);
+
+CREATE VIEW invoice_balances AS
+SELECT i.business_id,
+       i.id AS invoice_id,
+       i.total_minor,
+       COALESCE((SELECT SUM(a.amount_minor) FROM allocations a
+                 WHERE a.business_id = i.business_id AND a.invoice_id = i.id
+                   AND a.source_entity = 'payment'), 0) AS paid_minor,
+       COALESCE((SELECT SUM(a.amount_minor) FROM allocations a
+                 WHERE a.business_id = i.business_id AND a.invoice_id = i.id
+                   AND a.source_entity = 'credit_note'), 0) AS credited_minor
+FROM invoices i;
+
+ALTER TABLE connections ADD COLUMN business_id INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX connections_business ON connections (business_id, id);
+ALTER TABLE api_keys ADD COLUMN business_id INTEGER NOT NULL DEFAULT 1;
+DROP INDEX api_keys_name;
+CREATE INDEX api_keys_name ON api_keys (business_id, name, id);
+ALTER TABLE webhook_endpoints ADD COLUMN business_id INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE audit ADD COLUMN business_id INTEGER NOT NULL DEFAULT 1;
+CREATE INDEX audit_business ON audit (business_id, id);
+"""
+
+MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
+                               _V13)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

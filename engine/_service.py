@@ -20,6 +20,7 @@ from typing import Any
 import aiosqlite
 
 from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
+from ._businesses import DEFAULT_BUSINESS
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._feed import FeedState, feed_states
 from ._inbound import HistoryEntry, record_history
@@ -91,7 +92,7 @@ _NEEDS_A_PERSON = ("(j.status IN ('failed', 'blocked', 'skipped', 'broken_link')
 """What `problem_groups` counts (migration 5): a job in one of them has `problem_group` set."""
 
 _GROUP_FIELDS = frozenset({"connection_id", "platform", "statuses", "in_doubt", "error_class",
-                           "error_code", "message"})
+                           "error_code", "message", "business"})
 """JobFilter fields that pick whole problem groups: for them `problems` reads no job."""
 
 QUERY_KEYS: dict[str, str] = {
@@ -139,6 +140,8 @@ class JobFilter:
     in_doubt: bool | None = None
     message: str | None = None
     """A LIKE pattern of the error message: a problem group's siblings (see `problems`)."""
+    business: int | None = None
+    """Only the connections of this business (a service scoped to one sets it)."""
 
     @classmethod
     def parse(cls, query: str, *, now: datetime) -> JobFilter:
@@ -193,6 +196,10 @@ class JobFilter:
             clauses.append(f"{j}.connection_id IN (SELECT id FROM connections WHERE "
                            "platform = ?)")
             params.append(self.platform)
+        if self.business is not None:
+            clauses.append(f"{j}.connection_id IN (SELECT id FROM connections WHERE "
+                           "business_id = ?)")
+            params.append(self.business)
         if self.since is not None:
             clauses.append(f"{j}.updated_at >= ?")
             params.append(to_iso(self.since))
@@ -473,10 +480,15 @@ class SyncService:
     providers: ProviderSource | None = None
     """Opens a connection's provider, to read the platform's lists a mapping is picked from;
     given by the composition root."""
+    business: int | None = None
+    """The business every query and command is scoped to; None: every business (a console
+    over the fleet), whose ledger commands go to the default business."""
     _ledger: Ledger = field(init=False)
 
     def __post_init__(self) -> None:
-        self._ledger = Ledger(self.store, self.clock)
+        self._ledger = Ledger(self.store, self.clock,
+                              business=DEFAULT_BUSINESS if self.business is None
+                              else self.business)
         # A store opened read-only can only be read: the service says so before SQLite does.
         self.read_only = self.read_only or self.store.read_only
 
@@ -485,8 +497,8 @@ class SyncService:
     async def connections(self) -> list[ConnectionSummary]:
         rows = await self.store.fetch_all(
             "SELECT c.*, t.refresh_expires_at FROM connections c "
-            "LEFT JOIN tokens t ON t.connection_id = c.id ORDER BY c.id"
-        )
+            "LEFT JOIN tokens t ON t.connection_id = c.id WHERE ? IS NULL OR c.business_id = ? "
+            "ORDER BY c.id", self._mine)
         counts = await self.store.fetch_all(
             "SELECT connection_id, entity, status, n FROM job_counts WHERE n > 0"
         )
@@ -511,7 +523,7 @@ class SyncService:
 
     async def page(self, where: JobFilter, *, after: Cursor | None = None, limit: int = 100,
                    sort: Sort = Sort.RECENT, descending: bool = True) -> Page:
-        clause, params = where.sql()
+        clause, params = self._scoped(where).sql()
         column = _SORT_COLUMN[sort]
         direction, compare = ("DESC", "<") if descending else ("ASC", ">")
         if after is not None:
@@ -529,7 +541,7 @@ class SyncService:
         return Page(jobs, following)
 
     async def count(self, where: JobFilter) -> int:
-        clause, params = where.sql()
+        clause, params = self._scoped(where).sql()
         return int(await self.store.fetch_value(
             f"SELECT COUNT(*) FROM sync_jobs j WHERE {clause}", params) or 0)
 
@@ -543,6 +555,7 @@ class SyncService:
         oldest; one that cuts into groups (entity, time, text, marked ids) counts its jobs
         along the group index. Folding names and numbers out of the messages is done here,
         over one row per distinct message, not per job."""
+        where = self._scoped(where)
         platforms = {row["id"]: row["platform"] for row in await self.store.fetch_all(
             "SELECT id, platform FROM connections")}
         clause, params = where.sql()
@@ -583,7 +596,9 @@ class SyncService:
             "SELECT COUNT(*) FROM sync_links WHERE connection_id = ?", (connection_id,)) or 0)
 
     async def job(self, job_id: int) -> JobDetail | None:
-        row = await self.store.fetch_one(f"{_JOB_SELECT} WHERE j.id = ?", (job_id,))
+        row = await self.store.fetch_one(
+            f"{_JOB_SELECT} WHERE j.id = ? AND (? IS NULL OR c.business_id = ?)",
+            (job_id, *self._mine))
         if row is None:
             return None
         attempts = await self.store.fetch_all(
@@ -611,8 +626,9 @@ class SyncService:
             "JOIN connections c ON c.id = n.connection_id "
             "LEFT JOIN sync_jobs j ON j.connection_id = n.connection_id "
             "AND j.entity = n.entity AND j.record_id = n.record_id "
-            f"{'WHERE n.read_at IS NULL' if unread_only else ''} ORDER BY n.id DESC LIMIT ?",
-            (limit,),
+            "WHERE (? IS NULL OR c.business_id = ?) "
+            f"{'AND n.read_at IS NULL' if unread_only else ''} ORDER BY n.id DESC LIMIT ?",
+            (*self._mine, limit),
         )
         return [NotificationRow(
             id=r["id"], connection_id=r["connection_id"], platform=r["platform"],
@@ -623,7 +639,8 @@ class SyncService:
 
     async def unread_count(self) -> int:
         return int(await self.store.fetch_value(
-            "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL") or 0)
+            "SELECT COUNT(*) FROM notifications WHERE read_at IS NULL AND "
+            + _OWN.format(c="connection_id"), self._mine) or 0)
 
     async def engine_heartbeat(self) -> EngineBeat | None:
         """When the engine of this store last proved alive (it beats every few seconds), and
@@ -660,7 +677,8 @@ class SyncService:
         if not job_ids:
             return 0
         marks = ", ".join("?" for _ in job_ids)
-        return await self._requeue(f"j.id IN ({marks})", list(job_ids), "retry",
+        return await self._requeue(f"j.id IN ({marks}) AND {_OWN.format(c='j.connection_id')}",
+                                   [*job_ids, *self._mine], "retry",
                                    {"job_ids": list(job_ids)[:100], "count": len(job_ids)})
 
     async def retry_matching(self, where: JobFilter, *, dry_run: bool = False) -> int:
@@ -669,7 +687,7 @@ class SyncService:
             statuses = tuple(s for s in where.statuses if s in RETRYABLE)
         else:
             statuses = tuple(s.value for s in RETRYABLE if s is not JobStatus.SYNCED)
-        scoped = replace(where, statuses=statuses or ("-none-",))
+        scoped = replace(self._scoped(where), statuses=statuses or ("-none-",))
         if dry_run:
             return await self.count(scoped)
         clause, params = scoped.sql()
@@ -678,17 +696,17 @@ class SyncService:
 
     async def resync(self, job_id: int) -> int:
         """Push a record again; for an invoice, also every payment of it not yet synced."""
-        row = await self.store.fetch_one(
-            "SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ?", (job_id,)
-        )
+        row = await self.store.fetch_one(_JOB_OF, (job_id, *self._mine))
         if row is None:
             raise ConfigError(f"no sync job {job_id}")
         clause = "j.id = ?"
         params: list[Any] = [job_id]
         if row["entity"] == Entity.INVOICE.value:
             clause = ("(j.id = ? OR (j.connection_id = ? AND j.entity = 'payment' AND "
-                      "j.status != 'synced' AND j.record_id IN (SELECT source_id FROM "
-                      "allocations WHERE source_entity = 'payment' AND invoice_id = ?)))")
+                      "j.status != 'synced' AND j.record_id IN (SELECT a.source_id FROM "
+                      "allocations a JOIN connections c ON c.business_id = a.business_id "
+                      "WHERE c.id = j.connection_id AND a.source_entity = 'payment' AND "
+                      "a.invoice_id = ?)))")
             params = [job_id, row["connection_id"], row["record_id"]]
         return await self._requeue(clause, params, "resync", {"job_id": job_id})
 
@@ -696,15 +714,15 @@ class SyncService:
         """One record's job on each connection (with the platform's number for it): how it
         stands everywhere, for the business's app."""
         rows = await self.store.fetch_all(
-            f"{_JOB_SELECT} WHERE j.entity = ? AND j.record_id = ? ORDER BY j.connection_id",
-            (entity.value, record_id))
+            f"{_JOB_SELECT} WHERE j.entity = ? AND j.record_id = ? AND c.business_id = ? "
+            "ORDER BY j.connection_id", (entity.value, record_id, self._ledger.business))
         return [(_job(row), row["remote_number"]) for row in rows]
 
     async def problem_jobs(self, where: JobFilter, *, after: int = 0, limit: int = 100
                            ) -> list[JobRow]:
         """Jobs that need a person matching `where`, in id order from after `after`: the
         pages of an API client that reads them all."""
-        clause, params = where.sql()
+        clause, params = self._scoped(where).sql()
         rows = await self.store.fetch_all(
             f"{_JOB_SELECT} WHERE {_NEEDS_A_PERSON} AND {clause} AND j.id > ? "
             "ORDER BY j.id LIMIT ?", [*params, after, limit])
@@ -722,9 +740,7 @@ class SyncService:
         links it if found, else creates the record again (`adopt` takes someone else's)."""
         self._writable()
         async with self.store.write() as db:
-            row = await (await db.execute(
-                "SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ?", (job_id,)
-            )).fetchone()
+            row = await (await db.execute(_JOB_OF, (job_id, *self._mine))).fetchone()
             if row is None:
                 raise ConfigError(f"no sync job {job_id}")
             await unlink(db, row["connection_id"], Entity(row["entity"]), row["record_id"])
@@ -736,8 +752,7 @@ class SyncService:
     async def adoptable(self, job_id: int, remote_id: str) -> RemoteRef:
         """The platform's object `remote_id`, read now, as a person checks it (number,
         customer, date, total) before adopting it as this job's record."""
-        row = await self.store.fetch_one(
-            "SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ?", (job_id,))
+        row = await self.store.fetch_one(_JOB_OF, (job_id, *self._mine))
         if row is None:
             raise ConfigError(f"no sync job {job_id}")
         title = await self._connection(row["connection_id"])
@@ -784,6 +799,7 @@ class SyncService:
     async def purge(self, connection_id: int) -> int:
         """Revoke at the platform, then delete every link and job of the connection."""
         self._writable()
+        await self._connection(connection_id)
         revoke_error = None
         if self.revoker is not None:
             try:
@@ -812,11 +828,12 @@ class SyncService:
         async with self.store.write() as db:
             count = await requeue(
                 db, "j.status = 'skipped' AND j.error_class = 'unmapped' AND "
-                "j.connection_id IN (SELECT id FROM connections WHERE platform = ?) AND "
-                "((j.entity = 'item' AND j.record_id = ?) OR (j.entity IN "
+                "j.connection_id IN (SELECT id FROM connections WHERE platform = ? AND "
+                "business_id = ?) AND ((j.entity = 'item' AND j.record_id = ?) OR (j.entity IN "
                 "('invoice', 'credit_note') AND j.record_id IN (SELECT record_id FROM "
-                "document_items WHERE item_id = ?)))",
-                [platform, item_id, item_id], to_iso(self.clock()),
+                "document_items WHERE business_id = ? AND item_id = ?)))",
+                [platform, self._ledger.business, item_id, self._ledger.business, item_id],
+                to_iso(self.clock()),
             )
             await self._audit(db, "map_income_account", {"item": item_id, "platform": platform,
                                                           "account": account}, count)
@@ -827,10 +844,11 @@ class SyncService:
         self._writable()
         async with self.store.write() as db:
             cursor = await db.execute(
-                "UPDATE notifications SET read_at = ? WHERE read_at IS NULL"
+                "UPDATE notifications SET read_at = ? WHERE read_at IS NULL AND "
+                + _OWN.format(c="connection_id")
                 + ("" if notification_id is None else " AND id = ?"),
-                (to_iso(self.clock()),) + (() if notification_id is None else
-                                            (notification_id,)),
+                (to_iso(self.clock()), *self._mine) + (() if notification_id is None else
+                                                        (notification_id,)),
             )
             return cursor.rowcount
 
@@ -890,7 +908,8 @@ class SyncService:
     async def _connection(self, connection_id: int) -> str:
         """How messages name a connection; refuses one that does not exist."""
         row = await self.store.fetch_one(
-            "SELECT platform, tenant_name FROM connections WHERE id = ?", (connection_id,))
+            "SELECT platform, tenant_name FROM connections WHERE id = ? AND "
+            "(? IS NULL OR business_id = ?)", (connection_id, *self._mine))
         if row is None:
             raise ConfigError(f"no connection {connection_id}; `syncdesk status` lists them")
         return f"{row['platform']} ({row['tenant_name']})"
@@ -902,7 +921,8 @@ class SyncService:
         """Per connection id, today's quota and what its waiting jobs need of it, for every
         connection whose platform has a daily limit (`capabilities` by platform name)."""
         connections = {int(row["id"]): row for row in await self.store.fetch_all(
-            "SELECT id, platform, day_remaining, quota_at FROM connections")}
+            "SELECT id, platform, day_remaining, quota_at FROM connections "
+            "WHERE ? IS NULL OR business_id = ?", self._mine)}
         quotas = {connection_id: limits for connection_id, row in connections.items()
                   if (limits := capabilities.get(row["platform"])) is not None
                   and limits.limits.per_day is not None}
@@ -949,8 +969,8 @@ class SyncService:
     async def webhook_deliveries(self, *, failed_only: bool = False,
                                  limit: int = 200) -> list[WebhookDelivery]:
         """The webhook delivery log, newest first (`syncdesk webhook deliveries`)."""
-        return await Webhooks(self.store, self.clock).deliveries(failed_only=failed_only,
-                                                                 limit=limit)
+        return await Webhooks(self.store, self.clock, business=self._ledger.business
+                              ).deliveries(failed_only=failed_only, limit=limit)
 
     # -- drift --
     # What the last drift audit of each connection found (`_audit`; `syncdesk audit` runs it).
@@ -994,8 +1014,9 @@ class SyncService:
                          command: str, only_from: tuple[ConnectionState, ...]) -> None:
         self._writable()
         async with self.store.write() as db:
-            current = await (await db.execute("SELECT state FROM connections WHERE id = ?",
-                                              (connection_id,))).fetchone()
+            current = await (await db.execute(
+                "SELECT state FROM connections WHERE id = ? AND (? IS NULL OR business_id = ?)",
+                (connection_id, *self._mine))).fetchone()
             if current is None:
                 raise ConfigError(f"no connection {connection_id}")
             if current["state"] not in only_from:
@@ -1007,9 +1028,19 @@ class SyncService:
     async def _audit(self, db: aiosqlite.Connection, command: str, scope: dict[str, Any],
                      affected: int) -> None:
         await db.execute(
-            "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, ?)",
-            (to_iso(self.clock()), self.actor, command, json.dumps(scope), affected),
+            "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (self._ledger.business, to_iso(self.clock()), self.actor, command,
+             json.dumps(scope), affected),
         )
+
+    @property
+    def _mine(self) -> tuple[int | None, int | None]:
+        """The parameters of an `(? IS NULL OR … business_id = ?)` scope."""
+        return self.business, self.business
+
+    def _scoped(self, where: JobFilter) -> JobFilter:
+        return where if self.business is None else replace(where, business=self.business)
 
     # -- table --------------------------------------------------------------------------
     # A record table of any length reads only the window on screen (see `_pages`).
@@ -1056,7 +1087,8 @@ class SyncService:
         entities and statuses, else counted along the index of the rest."""
         scope, _ = await self._listing(where, Sort.RECENT)
         clause, params = scope.where
-        narrowed = replace(where, connection_id=None, entity=None, statuses=(), platform=None)
+        narrowed = replace(where, connection_id=None, entity=None, statuses=(), platform=None,
+                           business=None)
         table = "sync_jobs" if narrowed != JobFilter() else "job_counts"
         return int(await self.store.fetch_value(
             f"SELECT {'COUNT(*)' if table == 'sync_jobs' else 'COALESCE(SUM(n), 0)'} "
@@ -1075,15 +1107,15 @@ class SyncService:
     async def _listing(self, where: JobFilter, sort: Sort) -> tuple[Scope, Order]:
         """`where` as the lists the indexes lead with (connections, entities, statuses) and
         the rest, for a merge that keeps the index order (`_pages.keys`)."""
-        if where.connection_id is not None:
-            connections = [where.connection_id]
-        else:
-            connections = [int(row["id"]) for row in await self.store.fetch_all(
-                "SELECT id FROM connections WHERE ? IS NULL OR platform = ? ORDER BY id",
-                (where.platform, where.platform))] or [0]
+        where = self._scoped(where)
+        connections = [int(row["id"]) for row in await self.store.fetch_all(
+            "SELECT id FROM connections WHERE (? IS NULL OR id = ?) AND (? IS NULL OR "
+            "platform = ?) AND (? IS NULL OR business_id = ?) ORDER BY id",
+            (where.connection_id, where.connection_id, where.platform, where.platform,
+             where.business, where.business))] or [0]
         entities = [where.entity.value] if where.entity else [e.value for e in Entity]
         clause, params = replace(where, connection_id=None, entity=None, statuses=(),
-                                 platform=None, text=None).sql()
+                                 platform=None, text=None, business=None).sql()
         by_text = False
         if where.text:
             text, values, by_text = await self._texts.match(self.store, where.text)
@@ -1109,6 +1141,12 @@ class SyncService:
 _OLDEST_PENDING = "SELECT MIN(oldest) FROM (" + " UNION ALL ".join(
     f"SELECT MIN(updated_at) AS oldest FROM sync_jobs WHERE connection_id = ? "
     f"AND entity = '{entity.value}' AND status = 'pending'" for entity in Entity) + ")"
+
+_OWN = "(? IS NULL OR {c} IN (SELECT id FROM connections WHERE business_id = ?))"
+"""A business's scope of a connection column; its parameters are `SyncService._mine`."""
+
+_JOB_OF = ("SELECT connection_id, entity, record_id FROM sync_jobs WHERE id = ? AND "
+           + _OWN.format(c="connection_id"))
 
 _JOB_SELECT = """
     SELECT j.*, c.platform, l.remote_id, l.remote_version, l.remote_number,

@@ -131,11 +131,13 @@ class SyncState:
                                ) -> tuple[Entity, str] | None:
         """A payment or credit note of this customer still to reach this connection."""
         row = await self.store.fetch_one(
-            "SELECT j.entity, j.record_id FROM sync_jobs j JOIN payments p ON p.id = "
+            "SELECT j.entity, j.record_id FROM sync_jobs j JOIN connections k ON k.id = "
+            "j.connection_id JOIN payments p ON p.business_id = k.business_id AND p.id = "
             "j.record_id WHERE j.connection_id = ? AND j.entity = 'payment' AND "
             "p.customer_id = ? AND j.status IN ('pending', 'in_flight', 'uncertain') "
-            "UNION ALL SELECT j.entity, j.record_id FROM sync_jobs j JOIN credit_notes c "
-            "ON c.id = j.record_id WHERE j.connection_id = ? AND j.entity = 'credit_note' "
+            "UNION ALL SELECT j.entity, j.record_id FROM sync_jobs j JOIN connections k ON "
+            "k.id = j.connection_id JOIN credit_notes c ON c.business_id = k.business_id AND "
+            "c.id = j.record_id WHERE j.connection_id = ? AND j.entity = 'credit_note' "
             "AND c.customer_id = ? AND j.status IN ('pending', 'in_flight', 'uncertain') "
             "LIMIT 1", (connection_id, customer_id, connection_id, customer_id))
         return None if row is None else (Entity(row["entity"]), str(row["record_id"]))
@@ -713,8 +715,10 @@ def link_synced(db: sqlite3.Connection, connection_id: int, entity: Entity, reco
                 ref: RemoteRef, now: str) -> None:
     """Record that the current version of a record already is `ref` on a connection (in
     a `Store.run_write` transaction)."""
-    version = db.execute(f"SELECT version FROM {TABLE_OF[entity]} WHERE id = ?",
-                         (record_id,)).fetchone()
+    version = db.execute(
+        f"SELECT version FROM {TABLE_OF[entity]} WHERE business_id = "
+        "(SELECT business_id FROM connections WHERE id = ?) AND id = ?",
+        (connection_id, record_id)).fetchone()
     if version is None:
         return
     db.execute(
@@ -738,15 +742,16 @@ def link_synced(db: sqlite3.Connection, connection_id: int, entity: Entity, reco
 
 # What a job shows in record lists, read from its ledger row `r`: (source, label, customer,
 # amount, currency).
+_WITH_CUSTOMER = " JOIN customers cu ON cu.business_id = r.business_id AND cu.id = r.customer_id"
 _JOB_SOURCE = {
     Entity.CUSTOMER: ("customers r", "r.display_name", "NULL", "NULL", "NULL"),
     Entity.ITEM: ("items r", "r.name", "NULL", "NULL", "NULL"),
-    Entity.INVOICE: ("invoices r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+    Entity.INVOICE: ("invoices r" + _WITH_CUSTOMER, "r.number",
                      "cu.display_name", "r.total_minor", "r.currency"),
-    Entity.PAYMENT: ("payments r JOIN customers cu ON cu.id = r.customer_id",
+    Entity.PAYMENT: ("payments r" + _WITH_CUSTOMER,
                      "COALESCE(r.reference, r.id)", "cu.display_name", "r.amount_minor",
                      "r.currency"),
-    Entity.CREDIT_NOTE: ("credit_notes r JOIN customers cu ON cu.id = r.customer_id", "r.number",
+    Entity.CREDIT_NOTE: ("credit_notes r" + _WITH_CUSTOMER, "r.number",
                          "cu.display_name", "r.total_minor", "r.currency"),
 }
 _KEEP_WHILE_SENDING = "sync_jobs.status IN ('in_flight', 'uncertain')"
@@ -779,7 +784,8 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
             json_extract(c.unsupported, '$.' || :entity),
             :now, :now
         FROM {source}
-        JOIN connections c ON c.state != 'disconnected' {connection_filter}
+        JOIN connections c ON c.business_id = r.business_id AND c.state != 'disconnected'
+            {connection_filter}
         LEFT JOIN sync_links l
             ON l.connection_id = c.id AND l.entity = :entity AND l.record_id = r.id
         WHERE {record_filter} {drafts}
@@ -809,12 +815,15 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
     """
 
 
-def queue_jobs(db: sqlite3.Connection, entity: Entity, record_id: str, now: str) -> int:
-    """Queue (or coalesce into) a job for one record on every live connection (in a
-    `Store.run_write` transaction)."""
+def queue_jobs(db: sqlite3.Connection, entity: Entity, record_id: str, now: str,
+               business: int = 1) -> int:
+    """Queue (or coalesce into) a job for one record of a business on every live connection
+    of that business (in a `Store.run_write` transaction)."""
     cursor = db.execute(
-        _queue_sql(entity, "r.id = :record_id", "", changed_only=False),
-        {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now},
+        _queue_sql(entity, "r.business_id = :business AND r.id = :record_id", "",
+                   changed_only=False),
+        {"entity": entity.value, "stage": entity.stage, "record_id": record_id, "now": now,
+         "business": business},
     )
     return cursor.rowcount
 
@@ -825,7 +834,9 @@ async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: st
     queued = 0
     for entity in Entity:
         cursor = await db.execute(
-            _queue_sql(entity, "1", "AND c.id = :connection_id", changed_only=True),
+            _queue_sql(entity, "r.business_id = (SELECT business_id FROM connections "
+                       "WHERE id = :connection_id)", "AND c.id = :connection_id",
+                       changed_only=True),
             {"entity": entity.value, "stage": entity.stage, "connection_id": connection_id,
              "now": now},
         )

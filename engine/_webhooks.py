@@ -38,6 +38,7 @@ from urllib.parse import urlparse
 
 import aiosqlite
 
+from ._businesses import DEFAULT_BUSINESS
 from ._errors import ConfigError
 from ._models import Entity
 from ._secrets import Sealer
@@ -180,11 +181,13 @@ def _delivery(row: aiosqlite.Row) -> WebhookDelivery:
 
 
 class Webhooks:
-    """The business's webhook endpoints, and the log of what was delivered to them."""
+    """A business's webhook endpoints, and the log of what was delivered to them."""
 
-    def __init__(self, store: Store, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Store, clock: Clock = utcnow, *,
+                 business: int = DEFAULT_BUSINESS) -> None:
         self.store = store
         self.clock = clock
+        self.business = business
 
     async def add(self, url: str, sealer: Sealer) -> tuple[WebhookEndpoint, str]:
         """A new endpoint: the row, and its signing secret, which nothing shows again."""
@@ -194,10 +197,10 @@ class Webhooks:
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         async with self.store.write() as db:
             cursor = await db.execute(
-                "INSERT INTO webhook_endpoints (url, secret, hint, created_at) "
-                "VALUES (?, ?, ?, ?)",
-                (url.strip(), sealer.seal({"secret": secret}), secret[:len(SECRET_PREFIX) + 4],
-                 to_iso(self.clock())))
+                "INSERT INTO webhook_endpoints (business_id, url, secret, hint, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self.business, url.strip(), sealer.seal({"secret": secret}),
+                 secret[:len(SECRET_PREFIX) + 4], to_iso(self.clock())))
             await self._audit(db, "webhook_add", {"endpoint": cursor.lastrowid, "url": url})
             row = await (await db.execute("SELECT * FROM webhook_endpoints WHERE id = ?",
                                           (cursor.lastrowid,))).fetchone()
@@ -207,15 +210,16 @@ class Webhooks:
     async def endpoints(self) -> list[WebhookEndpoint]:
         """The live endpoints (a removed one only shows in the delivery log)."""
         rows = await self.store.fetch_all(
-            "SELECT * FROM webhook_endpoints WHERE disabled_at IS NULL ORDER BY id")
+            "SELECT * FROM webhook_endpoints WHERE business_id = ? AND disabled_at IS NULL "
+            "ORDER BY id", (self.business,))
         return [_endpoint(row) for row in rows]
 
     async def remove(self, endpoint_id: int) -> None:
         """No more events for it, nor tries of those pending; its log stays."""
         async with self.store.write() as db:
             cursor = await db.execute(
-                "UPDATE webhook_endpoints SET disabled_at = ? WHERE id = ? "
-                "AND disabled_at IS NULL", (to_iso(self.clock()), endpoint_id))
+                "UPDATE webhook_endpoints SET disabled_at = ? WHERE id = ? AND business_id = ? "
+                "AND disabled_at IS NULL", (to_iso(self.clock()), endpoint_id, self.business))
             if not cursor.rowcount:
                 raise ConfigError(f"no webhook endpoint {endpoint_id}")
             await self._audit(db, "webhook_remove", {"endpoint": endpoint_id})
@@ -223,18 +227,19 @@ class Webhooks:
     async def deliveries(self, *, failed_only: bool = False, limit: int = 100
                          ) -> list[WebhookDelivery]:
         """The newest deliveries first."""
-        where = "WHERE d.status = 'failed'" if failed_only else ""
+        where = "AND d.status = 'failed'" if failed_only else ""
         rows = await self.store.fetch_all(
             "SELECT d.*, e.url FROM webhook_deliveries d "
-            f"JOIN webhook_endpoints e ON e.id = d.endpoint_id {where} "
-            "ORDER BY d.id DESC LIMIT ?", (limit,))
+            "JOIN webhook_endpoints e ON e.id = d.endpoint_id WHERE e.business_id = ? "
+            f"{where} ORDER BY d.id DESC LIMIT ?", (self.business, limit))
         return [_delivery(row) for row in rows]
 
     async def _audit(self, db: aiosqlite.Connection, command: str,
                      scope: dict[str, Any]) -> None:
         await db.execute(
-            "INSERT INTO audit (at, actor, command, scope, affected) VALUES (?, ?, ?, ?, 1)",
-            (to_iso(self.clock()), "cli", command, json.dumps(scope)))
+            "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
+            "VALUES (?, ?, ?, ?, ?, 1)",
+            (self.business, to_iso(self.clock()), "cli", command, json.dumps(scope)))
 
 
 # -- raising events (inside the sync state's own transaction) -----------------------------
@@ -251,7 +256,8 @@ _RAISE = (
     "FROM webhook_endpoints e LEFT JOIN webhook_deliveries last ON last.id = ("
     "SELECT MAX(d.id) FROM webhook_deliveries d WHERE d.endpoint_id = e.id "
     "AND d.connection_id = ?2 AND d.entity = ?3 AND d.record_id = ?6) "
-    "WHERE e.disabled_at IS NULL AND (COALESCE(last.kind, '') = ?4) = ?5"
+    "WHERE e.disabled_at IS NULL AND e.business_id = "
+    "(SELECT business_id FROM connections WHERE id = ?2) AND (COALESCE(last.kind, '') = ?4) = ?5"
 )
 
 
@@ -276,9 +282,10 @@ async def raise_for_notice(db: aiosqlite.Connection, connection_id: int, entity:
         await db.execute(
             "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_key, kind, "
             "connection_id, payload, next_attempt_at, created_at) "
-            "SELECT id, ?, ?, ?, ?, ?, ? FROM webhook_endpoints WHERE disabled_at IS NULL",
+            "SELECT id, ?1, ?2, ?3, ?4, ?5, ?5 FROM webhook_endpoints WHERE disabled_at IS NULL "
+            "AND business_id = (SELECT business_id FROM connections WHERE id = ?3)",
             (f"{WebhookEvent.CONNECTION_NEEDS_RECONNECT.value}:{notice_id}",
-             WebhookEvent.CONNECTION_NEEDS_RECONNECT.value, connection_id, payload, now, now))
+             WebhookEvent.CONNECTION_NEEDS_RECONNECT.value, connection_id, payload, now))
 
 
 def raise_recovered(db: sqlite3.Connection,

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
+from ._businesses import DEFAULT_BUSINESS
 from ._errors import (
     AuthExpired,
     AuthRevoked,
@@ -118,9 +119,11 @@ class ConnectionWorker:
     """The connection's request budget, shared with the provider's HTTP client."""
     settings: WorkerSettings = field(default_factory=WorkerSettings)
     stats: WorkerStats = field(default_factory=WorkerStats)
+    business_id: int = DEFAULT_BUSINESS
+    """Whose ledger the connection's records are read from."""
 
     def __post_init__(self) -> None:
-        self.ledger = Ledger(self.state.store, self.clock)
+        self.ledger = Ledger(self.state.store, self.clock, business=self.business_id)
         self.policy = self.settings.policy
         self.rng = random.Random(self.settings.seed)
         self.stopped_reason: str | None = None
