@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from engine import (
+    Businesses,
     Choice,
     ConfigError,
     ConnectionRow,
@@ -64,24 +65,40 @@ if TYPE_CHECKING:
 # -- shared helpers ----------------------------------------------------------------------
 
 
+_FLEET_WIDE = frozenset({"console", "demo", "engine_run", "serve", "business",
+                         "sandbox_serve"})
+"""Commands over every business at once: `--business` narrows them only when given."""
+
+
 @contextlib.asynccontextmanager
 async def open_store(args: argparse.Namespace, *, read_only: bool = False,
                      upgrade: bool = False) -> AsyncIterator[Store]:
+    """The store, with `args.business_id` set to the business the command acts on: the one
+    `--business` names, else the only one (several and none named: an error listing them);
+    for a command over the whole fleet, None unless named."""
     store = await Store.open(args.db or default_db_path(), read_only=read_only, upgrade=upgrade)
     try:
+        ref = getattr(args, "business", None)
+        args.business_id = None if ref is None and args.handler in _FLEET_WIDE else (
+            await Businesses(store).find(ref)).id
         yield store
     finally:
         await store.close()
 
 
-async def resolve_connection(store: Store, ref: str | None) -> int | None:
+async def resolve_connection(store: Store, ref: str | None,
+                             business: int | None = None) -> int | None:
+    """The connection `ref` names (an id or a platform) among the business's."""
     if ref is None:
         return None
     if ref.isdigit():
-        if await store.fetch_value("SELECT 1 FROM connections WHERE id = ?", (int(ref),)):
+        if await store.fetch_value("SELECT 1 FROM connections WHERE id = ? AND "
+                                   "(? IS NULL OR business_id = ?)",
+                                   (int(ref), business, business)):
             return int(ref)
         raise ConfigError(f"no connection {ref}; `syncdesk status` lists them")
-    rows = await store.fetch_all("SELECT id FROM connections WHERE platform = ?", (ref,))
+    rows = await store.fetch_all("SELECT id FROM connections WHERE platform = ? AND "
+                                 "(? IS NULL OR business_id = ?)", (ref, business, business))
     if not rows:
         raise ConfigError(f"no connection to {ref!r}; `syncdesk status` lists them")
     if len(rows) > 1:
@@ -93,7 +110,7 @@ async def job_filter(store: Store, args: argparse.Namespace) -> JobFilter:
     """The options' filter; `--query` (the console's filter-bar grammar) narrows it further
     and wins where both name the same field."""
     where = JobFilter(
-        connection_id=await resolve_connection(store, args.connection),
+        connection_id=await resolve_connection(store, args.connection, args.business_id),
         entity=Entity(args.entity) if args.entity else None,
         statuses=(args.status,) if args.status else (),
         error_class=args.error_class, error_code=args.error_code, text=args.match,
@@ -103,8 +120,8 @@ async def job_filter(store: Store, args: argparse.Namespace) -> JobFilter:
     return JobFilter.parse(args.query, now=datetime.now(UTC)).within(where)
 
 
-def new_service(store: Store, **options: Any) -> SyncService:
-    return SyncService(store, actor=getpass.getuser(), **options)
+def new_service(store: Store, business: int | None, **options: Any) -> SyncService:
+    return SyncService(store, actor=getpass.getuser(), business=business, **options)
 
 
 def confirm(question: str, assume_yes: bool) -> bool:
@@ -170,7 +187,7 @@ def demo_business(seed_value: int, size: int) -> list[Record]:
 async def seed(args: argparse.Namespace) -> int:
     records = demo_business(args.seed, args.size)
     async with open_store(args) as store:
-        result = await Ledger(store).upsert(records)
+        result = await Ledger(store, business=args.business_id).upsert(records)
     print(f"seeded {store.path}: {result.created} created, {result.updated} updated, "
           f"{result.unchanged} unchanged, {result.jobs_queued} sync jobs queued")
     return 0
@@ -185,7 +202,8 @@ async def import_file(args: argparse.Namespace) -> int:
               "imported (use --partial to import the good records)", file=sys.stderr)
         return 1
     async with open_store(args) as store:
-        result = await Ledger(store).upsert(parsed.records, partial=args.partial)
+        result = await Ledger(store, business=args.business_id).upsert(parsed.records,
+                                                                       partial=args.partial)
     for problem in parsed.problems:
         print(problem, file=sys.stderr)
     for rejection in result.rejected:
@@ -200,8 +218,8 @@ async def import_file(args: argparse.Namespace) -> int:
 # -- looking ----------------------------------------------------------------------------
 
 
-async def status_data(store: Store) -> dict[str, Any]:
-    service = new_service(store)
+async def status_data(store: Store, business: int | None) -> dict[str, Any]:
+    service = new_service(store, business)
     connections = []
     for summary in await service.connections():
         connections.append({
@@ -213,7 +231,9 @@ async def status_data(store: Store) -> dict[str, Any]:
         })
     ledger = {}
     for table in ("customers", "items", "invoices", "payments", "credit_notes"):
-        ledger[table] = await store.fetch_value(f"SELECT COUNT(*) FROM {table}")
+        ledger[table] = await store.fetch_value(
+            f"SELECT COUNT(*) FROM {table} WHERE ? IS NULL OR business_id = ?",
+            (business, business))
     return {"db": str(store.path), "ledger": ledger, "connections": connections,
             "unread_notifications": await service.unread_count()}
 
@@ -226,7 +246,7 @@ def _looking(args: argparse.Namespace) -> bool:
 
 async def status(args: argparse.Namespace) -> int:
     async with open_store(args, read_only=_looking(args), upgrade=True) as store:
-        data = await status_data(store)
+        data = await status_data(store, args.business_id)
     if args.json:
         print_json(data)
         return 0
@@ -245,7 +265,7 @@ async def status(args: argparse.Namespace) -> int:
 async def records(args: argparse.Namespace) -> int:
     async with open_store(args, read_only=_looking(args), upgrade=True) as store:
         where = await job_filter(store, args)
-        page = await new_service(store).page(where, limit=args.limit)
+        page = await new_service(store, args.business_id).page(where, limit=args.limit)
     if args.json:
         print_json([vars(row) for row in page.rows])
         return 0
@@ -263,7 +283,7 @@ async def records(args: argparse.Namespace) -> int:
 async def retry(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         where = await job_filter(store, args)
-        service = new_service(store)
+        service = new_service(store, args.business_id)
         count = await service.retry_matching(where, dry_run=True)
         scope = where.describe()
         if args.dry_run:
@@ -282,14 +302,14 @@ async def retry(args: argparse.Namespace) -> int:
 
 async def resync(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        count = await new_service(store).resync(args.job)
+        count = await new_service(store, args.business_id).resync(args.job)
     print(f"{count} record(s) queued to push again")
     return 0
 
 
 async def relink(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        await new_service(store).relink(args.job)
+        await new_service(store, args.business_id).relink(args.job)
     print(f"job {args.job}: syncdesk's own copy will be looked for on its platform and "
           "linked, or the record created again")
     return 0
@@ -297,7 +317,7 @@ async def relink(args: argparse.Namespace) -> int:
 
 async def adopt(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        service = _mapping_service(store)
+        service = _mapping_service(store, args.business_id)
         found = await service.adoptable(args.job, args.remote_id)
         print(f"on the platform: {found.shown or found.number or found.remote_id}")
         if not confirm(f"Is this job {args.job}'s record? Link it, and push the ledger's "
@@ -311,8 +331,8 @@ async def adopt(args: argparse.Namespace) -> int:
 
 async def end_record(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        done = await new_service(store).end_record(Entity(args.entity), args.record,
-                                                   unapply=args.unapply, delete=args.delete)
+        done = await new_service(store, args.business_id).end_record(
+            Entity(args.entity), args.record, unapply=args.unapply, delete=args.delete)
     if args.json:
         print_json({"changed": done.changed, "removed": done.removed,
                     "unapplied": [str(entry) for entry in done.unapplied],
@@ -346,6 +366,37 @@ async def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- business --
+
+
+async def business(args: argparse.Namespace) -> int:
+    wanted = {"add": 1, "list": 0, "rename": 2, "remove": 1}[args.action]
+    if len(args.names) != wanted:
+        raise ConfigError(f"business {args.action} takes {wanted} name(s), got "
+                          f"{len(args.names)}")
+    actor = getpass.getuser()
+    async with open_store(args, read_only=args.action == "list" and _looking(args),
+                          upgrade=True) as store:
+        businesses = Businesses(store)
+        if args.action == "add":
+            done = await businesses.add(args.names[0], actor=actor)
+            print(f"added business {done}: `--business {done.name!r}` acts on it")
+        elif args.action == "rename":
+            done = await businesses.rename(args.names[0], args.names[1], actor=actor)
+            print(f"renamed business #{done.id} to {done.name!r}")
+        elif args.action == "remove":
+            done = await businesses.remove(args.names[0], actor=actor)
+            print(f"removed business {done}")
+        else:
+            listed = await businesses.list()
+            if args.json:
+                print_json([{"id": b.id, "name": b.name,
+                             "created_at": b.created_at.isoformat()} for b in listed])
+            for b in [] if args.json else listed:
+                print(f"{b.id:>4}  {b.name}  since {b.created_at:%Y-%m-%d}")
+    return 0
+
+
 async def api_key(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
@@ -354,7 +405,7 @@ async def api_key(args: argparse.Namespace) -> int:
     if args.action != "list" and not args.name:
         raise ConfigError(f"api-key {args.action} needs the key's name")
     async with open_store(args) as store:
-        keys = ApiKeys(store)
+        keys = ApiKeys(store, business=args.business_id)
         if args.action == "list":
             listed = await keys.list()
             if args.json:
@@ -392,7 +443,7 @@ async def webhook(args: argparse.Namespace) -> int:
         raise ConfigError(f"webhook {args.action} needs the endpoint's "
                           f"{'URL' if args.action == 'add' else 'id'}")
     async with open_store(args) as store:
-        hooks = Webhooks(store)
+        hooks = Webhooks(store, business=args.business_id)
         if args.action == "add":
             endpoint, secret = await hooks.add(args.target, Sealer.load())
             if args.json:
@@ -444,9 +495,9 @@ async def webhook(args: argparse.Namespace) -> int:
 
 async def connection_command(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        connection_id = await resolve_connection(store, args.connection)
+        connection_id = await resolve_connection(store, args.connection, args.business_id)
         assert connection_id is not None
-        service = new_service(store, revoker=_revoker(store))
+        service = new_service(store, args.business_id, revoker=_revoker(store))
         if args.action == "purge":
             if not confirm(f"Revoke connection {connection_id} and delete all its links and "
                            "sync history?", args.yes):
@@ -498,10 +549,10 @@ def _revoker(store: Store) -> Any:
 # -- mappings ------------------------------------------------------------------------------
 
 
-def _mapping_service(store: Store) -> SyncService:
+def _mapping_service(store: Store, business: int | None) -> SyncService:
     """A service that reads the platforms (lists, objects) through each connection's
     provider."""
-    return new_service(store, providers=functools.partial(_provider_for, store))
+    return new_service(store, business, providers=functools.partial(_provider_for, store))
 
 
 async def map_command(args: argparse.Namespace) -> int:
@@ -514,9 +565,9 @@ async def map_command(args: argparse.Namespace) -> int:
     kind = parse_kind(words[0]) if words else None
     async with open_store(args, read_only=args.action == "list" and _looking(args),
                           upgrade=True) as store:
-        connection_id = await resolve_connection(store, args.connection)
+        connection_id = await resolve_connection(store, args.connection, args.business_id)
         assert connection_id is not None
-        service = _mapping_service(store)
+        service = _mapping_service(store, args.business_id)
         if args.action == "list":
             entries = [e for e in await service.mappings(connection_id)
                        if kind is None or e.kind is kind]
@@ -573,7 +624,7 @@ async def apply_config_mappings(store: Store, config: Config) -> int:
     as `map set` checks it (on every start: a value since deleted on the platform stops the
     start, naming it); values already set are left alone. Returns how many changed."""
     changed = 0
-    service = _mapping_service(store)
+    service = _mapping_service(store, None)
     for ref, entries in config.mappings.items():
         try:
             connection_id = await resolve_connection(store, ref)
@@ -607,7 +658,7 @@ async def pull(args: argparse.Namespace) -> int:
             raise ConfigError(f"--link {pair!r}: give REMOTE_ID=LOCAL_ID")
         confirm[remote] = local
     async with open_store(args) as store:
-        connection_id = await resolve_connection(store, args.connection)
+        connection_id = await resolve_connection(store, args.connection, args.business_id)
         assert connection_id is not None
         report = await _pull(store, connection_id, confirm)
     return 1 if report.doubts or report.rejected else 0
@@ -733,7 +784,8 @@ async def connect(args: argparse.Namespace) -> int:
                           "another attempt; run `syncdesk connect` again")
     grant = await oauth.exchange_code(redirect_url.strip(), redirect_uri)
     async with open_store(args) as store:
-        ids = await store_grant(store, platform, grant, settings, Sealer.load())
+        ids = await store_grant(store, platform, grant, settings, Sealer.load(),
+                                business_id=args.business_id)
         names = ", ".join(t.name for t in grant.tenants)
         print(f"connected {platform.title}: {names} (connection {', '.join(map(str, ids))}); "
               "every record is queued for its first sync")
@@ -830,7 +882,7 @@ async def demo(args: argparse.Namespace) -> int:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await _engine(store, Sealer.load(), throttle=limits).run(stop, until_idle=True)
-            print_json(await status_data(store))
+            print_json(await status_data(store, None))
             return 0
         await _run_console_with_engine(store, throttle=limits)
         return 0
@@ -903,7 +955,7 @@ def _console_app(store: Store, *, read_only: bool) -> Any:
     from .app import SyncdeskApp
 
     config = Config.load()
-    return SyncdeskApp(new_service(store, read_only=read_only, revoker=_revoker(store),
+    return SyncdeskApp(new_service(store, None, read_only=read_only, revoker=_revoker(store),
                                    providers=functools.partial(_provider_for, store)),
                        read_only=read_only, keymap=config.keymap)
 

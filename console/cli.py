@@ -99,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text, description=help_text)
         p.add_argument("--db", type=Path, default=None,
                        help="store file (default: $SYNCDESK_DB or the per-user data dir)")
+        p.add_argument("--business", default=None, metavar="NAME|ID",
+                       help="the business to act on (default: the only one; "
+                            "`syncdesk business list` names them)")
         p.set_defaults(handler=handler)
         return p
 
@@ -235,7 +238,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help="address to listen on (default loopback; put TLS in front otherwise)")
     p.add_argument("--port", type=int, default=8470)
 
-    p = command("api-key", "api_key", "Make, list, rotate or revoke the HTTP API's keys.")
+    p = command("business", "business", "Add, list, rename or remove the businesses this "
+                "store holds; each has its own ledger, connections, keys and audit.")
+    p.add_argument("action", choices=["add", "list", "rename", "remove"])
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="add: the new name; rename: the business and its new name; "
+                        "remove: the business (only an empty one)")
+    p.add_argument("--json", action="store_true")
+
+    p = command("api-key", "api_key", "Make, list, rotate or revoke the HTTP API's keys "
+                "(a key opens one business: --business).")
     p.add_argument("action", choices=["create", "list", "rotate", "revoke"])
     p.add_argument("name", nargs="?", help="who uses the key (an app, a script); not for list")
     p.add_argument("--read-only", action="store_true", help="create: a key that only reads")
