@@ -693,7 +693,7 @@ async def audit(args: argparse.Namespace) -> int:
     to the end, 0 when everything agrees."""
     found: list[dict[str, Any]] = []
     async with open_store(args) as store:
-        chosen = await resolve_connection(store, args.connection)
+        chosen = await resolve_connection(store, args.connection, args.business_id)
         for row in await live_connections(store):
             if chosen is not None and row.id != chosen:
                 continue
@@ -989,7 +989,7 @@ async def feed(args: argparse.Namespace) -> int:
     as a pull has)."""
     async with open_store(args, read_only=args.action == "status", upgrade=True) as store:
         if args.action == "status":
-            states = await new_service(store).feed_states()
+            states = await new_service(store, args.business_id).feed_states()
             if args.json:
                 print_json([{"connection": s.connection_id, "platform": s.platform,
                              "entity": s.entity.value, "read_at": s.read_at, "due": s.due,
@@ -999,7 +999,7 @@ async def feed(args: argparse.Namespace) -> int:
                 print(f"{s.connection_id:>3} {s.platform:<11} {s.entity.label:<12} read {when}"
                       f"{'  due' if s.due else ''}{'  ' + s.error if s.error else ''}")
             return 0
-        chosen = await resolve_connection(store, args.connection)
+        chosen = await resolve_connection(store, args.connection, args.business_id)
         reports: dict[str, Any] = {}
         for row in await live_connections(store):
             if chosen is not None and row.id != chosen:
@@ -1032,7 +1032,7 @@ async def hooks(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         keys = WebhookKeys(store, Sealer.load())
         if args.action == "set-key":
-            connection = await resolve_connection(store, args.connection)
+            connection = await resolve_connection(store, args.connection, args.business_id)
             if connection is None or not args.key:
                 raise ConfigError("hooks set-key CONNECTION KEY")
             hint = await keys.set(connection, args.key, getpass.getuser())
@@ -1056,7 +1056,7 @@ async def _register_hooks(store: Store, keys: WebhookKeys, args: argparse.Namesp
     (FreshBooks'); each is active once `syncdesk serve`, at the address given, has answered
     its verification, which this waits for in the store. Other platforms' webhooks are set
     up in their developer portals."""
-    connection = await resolve_connection(store, args.connection)
+    connection = await resolve_connection(store, args.connection, args.business_id)
     if connection is None or not args.key:
         raise ConfigError("hooks register CONNECTION URL (`syncdesk serve`'s "
                           "/v1/hooks/<platform> as the platform reaches it)")
@@ -1099,8 +1099,10 @@ async def _hook_keys(keys: WebhookKeys, platform: str, connection: int) -> int:
 
 async def history(args: argparse.Namespace) -> int:
     async with open_store(args, read_only=True, upgrade=True) as store:
-        entries = await new_service(store).record_history(Entity(args.entity), args.record)
-        if not entries and await Ledger(store).get(Entity(args.entity), args.record) is None:
+        entries = await new_service(store, args.business_id).record_history(
+            Entity(args.entity), args.record)
+        if not entries and await Ledger(store, business=args.business_id).get(
+                Entity(args.entity), args.record) is None:
             raise InputError(f"no {args.entity} {args.record} in the ledger")
     if args.json:
         print_json([{"at": e.at, "connection": e.connection_id, "platform": e.platform,

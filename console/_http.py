@@ -82,31 +82,35 @@ class _GroupCommit:
     While one transaction is on the store, requests that arrive wait for the next, which
     takes them all (each under its own savepoint, still all-or-nothing on its own). Under
     load a PUT then costs a share of one transaction and of one store lock instead of a
-    whole one; alone it is written at once."""
+    whole one; alone it is written at once. Each business's requests commit in a transaction
+    of that business's ledger."""
 
     LARGEST = 256
 
-    def __init__(self, ledger: Ledger) -> None:
-        self.ledger = ledger
-        self.waiting: list[tuple[list[Record], str, asyncio.Future[UpsertResult]]] = []
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.waiting: list[tuple[int, list[Record], str, asyncio.Future[UpsertResult]]] = []
         self.flushing: asyncio.Task[None] | None = None
 
-    async def upsert(self, records: list[Record], actor: str) -> UpsertResult:
+    async def upsert(self, business: int, records: list[Record], actor: str) -> UpsertResult:
         future: asyncio.Future[UpsertResult] = asyncio.get_running_loop().create_future()
-        self.waiting.append((records, actor, future))
+        self.waiting.append((business, records, actor, future))
         if self.flushing is None or self.flushing.done():
             self.flushing = asyncio.create_task(self._flush())
         return await future
 
     async def _flush(self) -> None:
         while self.waiting:
-            batch, self.waiting = self.waiting[:self.LARGEST], self.waiting[self.LARGEST:]
+            business = self.waiting[0][0]
+            batch = [w for w in self.waiting if w[0] == business][:self.LARGEST]
+            self.waiting = [w for w in self.waiting if not any(w is b for b in batch)]
             outcomes: list[UpsertResult | Exception]
             try:
-                outcomes = [*await self.ledger.upsert_each([(r, a) for r, a, _ in batch])]
+                outcomes = [*await Ledger(self.store, business=business).upsert_each(
+                    [(r, a) for _, r, a, _ in batch])]
             except Exception as exc:  # the transaction itself failed: none was written
                 outcomes = [exc] * len(batch)
-            for (_, _, future), outcome in zip(batch, outcomes, strict=True):
+            for (_, _, _, future), outcome in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
                 if isinstance(outcome, Exception):
@@ -139,7 +143,7 @@ Handler = Callable[[Request, _Context, ApiKey], Awaitable[Response]]
 def build_api(store: Store, *, max_body: int = MAX_BODY,
               key_cache_seconds: float = KEY_CACHE_SECONDS,
               hooks: HookInbox | None = None) -> Starlette:
-    context = _Context(store, ApiKeys(store), max_body, _GroupCommit(Ledger(store)),
+    context = _Context(store, ApiKeys(store), max_body, _GroupCommit(store),
                        key_cache_seconds, hooks=hooks)
 
     def guarded(handler: Handler, *, writes: bool) -> Callable[[Request], Awaitable[Response]]:
@@ -317,7 +321,7 @@ async def _batch(request: Request, context: _Context, key: ApiKey) -> Response:
 
 async def _upsert(context: _Context, records: list[Record], key: ApiKey) -> UpsertResult:
     try:
-        return await context.writes.upsert(records, _actor(key))
+        return await context.writes.upsert(key.business_id, records, _actor(key))
     except InputError as exc:
         # The ledger's own checks (references, allocations, unique numbers): one line each.
         lines = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()]
@@ -333,7 +337,7 @@ async def _upsert(context: _Context, records: list[Record], key: ApiKey) -> Upse
 
 async def _send(request: Request, context: _Context, key: ApiKey) -> Response:
     record_id = request.path_params["record_id"]
-    record = await _existing(context, Entity.INVOICE, record_id)
+    record = await _existing(context, key, Entity.INVOICE, record_id)
     if record.status.value == "sent":
         return JSONResponse({"id": record_id, "result": "unchanged", "status": "sent"})
     if record.status.value != "draft":
@@ -358,8 +362,8 @@ async def _end(request: Request, context: _Context, key: ApiKey, *, delete: bool
     if entity not in _ENDABLE:
         raise ApiError(405, "Method not allowed", f"a {entity.label} cannot be voided or "
                        "deleted, only changed (PUT)")
-    await _existing(context, entity, record_id)
-    service = SyncService(context.store, actor=_actor(key))
+    await _existing(context, key, entity, record_id)
+    service = SyncService(context.store, actor=_actor(key), business=key.business_id)
     try:
         done = await service.end_record(entity, record_id, unapply=_flag(request, "unapply"),
                                         delete=delete)
@@ -383,7 +387,7 @@ async def _retry(request: Request, context: _Context, key: ApiKey) -> Response:
                        '"dry_run": true|false}', errors=[{"record": "", "field": "filter",
                                                           "message": "must be a string"}])
     where = _filter(asked.get("filter", ""))
-    service = SyncService(context.store, actor=_actor(key))
+    service = SyncService(context.store, actor=_actor(key), business=key.business_id)
     count = await service.retry_matching(where, dry_run=asked.get("dry_run", False))
     return JSONResponse({"matched" if asked.get("dry_run") else "queued": count,
                          "filter": where.describe()})
@@ -415,8 +419,8 @@ async def _hook(request: Request, context: _Context) -> Response:
 # -- reads ------------------------------------------------------------------------------
 
 
-async def _existing(context: _Context, entity: Entity, record_id: str) -> Any:
-    record = await Ledger(context.store).get(entity, record_id)
+async def _existing(context: _Context, key: ApiKey, entity: Entity, record_id: str) -> Any:
+    record = await Ledger(context.store, business=key.business_id).get(entity, record_id)
     if record is None:
         raise ApiError(404, "Not found", f"no {entity.label} {record_id!r}")
     return record
@@ -424,14 +428,15 @@ async def _existing(context: _Context, entity: Entity, record_id: str) -> Any:
 
 async def _get(request: Request, context: _Context, key: ApiKey) -> Response:
     entity, record_id = _entity(request), request.path_params["record_id"]
-    record = await _existing(context, entity, record_id)
+    record = await _existing(context, key, entity, record_id)
     return Response(record.model_dump_json(by_alias=True), media_type="application/json")
 
 
 async def _sync_status(request: Request, context: _Context, key: ApiKey) -> Response:
     entity, record_id = _entity(request), request.path_params["record_id"]
-    await _existing(context, entity, record_id)
-    jobs = await SyncService(context.store, _actor(key)).record_jobs(entity, record_id)
+    await _existing(context, key, entity, record_id)
+    jobs = await SyncService(context.store, _actor(key), business=key.business_id
+                             ).record_jobs(entity, record_id)
     return JSONResponse({"id": record_id, "entity": entity.value,
                          "connections": [_job_json(job, number) for job, number in jobs]})
 
@@ -468,7 +473,7 @@ async def _list_problems(request: Request, context: _Context, key: ApiKey) -> Re
         raise ApiError(422, "Bad parameter", "limit and after must be whole numbers") from None
     if not 1 <= limit <= 1000:
         raise ApiError(422, "Bad parameter", f"limit: must be 1 to 1000, got {limit}")
-    service = SyncService(context.store, _actor(key))
+    service = SyncService(context.store, _actor(key), business=key.business_id)
     jobs = await service.problem_jobs(where, after=after, limit=limit)
     following = jobs[-1].id if len(jobs) == limit else None
     return JSONResponse({"problems": [_job_json(job) for job in jobs], "next_after": following})

@@ -49,6 +49,7 @@ from enum import StrEnum
 
 import aiosqlite
 
+from ._businesses import business_of
 from ._errors import Unsupported
 from ._ledger import Ledger
 from ._models import CreditNote, Entity, Invoice, InvoiceStatus, Payment
@@ -231,9 +232,11 @@ async def _ledger_side(store: Store, connection_id: int, entity: Entity,
             "ON j.connection_id = ? AND j.entity = 'invoice' AND j.record_id = a.invoice_id "
             "AND j.status = 'synced' LEFT JOIN sync_jobs s ON s.connection_id = ? "
             "AND s.entity = a.source_entity AND s.record_id = a.source_id "
-            "GROUP BY a.invoice_id", (connection_id, connection_id))}
+            "WHERE a.business_id = (SELECT business_id FROM connections WHERE id = ?) "
+            "GROUP BY a.invoice_id", (connection_id, connection_id, connection_id))}
     found: dict[str, _Ledger] = {}
-    for record_id, record in (await Ledger(store).get_many(entity, links)).items():
+    ledger = Ledger(store, business=await business_of(store, connection_id))
+    for record_id, record in (await ledger.get_many(entity, links)).items():
         row = links[record_id]
         if isinstance(record, Invoice):
             total = to_minor(record.total, record.currency)

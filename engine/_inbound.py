@@ -62,6 +62,9 @@ from ._store import Store
 from ._sync_state import mark_gone, requeue, skip_elsewhere, skip_from_elsewhere
 from ._time import from_iso, to_iso
 
+_MINE = " AND business_id = (SELECT business_id FROM connections WHERE id = ?)"
+"""Narrows a ledger read to the business of the connection given as its parameter."""
+
 
 @dataclass(frozen=True)
 class Inbound:
@@ -150,7 +153,7 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
             unknown.append(f"{allocation.invoice_remote_id} ({allocation.amount})")
         else:
             known[invoice[0]] = known.get(invoice[0], Decimal(0)) + allocation.amount
-    existing = await _payment_doc(db, imported) if imported else None
+    existing = await _payment_doc(db, imported, inbound.connection_id) if imported else None
     if not known and existing is None:
         applied.ignored += 1
         return
@@ -159,7 +162,7 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
     before = existing or {}
     # Its customer and currency are its first known invoice's; a payment moved off every
     # invoice syncdesk knows keeps what it had (all of it unapplied now).
-    first = await _invoice(db, next(iter(known))) if known else None
+    first = await _invoice(db, next(iter(known)), inbound.connection_id) if known else None
     customer, currency = first or (before["customer_id"], before["currency"])
     payment = _checked(Payment, f"payment {remote.reference or remote.remote_id}", {
         "id": record_id, "customer_id": customer, "date": remote.date.isoformat(),
@@ -190,7 +193,8 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
 
 async def _ours(db: aiosqlite.Connection, connection_id: int, remote: RemotePayment) -> bool:
     """syncdesk's own payment: its mark names a local payment, or a link names the object."""
-    if remote.mark and await _value(db, "SELECT 1 FROM payments WHERE id = ?", (remote.mark,)):
+    if remote.mark and await _value(db, "SELECT 1 FROM payments WHERE id = ?" + _MINE,
+                                    (remote.mark, connection_id)):
         return True
     return await _linked(db, connection_id, Entity.PAYMENT, remote.remote_id) is not None
 
@@ -234,7 +238,8 @@ async def _contact(db: aiosqlite.Connection, inbound: Inbound, change: Change, n
         applied.ignored += 1
         return
     record_id = linked[0]
-    row = await _row(db, "SELECT doc, updated_at FROM customers WHERE id = ?", (record_id,))
+    row = await _row(db, "SELECT doc, updated_at FROM customers WHERE id = ?" + _MINE,
+                     (record_id, inbound.connection_id))
     if row is None:
         applied.ignored += 1
         return
@@ -324,7 +329,7 @@ async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now:
     imported = (await _origin(db, inbound.connection_id, Entity.PAYMENT, change.remote_id)
                 if change.entity is Entity.PAYMENT else None)
     if imported is not None:
-        existing = await _payment_doc(db, imported)
+        existing = await _payment_doc(db, imported, inbound.connection_id)
         if existing is not None and existing.get("status") == EntryStatus.ACTIVE.value:
             status = EntryStatus.VOID if change.kind is ChangeKind.VOIDED \
                 else EntryStatus.DELETED
@@ -334,7 +339,7 @@ async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now:
             applied.payments_ended += 1
         return
     linked = await _linked(db, inbound.connection_id, change.entity, change.remote_id)
-    if linked is None or await _ended_here(db, change.entity, linked[0]):
+    if linked is None or await _ended_here(db, change.entity, linked[0], inbound.connection_id):
         # Not ours, or the echo of the void or delete syncdesk itself sent.
         applied.ignored += 1
         return
@@ -384,26 +389,32 @@ async def _origin(db: aiosqlite.Connection, connection_id: int, entity: Entity,
     return None if value is None else str(value)
 
 
-async def _payment_doc(db: aiosqlite.Connection, record_id: str) -> dict[str, Any] | None:
-    doc = await _value(db, "SELECT doc FROM payments WHERE id = ?", (record_id,))
+async def _payment_doc(db: aiosqlite.Connection, record_id: str, connection_id: int
+                       ) -> dict[str, Any] | None:
+    doc = await _value(db, "SELECT doc FROM payments WHERE id = ?" + _MINE,
+                       (record_id, connection_id))
     return None if doc is None else dict(json.loads(doc))
 
 
-async def _ended_here(db: aiosqlite.Connection, entity: Entity, record_id: str) -> bool:
+async def _ended_here(db: aiosqlite.Connection, entity: Entity, record_id: str,
+                      connection_id: int) -> bool:
     """The ledger itself voided or deleted the record (or never had it)."""
     if entity is Entity.INVOICE:
-        status = await _value(db, "SELECT status FROM invoices WHERE id = ?", (record_id,))
+        status = await _value(db, "SELECT status FROM invoices WHERE id = ?" + _MINE,
+                              (record_id, connection_id))
         return status in (None, "void")
     if entity in (Entity.PAYMENT, Entity.CREDIT_NOTE):
         status = await _value(db, f"SELECT json_extract(doc, '$.status') FROM "
-                              f"{TABLE_OF[entity]} WHERE id = ?", (record_id,))
+                              f"{TABLE_OF[entity]} WHERE id = ?" + _MINE,
+                              (record_id, connection_id))
         return status in (None, EntryStatus.VOID.value, EntryStatus.DELETED.value)
     return False
 
 
-async def _invoice(db: aiosqlite.Connection, record_id: str) -> tuple[str, str] | None:
-    row = await _row(db, "SELECT customer_id, currency FROM invoices WHERE id = ?",
-                     (record_id,))
+async def _invoice(db: aiosqlite.Connection, record_id: str, connection_id: int
+                   ) -> tuple[str, str] | None:
+    row = await _row(db, "SELECT customer_id, currency FROM invoices WHERE id = ?" + _MINE,
+                     (record_id, connection_id))
     return None if row is None else (str(row[0]), str(row[1]))
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import aiosqlite
 
+from ._businesses import DEFAULT_BUSINESS
 from ._classify import classify
 from ._errors import InputError
 from ._models import (
@@ -226,7 +227,14 @@ async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], no
     caller already holds, so a feed page's records, their links and the feed's cursor commit
     together. Raises `InputError` naming what the ledger refused."""
     def work(conn: sqlite3.Connection) -> UpsertResult:
-        return _upsert_all(conn, records, now, partial=False, linked=linked, actor=None)
+        # The records are those of the business whose connection they came from.
+        connections = {connection_id for connection_id, _ in linked.values()}
+        business = DEFAULT_BUSINESS
+        if connections:
+            business = conn.execute("SELECT business_id FROM connections WHERE id = ?",
+                                    (min(connections),)).fetchone()[0]
+        return _upsert_all(_Books(conn, business), records, now, partial=False, linked=linked,
+                           actor=None)
 
     # The same hand-off as `Store.run_write`, on the transaction's own connection.
     return await db._execute(work, db._conn)  # type: ignore[no-untyped-call,no-any-return]

@@ -79,3 +79,25 @@ def test_records_put_over_http_reach_the_platform_and_read_back_as_synced(
         assert bad.json()["errors"][0]["field"] == "issue_date"
         assert api.get("/v1/invoices/INV-2").status_code == 404
         assert httpx.get(f"{url}/v1/invoices/INV-1", timeout=5).status_code == 401
+
+
+    # A second business's key sees none of it, and its own ids are its own.
+    _, _, db = served
+    subprocess.run([*CLI, "business", "add", "Harbour Plumbing", "--db", str(db)], check=True,
+                   capture_output=True)
+    made = subprocess.run([*CLI, "api-key", "create", "harbour app", "--business",
+                           "Harbour Plumbing", "--json", "--db", str(db)],
+                          capture_output=True, text=True, check=True)
+    other = json.loads(made.stdout)["key"]
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {other}"},
+                      timeout=10) as api:
+        for path in ("invoices/INV-1", "invoices/INV-1/sync", "payments/P-1/sync",
+                     "customers/C-1"):
+            assert api.get(f"/v1/{path}").status_code == 404, path
+        assert api.post("/v1/invoices/INV-1/void").status_code == 404
+        assert api.get("/v1/problems").json()["problems"] == []
+        renamed = {**CUSTOMER, "display_name": "Harbour's own C-1"}
+        assert api.put("/v1/customers/C-1", json=renamed).status_code == 201
+    with httpx.Client(base_url=url, headers={"Authorization": f"Bearer {secret}"},
+                      timeout=10) as api:
+        assert api.get("/v1/customers/C-1").json()["display_name"] == CUSTOMER["display_name"]
