@@ -4,6 +4,7 @@ are each business's own, scopes that never show another business's data, and fai
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
@@ -273,3 +274,33 @@ async def test_one_business_s_100k_backlog_never_starves_another_s_single_invoic
     # Both businesses' platforms were in use at the same time: it was not luck of order.
     assert await store.fetch_value("SELECT COUNT(*) FROM sync_jobs WHERE connection_id = ? "
                                    "AND status = 'synced'", (busy,)) > 0
+
+
+def test_the_cli_names_a_business_or_refuses_to_guess(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from console.cli import main
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([*args, "--db", str(tmp_path / "s.db")])
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    assert run("seed", "--size", "12")[0] == 0  # one business: no need to name it
+    assert run("business", "add", "Harbour Plumbing")[0] == 0
+    code, _, err = run("status")
+    assert code == 2 and "several businesses" in err and "Harbour Plumbing" in err
+    assert run("seed", "--size", "10", "--business", "Harbour Plumbing")[0] == 0
+    counts = {}
+    for name in ("default", "Harbour Plumbing"):
+        code, out, _ = run("status", "--json", "--business", name)
+        counts[name] = json.loads(out)["ledger"]["customers"]
+    assert counts == {"default": 12, "Harbour Plumbing": 10}
+    assert run("business", "rename", "default", "Lopez Tiling")[0] == 0
+    code, out, _ = run("business", "list", "--json")
+    assert [b["name"] for b in json.loads(out)] == ["Lopez Tiling", "Harbour Plumbing"]
+    code, _, err = run("business", "remove", "Harbour Plumbing")
+    assert code == 2 and "still holds 10 customers" in err
+    code, out, _ = run("api-key", "create", "shop", "--business", "Lopez Tiling", "--json")
+    assert code == 0 and json.loads(out)["key"].startswith("sdk_")
+    code, out, _ = run("api-key", "list", "--business", "Harbour Plumbing", "--json")
+    assert json.loads(out) == []
