@@ -41,6 +41,7 @@ from engine import (
 from .commands import OperatorCommands
 from .format import count, describe, span
 from .keymap import KEYS, WRITES, bind
+from .screens.businesses import BusinessesScreen
 from .screens.connections import ConnectionsScreen
 from .screens.dashboard import DashboardScreen
 from .screens.drift import DriftScreen
@@ -107,6 +108,8 @@ class SyncdeskApp(App[None]):
         self._last_note: int | None = None
         self._records = RecordScreen(None, JobFilter())
         self._problems = ProblemsScreen()
+        self.business_name: str | None = None
+        """The business every screen is scoped to (`choose_business`); None: all."""
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -208,6 +211,8 @@ class SyncdeskApp(App[None]):
             parts.append(("READ-ONLY", "bold reverse $warning"))
         if not self.live:
             parts.append(("PAUSED", "bold reverse $warning"))
+        if self.business_name is not None:
+            parts.append((self.business_name, "bold"))
         parts.append(self._engine_state())
         parts.append((f"{self.unread} unread", "bold $warning" if self.unread else ""))
         return parts
@@ -298,6 +303,19 @@ class SyncdeskApp(App[None]):
                 self.install_screen(screen, name)
             if not screen.is_running:
                 self._get_screen(screen)  # Textual's own first step of a push: mounts it
+
+    # -- business --
+
+    def action_businesses(self) -> None:
+        if not isinstance(self.screen, BusinessesScreen):
+            self.push_screen(BusinessesScreen())
+
+    def choose_business(self, business: int | None, name: str | None) -> None:
+        """Scope every screen to one business (None: all), back on the overview."""
+        self.service = self.service.scoped_to(business)
+        self.business_name = name
+        self._show_status()
+        self._to_dashboard().reload()
 
     def action_drift(self) -> None:
         if not isinstance(self.screen, DriftScreen):

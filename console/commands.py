@@ -49,6 +49,8 @@ class OperatorCommands(Provider):
                       app.action_problems, writes=False)
         yield Command("Notifications", "Open the notification feed",
                       app.action_notifications, writes=False)
+        yield Command("Businesses", "Every business, the most trouble first; choose which "
+                      "one the screens show", app.action_businesses, writes=False)
         yield Command("Webhook deliveries", "What the business's app was told, and whether "
                       "it took it", partial(app.push_screen, WebhooksScreen()), writes=False)
         yield Command("Drift", "What the last audit found differing between the ledger and "

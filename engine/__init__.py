@@ -134,6 +134,7 @@ if _typing.TYPE_CHECKING:
         PROBLEM_STATUSES,
         QUERY_KEYS,
         AttemptRow,
+        BusinessTrouble,
         ConnectionSummary,
         Cursor,
         DayBudget,
@@ -168,6 +169,7 @@ if _typing.TYPE_CHECKING:
     from ._worker import WorkerSettings
 
 _EXPORTS: dict[str, tuple[str, str]] = {
+    "BusinessTrouble": ("_service", "BusinessTrouble"),
     "business_of": ("_businesses", "business_of"),
     "Businesses": ("_businesses", "Businesses"),
     "Business": ("_businesses", "Business"),
@@ -365,6 +367,7 @@ __all__ = [
     "AuthRevoked",
     "Balance",
     "Business",
+    "BusinessTrouble",
     "Businesses",
     "Capabilities",
     "Change",

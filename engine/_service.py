@@ -321,6 +321,34 @@ class EntityCounts:
 
 
 @dataclass(frozen=True)
+class BusinessTrouble:
+    """One business of the fleet, by what needs a person there."""
+
+    id: int
+    name: str
+    failed: int
+    needs_reconnect: int
+    """Connections that cannot sync until someone signs in again."""
+    waiting: int
+    """Records still to reach a platform: how far behind it is."""
+
+
+_FLEET = """
+SELECT b.id, b.name,
+    (SELECT COALESCE(SUM(jc.n), 0) FROM connections c JOIN job_counts jc
+     ON jc.connection_id = c.id WHERE c.business_id = b.id AND jc.status = 'failed') AS failed,
+    (SELECT COUNT(*) FROM connections c WHERE c.business_id = b.id
+     AND c.state = 'needs_reconnect') AS needs_reconnect,
+    (SELECT COALESCE(SUM(jc.n), 0) FROM connections c JOIN job_counts jc
+     ON jc.connection_id = c.id WHERE c.business_id = b.id
+     AND jc.status IN ('pending', 'in_flight', 'uncertain')) AS waiting
+FROM businesses b
+ORDER BY failed DESC, needs_reconnect DESC, waiting DESC, b.name
+"""
+"""Counts from `job_counts` (kept by triggers), so the overview reads no job."""
+
+
+@dataclass(frozen=True)
 class ConnectionSummary:
     id: int
     platform: str
@@ -965,6 +993,17 @@ class SyncService:
         return budgets
 
     # -- webhooks --
+
+    # -- business --
+
+    async def fleet(self) -> list[BusinessTrouble]:
+        """Every business, the most trouble first: failed records, then connections that
+        need a reconnect, then records still waiting."""
+        return [BusinessTrouble(**dict(row)) for row in await self.store.fetch_all(_FLEET)]
+
+    def scoped_to(self, business: int | None) -> SyncService:
+        """The same service over one business (None: every business)."""
+        return replace(self, business=business)
 
     async def webhook_deliveries(self, *, failed_only: bool = False,
                                  limit: int = 200) -> list[WebhookDelivery]:

@@ -765,6 +765,8 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
             Entity.CREDIT_NOTE: "json_extract(r.doc, '$.status') IN ('void', 'deleted')",
             }.get(entity, "0")
     drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
+    # Jobs are numbered in the order the records were written (`r.rowid`), whatever plan
+    # the business's keys give the join: equal times list in that order.
     # Coalescing: one job per (connection, entity, record). A job being sent keeps its
     # status: the worker sees the newer version when it finishes. With `changed_only`, a
     # job that already carries the record's version keeps everything (a reconnect must not
@@ -789,6 +791,7 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
         LEFT JOIN sync_links l
             ON l.connection_id = c.id AND l.entity = :entity AND l.record_id = r.id
         WHERE {record_filter} {drafts}
+        ORDER BY r.rowid
         ON CONFLICT (connection_id, entity, record_id) DO UPDATE SET
             record_version = excluded.record_version,
             operation = excluded.operation,

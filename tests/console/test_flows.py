@@ -462,8 +462,8 @@ async def test_read_only_hides_and_refuses_every_write(service: SyncService) -> 
         provider = OperatorCommands(app.screen)
         await provider.startup()
         names = [command.name for command in provider._allowed()]
-        assert names == ["Connections", "Problems", "Notifications", "Webhook deliveries",
-                         "Drift"]
+        assert names == ["Connections", "Problems", "Notifications", "Businesses",
+                         "Webhook deliveries", "Drift"]
 
 
 async def test_palette_offers_operator_commands(app: SyncdeskApp, service: SyncService) -> None:
