@@ -51,6 +51,7 @@ from typing import Any
 
 import aiosqlite
 
+from ._businesses import DEFAULT_BUSINESS
 from ._directory import _local_id
 from ._errors import InputError
 from ._ledger import upsert_inbound
@@ -460,11 +461,13 @@ class HistoryEntry:
     """Field → {"platform": its value, "ledger": the ledger's} at the time."""
 
 
-async def record_history(store: Store, entity: Entity, record_id: str) -> list[HistoryEntry]:
+async def record_history(store: Store, entity: Entity, record_id: str,
+                         business: int = DEFAULT_BUSINESS) -> list[HistoryEntry]:
+    """The record's history in one business (its connections')."""
     rows = await store.fetch_all(
         "SELECT h.*, c.platform FROM record_history h JOIN connections c "
-        "ON c.id = h.connection_id WHERE h.entity = ? AND h.record_id = ? ORDER BY h.id",
-        (entity.value, record_id))
+        "ON c.id = h.connection_id WHERE h.entity = ? AND h.record_id = ? AND "
+        "c.business_id = ? ORDER BY h.id", (entity.value, record_id, business))
     return [HistoryEntry(from_iso(row["at"]), row["connection_id"], row["platform"],
                          row["winner"], from_iso(row["platform_at"]),
                          from_iso(row["ledger_at"]), json.loads(row["changes"]))

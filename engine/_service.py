@@ -1028,7 +1028,7 @@ class SyncService:
     async def record_history(self, entity: Entity, record_id: str) -> list[HistoryEntry]:
         """Each platform edit of the record that differed from the ledger, oldest first:
         which side won (the later change) and both values (`syncdesk history`)."""
-        return await record_history(self.store, entity, record_id)
+        return await record_history(self.store, entity, record_id, self._ledger.business)
 
     async def feed_states(self) -> list[FeedState]:
         """Where each connection's feed of each entity stands: last read, due, last error
