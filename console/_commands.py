@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from engine import (
+    Business,
     Businesses,
     Choice,
     ConfigError,
@@ -951,13 +952,17 @@ async def _run_console_with_engine(store: Store, *, throttle: bool) -> None:
         await asyncio.to_thread(engine.stop)
 
 
-def _console_app(store: Store, *, read_only: bool) -> Any:
+def _console_app(store: Store, *, read_only: bool, business: Business | None = None) -> Any:
+    """The console over every business, or scoped to `business` from the start."""
     from .app import SyncdeskApp
 
     config = Config.load()
-    return SyncdeskApp(new_service(store, None, read_only=read_only, revoker=_revoker(store),
-                                   providers=functools.partial(_provider_for, store)),
-                       read_only=read_only, keymap=config.keymap)
+    app = SyncdeskApp(new_service(store, business.id if business else None,
+                                  read_only=read_only, revoker=_revoker(store),
+                                  providers=functools.partial(_provider_for, store)),
+                      read_only=read_only, keymap=config.keymap)
+    app.business_name = business.name if business else None
+    return app
 
 
 async def console(args: argparse.Namespace) -> int:
@@ -976,7 +981,9 @@ async def console(args: argparse.Namespace) -> int:
                                    port=args.port, token=args.token or os.environ.get(TOKEN_ENV),
                                    stop=stop)
     async with open_store(args, read_only=args.read_only) as store:
-        await _console_app(store, read_only=args.read_only).run_async()
+        chosen = None if args.business_id is None else await Businesses(store).find(
+            str(args.business_id))
+        await _console_app(store, read_only=args.read_only, business=chosen).run_async()
     return 0
 
 

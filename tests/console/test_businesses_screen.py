@@ -60,3 +60,13 @@ async def test_the_fleet_sorts_by_trouble_and_enter_scopes_every_screen(
         await settle(pilot)
         assert app.service.business is None and await app.service.count(
             JobFilter()) == everything
+
+
+async def test_console_business_opens_the_console_scoped(store: Store) -> None:
+    from console._commands import _console_app
+
+    harbour = await Businesses(store).add("Harbour Plumbing", actor="test")
+    app = _console_app(store, read_only=True, business=harbour)
+    assert app.service.business == harbour.id and app.business_name == "Harbour Plumbing"
+    assert await app.service.connections() == []
+    assert _console_app(store, read_only=True).service.business is None
