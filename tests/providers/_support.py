@@ -8,6 +8,7 @@ its sandbox and settings fixtures, its record builders, its own views of recorde
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,10 @@ import pytest
 
 from engine import (
     ConnectionSettings,
+    Customer,
     Entity,
     Grant,
+    Invoice,
     Item,
     OAuthClient,
     Operation,
@@ -31,6 +34,22 @@ from engine import (
 
 REDIRECT_URI = "https://syncdesk.example/callback"
 SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+def tiling_business(income_accounts: dict[str, str] | None = None,
+                    *others: Customer) -> list[Record]:
+    """The way-back and audit tests' ledger: customer C-1 (and `others`), item TILE and four
+    sent invoices of 200.00 (INV-1..INV-4) for a person to pay on the platform."""
+    invoices = [Invoice.model_validate({
+        "id": f"INV-{n}", "number": f"INV-{n}", "customer_id": "C-1",
+        "issue_date": "2026-09-01", "status": "sent",
+        "lines": [{"item_id": "TILE", "quantity": "10", "unit_price": "20.00"}]})
+        for n in range(1, 5)]
+    return [Customer(id="C-1", display_name="Marlow Tiling", email="ap@marlow.example"),
+            *others,
+            Item(id="TILE", sku="TILE", name="Tile", unit_price=Decimal("20.00"),
+                 income_accounts=income_accounts or {}),
+            *invoices]
 
 
 def spec(relative: str) -> Path:

@@ -28,8 +28,6 @@ from engine import (
     FeedReport,
     FeedSettings,
     HookInbox,
-    Invoice,
-    Item,
     Payment,
     WebhookKeys,
     live_connections,
@@ -39,7 +37,7 @@ from engine import (
 )
 from providers.quickbooks import PLATFORM
 from tests._world import World
-from tests.providers._support import connect
+from tests.providers._support import connect, tiling_business
 
 from .conftest import BASE, REALM, Api
 
@@ -48,15 +46,7 @@ VERIFIER = "qbo-verifier-0c1d"
 
 
 def _records() -> list[Any]:
-    invoices = [Invoice.model_validate({
-        "id": f"INV-{n}", "number": f"INV-{n}", "customer_id": "C-1",
-        "issue_date": "2026-09-01", "status": "sent",
-        "lines": [{"item_id": "TILE", "quantity": "10", "unit_price": "20.00"}]})
-        for n in range(1, 5)]
-    return [Customer(id="C-1", display_name="Marlow Tiling", email="ap@marlow.example"),
-            Item(id="TILE", sku="TILE", name="Tile", unit_price=Decimal("20.00"),
-                 income_accounts={"quickbooks": "79"}),
-            *invoices]
+    return tiling_business({"quickbooks": "79"})
 
 
 async def _synced_world(make_world: MakeWorld) -> tuple[World, int, dict[str, str]]:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -32,8 +31,6 @@ from engine import (
     FeedReport,
     FeedSettings,
     HookInbox,
-    Invoice,
-    Item,
     live_connections,
     open_provider,
     read_feed,
@@ -41,19 +38,13 @@ from engine import (
 from engine._directory import check_links
 from providers.wave import PLATFORM
 from tests._world import World
-from tests.providers._support import connect
+from tests.providers._support import connect, tiling_business
 
 MakeWorld = Callable[..., Awaitable[World]]
 
 
 def _records() -> list[Any]:
-    invoices = [Invoice.model_validate({
-        "id": f"INV-{n}", "number": f"INV-{n}", "customer_id": "C-1",
-        "issue_date": "2026-09-01", "status": "sent",
-        "lines": [{"item_id": "TILE", "quantity": "10", "unit_price": "20.00"}]})
-        for n in range(1, 5)]
-    return [Customer(id="C-1", display_name="Marlow Tiling", email="ap@marlow.example"),
-            Item(id="TILE", sku="TILE", name="Tile", unit_price=Decimal("20.00")), *invoices]
+    return tiling_business()
 
 
 def _adjust(world: World) -> Callable[[Any, ConnectionSettings], ConnectionSettings]:

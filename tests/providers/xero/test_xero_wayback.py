@@ -28,8 +28,6 @@ from engine import (
     FeedReport,
     FeedSettings,
     HookInbox,
-    Invoice,
-    Item,
     Payment,
     WebhookKeys,
     live_connections,
@@ -38,6 +36,7 @@ from engine import (
     read_feed,
 )
 from tests._world import World
+from tests.providers._support import tiling_business
 
 MakeWorld = Callable[..., Awaitable[World]]
 API = "/api.xro/2.0"
@@ -45,16 +44,7 @@ KEY = "xero-webhook-key-7f3e"
 
 
 def _records() -> list[Any]:
-    invoices = [Invoice.model_validate({
-        "id": f"INV-{n}", "number": f"INV-{n}", "customer_id": "C-1",
-        "issue_date": "2026-09-01", "status": "sent",
-        "lines": [{"item_id": "TILE", "quantity": "10", "unit_price": "20.00"}]})
-        for n in range(1, 5)]
-    return [Customer(id="C-1", display_name="Marlow Tiling", email="ap@marlow.example"),
-            Customer(id="C-2", display_name="Closed Account Ltd"),
-            Item(id="TILE", sku="TILE", name="Tile", unit_price=Decimal("20.00"),
-                 income_accounts={"xero": "200"}),
-            *invoices]
+    return tiling_business({"xero": "200"}, Customer(id="C-2", display_name="Closed Account Ltd"))
 
 
 async def _synced_world(make_world: MakeWorld) -> tuple[World, int, dict[str, str]]:
