@@ -15,6 +15,7 @@ the reset and the worker parks the connection.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -29,6 +30,11 @@ from ._time import Clock, utcnow
 Monotonic = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
 
+IN_FLIGHT = math.inf
+"""The stamp of a request not yet answered: the platform may count it at any moment until its
+answer comes, so it is as recent as the newest (dated by its send time, a request in flight
+longer than a window would look aged out while the platform still counts it)."""
+
 SENDING: ContextVar[Callable[[bool], None] | None] = ContextVar("sending", default=None)
 """Set by the worker around a provider call: called as each of the call's requests leaves
 the gate, with whether it is a batch request, so the worker knows which jobs a stop caught on
@@ -41,17 +47,25 @@ request the tenant's own app or another integration sends meanwhile."""
 
 
 def budgeted(limit: int | None) -> int | None:
-    """How many of a window's `limit` requests we allow ourselves: at least one spare, else
-    the margin rounded (60 a minute -> 59, not 58: a ceiling would leave 3.3 % unused)."""
+    """How many of a window's `limit` requests we allow ourselves: the margin rounded (60 a
+    minute -> 59, not 58: a ceiling would leave 3.3 % unused). A window too small to spare a
+    whole request within the margin spares none (10 a second -> 10; one spare would leave
+    10 % unused): its requests are counted from their answers, so each window already lasts
+    a round trip longer than the platform's, a few percent of a second."""
     if limit is None:
         return None
-    return max(1, limit - max(1, round(limit * MARGIN)))
+    return max(1, limit - round(limit * MARGIN))
 
 
 class RateGate:
     def __init__(self, limits: Limits, *, throttle: bool = True,
                  monotonic: Monotonic = time.monotonic, clock: Clock = utcnow,
-                 sleep: Sleep = asyncio.sleep, longest_wait: float = 300.0) -> None:
+                 sleep: Sleep = asyncio.sleep, longest_wait: float = 300.0,
+                 unseen: int = 1) -> None:
+        """`unseen`: requests the platform may still count from just before this gate
+        existed, counted as sent at its creation: connect's tenant lookup when the engine
+        starts on a new connection at once, the last requests of a worker this one replaces.
+        A window that spares no request (10 a second) would otherwise start one over."""
         self.limits = limits
         self.throttle = throttle
         self.longest_wait = longest_wait
@@ -59,7 +73,7 @@ class RateGate:
         self._sleep = sleep
         self._clock = clock
         self._slots = asyncio.Semaphore(max(limits.concurrency, 1))
-        self._sent: deque[list[float]] = deque()
+        self._sent: deque[list[float]] = deque([monotonic()] for _ in range(unseen))
         self._batches: deque[list[float]] = deque()
         self._ready: set[object] = set()
         """Batch requests waiting whose own window has room. Singles leave them the general
@@ -103,7 +117,8 @@ class RateGate:
         if quota is None or not self.throttle:
             return
         if quota.minute_remaining is not None and quota.minute_remaining <= 0:
-            oldest = min((stamp[0] for stamp in self._sent), default=self._monotonic())
+            now = self._monotonic()
+            oldest = min((min(stamp[0], now) for stamp in self._sent), default=now)
             self._hold_until = max(self._hold_until, oldest + 60.0)
         if quota.day_remaining is not None and self.limits.per_day is not None:
             self._roll_day()
@@ -148,10 +163,10 @@ class RateGate:
             await self._slots.acquire()
             now = self._monotonic()
             if self._delay(now, batch, waiter) <= 0:
-                stamps = [[now]]
+                stamps = [[IN_FLIGHT]]
                 self._sent.append(stamps[0])
                 if batch:
-                    stamps.append([now])
+                    stamps.append([IN_FLIGHT])
                     self._batches.append(stamps[1])
                 self.requests += 1
                 self._day_used += 1
@@ -219,7 +234,7 @@ def _window_delay(sent: deque[list[float]], limit: int | None, window: float,
         sent.popleft()
     if not limit:
         return 0.0
-    recent = sorted(stamp[0] for stamp in sent if now - stamp[0] < window)
+    recent = sorted(min(stamp[0], now) for stamp in sent if now - stamp[0] < window)
     recent += [now] * ahead
     if len(recent) < limit:
         return 0.0

@@ -40,9 +40,9 @@ class FakeClock:
 
 
 def gate_on(clock: FakeClock, limits: Limits, *, throttle: bool = True,
-            longest_wait: float = 300.0) -> RateGate:
+            longest_wait: float = 300.0, unseen: int = 0) -> RateGate:
     return RateGate(limits, throttle=throttle, monotonic=clock, clock=clock.utc,
-                    sleep=clock.sleep, longest_wait=longest_wait)
+                    sleep=clock.sleep, longest_wait=longest_wait, unseen=unseen)
 
 
 async def send(gate: RateGate, clock: FakeClock, n: int = 1, *, batch: bool = False,
@@ -57,17 +57,30 @@ async def send(gate: RateGate, clock: FakeClock, n: int = 1, *, batch: bool = Fa
     return left
 
 
-def test_the_margin_leaves_one_request_or_two_percent_spare() -> None:
-    assert [budgeted(n) for n in (60, 40, 500, 600, 5000, 10)] == [59, 39, 490, 588, 4900, 9]
+def test_the_margin_leaves_two_percent_spare_rounded() -> None:
+    """At most 3 % of any window unused: 10 a second keeps all 10 (one spare would be 10 %);
+    the answer-time stamps are that window's margin."""
+    assert [budgeted(n) for n in (60, 40, 500, 600, 5000, 10, 1)] == \
+        [59, 39, 490, 588, 4900, 10, 1]
     assert budgeted(None) is None
 
 
 async def test_per_second_a_rolling_second() -> None:
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=1000, per_second=10, concurrency=20))
-    assert await send(gate, clock, 9) == [0.0] * 9
-    assert await send(gate, clock, 2) == [1.0, 1.0]  # the 10th waits for the first to age
-    assert clock.slept == [1.0] and gate.requests == 11
+    assert await send(gate, clock, 10) == [0.0] * 10
+    assert await send(gate, clock, 2) == [1.0, 1.0]  # the 11th waits for the first to age
+    assert clock.slept == [1.0] and gate.requests == 12
+
+
+async def test_a_new_gate_counts_a_request_sent_before_it() -> None:
+    """Connect's tenant lookup came just before the engine's first requests: with 10 a
+    second and no spare, a gate that forgot it would send an 11th in that second."""
+    clock = FakeClock()
+    gate = RateGate(Limits(per_minute=1000, per_second=10, concurrency=20), monotonic=clock,
+                    clock=clock.utc, sleep=clock.sleep)
+    clock.now += 0.25
+    assert await send(gate, clock, 10) == [0.25] * 9 + [1.0]
 
 
 async def test_per_minute_a_rolling_minute_not_a_clock_minute() -> None:
@@ -86,8 +99,40 @@ async def test_requests_are_counted_from_their_answer() -> None:
     """The platform counted a request somewhere before its answer came: dating it by the
     answer keeps our window at least as full as the platform's."""
     clock = FakeClock()
-    gate = gate_on(clock, Limits(per_minute=2, concurrency=1))  # one a minute
+    gate = gate_on(clock, Limits(per_minute=1, concurrency=1))
     assert await send(gate, clock, 2, takes=5.0) == [0.0, 65.0]
+
+
+async def test_a_request_in_flight_counts_until_its_answer() -> None:
+    """Dated by its send time, a request still in flight after a second would look aged out
+    of the second while the platform may count it from any moment until it answers."""
+    clock = FakeClock()
+    gate = gate_on(clock, Limits(per_minute=1000, per_second=1, concurrency=5))
+    answered = asyncio.Event()
+    left: list[float] = []
+    answer_at = 0.0
+
+    async def slow() -> None:
+        nonlocal answer_at
+        async with gate.slot():
+            left.append(clock.now - 1000.0)
+            await answered.wait()
+            answer_at = clock.now - 1000.0
+
+    async def second() -> None:
+        async with gate.slot():
+            left.append(clock.now - 1000.0)
+
+    first = asyncio.create_task(slow())
+    await asyncio.sleep(0)
+    clock.now += 1.5  # sent a second and a half ago, not answered yet
+    waiting = asyncio.create_task(second())
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert left == [0.0]  # the request in flight still fills the second (the fake sleeps
+    answered.set()        # of the one waiting have moved the clock on meanwhile)
+    await asyncio.gather(first, waiting)
+    assert answer_at > 1.5 and left == [0.0, answer_at + 1.0]
 
 
 async def test_concurrency_holds_the_next_request_until_one_returns() -> None:
@@ -134,17 +179,17 @@ async def test_a_batch_whose_window_has_room_goes_before_waiting_singles() -> No
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
                                  batch_size=30, batch_per_minute=40))
-    await send(gate, clock, 9)  # this second is spent
+    await send(gate, clock, 10)  # this second is spent
     left: dict[str, float] = {}
 
     async def request(name: str, batch: bool) -> None:
         async with gate.slot(batch=batch):
             left[name] = clock.now - 1000.0
 
-    await asyncio.gather(*(request(f"single {n}", False) for n in range(9)),
+    await asyncio.gather(*(request(f"single {n}", False) for n in range(10)),
                          request("batch", True))
     assert left["batch"] == 1.0
-    assert sorted(left.values()) == [1.0] * 9 + [2.0]
+    assert sorted(left.values()) == [1.0] * 10 + [2.0]
 
 
 async def test_batch_room_counts_what_reopens_before_a_single_could_go() -> None:
@@ -152,11 +197,11 @@ async def test_batch_room_counts_what_reopens_before_a_single_could_go() -> None
     batch window's room is what it holds by then (a batch carries 30 records, a single 1)."""
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
-                                 batch_size=30, batch_per_minute=3))  # two batches a minute
+                                 batch_size=30, batch_per_minute=2))
     await send(gate, clock, 2, batch=True)
     clock.now += 59.5
     assert gate.batch_room() == 0  # a single could go now, the batches only in 0.5 s
-    await send(gate, clock, 9)  # this second is spent: the next single goes at 60.5 s
+    await send(gate, clock, 10)  # this second is spent: the next single goes at 60.5 s
     assert gate.batch_room() == 2
 
 
@@ -166,13 +211,13 @@ async def test_batch_or_single_is_decided_when_the_general_turn_comes() -> None:
     offered twice."""
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
-                                 batch_size=30, batch_per_minute=3))  # two batches a minute
+                                 batch_size=30, batch_per_minute=2))
     await send(gate, clock, 2, batch=True)
     clock.now += 1.0
     assert await gate.next_turn() is False  # a single may go now; no batch until 60 s
     assert clock.slept == []
     clock.now += 58.0
-    await send(gate, clock, 9)  # this second is spent: the next turn is at 60 s
+    await send(gate, clock, 10)  # this second is spent: the next turn is at 60 s
     sent = gate.requests
     assert await gate.next_turn() is True
     assert clock.now - 1000.0 == 60.0 and gate.requests == sent  # waited, took nothing
@@ -183,7 +228,7 @@ async def test_batch_or_single_is_decided_when_the_general_turn_comes() -> None:
 async def test_a_batch_beyond_the_window_waits_for_the_oldest_batch() -> None:
     clock = FakeClock()
     gate = gate_on(clock, Limits(per_minute=500, concurrency=10, batch_size=30,
-                                 batch_per_minute=3))  # two allowed
+                                 batch_per_minute=2))
     assert await send(gate, clock, 2, batch=True, takes=0.5) == [0.0, 0.5]
     assert await send(gate, clock, 1, batch=True) == [60.5]
 
@@ -238,7 +283,7 @@ async def test_the_day_header_replaces_our_count_and_a_spent_day_waits_for_midni
 
 async def test_the_same_day_count_by_ourselves() -> None:
     clock = FakeClock(datetime(2026, 5, 4, 22, 0, tzinfo=UTC))
-    gate = gate_on(clock, Limits(per_minute=1000, concurrency=5, per_day=4))  # three a day
+    gate = gate_on(clock, Limits(per_minute=1000, concurrency=5, per_day=3))
     await send(gate, clock, 3)
     with pytest.raises(RateLimited) as refused:
         await send(gate, clock)

@@ -102,6 +102,9 @@ class QuickBooksProvider:
         self._us: bool | None = None
         self._rates: dict[str, Decimal] | None = None
         self._methods: dict[str, str] | None = None
+        self._reading = asyncio.Lock()
+        """Held while one of the company's settings above is read: documents that need it at
+        once wait for that answer instead of each spending a request on the same read."""
         self._feed = ChangeFeed(self.api, MINOR_VERSION, self._pages, self.page_size)
 
     # -- writes ---------------------------------------------------------------------------
@@ -148,36 +151,51 @@ class QuickBooksProvider:
     async def _methods_by_name(self) -> dict[str, str]:
         """QuickBooks' payment methods by `method_name`, read once; a name two of them
         share names neither."""
-        if self._methods is None:
-            found: dict[str, list[str]] = {}
-            async for option in self.list_payment_methods():
-                found.setdefault(method_name(option.name), []).append(option.id)
-            self._methods = {name: ids[0] for name, ids in found.items() if len(ids) == 1}
-        return self._methods
+        async with self._reading:
+            if self._methods is None:
+                found: dict[str, list[str]] = {}
+                async for option in self.list_payment_methods():
+                    found.setdefault(method_name(option.name), []).append(option.id)
+                self._methods = {name: ids[0] for name, ids in found.items() if len(ids) == 1}
+            return self._methods
 
     async def _tax_rates(self) -> dict[str, Decimal]:
         """Each tax code's percent, read once, when a US document with tax-inclusive
         amounts first needs it to take the tax out."""
-        if self._rates is None:
-            self._rates = {code.code: code.rate async for code in self.list_tax_codes()
-                           if code.rate is not None}
-        return self._rates
+        async with self._reading:
+            if self._rates is None:
+                self._rates = {code.code: code.rate async for code in self.list_tax_codes()
+                               if code.rate is not None}
+            return self._rates
 
     async def _is_us_company(self) -> bool:
         """US companies tax by TAX/NON lines; read once from CompanyInfo, when a document
         first needs it."""
-        if self._us is None:
-            answer = await self._call("GET", f"companyinfo/{self.realm_id}")
-            info = answer.get("CompanyInfo")
-            if not isinstance(info, dict) or not info.get("Country"):
-                raise Transient("QuickBooks answered CompanyInfo without the company's Country")
-            self._us = info["Country"] == "US"
-        return self._us
+        async with self._reading:
+            if self._us is None:
+                answer = await self._call("GET", f"companyinfo/{self.realm_id}")
+                info = answer.get("CompanyInfo")
+                if not isinstance(info, dict) or not info.get("Country"):
+                    raise Transient(
+                        "QuickBooks answered CompanyInfo without the company's Country")
+                self._us = info["Country"] == "US"
+            return self._us
 
     async def push_batch(self, requests: Sequence[PushRequest]) -> Sequence[RemoteRef | SyncError]:
+        if self._us is None and not self._reading.locked():
+            # Read beside the first batches (customers, items), the company's country is
+            # known when the documents that wait for them are ready: read by their first
+            # batch, it would hold every document's batch back a round trip.
+            reading = asyncio.gather(self._is_us_company(), return_exceptions=True)
+        else:
+            reading = None
         results: list[RemoteRef | SyncError] = []
-        for start in range(0, len(requests), BATCH_MAX):
-            results.extend(await self._batch(requests[start:start + BATCH_MAX]))
+        try:
+            for start in range(0, len(requests), BATCH_MAX):
+                results.extend(await self._batch(requests[start:start + BATCH_MAX]))
+        finally:
+            if reading is not None:
+                await reading  # a failed read is read again by the first document
         return results
 
     async def _batch(self, chunk: Sequence[PushRequest]) -> list[RemoteRef | SyncError]:
