@@ -173,3 +173,22 @@ def test_bench_prints_in_process_and_cli_figures(tmp_path: Path) -> None:
     for name in ("retry.enqueue_100k_ms", "retry.cli_100k_ms"):
         assert figures[name]["unit"] == "ms" and figures[name]["value"] > 0, name
         assert (figures[name]["rows"], figures[name]["events"]) == (failed, 1), name
+
+
+def test_bench_breakdown_names_the_indexes_a_requeue_writes(tmp_path: Path) -> None:
+    """Pages written are exact where CPU times are noise: an index the requeue never writes
+    saves none of them when dropped, the listing's index by recency saves many."""
+    done = subprocess.run([sys.executable, str(ROOT / "bench" / "retry.py"), "--jobs", "2000",
+                           "--breakdown"], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          check=False)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = [json.loads(line) for line in done.stdout.splitlines()]
+    by_name = {f["name"]: f for f in figures}
+    assert len({f["rows"] for f in figures}) == 1 and figures[0]["rows"] > 100
+    recency = by_name["retry.breakdown.without.sync_jobs_page_all"]["saves_pages"]
+    assert recency > 10
+    for untouched in ("sync_jobs_label", "sync_jobs_amount"):
+        assert abs(by_name[f"retry.breakdown.without.{untouched}"]["saves_pages"]) \
+            < recency / 4, untouched
+    bare = by_name["retry.breakdown.without.indexes_and_triggers"]
+    assert 0 < bare["pages_written"] < by_name["retry.breakdown.as_is"]["pages_written"]
