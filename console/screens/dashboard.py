@@ -63,6 +63,7 @@ class DashboardScreen(SyncScreen):
         self.call_after_refresh(painted.set_result, None)
         await painted
         self.capabilities = await asyncio.to_thread(_capabilities)
+        self.syncdesk.keep_heap()  # the last of the start's work
         if self.showing:
             self.reload()
 
