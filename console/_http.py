@@ -43,6 +43,7 @@ from engine import (
     UpsertResult,
     hint_for,
     parse_json,
+    parse_record,
 )
 from engine._time import to_iso, utcnow
 
@@ -257,19 +258,11 @@ def _entity(request: Request) -> Entity:
     return entity
 
 
-def _collection(entity: Entity) -> str:
-    return next(name for name, known in SECTIONS.items() if known is entity)
-
-
 def _flag(request: Request, name: str) -> bool:
     value = request.query_params.get(name, "false").lower()
     if value not in ("true", "false", "1", "0"):
         raise ApiError(422, "Bad parameter", f"{name}: must be true or false, got {value!r}")
     return value in ("true", "1")
-
-
-def _document(collection: str, record: Any) -> str:
-    return json.dumps({collection: [record]}, default=str)
 
 
 def _no_constant(name: str) -> Any:
@@ -300,7 +293,7 @@ async def _put(request: Request, context: _Context, key: ApiKey) -> Response:
                        f"the path says {record_id!r}", errors=[
                            {"record": f"{entity.label} {record_id}", "field": "id",
                             "message": "must match the id in the path"}])
-    parsed = parse_json("body", _document(_collection(entity), fields))
+    parsed = parse_record("body", entity, fields)
     if parsed.problems:
         raise _problems(parsed.problems)
     result = await _upsert(context, parsed.records, key)

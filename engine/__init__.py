@@ -64,7 +64,7 @@ if _typing.TYPE_CHECKING:
         mark_due,
         read_feed,
     )
-    from ._importer import SECTIONS, ParsedFile, Problem, parse_file, parse_json
+    from ._importer import SECTIONS, ParsedFile, Problem, parse_file, parse_json, parse_record
     from ._inbound import HistoryEntry, InboundReport, payment_id
     from ._ledger import Balance, Ledger, Lifecycle, Rejection, UpsertResult
     from ._mappings import (
@@ -234,6 +234,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "SECTIONS": ("_importer", "SECTIONS"),
     "parse_file": ("_importer", "parse_file"),
     "parse_json": ("_importer", "parse_json"),
+    "parse_record": ("_importer", "parse_record"),
     "HistoryEntry": ("_inbound", "HistoryEntry"),
     "InboundReport": ("_inbound", "InboundReport"),
     "payment_id": ("_inbound", "payment_id"),
@@ -507,11 +508,13 @@ __all__ = [
     "parse_file",
     "parse_json",
     "parse_kind",
+    "parse_record",
     "payment_id",
     "pull_directory",
     "read_feed",
     "run_audit",
     "unmapped_code",
+    "user_data_path",
     "verify_webhook",
 ]
 

@@ -101,6 +101,15 @@ def parse_json(name: str, text: str) -> ParsedFile:
     return _read_json(name, text)
 
 
+def parse_record(name: str, entity: Entity, fields: dict[str, Any]) -> ParsedFile:
+    """One record's fields as a JSON object decodes them (numbers as `Decimal`): every check
+    the same record gets in a ledger document, named as there ("invoices[0]"). An API PUT is
+    checked this way without being written out as a document and read back."""
+    where = f"{next(s for s, known in SECTIONS.items() if known is entity)}[0]"
+    return _validate(name, [_Candidate(entity, _label(entity, fields, where), where, fields,
+                                       _json_field)])
+
+
 def parse_file(path: Path) -> ParsedFile:
     """Read a .json or .csv ledger file. Raises `InputError` only if it cannot be read."""
     reader = _READERS.get(path.suffix.lower())

@@ -4,6 +4,7 @@ record and field and write nothing, ending records, sync status, problems and re
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import httpx
 import pytest
 
 from console._http import build_api
-from engine import ApiKeys, Store
+from engine import ApiKeys, Entity, Ledger, Store, parse_json
 
 MakeWorld = Callable[..., Any]
 
@@ -96,6 +97,30 @@ async def test_a_malformed_record_is_422_naming_the_field_and_nothing_is_written
                           b'"unit_price": 1e400}')
     assert exact.status_code == 422
     assert await ledger_count(store) == before
+
+
+async def test_a_put_record_gets_exactly_a_ledger_files_checks(
+        api: httpx.AsyncClient, store: Store) -> None:
+    """Text fields take text: a number there is refused as a .json file's would be (the body
+    was once written out as text and read back, which turned every number into a string)."""
+    await api.put("/v1/customers/C-1", json=CUSTOMER)
+    await api.put("/v1/items/TILE", json=ITEM)
+    before = await ledger_count(store)
+    response = await api.put("/v1/invoices/INV-1", json={**INVOICE, "number": 1042})
+    assert response.status_code == 422
+    assert response.json()["errors"] == [{"record": "invoice INV-1", "field": "number",
+                                          "message": "Input should be a valid string, got "
+                                                     "1042"}]
+    file = parse_json("file", json.dumps({"invoices": [{**INVOICE, "id": "INV-1",
+                                                        "number": 1042}]}))
+    assert [(p.record, p.field, p.message) for p in file.problems] == [
+        (e["record"], e["field"], e["message"]) for e in response.json()["errors"]]
+    assert await ledger_count(store) == before
+    exact = await api.put("/v1/invoices/INV-1", json={**INVOICE, "lines": [
+        {"item_id": "TILE", "quantity": 3, "unit_price": 0.1}]})
+    assert exact.status_code == 201
+    stored = await Ledger(store).get(Entity.INVOICE, "INV-1")
+    assert stored is not None and str(stored.lines[0].unit_price) == "0.1"
 
 
 async def test_oversize_bodies_are_413_and_unknown_collections_404(
