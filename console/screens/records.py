@@ -3,8 +3,9 @@
 A million jobs never reach the widget: the table draws the rows on screen from a window of
 about three screens, and asks (`JobTable.Wanted`) for the rows it scrolls to. They are read
 on from the window by keyset when they are next to it (`j`, `k`, page keys), else by row
-number (`:N`, the scroll bar) or from either end (`g`, `G`); the count comes after the rows,
-so the first screen never waits for it.
+number (`:N`, the scroll bar: the screen alone, then a screen either side once it is drawn)
+or from either end (`g`, `G`); the count comes after the rows, so the first screen never
+waits for it.
 
 Marks are job ids (`space`) or a query (`A`: every job matching the filter, counted by the
 service, never by the loaded rows). A filter change clears the marks it hides, out loud.
@@ -20,6 +21,7 @@ filter no longer matches it; a filter or sort change lets it go.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -177,6 +179,7 @@ class RecordScreen(SyncScreen):
         held, first = table.held, table.start
         # Where the listing ends, when this read reached its end (fewer rows than asked).
         ends: int | None = None
+        jumped = False
         if home or (again and first == 0) or not table.cursors:
             got, first = await service.rows_after(where, sort, limit=high), 0
             ends = len(got.rows) if len(got.rows) < high else None
@@ -206,10 +209,11 @@ class RecordScreen(SyncScreen):
             if len(got.rows) < table.total - low:
                 first, ends = 0, len(got.rows)
         else:
-            first = max(0, min(low, table.total - (high - low)))
-            got = await service.rows_at(where, sort, first, limit=high - low,
-                                        total=table.total)
-            ends = first + len(got.rows) if len(got.rows) < high - low else None
+            # Row N: the screen alone (a third of a window's rows, each from anywhere in
+            # the store's file), and a screen either side once it is drawn (`_widen`).
+            first, jumped = max(0, min(start, table.total - count)), True
+            got = await service.rows_at(where, sort, first, limit=count, total=table.total)
+            ends = first + len(got.rows) if len(got.rows) < count else None
         if self.following:
             ids = tuple(self.following)
             followed = await service.page(JobFilter(ids=ids), limit=len(ids))
@@ -229,6 +233,27 @@ class RecordScreen(SyncScreen):
                 table.count(total + extra)
                 self.counted = True
                 self._show_position()
+        if jumped and table.held:
+            await self._widen(where, sort, count)
+
+    async def _widen(self, where: JobFilter, sort: Sort, count: int) -> None:
+        """A screen of rows above and below the one a jump read, so the next moves find
+        them held (the rows on screen are kept as they were drawn)."""
+        drawn = asyncio.get_running_loop().create_future()
+        self.call_after_refresh(drawn.set_result, None)
+        await drawn  # after the jump's frame, not beside it (the frame needs the interpreter)
+        service, table = self.syncdesk.service, self.query_one(JobTable)
+        first = table.start
+        above = (await service.rows_before(where, sort, table.cursors[0], limit=min(count, first))
+                 if first else Slice([], []))
+        below = await service.rows_after(where, sort, table.cursors[-1], limit=count)
+        if not self.showing or where != self.where or sort != self.sort:
+            return
+        # Fewer rows above than the row number says: rows went; it starts at 0.
+        first = first - len(above.rows) if len(above.rows) == min(count, first) else 0
+        window = _joined(_joined(above, _held(table)), below)
+        table.show(first, window.rows, window.cursors,
+                   total=first + len(window.rows) if len(below.rows) < count else None)
 
     def tick(self, now: datetime) -> None:
         self.look.now = now

@@ -6,9 +6,10 @@ on, a few screens of them. The cursor keys, `g`, `G`, `:N`, the mouse wheel and 
 bar move over all `total` rows; when a row on screen is not held the table posts `Wanted`
 (the latest replaces any still queued), the screen reads those rows (on from the window by
 its cursors when they are next to it, else by row number) and hands them back with `show`.
-Until they arrive their lines are drawn as `…`. Drawing a screen costs its ~40 rows, never
-the listing's length, and nothing is measured per cell: every column has a fixed width and
-the error takes what is left.
+Until they arrive their lines are drawn as `…`, except after a jump (`:N`, `g`, `G`): that
+move waits for its rows, so its one frame is the answer. Drawing a screen costs its ~40
+rows, never the listing's length, and nothing is measured per cell: every column has a
+fixed width and the error takes what is left.
 
 Below `NARROW_BELOW` columns the table keeps the label, the status and the error (what a
 person triages by); the record screen shows the other fields of the cursor row in a strip.
@@ -142,8 +143,12 @@ class JobTable(ScrollView, can_focus=True):
         """The cursor's row number in the whole listing."""
         self.typed: str | None = None
         """The row number being typed after `:` (None: not typing one)."""
+        self._jump: int | None = None
+        """The row `jump` moves to once its screen's rows are held."""
         self._drawn: dict[tuple[int, bool, int], Strip] = {}
         """Rows drawn since the rows, the columns or their look last changed."""
+        self._paint: Paint | None = None
+        """The widths and styles lines are drawn with, until a style or the columns change."""
 
     # -- what is held ---------------------------------------------------------------------
 
@@ -152,13 +157,20 @@ class JobTable(ScrollView, can_focus=True):
         """Hold `jobs` as rows `start` on (a new window, or the old one re-read); `total`
         when the read reached the listing's end; `home` puts the cursor on the first row (a
         new filter or sort)."""
+        was = dict(enumerate(self.held, self.start))
         self.start, self.held, self.cursors = start, list(jobs), list(cursors)
-        self._drawn.clear()
+        # A row drawn is kept where the same job (the same object: not read again) is on it.
+        self._drawn = {key: line for key, line in self._drawn.items()
+                       if was.get(key[0]) is self.job_at(key[0]) is not None}
         self.total = max(self.total if total is None else total, self.end)
         self._resize()
         if home:
+            self._jump = None
             self.cursor_row = 0
             self.scroll_to(y=0, animate=False, immediate=True)
+        if self._jump is not None:
+            self.move_cursor(self._jump)  # these rows, or it asks again for its own
+            return
         self.cursor_row = max(0, min(self.cursor_row, self.total - 1))
         self.refresh()
         self._want()
@@ -168,6 +180,7 @@ class JobTable(ScrollView, can_focus=True):
         """Hold nothing, at the top: for another listing (its rows are read next)."""
         self.start, self.held, self.cursors, self.total = 0, [], [], 0
         self.cursor_row = 0
+        self._jump = None
         self.typed = None
         self._drawn.clear()
         self.scroll_to(y=0, animate=False, immediate=True)
@@ -269,18 +282,40 @@ class JobTable(ScrollView, can_focus=True):
 
     def move_cursor(self, row: int) -> None:
         """Put the cursor on row `row` of the listing (clamped) and scroll it into view."""
+        self._jump = None
         if not self.total:
             return
         row = max(0, min(row, self.total - 1))
-        first, page = self.first_shown, self.page
         self.cursor_row = row
-        if row < first:
-            self.scroll_to(y=row, animate=False, immediate=True)
-        elif row >= first + page:
-            self.scroll_to(y=row - page + 1, animate=False, immediate=True)
+        top = self._top(row)
+        if top != self.first_shown:
+            self.scroll_to(y=top, animate=False, immediate=True)
         self.refresh()
         self._want()
         self._highlighted()
+
+    def jump(self, row: int) -> None:
+        """`move_cursor` to a row whose screen may not be held: its rows are asked for
+        first and the move is made when `show` holds them, so one frame draws the answer.
+        A frame of `…` before it cost a third of the 50 ms a key has, and held the
+        interpreter the read needed. Any other move, or a new listing, drops the jump."""
+        row = max(0, min(row, self.total - 1))
+        top = self._top(row)
+        last = min(self.total, top + self.page)
+        if top == self.first_shown or (self.start <= top and last <= self.end):
+            self.move_cursor(row)
+            return
+        self._jump = row
+        self.post_message(self.Wanted(self, top, last - top))
+
+    def _top(self, row: int) -> int:
+        """The first row on screen once `row` is in view (the least scroll that shows it)."""
+        first, page = self.first_shown, self.page
+        if row < first:
+            return row
+        if row >= first + page:
+            return row - page + 1
+        return first
 
     def action_cursor_down(self) -> None:
         self.move_cursor(self.cursor_row + 1)
@@ -295,10 +330,10 @@ class JobTable(ScrollView, can_focus=True):
         self.move_cursor(self.cursor_row - self.page)
 
     def action_scroll_top(self) -> None:
-        self.move_cursor(0)
+        self.jump(0)
 
     def action_scroll_bottom(self) -> None:
-        self.move_cursor(self.total - 1)
+        self.jump(self.total - 1)
 
     def action_select(self) -> None:
         if (job := self.cursor_job) is not None:
@@ -331,7 +366,7 @@ class JobTable(ScrollView, can_focus=True):
         elif event.key == "enter":
             self._typed(None)
             if typed:
-                self.move_cursor(int(typed) - 1)
+                self.jump(int(typed) - 1)
         elif event.key == "escape":
             self._typed(None)
         elif event.is_printable:
@@ -367,12 +402,13 @@ class JobTable(ScrollView, can_focus=True):
     def restyle(self) -> None:
         """Draw every row again: their look (marks, the clock, followed retries) changed."""
         self._drawn.clear()
+        self._paint = None
         self.refresh()
 
-    def _widths(self) -> list[int]:
-        width = self.scrollable_content_region.width
-        fixed = sum(w or 0 for _, _, w in self.spec) + len(self.spec) + 1
-        return [w if w is not None else max(MIN_ERROR, width - fixed) for _, _, w in self.spec]
+    def notify_style_update(self) -> None:
+        self._drawn.clear()  # drawn with the styles that just changed (a theme, the focus)
+        self._paint = None
+        super().notify_style_update()
 
     def _cells(self, job: JobRow) -> list[Text]:
         cells = job_row(job, self.look.marked(job.id), self.look.now, self.look.retrying(job))
@@ -381,32 +417,42 @@ class JobTable(ScrollView, can_focus=True):
 
     # -- drawing --------------------------------------------------------------------------
 
+    def _paint_at(self, width: int) -> Paint:
+        """The column widths and styles a frame draws with, worked out once rather than per
+        line: `rich_style` walks every ancestor's styles (~0.1 ms a line, most of a screen
+        of rows), and Textual drops its component styles on every refresh."""
+        if self._paint is None or self._paint.width != width:
+            fixed = sum(w or 0 for _, _, w in self.spec) + len(self.spec) + 1
+            widths = [w if w is not None else max(MIN_ERROR, width - fixed)
+                      for _, _, w in self.spec]
+            self._paint = Paint(width, widths, self.rich_style, *(
+                self.get_component_rich_style(f"job-table--{name}")
+                for name in ("header", "cursor", "pending")))
+        return self._paint
+
     def render_line(self, y: int) -> Strip:
-        width = self.scrollable_content_region.width
+        paint = self._paint_at(self.scrollable_content_region.width)
         if y == 0:
-            style = self.get_component_rich_style("job-table--header")
-            return self._strip([Text(label) for _, label, _ in self.spec], width, style)
+            return self._strip([Text(label) for _, label, _ in self.spec], paint, paint.header)
         row = self.first_shown + y - 1
-        base = self.rich_style
         if row >= self.total:
-            return Strip.blank(width, base)
+            return Strip.blank(paint.width, paint.base)
         job = self.job_at(row)
         if job is None:
-            style = self.get_component_rich_style("job-table--pending")
-            return self._strip([Text(PLACEHOLDER)], width, style)
+            return self._strip([Text(PLACEHOLDER)], paint, paint.pending)
         cursor = row == self.cursor_row
-        key = (row, cursor, width)
+        key = (row, cursor, paint.width)
         if (drawn := self._drawn.get(key)) is None:
-            style = self.get_component_rich_style("job-table--cursor") if cursor else base
-            drawn = self._drawn[key] = self._strip(self._cells(job), width, style)
+            drawn = self._drawn[key] = self._strip(
+                self._cells(job), paint, paint.cursor if cursor else paint.base)
         return drawn
 
-    def _strip(self, cells: Sequence[Text], width: int, style: Style) -> Strip:
+    def _strip(self, cells: Sequence[Text], paint: Paint, style: Style) -> Strip:
         """One line of cells, each cut to its column. Built as segments, not through a
         rich `Text` rendered by the console: a screen of rows is then ~2 ms, not ~9 ms, and
         every key draws one. A cell has one style (as `job_row` builds them)."""
         segments = [Segment(" ", style)]
-        for (key, _, _), cell, size in zip(self.spec, cells, self._widths(), strict=False):
+        for (key, _, _), cell, size in zip(self.spec, cells, paint.widths, strict=False):
             text = cell.plain
             if cell_len(text) > size:
                 text = set_cell_size(text, size - 1) + "…" if size else ""
@@ -416,7 +462,20 @@ class JobTable(ScrollView, can_focus=True):
             shown = Segment(text, look)
             segments += [pad, shown] if key in RIGHT else [shown, pad]
             segments.append(Segment(" ", style))
-        return Strip(segments).crop_extend(0, width, style)
+        return Strip(segments).crop_extend(0, paint.width, style)
+
+
+@dataclass(frozen=True)
+class Paint:
+    """What every line of a frame is drawn with (`JobTable._paint_at`)."""
+
+    width: int
+    widths: list[int]
+    """Each shown column's, the error taking what the fixed ones leave."""
+    base: Style
+    header: Style
+    cursor: Style
+    pending: Style
 
 
 def last_try(job: JobRow, now: datetime) -> str:

@@ -1,9 +1,12 @@
 """Pilot tests of the record table on more rows than a window holds: a sort, a multi-status
-filter and a search each show the listing's own order and count, `G` its true last row."""
+filter and a search each show the listing's own order and count, `G` its true last row; a
+jump draws its rows once they are read, never a screen of `…` first."""
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
+from textual.strip import Strip
 
 from console.app import SyncdeskApp
 from console.screens.records import RecordScreen
@@ -96,3 +99,39 @@ async def test_a_search_shows_its_matches_and_their_count(
         await pilot.press("escape")  # clears the query, the whole listing is back
         await settle(pilot)
         assert table.total == BULK + 3 and screen.where.text is None
+
+
+async def test_a_jump_draws_its_row_in_one_frame_then_holds_a_screen_either_side(
+        app: SyncdeskApp, store: Store, service: SyncService,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    await bulk_customers(store)
+    where = JobFilter(connection_id=1, entity=Entity.CUSTOMER)
+    expected = [job.id for job in (await service.rows_after(
+        where, Sort.RECENT, limit=BULK + 10)).rows]
+    pending: list[int] = []  # rows on screen drawn as `…` (not held yet)
+    draw = JobTable.render_line
+
+    def render_line(table: JobTable, y: int) -> Strip:
+        row = table.first_shown + y - 1
+        if y and row < table.total and table.job_at(row) is None:
+            pending.append(row)
+        return draw(table, y)
+
+    monkeypatch.setattr(JobTable, "render_line", render_line)
+    async with app.run_test(size=SIZE) as pilot:
+        _, table = await open_customers(pilot)
+        for keys, row in ((("colon", *str(BULK // 2), "enter"), BULK // 2 - 1),
+                          (("G",), len(expected) - 1), (("g",), 0)):
+            await pilot.press(*keys)
+            await settle(pilot)
+            assert table.cursor_row == row and table.cursor_job is not None
+            assert table.cursor_job.id == expected[row] and not pending, keys
+            first, page = table.first_shown, table.page
+            # The jump read the screen alone; the screens above and below followed it.
+            assert table.start <= max(0, first - page)
+            assert table.end >= min(len(expected), first + 2 * page)
+            assert [job.id for job in table.held] == expected[table.start:table.end]
+        await pilot.press("colon", *str(BULK // 2), "enter", *"k" * table.page)
+        await settle(pilot)  # moving on from a jump finds its neighbours held
+        assert not pending and table.cursor_job is not None
+        assert table.cursor_job.id == expected[BULK // 2 - 1 - table.page]
