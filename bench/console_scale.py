@@ -75,20 +75,31 @@ async def _key(app: Any, key: str) -> None:
 
 
 async def _painted(app: Any, ready: Callable[[], bool], what: str) -> None:
-    """Until `ready()` holds (checked every millisecond, the app running in between), then
-    the screen's pending updates are rendered: the compositor's frame, forced as Pilot's
-    `pause` forces it, so what is timed ends with the answer drawn."""
+    """Until `ready()` holds and every widget's refresh has reached the screen (checked
+    every millisecond, the app running in between), then the screen's pending updates are
+    rendered: the compositor's frame, forced as Pilot's `pause` forces it, so what is timed
+    ends with the answer drawn."""
     started = time.perf_counter()
-    while not ready():
+    while not ready() or _handing_over(app.screen):
         if time.perf_counter() - started > TIMEOUT:
             raise TimeoutError(f"the console did not show {what} within {TIMEOUT:.0f} s")
         await asyncio.sleep(0.001)
     app.screen._on_timer_update()
 
 
+def _handing_over(screen: Any) -> bool:
+    """Whether a widget asked for a repaint its screen has not taken in yet: a widget hands
+    it over from its own idle as a message, so a frame forced as soon as the data is in
+    could draw none of it (and time a paint that had not happened)."""
+    return not screen._message_queue.empty() or any(
+        widget._repaint_required or widget._layout_required or widget._scroll_required
+        for widget in screen.walk_children(with_self=False))
+
+
 async def _settle(app: Any) -> None:
-    """Until no worker runs; one replaced by a newer of its exclusive group is cancelled,
-    which `wait_for_complete` raises: the newer one is waited for then."""
+    """Until no worker runs and what they showed is drawn; one replaced by a newer of its
+    exclusive group is cancelled, which `wait_for_complete` raises: the newer one is waited
+    for then."""
     from textual.worker import WorkerCancelled
 
     for _ in range(10):
@@ -96,7 +107,9 @@ async def _settle(app: Any) -> None:
             await app.workers.wait_for_complete()
         except WorkerCancelled:
             continue
-        return
+        break
+    # And their frame: a worker's last rows are drawn by the screen a moment after it ends.
+    await _painted(app, lambda: True, "what the workers showed")
 
 
 async def measure_problems_open(app: Any, pilot: Any) -> dict[str, Any]:
