@@ -28,9 +28,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import subprocess
 import sys
 import tempfile
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -50,6 +54,51 @@ UNFINISHED = ("pending", "in_flight", "uncertain")
 FIRST_PORT = 19750
 QUICK_PLATFORMS = ("quickbooks", "xero", "freshbooks")
 """Wave's 60/min cannot drain even the smallest demo (32 items alone) within a quick run."""
+
+
+@contextlib.contextmanager
+def served(names: list[str], first_port: int) -> Iterator[dict[str, str]]:
+    """Each platform's sandbox as `syncdesk sandbox serve` in a process of its own, real
+    limits, the demo company seeded: a platform's work is not the engine's. Served in this
+    process, a sandbox shares its interpreter lock with the engine, and a burst's answers
+    wait for the sandbox's CPU as much as the engine's."""
+    syncdesk = Path(sys.executable).with_name("syncdesk")
+    urls = {name: f"http://127.0.0.1:{first_port + n}" for n, name in enumerate(names)}
+    processes = [subprocess.Popen([str(syncdesk), "sandbox", "serve", "--platform", name,
+                                   "--port", str(first_port + n)],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for n, name in enumerate(names)]
+    try:
+        for process, url in zip(processes, urls.values(), strict=True):
+            deadline = time.monotonic() + 30
+            while not _answers(url):
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"the sandbox at {url} did not start")
+                # A process we cannot await: polled, bounded by the deadline above.
+                time.sleep(0.05)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _answers(url: str) -> bool:
+    with contextlib.suppress(httpx.TransportError):
+        return httpx.get(f"{url}/_sandbox/state", timeout=1).status_code == 200
+    return False
+
+
+@contextlib.contextmanager
+def threaded(names: list[str], first_port: int) -> Iterator[dict[str, str]]:
+    """The sandboxes in a thread of this process, as `syncdesk demo` serves them."""
+    with SandboxFleet(names, first_port=first_port, limits_enabled=True) as fleet:
+        yield fleet.urls
 
 
 def rate_floor(requests: int, batches: int, budget: Budget) -> float:
@@ -145,6 +194,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop the engine after this many seconds (quick: 45)")
     parser.add_argument("--first-port", type=int, default=FIRST_PORT,
                         help="serve the sandboxes on this port and the next ones")
+    parser.add_argument("--sandbox-thread", action="store_true",
+                        help="serve the sandboxes in a thread of this process, as `syncdesk "
+                             "demo` does, instead of a process each")
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args(argv)
     names = list(platforms()) if args.platforms is None and not args.quick else \
@@ -155,15 +207,17 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("SYNCDESK_KEY_FILE", str(workdir / "secret.key"))
     os.environ["SYNCDESK_CONFIG"] = str(workdir / "none.toml")
     outcome = Outcome(judged=not args.quick)
-    with SandboxFleet(names, first_port=args.first_port, limits_enabled=True) as fleet:
-        result = asyncio.run(_drain(workdir / "drain.db", fleet.urls, args.size, args.seed,
+    serve = threaded if args.sandbox_thread else served
+    with serve(names, args.first_port) as urls:
+        result = asyncio.run(_drain(workdir / "drain.db", urls, args.size, args.seed,
                                     args.deadline))
-        states = {n: httpx.get(f"{fleet.urls[n]}/_sandbox/state", timeout=10).json()
+        states = {n: httpx.get(f"{urls[n]}/_sandbox/state", timeout=10).json()
                   for n in names}
     emit("drain.records", result["records"], "records", f"demo business, size {args.size}",
          platforms=names)
     emit("drain.engine.cpu_s", result["cpu"], "s",
-         "process CPU of the run (engine and the sandboxes' thread)")
+         "process CPU of the run (engine and the sandboxes' thread)" if args.sandbox_thread
+         else "process CPU of the run (the engine; the sandboxes in their own processes)")
     for name in names:
         _report(name, result, states[name], outcome)
     return outcome.exit_code()

@@ -292,7 +292,9 @@ class ConnectionWorker:
                 singles.append(prepared)
         await self._wait_or_block(waits)
         size = self.capabilities.limits.batch_size
-        for entity, group in creates.items():
+        # Smaller groups first: a document waits for all of its parents, so the few items
+        # every line names must not queue behind the last of many customers' batches.
+        for entity, group in sorted(creates.items(), key=lambda pair: len(pair[1])):
             if len(group) == 1:
                 singles.append(group[0])  # a plain push: none of the batch window's room
             else:

@@ -35,7 +35,7 @@ async def test_a_lone_create_takes_no_room_of_the_batch_window(make_world: MakeW
     world: World = await make_world(("quickbooks",), limits_enabled=True)
     sandbox = Paths(world.transport("quickbooks"))
     qbo = platforms()["quickbooks"]
-    limits = replace(qbo.capabilities.limits, batch_per_minute=3)  # two batches a minute
+    limits = replace(qbo.capabilities.limits, batch_per_minute=2)  # two batches a minute
     chosen = {"quickbooks": replace(qbo, capabilities=replace(qbo.capabilities,
                                                                 limits=limits))}
 
