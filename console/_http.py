@@ -77,6 +77,10 @@ def _problems(problems: list[Problem]) -> ApiError:
                     "was saved", errors=listed)
 
 
+_Waiting = tuple[int, list[Record], str, "asyncio.Future[UpsertResult]"]
+"""A request's upsert waiting for the next transaction: (business, records, actor, answer)."""
+
+
 class _GroupCommit:
     """Upserts of concurrent requests, committed together.
 
@@ -90,7 +94,7 @@ class _GroupCommit:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.waiting: list[tuple[int, list[Record], str, asyncio.Future[UpsertResult]]] = []
+        self.waiting: list[_Waiting] = []
         self.flushing: asyncio.Task[None] | None = None
 
     async def upsert(self, business: int, records: list[Record], actor: str) -> UpsertResult:
@@ -103,8 +107,12 @@ class _GroupCommit:
     async def _flush(self) -> None:
         while self.waiting:
             business = self.waiting[0][0]
-            batch = [w for w in self.waiting if w[0] == business][:self.LARGEST]
-            self.waiting = [w for w in self.waiting if not any(w is b for b in batch)]
+            batch: list[_Waiting] = []
+            later: list[_Waiting] = []
+            for waiting in self.waiting:
+                fits = waiting[0] == business and len(batch) < self.LARGEST
+                (batch if fits else later).append(waiting)
+            self.waiting = later
             outcomes: list[UpsertResult | Exception]
             try:
                 outcomes = [*await Ledger(self.store, business=business).upsert_each(

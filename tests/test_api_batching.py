@@ -5,14 +5,16 @@ requests it concerns."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import httpx
 import pytest
+from starlette.applications import Starlette
 
 from console._http import _GroupCommit, build_api
-from engine import ApiKeys, Ledger, Record, Store, StoreError
+from engine import ApiKeys, Businesses, Ledger, Record, Store, StoreError
 
 CUSTOMER = {"display_name": "Maria Lopez"}
 ITEM = {"sku": "TILE", "name": "Tile", "unit_price": "12.50", "income_accounts": {"xero": "200"}}
@@ -57,14 +59,26 @@ class Groups:
 
 
 @pytest.fixture
-async def api(store: Store) -> AsyncIterator[httpx.AsyncClient]:
-    _, secret = await ApiKeys(store).create("shop app")
-    transport = httpx.ASGITransport(app=build_api(store), raise_app_exceptions=False)
+def app(store: Store) -> Starlette:
+    return build_api(store)
+
+
+@contextlib.asynccontextmanager
+async def client(app: Starlette, keys: ApiKeys) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with a new key of `keys`' business, which has C-1 and TILE."""
+    _, secret = await keys.create(f"app {len(await keys.list())}")
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://syncdesk",
-                                 headers={"Authorization": f"Bearer {secret}"}) as client:
-        assert (await client.put("/v1/customers/C-1", json=CUSTOMER)).status_code == 201
-        assert (await client.put("/v1/items/TILE", json=ITEM)).status_code == 201
-        yield client
+                                 headers={"Authorization": f"Bearer {secret}"}) as opened:
+        assert (await opened.put("/v1/customers/C-1", json=CUSTOMER)).status_code == 201
+        assert (await opened.put("/v1/items/TILE", json=ITEM)).status_code == 201
+        yield opened
+
+
+@pytest.fixture
+async def api(app: Starlette, store: Store) -> AsyncIterator[httpx.AsyncClient]:
+    async with client(app, ApiKeys(store)) as opened:
+        yield opened
 
 
 async def stored(store: Store, record_id: str) -> bool:
@@ -127,3 +141,20 @@ async def test_a_transaction_that_fails_fails_its_own_requests_and_writes_none_o
     assert not await stored(store, "INV-0")
     assert all([await stored(store, f"INV-{n}") for n in range(1, 12)])
     assert (await api.put("/v1/invoices/INV-0", json=invoice(0))).status_code == 201
+
+
+async def test_each_business_commits_its_own_requests_in_a_transaction_of_its_own(
+        app: Starlette, api: httpx.AsyncClient, store: Store,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    second = (await Businesses(store).add("Harbour Plumbing", actor="test")).id
+    async with client(app, ApiKeys(store, business=second)) as other:
+        groups = Groups(monkeypatch)
+        answers = await asyncio.gather(*(
+            (api if n % 2 else other).put(f"/v1/invoices/INV-{n}", json=invoice(n))
+            for n in range(20)))
+    assert {answer.status_code for answer in answers} == {201}
+    for group in groups.seen:  # a transaction writes one business's ledger
+        assert len({int(record_id[4:]) % 2 for record_id in group}) == 1
+    rows = await store.fetch_all("SELECT business_id, id FROM invoices")
+    assert sorted((row["business_id"], row["id"]) for row in rows) == sorted(
+        (1 if n % 2 else second, f"INV-{n}") for n in range(20))
