@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench._common import emit
 from engine import Entity, JobFilter, Store, SyncService
+from engine._store import SQLiteStore
 
 PLATFORMS = ("quickbooks", "xero", "wave", "freshbooks")
 BATCH = 50_000
@@ -258,7 +259,7 @@ async def build(path: Path, jobs: int, *, seed: int = 5,
                  time.perf_counter() - started, actual)
 
 
-class RecordingStore(Store):
+class RecordingStore(SQLiteStore):
     """A `Store` that remembers the last query, so its plan can be asked for."""
 
     last: tuple[str, Any] = ("", ())
@@ -288,7 +289,7 @@ async def _timed(name: str, call: Any, reference: str = "", **extra: Any) -> Any
 
 async def measure(path: Path, connection_id: int) -> None:
     """Time the console's queries on the store at `path` and print their plans."""
-    store = await RecordingStore.open(path)
+    store = await RecordingStore.connect(path)
     service = SyncService(store, actor="bench")
     invoices = JobFilter(connection_id=connection_id, entity=Entity.INVOICE)
     failed = JobFilter(connection_id=connection_id, entity=Entity.INVOICE,

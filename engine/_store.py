@@ -1,4 +1,11 @@
-"""The store: one SQLite file (WAL) shared by the engine and any number of consoles.
+"""The store: where syncdesk keeps everything, behind one interface with two backends.
+
+`Store.open(target)` takes a file path (the embedded default: one SQLite file in WAL mode,
+shared by the engine and any number of consoles on one machine) or a `postgresql://…` URL
+(one database shared by engines, servers and consoles on many machines: `engine._store_pg`).
+Both hand out connections of the shapes in `engine._db`, so the engine's SQL is written once.
+
+The SQLite backend, below:
 
 Two connections per `Store`: writes go through one, serialised by an asyncio lock and wrapped
 in `BEGIN IMMEDIATE` transactions (`async with store.write() as db:`); reads go through the
@@ -19,13 +26,14 @@ import re
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
 import platformdirs
 
+from ._db import AsyncDB, Dialect, Row, SyncDB, run_sync
 from ._errors import StoreError
 from ._schema import MIGRATIONS
 
@@ -37,15 +45,26 @@ BUSY_REPORT_EVERY = 10.0
 ENV_DB = "SYNCDESK_DB"
 _URL = re.compile(r"([a-z][a-z0-9+.-]+):/")
 """A URL's scheme (`postgresql://…`, or `postgresql:/…` once `Path` has folded the slashes)."""
+POSTGRES_SCHEMES = ("postgresql", "postgres")
 
 log = logging.getLogger("syncdesk.store")
 
 
-def default_db_path() -> Path:
-    """`$SYNCDESK_DB`, else syncdesk.db in the per-user data directory."""
+def default_db_path() -> Path | str:
+    """`$SYNCDESK_DB` (a file path or a `postgresql://` URL), else syncdesk.db in the per-user
+    data directory."""
     if env := os.environ.get(ENV_DB):
-        return Path(env).expanduser()
+        return env if is_database_url(env) else Path(env).expanduser()
+    return user_data_path()
+
+
+def user_data_path() -> Path:
+    """syncdesk.db in the per-user data directory."""
     return Path(platformdirs.user_data_dir("syncdesk", appauthor=False)) / "syncdesk.db"
+
+
+def is_database_url(target: Path | str) -> bool:
+    return _URL.match(str(target)) is not None
 
 
 async def _connect(path: Path, *, read_only: bool = False) -> aiosqlite.Connection:
@@ -84,37 +103,96 @@ async def _refuse_foreign(db: aiosqlite.Connection, path: Path) -> None:
 
 
 class Store:
+    """What every backend offers; `Store.open` picks the backend from its target."""
+
+    dialect: Dialect
+    path: Path | str
+    """What `Store.open` was given: opening it again reaches the same store."""
+    location: str
+    """The store as people should see it (a URL's password is masked)."""
+    read_only: bool
+    busy_since: float | None
+    """`time.monotonic()` when the current wait for the write lock began, if waiting."""
+
+    @classmethod
+    async def open(cls, path: Path | str, *, read_only: bool = False,
+                   upgrade: bool = False) -> Store:
+        """Open (creating if needed) and migrate the store at `path` (a file or a URL).
+
+        `read_only` opens an existing store as it is: nothing is created or migrated, and a
+        store that is not a current syncdesk store is refused. With `upgrade`, a syncdesk
+        store of an older schema is migrated first (a command that only looks should not need
+        an engine run after an upgrade); anything else is still refused.
+        """
+        if scheme := _URL.match(str(path)):
+            if scheme[1] not in POSTGRES_SCHEMES:
+                raise StoreError(f"{scheme[1]}://… is not a store syncdesk knows: give a "
+                                 "SQLite file path or a postgresql:// URL")
+            from ._store_pg import PostgresStore  # psycopg costs ~0.3 s to import
+            store: Store = await PostgresStore.connect(str(path), read_only=read_only,
+                                                       upgrade=upgrade)
+            return store
+        return await SQLiteStore.connect(Path(path).expanduser(), read_only=read_only,
+                                         upgrade=upgrade)
+
+    async def close(self) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Store:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def write(self) -> AbstractAsyncContextManager[AsyncDB]:
+        """A write transaction: committed when the block ends, rolled back if it raises."""
+        raise NotImplementedError
+
+    async def run_write(self, work: Callable[[SyncDB], T]) -> T:
+        """A write transaction whose statements run as one function on the store's own
+        thread: one round trip to it for the whole transaction instead of one per statement
+        and per fetch. `work` makes plain DB-API calls and must not block on anything else;
+        what it raises rolls the transaction back and reaches the caller."""
+        raise NotImplementedError
+
+    async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+                        ) -> list[Row]:
+        raise NotImplementedError
+
+    async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
+                        ) -> Row | None:
+        raise NotImplementedError
+
+    async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
+        row = await self.fetch_one(sql, params)
+        return None if row is None else row[0]
+
+    async def explain(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[str]:
+        """The backend's query plan for `sql`, one line per step (tests pin index use)."""
+        raise NotImplementedError
+
+
+class SQLiteStore(Store):
+    dialect: Dialect = "sqlite"
+
     def __init__(self, path: Path, writer: aiosqlite.Connection,
                  reader: aiosqlite.Connection, *, read_only: bool = False) -> None:
         self.path = path
+        self.location = str(path)
         self.read_only = read_only
         """Opened with `read_only=True`: SQLite refuses every write on this store."""
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
-        self.busy_since: float | None = None
-        """`time.monotonic()` when the current wait for the write lock began, if waiting."""
+        self.busy_since = None
 
     @classmethod
-    async def open(cls, path: Path | str, *, read_only: bool = False,
-                   upgrade: bool = False) -> Store:
-        """Open (creating if needed) and migrate the store at `path`.
-
-        `read_only` opens an existing store as it is: nothing is created, migrated or
-        switched to WAL, and a file that is not a current syncdesk store is refused. With
-        `upgrade`, a syncdesk store of an older schema is migrated first (a command that only
-        looks should not need an engine run after an upgrade); anything else is still refused.
-        """
-        if scheme := _URL.match(str(path)):
-            # A URL taken for a file name would create a SQLite store in a folder named
-            # after its scheme (`postgresql:/…`): a store nobody else sees.
-            raise StoreError(f"{scheme[1]}://… is a database URL; the store is a SQLite "
-                             f"file path (no other backend is built yet)")
-        path = Path(path).expanduser()
+    async def connect(cls, path: Path, *, read_only: bool = False,
+                      upgrade: bool = False) -> SQLiteStore:
         if read_only and not path.is_file():
             raise StoreError(f"no store at {path}")
         if read_only and upgrade and 0 < await _schema_of(path) < len(MIGRATIONS):
-            await (await cls.open(path)).close()
+            await (await cls.connect(path)).close()
         writer: aiosqlite.Connection | None = None
         try:
             if not read_only:
@@ -136,12 +214,6 @@ class Store:
         await self._reader.close()
         await self._writer.close()
 
-    async def __aenter__(self) -> Store:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
-
     @asynccontextmanager
     async def write(self) -> AsyncIterator[aiosqlite.Connection]:
         """A write transaction: committed when the block ends, rolled back if it raises."""
@@ -155,16 +227,10 @@ class Store:
                 raise
             await db.execute("COMMIT")
 
-    async def run_write(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """A write transaction whose statements run as one function on the writer's own
-        thread: one round trip to it for the whole transaction instead of one per statement
-        and per fetch (each costs a thread hand-off, ~0.2 ms: a ledger write of one invoice
-        was 20 of them). `work` makes plain sqlite3 calls and must not block on anything
-        else; what it raises rolls the transaction back and reaches the caller."""
+    async def run_write(self, work: Callable[[SyncDB], T]) -> T:
+        # One thread hand-off costs ~0.2 ms: a ledger write of one invoice was 20 of them.
         async with self.write() as db:
-            # aiosqlite runs every call as a function on its thread; `_execute` is that
-            # primitive (it has no public name). Pinned by the aiosqlite range in pyproject.
-            return await db._execute(work, db._conn)  # type: ignore[no-untyped-call,no-any-return]
+            return await run_sync(db, work)
 
     async def _begin(self, db: aiosqlite.Connection) -> None:
         reported = 0.0
@@ -193,11 +259,11 @@ class Store:
             self.busy_since = None
 
     async def fetch_all(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-                        ) -> list[aiosqlite.Row]:
+                        ) -> list[Row]:
         return await self._read(lambda db: db.execute(sql, params).fetchall())
 
     async def fetch_one(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()
-                        ) -> aiosqlite.Row | None:
+                        ) -> Row | None:
         return await self._read(lambda db: db.execute(sql, params).fetchone())
 
     async def _read(self, work: Callable[[sqlite3.Connection], T]) -> T:
@@ -206,12 +272,7 @@ class Store:
         reader = self._reader
         return await reader._execute(work, reader._conn)  # type: ignore[no-untyped-call,no-any-return]
 
-    async def fetch_value(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> Any:
-        row = await self.fetch_one(sql, params)
-        return None if row is None else row[0]
-
     async def explain(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[str]:
-        """SQLite's query plan for `sql`, one line per step (tests pin index use with it)."""
         rows = await self.fetch_all("EXPLAIN QUERY PLAN " + sql, params)
         return [str(row["detail"]) for row in rows]
 

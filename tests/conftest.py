@@ -1,12 +1,17 @@
 """Fixtures shared by the engine, CLI and end-to-end tests.
 
 Every test gets its own store file, key file and config path: nothing touches the user's
-real data directory. `synced_world` wires real platform sandboxes in-process (ASGI) into a
-real engine through the same composition-root code the CLI uses.
+real data directory. A test that takes the `store` fixture runs on both backends: the
+embedded SQLite file and a database of its own on a throwaway PostgreSQL cluster (`tests._pg`,
+one per run; each database is a copy of a migrated template, made in milliseconds).
+`make_world` wires real platform sandboxes in-process (ASGI) into a real engine through the
+same composition-root code the CLI uses.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -17,7 +22,11 @@ from cryptography.fernet import Fernet
 
 from console._wiring import connect_sandbox, platforms, sandbox_app
 from engine import Sealer, Store
+from tests import _pg
 from tests._world import World
+
+_TEMPLATE = "syncdesk_template"
+_databases = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
@@ -29,9 +38,60 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     yield
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[str]:
+    """The URL of a server the tests may make databases on, with a migrated template."""
+    wanted = os.environ.get(_pg.ENV, "")
+    if wanted == "off":
+        pytest.skip(f"{_pg.ENV}=off: PostgreSQL variants not run")
+    cluster = None
+    if wanted.startswith("postgresql://"):
+        url = wanted
+    else:
+        try:
+            cluster = _pg.start()
+        except _pg.Unavailable as exc:
+            if wanted == "required":
+                pytest.fail(f"{_pg.ENV}=required, but {exc}")
+            pytest.skip(str(exc))
+        url = cluster.url
+    _admin(url, f"DROP DATABASE IF EXISTS {_TEMPLATE}", f"CREATE DATABASE {_TEMPLATE}")
+
+    async def migrate() -> None:
+        await (await Store.open(_database_url(url, _TEMPLATE))).close()
+
+    asyncio.run(migrate())
+    yield url
+    if cluster is not None:
+        cluster.stop()
+
+
+def _database_url(server: str, name: str) -> str:
+    return server.rsplit("/", 1)[0] + "/" + name
+
+
+def _admin(url: str, *statements: str) -> None:
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in statements:
+            conn.execute(statement.encode())
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgresql)])
+def store_target(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's store lives: a file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return tmp_path / "syncdesk.db"
+    server: str = request.getfixturevalue("postgres")
+    name = f"t{os.getpid()}_{next(_databases)}"
+    _admin(server, f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}")
+    return _database_url(server, name)
+
+
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    opened = await Store.open(tmp_path / "syncdesk.db")
+async def store(store_target: Path | str) -> AsyncIterator[Store]:
+    opened = await Store.open(store_target)
     yield opened
     await opened.close()
 

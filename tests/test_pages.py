@@ -17,13 +17,14 @@ from bench.build_store import build
 from engine import Entity, JobFilter, JobRow, Sort, Store, SyncService
 from engine._pages import Positions
 from engine._schema import MIGRATIONS
+from engine._store import SQLiteStore
 
 JOBS = 4000
 STAMP = "2026-09-01T12:00:00.000000Z"
 WINDOW = 37
 
 
-class RecordingStore(Store):
+class RecordingStore(SQLiteStore):
     """Remembers every query, so their plans can be asked for."""
 
     seen: list[tuple[str, list[Any]]]
@@ -36,7 +37,7 @@ class RecordingStore(Store):
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[SyncService]:
     built = await build(tmp_path / "big.db", JOBS)
-    store = await RecordingStore.open(built.path)
+    store = await RecordingStore.connect(built.path)
     store.seen = []
     yield SyncService(store, actor="test")
     await store.close()

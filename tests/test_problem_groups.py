@@ -18,6 +18,7 @@ from engine._port import RemoteRef
 from engine._schema import MIGRATIONS
 from engine._service import message_shape
 from engine._status import JobStatus
+from engine._store import SQLiteStore
 from engine._sync_state import ClaimedJob, SyncState, purge_connection, queue_jobs, requeue
 from engine._time import from_iso, to_iso
 
@@ -64,7 +65,7 @@ async def _seed(store: Store) -> SyncState:
     return SyncState(store)
 
 
-class RecordingStore(Store):
+class RecordingStore(SQLiteStore):
     """Remembers every query read through it."""
 
     read: list[str]
@@ -164,7 +165,7 @@ async def test_the_groups_follow_the_outbox_requeues_and_a_purge(store: Store) -
 
 
 async def test_a_whole_group_filter_reads_the_groups_never_the_jobs(tmp_path: Path) -> None:
-    store = await RecordingStore.open(tmp_path / "s.db")
+    store = await RecordingStore.connect(tmp_path / "s.db")
     try:
         await _seed(store)
         service = SyncService(store, actor="tester", clock=lambda: NOW)

@@ -106,11 +106,21 @@ async def test_a_write_cancelled_at_its_begin_does_not_wedge_the_store(store: St
     assert await store.fetch_value("SELECT COUNT(*) FROM settings") == 0
 
 
-@pytest.mark.parametrize("url", ["postgresql://syncdesk@db.internal/books",
-                                 Path("postgres://db/books")])
-async def test_a_database_url_is_refused_and_creates_nothing(
+@pytest.mark.parametrize("url", ["mysql://syncdesk@db.internal/books",
+                                 Path("sqlserver://db/books")])
+async def test_a_url_of_another_database_is_refused_and_creates_nothing(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str | Path) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(StoreError, match=r"postgres(ql)?://… is a database URL"):
+    with pytest.raises(StoreError, match=r"(mysql|sqlserver)://… is not a store syncdesk knows"):
         await Store.open(url)
+    assert list(tmp_path.iterdir()) == []
+
+
+async def test_an_unreachable_postgresql_store_is_named_without_its_password(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(StoreError, match=r"cannot open the store "
+                       r"postgresql://syncdesk:\*\*\*@127\.0\.0\.1:9/books") as raised:
+        await Store.open("postgresql://syncdesk:hunter2@127.0.0.1:9/books?connect_timeout=2")
+    assert "hunter2" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
