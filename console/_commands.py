@@ -56,6 +56,7 @@ from engine import (
     pull_directory,
     read_feed,
     run_audit,
+    user_data_path,
 )
 
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
@@ -189,7 +190,7 @@ async def seed(args: argparse.Namespace) -> int:
     records = demo_business(args.seed, args.size)
     async with open_store(args) as store:
         result = await Ledger(store, business=args.business_id).upsert(records)
-    print(f"seeded {store.path}: {result.created} created, {result.updated} updated, "
+    print(f"seeded {store.location}: {result.created} created, {result.updated} updated, "
           f"{result.unchanged} unchanged, {result.jobs_queued} sync jobs queued")
     return 0
 
@@ -235,7 +236,7 @@ async def status_data(store: Store, business: int | None) -> dict[str, Any]:
         ledger[table] = await store.fetch_value(
             f"SELECT COUNT(*) FROM {table} WHERE ? IS NULL OR business_id = ?",
             (business, business))
-    return {"db": str(store.path), "ledger": ledger, "connections": connections,
+    return {"db": store.location, "ledger": ledger, "connections": connections,
             "unread_notifications": await service.unread_count()}
 
 
@@ -362,7 +363,7 @@ async def serve(args: argparse.Namespace) -> int:
                                 log_level="warning", lifespan="off")
         server = uvicorn.Server(config)
         print(f"syncdesk API on http://{args.host}:{args.port}/v1 "
-              f"(OpenAPI at /v1/openapi.json; store {store.path})", flush=True)
+              f"(OpenAPI at /v1/openapi.json; store {store.location})", flush=True)
         await server.serve()
     return 0
 
@@ -828,7 +829,7 @@ async def engine_run(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
         if mapped := await apply_config_mappings(store, Config.load()):
             print(f"{mapped} mapping(s) set from config.toml", flush=True)
-        print(f"engine running on {store.path}; Ctrl+C or SIGTERM stops it", flush=True)
+        print(f"engine running on {store.location}; Ctrl+C or SIGTERM stops it", flush=True)
         report = await _engine(store, Sealer.load(), timeout=args.timeout).run(
             stop, until_idle=args.until_idle)
     print(f"engine stopped: {report.pushed} pushed, {report.failed} failed, "
@@ -852,7 +853,9 @@ async def sandbox_serve(args: argparse.Namespace) -> int:
 def demo_db_path(args: argparse.Namespace) -> Path:
     if args.db:
         return Path(args.db)
-    return default_db_path().with_name("demo.db")
+    default = default_db_path()
+    # The demo is a file of its own even where the real store is a database server.
+    return (default if isinstance(default, Path) else user_data_path()).with_name("demo.db")
 
 
 async def prepare_demo(db: Path, size: int, seed_value: int, *, limits: bool,
@@ -895,7 +898,7 @@ async def demo(args: argparse.Namespace) -> int:
 class _EngineThread(threading.Thread):
     """The engine on a loop and store connections of its own, beside the console's loop."""
 
-    def __init__(self, path: Path, *, throttle: bool,
+    def __init__(self, path: Path | str, *, throttle: bool,
                  on_failure: Callable[[BaseException], object] | None = None) -> None:
         """`on_failure` is called (in this thread) when the engine dies before its stop."""
         super().__init__(name="engine", daemon=True)

@@ -154,7 +154,7 @@ if _typing.TYPE_CHECKING:
         hint_for,
     )
     from ._status import JOB_STATUSES, RETRYABLE, ConnectionState, JobStatus
-    from ._store import Store, default_db_path
+    from ._store import Store, default_db_path, is_database_url, user_data_path
     from ._sync_state import SyncState
     from ._vault import TokenVault
     from ._webhooks import (
@@ -330,6 +330,8 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "RETRYABLE": ("_status", "RETRYABLE"),
     "Store": ("_store", "Store"),
     "default_db_path": ("_store", "default_db_path"),
+    "is_database_url": ("_store", "is_database_url"),
+    "user_data_path": ("_store", "user_data_path"),
     "SyncState": ("_sync_state", "SyncState"),
     "TokenVault": ("_vault", "TokenVault"),
     "DeliveryStatus": ("_webhooks", "DeliveryStatus"),
@@ -501,6 +503,7 @@ __all__ = [
     "generate_demo",
     "hint_for",
     "income_account_for",
+    "is_database_url",
     "live_connections",
     "mark_due",
     "normalise_name",

@@ -16,9 +16,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import aiosqlite
-
 from ._businesses import DEFAULT_BUSINESS
+from ._db import AsyncDB, Row
 from ._errors import ConfigError
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
@@ -50,7 +49,7 @@ def _new_secret() -> str:
     return PREFIX + secrets.token_urlsafe(32)
 
 
-def _key(row: aiosqlite.Row) -> ApiKey:
+def _key(row: Row) -> ApiKey:
     return ApiKey(id=row["id"], name=row["name"], hint=row["hint"],
                   read_only=bool(row["read_only"]), created_at=from_iso(row["created_at"]),
                   expires_at=from_iso(row["expires_at"]) if row["expires_at"] else None,
@@ -124,7 +123,7 @@ class ApiKeys:
         key = _key(row)
         return key if key.live(self.clock()) else None
 
-    async def _insert(self, db: aiosqlite.Connection, name: str, read_only: bool) -> str:
+    async def _insert(self, db: AsyncDB, name: str, read_only: bool) -> str:
         secret = _new_secret()
         await db.execute(
             "INSERT INTO api_keys (business_id, name, hint, digest, read_only, created_at) "
@@ -133,14 +132,14 @@ class ApiKeys:
              to_iso(self.clock())))
         return secret
 
-    async def _live_named(self, db: aiosqlite.Connection, name: str) -> aiosqlite.Row | None:
-        row: aiosqlite.Row | None = await (await db.execute(
+    async def _live_named(self, db: AsyncDB, name: str) -> Row | None:
+        row: Row | None = await (await db.execute(
             "SELECT * FROM api_keys WHERE business_id = ? AND name = ? AND rotated = 0 AND "
             "(expires_at IS NULL OR expires_at > ?) ORDER BY id DESC LIMIT 1",
             (self.business, name, to_iso(self.clock())))).fetchone()
         return row
 
-    async def _audit(self, db: aiosqlite.Connection, command: str, name: str) -> None:
+    async def _audit(self, db: AsyncDB, command: str, name: str) -> None:
         await db.execute(
             "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
             "VALUES (?, ?, ?, ?, ?, 1)",

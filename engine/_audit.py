@@ -47,9 +47,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-import aiosqlite
-
 from ._businesses import business_of
+from ._db import Row
 from ._errors import Unsupported
 from ._ledger import Ledger
 from ._models import CreditNote, Entity, Invoice, InvoiceStatus, Payment
@@ -216,7 +215,7 @@ async def run_audit(store: Store, connection_id: int, provider: Provider, title:
 
 
 async def _ledger_side(store: Store, connection_id: int, entity: Entity,
-                       rows: Sequence[aiosqlite.Row]) -> dict[str, _Ledger]:
+                       rows: Sequence[Row]) -> dict[str, _Ledger]:
     links = {row["record_id"]: row for row in rows}
     applied: dict[str, int | None] = {}
     if entity is Entity.INVOICE:
@@ -227,8 +226,9 @@ async def _ledger_side(store: Store, connection_id: int, entity: Entity,
         applied = {row["invoice_id"]: None if row["unsettled"] else int(row["applied"])
                    for row in await store.fetch_all(
             "SELECT a.invoice_id, SUM(CASE WHEN s.status = 'synced' THEN a.amount_minor "
-            "ELSE 0 END) AS applied, MAX(s.status IS NOT NULL AND s.status NOT IN "
-            "('synced', 'skipped')) AS unsettled FROM allocations a JOIN sync_jobs j "
+            "ELSE 0 END) AS applied, MAX(CASE WHEN s.status IS NOT NULL AND s.status NOT IN "
+            "('synced', 'skipped') THEN 1 ELSE 0 END) AS unsettled "
+            "FROM allocations a JOIN sync_jobs j "
             "ON j.connection_id = ? AND j.entity = 'invoice' AND j.record_id = a.invoice_id "
             "AND j.status = 'synced' LEFT JOIN sync_jobs s ON s.connection_id = ? "
             "AND s.entity = a.source_entity AND s.record_id = a.source_id "

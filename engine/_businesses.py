@@ -10,10 +10,10 @@ with several, none is guessed: the error lists them.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from ._db import IntegrityError, SyncDB
 from ._errors import ConfigError
 from ._store import Store
 from ._time import Clock, from_iso, to_iso, utcnow
@@ -58,13 +58,13 @@ class Businesses:
         name = _checked(name)
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> int:
+        def work(db: SyncDB) -> int:
             try:
-                cursor = db.execute("INSERT INTO businesses (name, created_at) VALUES (?, ?)",
-                                    (name, now))
-            except sqlite3.IntegrityError:
+                business = int(db.execute(
+                    "INSERT INTO businesses (name, created_at) VALUES (?, ?) RETURNING id",
+                    (name, now)).fetchone()[0])
+            except IntegrityError:
                 raise ConfigError(f"a business named {name!r} exists already") from None
-            business = int(cursor.lastrowid or 0)
             _audit(db, business, now, actor, "business_add", {"name": name})
             return business
 
@@ -75,10 +75,10 @@ class Businesses:
         new_name = _checked(new_name)
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: SyncDB) -> None:
             try:
                 db.execute("UPDATE businesses SET name = ? WHERE id = ?", (new_name, business.id))
-            except sqlite3.IntegrityError:
+            except IntegrityError:
                 raise ConfigError(f"a business named {new_name!r} exists already") from None
             _audit(db, business.id, now, actor, "business_rename",
                    {"from": business.name, "to": new_name})
@@ -102,7 +102,7 @@ class Businesses:
             raise ConfigError(f"{business} is the only business; a store keeps at least one")
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: SyncDB) -> None:
             # Disconnected connections keep their audit trail under the business's id; the
             # keys and endpoints of a business that is gone must not open anything.
             db.execute("UPDATE api_keys SET expires_at = ? WHERE business_id = ? AND "
@@ -149,7 +149,7 @@ def _checked(name: str) -> str:
     return name
 
 
-def _audit(db: sqlite3.Connection, business: int, now: str, actor: str, command: str,
+def _audit(db: SyncDB, business: int, now: str, actor: str, command: str,
            scope: dict[str, str]) -> None:
     db.execute("INSERT INTO audit (business_id, at, actor, command, scope, affected) "
                "VALUES (?, ?, ?, ?, ?, 1)", (business, now, actor, command, json.dumps(scope)))

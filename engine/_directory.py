@@ -31,15 +31,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-import aiosqlite
-
 from ._businesses import business_of
 from ._classify import normalise_name
+from ._db import Row, SyncDB
 from ._errors import NotFound
 from ._ledger import Ledger, describe
 from ._models import Customer, Entity, Item
@@ -239,7 +237,7 @@ async def pull_directory(store: Store, connection_id: int, platform: str, provid
     return report
 
 
-def _record_doubts(db: sqlite3.Connection, connection_id: int, doubts: list[Doubt],
+def _record_doubts(db: SyncDB, connection_id: int, doubts: list[Doubt],
                    now: str) -> None:
     """The connection's doubts as this pull left them: earlier ones it settled are gone."""
     db.execute("DELETE FROM directory_doubts WHERE connection_id = ?", (connection_id,))
@@ -309,7 +307,7 @@ async def check_links(store: Store, connection_id: int, provider: Provider, titl
     finds (archived contacts, inactive names) and pages can shift under concurrent writes.
     """
     state = SyncState(store)
-    by_entity: dict[Entity, list[aiosqlite.Row]] = {}
+    by_entity: dict[Entity, list[Row]] = {}
     for row in await state.synced_links(connection_id):
         by_entity.setdefault(Entity(row["entity"]), []).append(row)
     broken = 0

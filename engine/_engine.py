@@ -277,7 +277,7 @@ class SyncEngine:
         held = await self.state.take_lease(self._owner, os.getpid(), now, alive=alive)
         if held is not None:
             raise StoreError(
-                f"another engine is running on {self.store.path} (pid {held.pid}); "
+                f"another engine is running on {self.store.location} (pid {held.pid}); "
                 "stop it first, or point this one at another store with --db"
             )
 

@@ -41,9 +41,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol, cast
 
-import aiosqlite
-
 from ._connections import SettingsHook, live_connections, open_provider
+from ._db import AsyncDB
 from ._errors import AuthExpired, AuthRevoked, ConfigError, RateLimited, SyncError, Unsupported
 from ._inbound import Inbound, InboundReport, apply_changes
 from ._mappings import read_mappings
@@ -181,7 +180,7 @@ async def _read_entity(store: Store, inbound: Inbound, provider: Provider, entit
                   again=more)
 
 
-async def _save_cursor(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def _save_cursor(db: AsyncDB, connection_id: int, entity: Entity,
                        cursor: str, now: datetime) -> None:
     await db.execute(
         "INSERT INTO feed_cursors (connection_id, entity, cursor, read_at) "
@@ -198,7 +197,7 @@ async def _finish(store: Store, connection_id: int, entity: Entity, now: datetim
         await _settle(db, connection_id, entity, now, started, error, again)
 
 
-async def _settle(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def _settle(db: AsyncDB, connection_id: int, entity: Entity,
                   now: datetime, started: datetime, error: str | None, again: bool) -> None:
     await db.execute(
         "INSERT INTO feed_cursors (connection_id, entity, read_at, error, due_at) "

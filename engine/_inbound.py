@@ -49,9 +49,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from ._businesses import DEFAULT_BUSINESS
+from ._db import AsyncDB, Row
 from ._directory import _local_id
 from ._errors import InputError
 from ._ledger import upsert_inbound
@@ -108,7 +107,7 @@ def payment_id(platform: str, connection_id: int, remote_id: str) -> str:
     return _local_id(f"{platform}.{connection_id}.payment", remote_id)
 
 
-async def apply_changes(db: aiosqlite.Connection, inbound: Inbound, changes: Sequence[Change],
+async def apply_changes(db: AsyncDB, inbound: Inbound, changes: Sequence[Change],
                         now: datetime) -> InboundReport:
     """Apply one page's changes inside the caller's transaction (see the module docstring)."""
     applied = InboundReport()
@@ -125,7 +124,7 @@ async def apply_changes(db: aiosqlite.Connection, inbound: Inbound, changes: Seq
     return applied
 
 
-async def _apply(db: aiosqlite.Connection, inbound: Inbound, change: Change, now: str,
+async def _apply(db: AsyncDB, inbound: Inbound, change: Change, now: str,
                  applied: InboundReport) -> None:
     if change.kind in (ChangeKind.DELETED, ChangeKind.VOIDED):
         await _gone(db, inbound, change, now, applied)
@@ -139,7 +138,7 @@ async def _apply(db: aiosqlite.Connection, inbound: Inbound, change: Change, now
 
 # -- payments ------------------------------------------------------------------------------
 
-async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePayment,
+async def _payment(db: AsyncDB, inbound: Inbound, remote: RemotePayment,
                    now: str, applied: InboundReport) -> None:
     imported = await _origin(db, inbound.connection_id, Entity.PAYMENT, remote.remote_id)
     if imported is None and await _ours(db, inbound.connection_id, remote):
@@ -192,7 +191,7 @@ async def _payment(db: aiosqlite.Connection, inbound: Inbound, remote: RemotePay
             now=now)
 
 
-async def _ours(db: aiosqlite.Connection, connection_id: int, remote: RemotePayment) -> bool:
+async def _ours(db: AsyncDB, connection_id: int, remote: RemotePayment) -> bool:
     """syncdesk's own payment: its mark names a local payment, or a link names the object."""
     if remote.mark and await _value(db, "SELECT 1 FROM payments WHERE id = ?" + _MINE,
                                     (remote.mark, connection_id)):
@@ -200,7 +199,7 @@ async def _ours(db: aiosqlite.Connection, connection_id: int, remote: RemotePaym
     return await _linked(db, connection_id, Entity.PAYMENT, remote.remote_id) is not None
 
 
-async def _write(db: aiosqlite.Connection, inbound: Inbound, payment: Payment,
+async def _write(db: AsyncDB, inbound: Inbound, payment: Payment,
                  ref: RemoteRef, now: str) -> bool:
     """Write a payment that came from this connection: synced there, skipped elsewhere
     unless configured. True when the ledger changed."""
@@ -231,7 +230,7 @@ async def hold_imported(store: Store, connection_id: int, now: datetime) -> int:
 _CONTACT_FIELDS = ("display_name", "email", "phone", "billing_address")
 
 
-async def _contact(db: aiosqlite.Connection, inbound: Inbound, change: Change, now: str,
+async def _contact(db: AsyncDB, inbound: Inbound, change: Change, now: str,
                    applied: InboundReport) -> None:
     assert change.contact is not None
     linked = await _linked(db, inbound.connection_id, Entity.CUSTOMER, change.remote_id)
@@ -320,7 +319,7 @@ def _compared(name: str, value: Any) -> Any:
 
 # -- deletions and voids -------------------------------------------------------------------
 
-async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now: str,
+async def _gone(db: AsyncDB, inbound: Inbound, change: Change, now: str,
                 applied: InboundReport) -> None:
     done = "voided" if change.kind is ChangeKind.VOIDED else "deleted"
     if change.entity in (Entity.CUSTOMER, Entity.ITEM) and change.kind is ChangeKind.DELETED:
@@ -353,20 +352,20 @@ async def _gone(db: aiosqlite.Connection, inbound: Inbound, change: Change, now:
 
 # -- reads inside the page's transaction ---------------------------------------------------
 
-async def _row(db: aiosqlite.Connection, sql: str, params: Sequence[Any]
-               ) -> aiosqlite.Row | None:
+async def _row(db: AsyncDB, sql: str, params: Sequence[Any]
+               ) -> Row | None:
     # One hand-off to the writer's thread, not three (execute, fetch, close): a page's
     # changes are applied while it holds the store's write lock.
     rows = list(await db.execute_fetchall(sql, params))
     return rows[0] if rows else None
 
 
-async def _value(db: aiosqlite.Connection, sql: str, params: Sequence[Any]) -> Any:
+async def _value(db: AsyncDB, sql: str, params: Sequence[Any]) -> Any:
     row = await _row(db, sql, params)
     return None if row is None else row[0]
 
 
-async def _linked(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def _linked(db: AsyncDB, connection_id: int, entity: Entity,
                   remote_id: str) -> tuple[str, str | None, str] | None:
     """The local record linked to this remote object: (record id, version token, label)."""
     select = ("SELECT l.record_id, l.remote_version, COALESCE(j.label, l.record_id) "
@@ -382,7 +381,7 @@ async def _linked(db: aiosqlite.Connection, connection_id: int, entity: Entity,
     return None if row is None else (str(row[0]), row[1], str(row[2]))
 
 
-async def _origin(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def _origin(db: AsyncDB, connection_id: int, entity: Entity,
                   remote_id: str) -> str | None:
     value = await _value(db, "SELECT record_id FROM origins WHERE connection_id = ? AND "
                          "entity = ? AND remote_id = ?", (connection_id, entity.value,
@@ -390,14 +389,14 @@ async def _origin(db: aiosqlite.Connection, connection_id: int, entity: Entity,
     return None if value is None else str(value)
 
 
-async def _payment_doc(db: aiosqlite.Connection, record_id: str, connection_id: int
+async def _payment_doc(db: AsyncDB, record_id: str, connection_id: int
                        ) -> dict[str, Any] | None:
     doc = await _value(db, "SELECT doc FROM payments WHERE id = ?" + _MINE,
                        (record_id, connection_id))
     return None if doc is None else dict(json.loads(doc))
 
 
-async def _ended_here(db: aiosqlite.Connection, entity: Entity, record_id: str,
+async def _ended_here(db: AsyncDB, entity: Entity, record_id: str,
                       connection_id: int) -> bool:
     """The ledger itself voided or deleted the record (or never had it)."""
     if entity is Entity.INVOICE:
@@ -412,7 +411,7 @@ async def _ended_here(db: aiosqlite.Connection, entity: Entity, record_id: str,
     return False
 
 
-async def _invoice(db: aiosqlite.Connection, record_id: str, connection_id: int
+async def _invoice(db: AsyncDB, record_id: str, connection_id: int
                    ) -> tuple[str, str] | None:
     row = await _row(db, "SELECT customer_id, currency FROM invoices WHERE id = ?" + _MINE,
                      (record_id, connection_id))
@@ -432,7 +431,7 @@ def _checked(model: type[Payment] | type[Customer], what: str,
                          f"{first['msg'] if first else exc}") from None
 
 
-async def _refused(db: aiosqlite.Connection, inbound: Inbound, change: Change, why: str,
+async def _refused(db: AsyncDB, inbound: Inbound, change: Change, why: str,
                    now: str) -> None:
     record_id = (payment_id(inbound.platform, inbound.connection_id, change.remote_id)
                  if change.entity is Entity.PAYMENT else None)

@@ -10,16 +10,14 @@ bumps the version the job will push.
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import aiosqlite
-
 from ._businesses import DEFAULT_BUSINESS
 from ._classify import classify
+from ._db import AsyncDB, IntegrityError, Row, SyncCursor, SyncDB, run_sync
 from ._errors import InputError
 from ._models import (
     MODEL_OF,
@@ -138,7 +136,7 @@ class Ledger:
         them costs one transaction and one store lock, not one each."""
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> list[UpsertResult | InputError]:
+        def work(db: SyncDB) -> list[UpsertResult | InputError]:
             outcomes: list[UpsertResult | InputError] = []
             books = _Books(db, self.business)
             for records, actor in batches:
@@ -206,7 +204,7 @@ class Ledger:
         result = Lifecycle()
         now = to_iso(self.clock())
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: SyncDB) -> None:
             books = _Books(db, self.business)
             _end(books, entity, record_id, unapply=unapply, delete=delete, result=result,
                  now=now)
@@ -220,13 +218,13 @@ class Ledger:
         return result
 
 
-async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], now: str, *,
+async def upsert_inbound(db: AsyncDB, records: Sequence[Record], now: str, *,
                          linked: Mapping[tuple[Entity, str], tuple[int, RemoteRef]]
                          ) -> UpsertResult:
     """The way back's write (`_inbound`): an all-or-nothing upsert inside a transaction the
     caller already holds, so a feed page's records, their links and the feed's cursor commit
     together. Raises `InputError` naming what the ledger refused."""
-    def work(conn: sqlite3.Connection) -> UpsertResult:
+    def work(conn: SyncDB) -> UpsertResult:
         # The records are those of the business whose connection they came from.
         connections = {connection_id for connection_id, _ in linked.values()}
         business = DEFAULT_BUSINESS
@@ -236,8 +234,7 @@ async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], no
         return _upsert_all(_Books(conn, business), records, now, partial=False, linked=linked,
                            actor=None)
 
-    # The same hand-off as `Store.run_write`, on the transaction's own connection.
-    return await db._execute(work, db._conn)  # type: ignore[no-untyped-call,no-any-return]
+    return await run_sync(db, work)
 
 
 # -- the write path: plain sqlite3 on the writer's thread (Store.run_write) ---------------
@@ -246,13 +243,13 @@ async def upsert_inbound(db: aiosqlite.Connection, records: Sequence[Record], no
 class _Books:
     """The writer's connection and the business whose ledger it writes."""
 
-    db: sqlite3.Connection
+    db: SyncDB
     business: int
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> SyncCursor:
         return self.db.execute(sql, params)
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> SyncCursor:
         return self.db.executemany(sql, rows)
 
 
@@ -353,7 +350,7 @@ def _upsert_one(db: _Books, record: Record, result: UpsertResult, now: str) -> s
             f"ON CONFLICT (business_id, id) DO UPDATE SET {updates}, version = version + 1",
             (db.business, record.id, *columns.values(), doc, now),
         )
-    except sqlite3.IntegrityError as exc:
+    except IntegrityError as exc:
         raise _Rejected(_integrity_message(entity, record, exc)) from None
     _write_children(db, entity, record)
     if _queues(record, existing):
@@ -395,7 +392,7 @@ def _columns(record: Record) -> dict[str, Any]:
             "currency": record.currency, "total_minor": to_minor(record.total, record.currency)}
 
 
-def _queues(record: Record, existing: sqlite3.Row | None) -> bool:
+def _queues(record: Record, existing: Row | None) -> bool:
     """Draft invoices matter to no platform; a draft that was never sent queues nothing."""
     if not isinstance(record, Invoice):
         return True
@@ -519,8 +516,8 @@ def _write_children(db: _Books, entity: Entity, record: Record) -> None:
         db.execute("DELETE FROM document_items WHERE business_id = ? AND entity = ? AND "
                    "record_id = ?", (db.business, entity.value, record.id))
         db.executemany(
-            "INSERT OR IGNORE INTO document_items (business_id, entity, record_id, item_id) "
-            "VALUES (?, ?, ?, ?)",
+            "INSERT INTO document_items (business_id, entity, record_id, item_id) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
             [(db.business, entity.value, record.id, line.item_id) for line in record.lines
              if line.item_id],
         )
@@ -580,7 +577,7 @@ def _audit(db: _Books, now: str, actor: str, command: str, scope: dict[str, Any]
                (db.business, now, actor, command, json.dumps(scope), affected))
 
 
-def _integrity_message(entity: Entity, record: Record, exc: sqlite3.IntegrityError) -> str:
+def _integrity_message(entity: Entity, record: Record, exc: IntegrityError) -> str:
     text = str(exc)
     if "UNIQUE" in text and ".number" in text:
         number = getattr(record, "number", "")

@@ -20,9 +20,8 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
-import aiosqlite
-
 from ._businesses import business_of
+from ._db import AsyncDB
 from ._errors import ConfigError, unmapped_code
 from ._models import Item
 from ._port import ConnectionMappings, Provider
@@ -288,7 +287,7 @@ async def waiting_on(store: Store, connection_id: int) -> dict[tuple[MappingKind
     return found
 
 
-async def write_mapping(db: aiosqlite.Connection, connection_id: int, kind: MappingKind,
+async def write_mapping(db: AsyncDB, connection_id: int, kind: MappingKind,
                         key: str, choice: Choice | None, *, actor: str,
                         now: str) -> MappingChange:
     """Set (or, with `choice` None, remove) one mapping inside the caller's transaction, and

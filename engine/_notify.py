@@ -10,14 +10,13 @@ hears of the problem from every code path that notifies a person.
 
 from __future__ import annotations
 
-import aiosqlite
-
+from ._db import AsyncDB
 from ._models import Entity
 from ._webhooks import raise_for_notice
 
 
 async def raise_notification(
-    db: aiosqlite.Connection,
+    db: AsyncDB,
     connection_id: int,
     entity: Entity | None,
     record_id: str | None,
@@ -28,15 +27,17 @@ async def raise_notification(
     now: str,
 ) -> bool:
     """Add a notification unless an unread one exists for the same problem; True if added."""
-    cursor = await db.execute(
-        "INSERT OR IGNORE INTO notifications "
+    # The conflict target is the partial UNIQUE index: one unread notice per problem.
+    added = await (await db.execute(
+        "INSERT INTO notifications "
         "(connection_id, entity, record_id, kind, title, message, created_at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (connection_id, entity, record_id) WHERE read_at IS NULL DO NOTHING "
+        "RETURNING id",
         (connection_id, entity.value if entity else "", record_id or "", kind, title, message,
          now),
-    )
-    added = cursor.rowcount == 1
+    )).fetchone()
     await raise_for_notice(db, connection_id, entity, record_id, kind=kind, title=title,
                            message=message, now=now,
-                           notice_id=cursor.lastrowid if added else None)
-    return added
+                           notice_id=added[0] if added else None)
+    return added is not None

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import aiosqlite
 from croniter import croniter
 
+from ._db import AsyncDB
 from ._errors import ConfigError
 from ._store import Store
 from ._sync_state import make_all_due
@@ -64,7 +64,7 @@ class WeeklySync:
         return True
 
 
-async def _remember(db: aiosqlite.Connection, stamp: str) -> None:
+async def _remember(db: AsyncDB, stamp: str) -> None:
     await db.execute(
         "INSERT INTO settings (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (_LAST_RUN, stamp),

@@ -17,10 +17,9 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import aiosqlite
-
 from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
 from ._businesses import DEFAULT_BUSINESS
+from ._db import AsyncDB, Row
 from ._errors import ERROR_TYPES, ConfigError, ErrorClass
 from ._feed import FeedState, feed_states
 from ._inbound import HistoryEntry, record_history
@@ -210,7 +209,7 @@ class JobFilter:
             clause, values = text_match(self.text)
             clauses.append(clause)
             params.extend(values)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or "TRUE"), params
 
     def describe(self) -> str:
         """The scope in words, for confirmations and the audit log."""
@@ -1064,7 +1063,7 @@ class SyncService:
             await set_connection_state(db, connection_id, state, reason, to_iso(self.clock()))
             await self._audit(db, command, {"connection_id": connection_id}, 1)
 
-    async def _audit(self, db: aiosqlite.Connection, command: str, scope: dict[str, Any],
+    async def _audit(self, db: AsyncDB, command: str, scope: dict[str, Any],
                      affected: int) -> None:
         await db.execute(
             "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
@@ -1179,7 +1178,7 @@ class SyncService:
 # updated_at); a single MIN over all entities would read every pending row.
 _OLDEST_PENDING = "SELECT MIN(oldest) FROM (" + " UNION ALL ".join(
     f"SELECT MIN(updated_at) AS oldest FROM sync_jobs WHERE connection_id = ? "
-    f"AND entity = '{entity.value}' AND status = 'pending'" for entity in Entity) + ")"
+    f"AND entity = '{entity.value}' AND status = 'pending'" for entity in Entity) + ") pending"
 
 _OWN = "(? IS NULL OR {c} IN (SELECT id FROM connections WHERE business_id = ?))"
 """A business's scope of a connection column; its parameters are `SyncService._mine`."""
@@ -1212,7 +1211,7 @@ def hint_for(job: JobRow) -> str:
     return hint
 
 
-def _job(row: aiosqlite.Row) -> JobRow:
+def _job(row: Row) -> JobRow:
     currency = row["currency"]
     amount = None
     if row["amount_minor"] is not None and currency:

@@ -12,15 +12,13 @@ This is also the seam a second store backend implements.
 
 from __future__ import annotations
 
-import sqlite3
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import aiosqlite
-
+from ._db import AsyncDB, Row, SyncDB
 from ._errors import SyncError, TotalMismatch
 from ._models import Entity
 from ._notify import raise_notification
@@ -169,7 +167,7 @@ class SyncState:
             "'pending') AND (next_attempt_at IS NULL OR next_attempt_at <= ?) LIMIT 1",
             (connection_id, to_iso(now))))
 
-    async def synced_links(self, connection_id: int) -> list[aiosqlite.Row]:
+    async def synced_links(self, connection_id: int) -> list[Row]:
         """Synced records and their remote ids (the weekly check reads each one back)."""
         return await self.store.fetch_all(
             "SELECT j.id, j.entity, j.record_id, j.label, j.record_version, j.attempts, "
@@ -256,7 +254,7 @@ class SyncState:
         tried = (None if attempt is None or error is None else
                  _attempt_row(job.id, attempt, error.error_class.value, error, None))
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: SyncDB) -> None:
             _release(db, job, stamp, to_iso(retry_at) if retry_at else None, waiting_for)
             if tried is not None:
                 db.execute(_INSERT_ATTEMPT, tried)
@@ -279,7 +277,7 @@ class SyncState:
         the job was claimed made it in doubt without anything sent)."""
         stamp, fallback = to_iso(now), to_iso(retry_at)
 
-        def work(db: sqlite3.Connection) -> None:
+        def work(db: SyncDB) -> None:
             for job, parent in waiting:
                 _release(db, job, stamp, fallback, parent)
             db.executemany(
@@ -455,9 +453,9 @@ def _link_rows(linked: Iterable[tuple[ClaimedJob, RemoteRef]], stamp: str
              ref.number, job.version, stamp) for job, ref in linked]
 
 
-def _claim(db: sqlite3.Connection, connection_id: int, limit: int, stamp: str
+def _claim(db: SyncDB, connection_id: int, limit: int, stamp: str
            ) -> list[ClaimedJob]:
-    rows: list[sqlite3.Row] = []
+    rows: list[Row] = []
     for status, order in (("uncertain", "id"), ("pending", "stage, next_attempt_at")):
         if len(rows) >= limit:
             break
@@ -492,7 +490,7 @@ def _claim(db: sqlite3.Connection, connection_id: int, limit: int, stamp: str
     return claimed
 
 
-def _succeed(db: sqlite3.Connection,
+def _succeed(db: SyncDB,
              done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]], stamp: str,
              outcome: str) -> None:
     db.executemany(_LINK_SQL, _link_rows(((job, ref) for job, ref, _ in done), stamp))
@@ -527,7 +525,7 @@ def _succeed(db: sqlite3.Connection,
                     {job.connection_id for job, _, _ in done}])
 
 
-def _release(db: sqlite3.Connection, job: ClaimedJob, stamp: str, retry_at: str | None,
+def _release(db: SyncDB, job: ClaimedJob, stamp: str, retry_at: str | None,
              parent: tuple[Entity, str] | None) -> None:
     if parent is not None and db.execute(
             "SELECT 1 FROM sync_links WHERE connection_id = ? AND entity = ? AND record_id = ?",
@@ -556,12 +554,12 @@ def _attempt_row(job_id: int, attempt: Attempt, outcome: str, error: SyncError |
             error.message if error else None, error.http_status if error else None, remote_id)
 
 
-async def _record_attempt(db: aiosqlite.Connection, job_id: int, attempt: Attempt,
+async def _record_attempt(db: AsyncDB, job_id: int, attempt: Attempt,
                           outcome: str, error: SyncError | None, remote_id: str | None) -> None:
     await db.execute(_INSERT_ATTEMPT, _attempt_row(job_id, attempt, outcome, error, remote_id))
 
 
-async def requeue(db: aiosqlite.Connection, clause: str, params: Sequence[Any], now: str, *,
+async def requeue(db: AsyncDB, clause: str, params: Sequence[Any], now: str, *,
                   lookup_first: bool = False) -> int:
     """Make the retryable jobs matching `clause` (over `sync_jobs j`) due now, as one command.
 
@@ -598,7 +596,7 @@ _IN_DOUBT_GROUP = ("(SELECT g.id FROM problem_groups g WHERE (g.connection_id, g
 """The problem group a requeued job in doubt joins: uncertain, its error cleared."""
 
 
-async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool) -> None:
+async def _requeue_listed(db: AsyncDB, now: str, lookup_first: bool) -> None:
     # Jobs in doubt still need a person after the requeue: their group exists before the
     # UPDATE names it.
     await db.execute(
@@ -611,7 +609,7 @@ async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool
     # worked out again from the row, by the same expression that listed it.
     await db.execute(
         f"UPDATE sync_jobs SET status = {_REQUEUED_STATUS}, "
-        "lookup_first = CASE WHEN ? OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
+        "lookup_first = CASE WHEN ? = 1 OR status = 'broken_link' THEN 1 ELSE lookup_first END, "
         "attempts = 0, next_attempt_at = NULL, error_class = NULL, error_code = NULL, "
         "error_message = NULL, http_status = NULL, blocked_entity = NULL, "
         f"blocked_record = NULL, problem_group = CASE WHEN in_doubt = 1 THEN {_IN_DOUBT_GROUP} "
@@ -646,14 +644,14 @@ async def _requeue_listed(db: aiosqlite.Connection, now: str, lookup_first: bool
         "FROM requeued_jobs", (now,))
 
 
-async def unlink(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def unlink(db: AsyncDB, connection_id: int, entity: Entity,
                  record_id: str) -> None:
     await db.execute(
         "DELETE FROM sync_links WHERE connection_id = ? AND entity = ? AND record_id = ?",
         (connection_id, entity.value, record_id))
 
 
-async def adopt(db: aiosqlite.Connection, connection_id: int, entity: Entity, record_id: str,
+async def adopt(db: AsyncDB, connection_id: int, entity: Entity, record_id: str,
                 ref: RemoteRef, now: str) -> int:
     """Link a record to a platform object a person confirmed is its copy (a duplicate that
     was ours, or made by hand). The link is marked not yet in sync, so the next push is an
@@ -675,21 +673,21 @@ async def adopt(db: aiosqlite.Connection, connection_id: int, entity: Entity, re
                          [connection_id, entity.value, record_id], now)
 
 
-async def make_all_due(db: aiosqlite.Connection, now: str) -> None:
+async def make_all_due(db: AsyncDB, now: str) -> None:
     """Everything waiting for a back-off is due now (the weekly run's catch-up)."""
     await db.execute(
         "UPDATE sync_jobs SET next_attempt_at = NULL, updated_at = ? "
         "WHERE status IN ('pending', 'uncertain') AND next_attempt_at IS NOT NULL", (now,))
 
 
-async def set_connection_state(db: aiosqlite.Connection, connection_id: int,
+async def set_connection_state(db: AsyncDB, connection_id: int,
                                state: ConnectionState, reason: str | None, now: str) -> None:
     await db.execute(
         "UPDATE connections SET state = ?, state_reason = ?, updated_at = ? WHERE id = ?",
         (state.value, reason, now, connection_id))
 
 
-async def mark_needs_reconnect(db: aiosqlite.Connection, connection_id: int, title: str,
+async def mark_needs_reconnect(db: AsyncDB, connection_id: int, title: str,
                                message: str, now: str) -> None:
     """The grant is gone: stop the connection (if it still runs) and say so, once."""
     await db.execute(
@@ -700,7 +698,7 @@ async def mark_needs_reconnect(db: aiosqlite.Connection, connection_id: int, tit
                              message=message, now=now)
 
 
-async def purge_connection(db: aiosqlite.Connection, connection_id: int, reason: str,
+async def purge_connection(db: AsyncDB, connection_id: int, reason: str,
                            now: str) -> int:
     """Delete every job, link, token and notification of a connection; it stays, disconnected."""
     cursor = await db.execute("DELETE FROM sync_jobs WHERE connection_id = ?", (connection_id,))
@@ -711,7 +709,7 @@ async def purge_connection(db: aiosqlite.Connection, connection_id: int, reason:
     return purged
 
 
-def link_synced(db: sqlite3.Connection, connection_id: int, entity: Entity, record_id: str,
+def link_synced(db: SyncDB, connection_id: int, entity: Entity, record_id: str,
                 ref: RemoteRef, now: str) -> None:
     """Record that the current version of a record already is `ref` on a connection (in
     a `Store.run_write` transaction)."""
@@ -763,7 +761,7 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
     void = {Entity.INVOICE: "r.status = 'void'",
             Entity.PAYMENT: "json_extract(r.doc, '$.status') IN ('void', 'deleted')",
             Entity.CREDIT_NOTE: "json_extract(r.doc, '$.status') IN ('void', 'deleted')",
-            }.get(entity, "0")
+            }.get(entity, "FALSE")
     drafts = "AND r.status != 'draft'" if entity is Entity.INVOICE else ""
     # Jobs are numbered in the order the records were written (`r.rowid`), whatever plan
     # the business's keys give the join: equal times list in that order.
@@ -818,7 +816,7 @@ def _queue_sql(entity: Entity, record_filter: str, connection_filter: str, *,
     """
 
 
-def queue_jobs(db: sqlite3.Connection, entity: Entity, record_id: str, now: str,
+def queue_jobs(db: SyncDB, entity: Entity, record_id: str, now: str,
                business: int = 1) -> int:
     """Queue (or coalesce into) a job for one record of a business on every live connection
     of that business (in a `Store.run_write` transaction)."""
@@ -831,7 +829,7 @@ def queue_jobs(db: sqlite3.Connection, entity: Entity, record_id: str, now: str,
     return cursor.rowcount
 
 
-async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: str) -> int:
+async def queue_everything(db: AsyncDB, connection_id: int, now: str) -> int:
     """Queue every record for one connection: its first sync, or a reconnect — where only
     records new or changed since the connection last saw them are queued."""
     queued = 0
@@ -850,7 +848,7 @@ async def queue_everything(db: aiosqlite.Connection, connection_id: int, now: st
 
 # -- feed: what the way back changes in sync state (inside the feed page's transaction) ----
 
-async def mark_gone(db: aiosqlite.Connection, connection_id: int, entity: Entity,
+async def mark_gone(db: AsyncDB, connection_id: int, entity: Entity,
                     record_id: str, title: str, message: str, now: str) -> bool:
     """A linked record's object was deleted or voided on the platform: its job is a broken
     link, told once. A job on its way is left to its own answer (the platform says NotFound
@@ -869,7 +867,7 @@ async def mark_gone(db: aiosqlite.Connection, connection_id: int, entity: Entity
     return True
 
 
-async def skip_elsewhere(db: aiosqlite.Connection, origin: int, entity: Entity,
+async def skip_elsewhere(db: AsyncDB, origin: int, entity: Entity,
                          record_id: str, why: str, now: str) -> None:
     """A record that came from one platform is not sent to the others: its jobs there are
     skipped with why (an operator's retry sends it all the same)."""
@@ -880,7 +878,7 @@ async def skip_elsewhere(db: aiosqlite.Connection, origin: int, entity: Entity,
         "AND status = 'pending'", (why, now, entity.value, record_id, origin))
 
 
-async def skip_from_elsewhere(db: aiosqlite.Connection, connection_id: int, why: str,
+async def skip_from_elsewhere(db: AsyncDB, connection_id: int, why: str,
                               now: str) -> int:
     """The same for a connection the records' own import never saw (added since, or
     reconnected): its pending jobs of payments that came from another connection."""

@@ -26,8 +26,7 @@ from collections.abc import Awaitable
 from datetime import timedelta
 from typing import Any, Protocol
 
-import aiosqlite
-
+from ._db import AsyncDB
 from ._errors import AuthRevoked, Transient
 from ._port import TokenSet
 from ._secrets import Sealer
@@ -125,7 +124,7 @@ class TokenVault:
                 return self._use(secrets, expires)
         raise revoked
 
-    async def _read(self, db: aiosqlite.Connection) -> tuple[dict[str, Any], str]:
+    async def _read(self, db: AsyncDB) -> tuple[dict[str, Any], str]:
         """The sealed bundle and access-token expiry, read inside the write transaction."""
         row = await (await db.execute(
             "SELECT sealed, access_expires_at FROM tokens WHERE connection_id = ?",

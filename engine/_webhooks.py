@@ -27,7 +27,6 @@ import hmac
 import json
 import logging
 import secrets
-import sqlite3
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,9 +35,8 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-import aiosqlite
-
 from ._businesses import DEFAULT_BUSINESS
+from ._db import AsyncDB, Row, SyncDB
 from ._errors import ConfigError
 from ._models import Entity
 from ._secrets import Sealer
@@ -160,13 +158,13 @@ def event_id(delivery_id: int) -> str:
     return f"evt_{delivery_id}"
 
 
-def _endpoint(row: aiosqlite.Row) -> WebhookEndpoint:
+def _endpoint(row: Row) -> WebhookEndpoint:
     return WebhookEndpoint(id=row["id"], url=row["url"], hint=row["hint"],
                     created_at=from_iso(row["created_at"]),
                     disabled_at=from_iso(row["disabled_at"]) if row["disabled_at"] else None)
 
 
-def _delivery(row: aiosqlite.Row) -> WebhookDelivery:
+def _delivery(row: Row) -> WebhookDelivery:
     pending = row["status"] == DeliveryStatus.PENDING
     return WebhookDelivery(
         id=row["id"], endpoint_id=row["endpoint_id"], url=row["url"],
@@ -196,14 +194,13 @@ class Webhooks:
             raise ConfigError(f"a webhook URL is http(s)://host/path, not {url!r}")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
         async with self.store.write() as db:
-            cursor = await db.execute(
+            row = await (await db.execute(
                 "INSERT INTO webhook_endpoints (business_id, url, secret, hint, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "VALUES (?, ?, ?, ?, ?) RETURNING *",
                 (self.business, url.strip(), sealer.seal({"secret": secret}),
-                 secret[:len(SECRET_PREFIX) + 4], to_iso(self.clock())))
-            await self._audit(db, "webhook_add", {"endpoint": cursor.lastrowid, "url": url})
-            row = await (await db.execute("SELECT * FROM webhook_endpoints WHERE id = ?",
-                                          (cursor.lastrowid,))).fetchone()
+                 secret[:len(SECRET_PREFIX) + 4], to_iso(self.clock())))).fetchone()
+            assert row is not None
+            await self._audit(db, "webhook_add", {"endpoint": row["id"], "url": url})
         assert row is not None
         return _endpoint(row), secret
 
@@ -234,7 +231,7 @@ class Webhooks:
             f"{where} ORDER BY d.id DESC LIMIT ?", (self.business, limit))
         return [_delivery(row) for row in rows]
 
-    async def _audit(self, db: aiosqlite.Connection, command: str,
+    async def _audit(self, db: AsyncDB, command: str,
                      scope: dict[str, Any]) -> None:
         await db.execute(
             "INSERT INTO audit (business_id, at, actor, command, scope, affected) "
@@ -249,7 +246,7 @@ class Webhooks:
 # event it follows (the last part, a number, so a record id holding ':' stays unambiguous),
 # so the same raise twice is the same key.
 _RAISE = (
-    "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_key, kind, connection_id, "
+    "INSERT INTO webhook_deliveries (endpoint_id, event_key, kind, connection_id, "
     "entity, record_id, payload, next_attempt_at, created_at) "
     "SELECT e.id, ?1 || ':' || ?2 || ':' || ?3 || ':' || ?6 || ':' || COALESCE(last.id, 0), "
     "?1, ?2, ?3, ?6, ?7, ?8, ?8 "
@@ -257,11 +254,13 @@ _RAISE = (
     "SELECT MAX(d.id) FROM webhook_deliveries d WHERE d.endpoint_id = e.id "
     "AND d.connection_id = ?2 AND d.entity = ?3 AND d.record_id = ?6) "
     "WHERE e.disabled_at IS NULL AND e.business_id = "
-    "(SELECT business_id FROM connections WHERE id = ?2) AND (COALESCE(last.kind, '') = ?4) = ?5"
+    "(SELECT business_id FROM connections WHERE id = ?2) "
+    "AND CASE WHEN COALESCE(last.kind, '') = ?4 THEN 1 ELSE 0 END = ?5 "
+    "ON CONFLICT DO NOTHING"
 )
 
 
-async def raise_for_notice(db: aiosqlite.Connection, connection_id: int, entity: Entity | None,
+async def raise_for_notice(db: AsyncDB, connection_id: int, entity: Entity | None,
                            record_id: str | None, *, kind: str, title: str, message: str,
                            now: str, notice_id: int | None) -> None:
     """The event a notification stands for, if the app is told of that kind of problem.
@@ -280,15 +279,16 @@ async def raise_for_notice(db: aiosqlite.Connection, connection_id: int, entity:
                            (connection_id, await _platform(db, connection_id)), None, title,
                            message, now)
         await db.execute(
-            "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_key, kind, "
+            "INSERT INTO webhook_deliveries (endpoint_id, event_key, kind, "
             "connection_id, payload, next_attempt_at, created_at) "
             "SELECT id, ?1, ?2, ?3, ?4, ?5, ?5 FROM webhook_endpoints WHERE disabled_at IS NULL "
-            "AND business_id = (SELECT business_id FROM connections WHERE id = ?3)",
+            "AND business_id = (SELECT business_id FROM connections WHERE id = ?3) "
+            "ON CONFLICT DO NOTHING",
             (f"{WebhookEvent.CONNECTION_NEEDS_RECONNECT.value}:{notice_id}",
              WebhookEvent.CONNECTION_NEEDS_RECONNECT.value, connection_id, payload, now))
 
 
-def raise_recovered(db: sqlite3.Connection,
+def raise_recovered(db: SyncDB,
                     synced: Iterable[tuple[int, Entity, str]], now: str) -> None:
     """`record.recovered` for each synced (connection, entity, record) whose latest event at
     an endpoint is a `record.failed`. A success is the engine's hot path: with no endpoint
@@ -310,7 +310,7 @@ def raise_recovered(db: sqlite3.Connection,
         for connection_id, entity, record_id in synced])
 
 
-async def _platform(db: aiosqlite.Connection, connection_id: int) -> str | None:
+async def _platform(db: AsyncDB, connection_id: int) -> str | None:
     async with db.execute("SELECT platform FROM connections WHERE id = ?",
                           (connection_id,)) as cursor:
         row = await cursor.fetchone()
