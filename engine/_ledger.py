@@ -10,6 +10,7 @@ bumps the version the job will push.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -579,9 +580,22 @@ def _audit(db: _Books, now: str, actor: str, command: str, scope: dict[str, Any]
 
 def _integrity_message(entity: Entity, record: Record, exc: IntegrityError) -> str:
     text = str(exc)
-    if "UNIQUE" in text and ".number" in text:
+    if _unique_on(text, "number"):
         number = getattr(record, "number", "")
         return f"number: {number!r} is already used by another {entity.label}"
-    if "UNIQUE" in text and ".sku" in text:
+    if _unique_on(text, "sku"):
         return f"sku: {getattr(record, 'sku', '')!r} is already used by another item"
     return f"rejected by the store: {text}"
+
+
+_PG_KEY = re.compile(r"Key \(([^)]*)\)=")
+
+
+def _unique_on(text: str, column: str) -> bool:
+    """Whether a refusal is a unique key that includes `column`, in either store's words:
+    SQLite's "UNIQUE constraint failed: invoices.business_id, invoices.number", PostgreSQL's
+    "duplicate key value violates unique constraint … DETAIL: Key (business_id, number)=…"."""
+    if "UNIQUE constraint failed" in text:
+        return f".{column}" in text
+    key = _PG_KEY.search(text) if "duplicate key" in text else None
+    return key is not None and column in key[1].split(", ")
