@@ -32,6 +32,7 @@ from engine import (
     ConfigError,
     ConnectionSummary,
     EngineBeat,
+    EventCursor,
     JobFilter,
     MappingKind,
     NotificationRow,
@@ -110,7 +111,7 @@ class SyncdeskApp(App[None]):
         self._user_keymap = dict(keymap or {})
         self._poller: Worker[None] | None = None
         self._again = False
-        self._last_event: int | None = None
+        self._last_event: EventCursor | None = None
         self._last_note: int | None = None
         self._records = RecordScreen(None, JobFilter())
         self._problems = ProblemsScreen()
@@ -175,7 +176,7 @@ class SyncdeskApp(App[None]):
 
     @work(group="poll", exit_on_error=False)
     async def _check(self, force: bool) -> None:
-        last = await self.service.last_event_id()
+        last = await self.service.event_cursor()
         self.heartbeat = await self.service.engine_heartbeat()
         if last != self._last_event or force:
             first = self._last_event is None

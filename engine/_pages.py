@@ -128,9 +128,9 @@ class Positions:
     """Listings whose marks are kept (a filter or sort and back finds them again)."""
 
     def __init__(self) -> None:
-        self._marks: dict[tuple[Any, ...], tuple[int, list[Key]]] = {}
+        self._marks: dict[tuple[Any, ...], tuple[object, list[Key]]] = {}
 
-    async def mark(self, store: Store, scope: Scope, order: Order, version: int) -> None:
+    async def mark(self, store: Store, scope: Scope, order: Order, version: object) -> None:
         """Walk the listing once, keeping every `EVERY`th key, unless marked at `version`."""
         name = _listing(scope, order)
         if name in self._marks and self._marks[name][0] == version:
@@ -144,7 +144,7 @@ class Positions:
         while len(self._marks) > self.KEPT:
             del self._marks[next(iter(self._marks))]
 
-    def at(self, scope: Scope, order: Order, version: int, index: int) -> tuple[Key, int] | None:
+    def at(self, scope: Scope, order: Order, version: object, index: int) -> tuple[Key, int] | None:
         """The mark at or before row `index` and how many rows follow it up to `index`, or
         None when the listing has no marks as of `version`."""
         version_marks = self._marks.get(_listing(scope, order))
@@ -223,7 +223,8 @@ class TextSample:
 
     async def match(self, store: Store, text: str) -> tuple[str, list[Any], bool]:
         """The clause, its parameters, and whether it goes through the trigram index."""
-        if not text_indexed(text) or len(text) < 3:
+        if not text_indexed(text) or len(text) < 3 or store.dialect == "postgresql":
+            # PostgreSQL's trigram index answers the LIKE itself, rare trigrams first.
             return *text_match(text), text_indexed(text)
         await self.read(store)
         assert self.counts is not None

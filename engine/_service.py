@@ -475,6 +475,25 @@ class Event:
     status: str | None
 
 
+_EVENT_COLUMNS = "id, kind, connection_id, entity, record_id, status"
+_SETTLED = "tx < pg_snapshot_xmin(pg_current_snapshot())"
+"""Events of transactions older than every one still running: none can commit behind them."""
+
+
+@dataclass(frozen=True, order=True)
+class EventCursor:
+    """Where a follower of the event log stands: after every event it has read, in commit
+    order. Opaque to followers: compare it, hand it back (`SyncService.events_after`).
+
+    On PostgreSQL ids come from a sequence and transactions commit in any order, so an
+    event numbered below the last one read can still appear; the cursor is (transaction
+    id, event id), and only transactions older than every one still running are read, so
+    nothing can later appear behind it. SQLite's single writer commits in id order: `tx`
+    stays 0 there."""
+    tx: int = 0
+    id: int = 0
+
+
 @dataclass(frozen=True)
 class DayBudget:
     """A connection's daily request quota against the work waiting for it: "4,120 of 5,000
@@ -688,14 +707,35 @@ class SyncService:
         return {int(row["connection_id"]): int(row["n"]) for row in rows}
 
     async def last_event_id(self) -> int:
+        """The highest event id written: on PostgreSQL a lower one may still commit after it,
+        so a follower reads `event_cursor` / `events_after` instead."""
         return int(await self.store.fetch_value("SELECT COALESCE(MAX(id), 0) FROM events") or 0)
 
-    async def events_since(self, event_id: int, limit: int = 1000) -> list[Event]:
-        rows = await self.store.fetch_all(
-            "SELECT id, kind, connection_id, entity, record_id, status FROM events "
-            "WHERE id > ? ORDER BY id LIMIT ?", (event_id, limit),
-        )
-        return [Event(**dict(row)) for row in rows]
+    async def event_cursor(self) -> EventCursor:
+        """The cursor after the last event a follower can read now: it moves whenever
+        something was written (the console reloads when it does)."""
+        if self.store.dialect == "postgresql":
+            row = await self.store.fetch_one(
+                f"SELECT CAST(tx AS text) AS tx, id FROM events WHERE {_SETTLED} "
+                "ORDER BY tx DESC, id DESC LIMIT 1")
+            return EventCursor(int(row["tx"]), int(row["id"])) if row else EventCursor()
+        return EventCursor(0, await self.last_event_id())
+
+    async def events_after(self, cursor: EventCursor, limit: int = 1000
+                           ) -> tuple[list[Event], EventCursor]:
+        """Up to `limit` events after `cursor`, in commit order, and the cursor after them."""
+        if self.store.dialect == "postgresql":
+            rows = await self.store.fetch_all(
+                f"SELECT CAST(tx AS text) AS tx, {_EVENT_COLUMNS} FROM events "
+                f"WHERE (tx, id) > (CAST(? AS xid8), ?) AND {_SETTLED} ORDER BY tx, id "
+                "LIMIT ?", (str(cursor.tx), cursor.id, limit))
+        else:
+            rows = await self.store.fetch_all(
+                f"SELECT 0 AS tx, {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id "
+                "LIMIT ?", (cursor.id, limit))
+        events = [Event(*(row[f.name] for f in fields(Event))) for row in rows]
+        last = rows[-1] if rows else None
+        return events, EventCursor(int(last["tx"]), int(last["id"])) if last else cursor
 
     # -- commands -----------------------------------------------------------------------
 
@@ -1110,7 +1150,7 @@ class SyncService:
         whichever end is nearer."""
         scope, order = await self._listing(where, sort)
         index = max(0, min(index, total - limit))
-        if marked := self._positions.at(scope, order, await self.last_event_id(), index):
+        if marked := self._positions.at(scope, order, await self.event_cursor(), index):
             found = await keys(self.store, scope, order, limit=limit, after=marked[0],
                                inclusive=True, offset=marked[1])
         elif index <= total - index - limit:
@@ -1136,7 +1176,7 @@ class SyncService:
         """Mark the listing for `rows_at` (one walk of its index), unless it is marked as of
         the store's last event."""
         scope, order = await self._listing(where, sort)
-        await self._positions.mark(self.store, scope, order, await self.last_event_id())
+        await self._positions.mark(self.store, scope, order, await self.event_cursor())
 
     async def prepare_search(self) -> None:
         """Read what a text search needs before its first query (~2,000 jobs' texts)."""
