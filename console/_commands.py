@@ -1129,3 +1129,69 @@ async def history(args: argparse.Namespace) -> int:
         for name, values in e.changes.items():
             print(f"  {name}: platform {values['platform']!r}, ledger {values['ledger']!r}")
     return 0
+
+
+# -- db: the store's schema, and moving an embedded store to PostgreSQL ------------------
+
+
+async def db_status(args: argparse.Namespace) -> int:
+    from engine import StoreError, store_schema
+
+    found = await store_schema(args.db or default_db_path())
+    if found.foreign:
+        raise StoreError(f"{found.location} is not a syncdesk store (it holds tables of "
+                         "something else)")
+    if found.version > found.current:
+        raise StoreError(f"{found.location} has schema {found.version}, newer than this "
+                         f"syncdesk's {found.current}: upgrade syncdesk")
+    print(f"backend   {found.dialect}\nlocation  {found.location}")
+    if found.version == found.current:
+        print(f"schema    {found.version} (current)")
+        return 0
+    print(f"schema    {found.version or 'none (a new store)'}; this syncdesk needs "
+          f"{found.current}: run `syncdesk db migrate`")
+    return 1
+
+
+async def db_migrate(args: argparse.Namespace) -> int:
+    from engine import StoreError, store_schema
+
+    target = args.db or default_db_path()
+    before = await store_schema(target)
+    if before.foreign:
+        raise StoreError(f"{before.location} is not a syncdesk store (it holds tables of "
+                         "something else): nothing was changed")
+    await (await Store.open(target)).close()  # refuses a newer schema, saying so
+    after = await store_schema(target)
+    if before.version == after.version:
+        print(f"{after.location}: schema {after.version}, already current")
+    else:
+        print(f"{after.location}: migrated from schema {before.version or 'none'} to "
+              f"{after.version}")
+    return 0
+
+
+async def db_copy(args: argparse.Namespace) -> int:
+    from engine import copy_store
+
+    def progress(table: str, rows: int) -> None:
+        print(f"  {table}: {rows} rows", file=sys.stderr, flush=True)
+
+    print(f"copying {args.source} to the database; nothing is kept unless every table "
+          "matches", file=sys.stderr, flush=True)
+    report = await copy_store(Path(args.source), args.target, batch=args.batch,
+                              progress=progress)
+    width = max(len(table.name) for table in report.tables)
+    print(f"{'table':<{width}}  {'source':>9}  {'target':>9}  checksum")
+    for table in report.tables:
+        verdict = "ok" if table.equal else "DIFFERS"
+        print(f"{table.name:<{width}}  {table.source_rows:>9}  {table.target_rows:>9}  "
+              f"{table.checksum}  {verdict}")
+    print(f"{report.rows} rows in {report.seconds:.1f} s ({report.rows_per_second:.0f} rows/s)"
+          f" from {report.source} to {report.target}")
+    if not report.committed:
+        print("the tables differ: the copy was rolled back, the target is as it was",
+              file=sys.stderr)
+        return 1
+    print("verified: every table has the same rows; the copy is committed")
+    return 0

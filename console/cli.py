@@ -301,6 +301,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("record", help="the record's id in the business's own app")
     p.add_argument("--json", action="store_true")
 
+    # -- db --
+    p = sub.add_parser("db", help="The store itself: its schema, migrating it, moving an "
+                       "embedded store to PostgreSQL (docs/DEPLOY.md).")
+    db = p.add_subparsers(title="actions", metavar="ACTION", required=True)
+    for name, text in (
+        ("status", "Say which backend and schema the store has, and whether it needs "
+                   "`db migrate` (exit 1 when it does)."),
+        ("migrate", "Bring the store to this syncdesk's schema (run it before starting "
+                    "engines of a new release); says from which version to which."),
+    ):
+        p = db.add_parser(name, help=text, description=text)
+        p.add_argument("--db", default=None, metavar="FILE|URL",
+                       help="store file or postgresql:// URL (default: $SYNCDESK_DB or the "
+                            "per-user data dir)")
+        p.set_defaults(handler=f"db_{name}")
+    text = ("Copy an embedded store into an empty PostgreSQL database in one transaction, "
+            "then compare every table (rows and checksum); exit 1 if any differs (the copy "
+            "is then rolled back). Stop the engine on the file first.")
+    p = db.add_parser("copy", help=text, description=text)
+    p.add_argument("--from", dest="source", required=True, metavar="FILE",
+                   help="the SQLite store to copy (it is only read)")
+    p.add_argument("--to", dest="target", required=True, metavar="URL",
+                   help="postgresql://user[:password]@host[:port]/database, empty or new")
+    p.add_argument("--batch", type=int, default=5000, help="rows read per batch")
+    p.set_defaults(handler="db_copy")
+
     p = sub.add_parser("sandbox", help="Serve a platform sandbox on loopback.")
     p.add_argument("action", choices=["serve"])
     p.add_argument("--platform", required=True, choices=PLATFORM_NAMES)
