@@ -1,9 +1,10 @@
 """Draining the demo business at the platforms' real limits: elapsed time against the floor.
 
 The demo business (`engine.generate_demo`, 300 customers: 1,285 records) goes into one store
-with every platform connected to its sandbox, served by uvicorn on loopback with the real
-default limits, and one engine drains it (production settings, throttle on) the way
-`syncdesk demo` does. Per platform:
+with every platform connected to its sandbox, each `syncdesk sandbox serve` in a process of
+its own on loopback with the real default limits (`--sandbox-thread`: in this process, as
+`syncdesk demo` serves them), and one engine drains it (production settings, throttle on)
+the way `syncdesk demo` does. Per platform:
 
 - `elapsed`: from the engine's start to the last answer that connection got;
 - `floor`: the least time the platform's rolling windows allow for the requests needed
