@@ -1,10 +1,12 @@
 """Access tokens for one connection, refreshed exactly once however many workers ask.
 
-A refresh runs inside a store write transaction (`BEGIN IMMEDIATE`, a database-level lock
-shared by every process on the file). Inside it the token row is read again: if another
-worker or process already refreshed, its token is used and the single-use refresh token is
-not spent twice. The platform's answer is stored in that same transaction, so the new token
-is committed before anything uses it.
+A refresh runs inside a store write transaction that holds the connection's token row: on
+SQLite the transaction itself is the lock (`BEGIN IMMEDIATE`, database-wide, shared by every
+process on the file); on PostgreSQL the row is read `FOR UPDATE`, so a refresh on another
+host waits for this one to commit and then reads its token. Inside it the token row is read
+again: if another worker, process or host already refreshed, its token is used and the
+single-use refresh token is not spent twice. The platform's answer is stored in that same
+transaction, so the new token is committed before anything uses it.
 
 An answer can still be lost: the token endpoint times out after the platform rotated, or the
 process dies between the answer and the commit. Either way the store keeps the refresh token
@@ -45,6 +47,10 @@ class Refresher(Protocol):
 EARLY_REFRESH = timedelta(seconds=60)
 """Refresh this long before expiry, so a request does not leave with a token about to die."""
 
+_READ = "SELECT sealed, access_expires_at FROM tokens WHERE connection_id = ?"
+_HOLD = {"sqlite": _READ, "postgresql": _READ + " FOR UPDATE"}
+"""The token row read inside a refresh's transaction, held by it until it ends."""
+
 UNANSWERED = "unanswered_refreshes"
 """Key in the sealed bundle: refreshes sent with the stored refresh token whose answer was
 never stored (lost, or the process died). Cleared when a new token set is stored."""
@@ -65,10 +71,7 @@ class TokenVault:
 
     async def access_token(self) -> str:
         if self._cached is None or self._expiring(self._cached[1]):
-            row = await self.store.fetch_one(
-                "SELECT sealed, access_expires_at FROM tokens WHERE connection_id = ?",
-                (self.connection_id,),
-            )
+            row = await self.store.fetch_one(_READ, (self.connection_id,))
             if row is None:
                 raise AuthRevoked("this connection has no tokens: connect it with "
                                   "`syncdesk connect`")
@@ -125,11 +128,10 @@ class TokenVault:
         raise revoked
 
     async def _read(self, db: AsyncDB) -> tuple[dict[str, Any], str]:
-        """The sealed bundle and access-token expiry, read inside the write transaction."""
-        row = await (await db.execute(
-            "SELECT sealed, access_expires_at FROM tokens WHERE connection_id = ?",
-            (self.connection_id,),
-        )).fetchone()
+        """The sealed bundle and access-token expiry, read inside the write transaction and
+        held by it."""
+        row = await (await db.execute(_HOLD[self.store.dialect],
+                                      (self.connection_id,))).fetchone()
         if row is None:
             raise AuthRevoked("this connection has no tokens: connect it again")
         return self.sealer.unseal(row["sealed"]), str(row["access_expires_at"])

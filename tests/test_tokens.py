@@ -28,6 +28,7 @@ from engine import (
 )
 from engine._vault import UNANSWERED, Refresher
 from providers._sandbox import Fault, FaultKind, SandboxContext, TokenAuthority
+from tests._feedfake import until
 from tests._world import World
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -306,3 +307,51 @@ async def test_sigkill_between_answer_and_commit_then_restart(tmp_path: Path, na
                 assert (await stored(world, name))["state"] == "active"
         finally:
             await store.close()
+
+
+# --- two stores on one database: one refresh -----------------------------------------------
+
+async def waits_for_the_token_lock(other: Store) -> bool:
+    """`other`'s refresh is blocked behind the one in progress (its lock, not its turn)."""
+    if other.dialect == "sqlite":
+        return other.busy_since is not None
+    return bool(await other.fetch_value(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+        "AND wait_event_type = 'Lock'"))
+
+
+async def test_two_stores_refreshing_at_once_send_one_refresh(
+        make_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two engines (hosts) with the same expired token: the second waits for the first's
+    commit and uses its token; FreshBooks' single-use refresh token is spent once."""
+    world: World = await make_world(("freshbooks",))
+    authority: TokenAuthority = world.apps["freshbooks"].state.sandbox.authority
+    monkeypatch.setattr("engine._store.BUSY_TIMEOUT_MS", 20)  # the wait shows at once
+    other = await Store.open(world.store.path)
+    oauth = oauth_of(world, "freshbooks")
+    old = await vault_of(world, "freshbooks").access_token()
+    second: asyncio.Task[str] | None = None
+    entered = 0
+
+    async def first(token: str, *, after_lost_answer: bool = False) -> TokenSet:
+        nonlocal second, entered
+        entered += 1
+        if second is None:
+            # Inside the first refresh, the second store's vault asks too.
+            second = asyncio.create_task(TokenVault(
+                other, world.connections["freshbooks"], first, world.sealer).refreshed(old))
+
+            async def blocked_or_through() -> bool:
+                return entered > 1 or await waits_for_the_token_lock(other)
+
+            await until(blocked_or_through, "the second refresh waits for the first")
+        return await oauth.refresh(token, after_lost_answer=after_lost_answer)
+
+    try:
+        fresh = await TokenVault(world.store, world.connections["freshbooks"], first,
+                                 world.sealer).refreshed(old)
+        assert second is not None
+        assert await second == fresh != old
+        assert entered == 1 and authority.refreshes == 1
+    finally:
+        await other.close()
