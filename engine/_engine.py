@@ -1,13 +1,22 @@
-"""The sync engine: one worker per live connection, a lease on the store, a weekly schedule.
+"""The sync engine: one worker per connection it holds the lease of, a weekly schedule.
 
-`SyncEngine.run()` takes the store's engine lease (one engine per store; a crashed engine's
-lease is taken over once its process is gone or its heartbeat is stale), turns jobs left in
-flight by a crash into `uncertain`, and drives a `ConnectionWorker` for every active
-connection until stopped — or, with `until_idle`, until nothing is due. Running, it idles on
-a short poll, so work queued by another process (an import, a console retry, a new mapping)
-goes out within `poll_interval`. Stopping, it lets the round in progress finish for up to
-`stop_grace` seconds, then settles whatever was cut short: back to pending if nothing left,
-uncertain if a request was on its way.
+Several engines (processes, hosts) may share one store, SQLite's file included. Each
+connection is driven by the one engine holding its lease, so its rate budget lives in one
+place. `SyncEngine.run()` joins the store's engines and, on every heartbeat, renews its
+leases and takes free or expired ones up to its fair share (live connections over live
+engines, rounded up): one engine takes them all, a second gets half as the first sheds the
+rest — each shed worker stopped and settled before its lease is freed. A connection taken
+from a dead engine (SIGKILL: its leases expire after `lease_timeout`; at once when its
+process is known gone on this host) has its own in-flight jobs marked `uncertain`, nobody
+else's. An engine that cannot renew stops its workers after half the lease timeout, so a
+lease expires strictly after its holder stopped sending (engine clocks are taken to agree
+to well within that half).
+
+Running, it idles on a short poll, so work queued by another process (an import, a console
+retry, a new mapping) goes out within `poll_interval`; with `until_idle` it stops once
+nothing is due. Stopping, it lets the round in progress finish for up to `stop_grace`
+seconds, then settles whatever was cut short — back to pending if nothing left, uncertain if
+a request was on its way — and frees its leases.
 """
 
 from __future__ import annotations
@@ -20,12 +29,12 @@ import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from ._audit import run_audit
 from ._connections import ConnectionRow, SettingsHook, live_connections, open_provider
 from ._directory import check_links, pull_directory
-from ._errors import StoreError, SyncError
+from ._errors import SyncError
 from ._feed import FeedRunner, FeedSettings
 from ._inbound import hold_imported
 from ._limiter import RateGate
@@ -34,10 +43,10 @@ from ._scheduler import WeeklySync
 from ._secrets import Sealer
 from ._status import ConnectionState
 from ._store import Store
-from ._sync_state import Lease, SyncState
+from ._sync_state import Leases, Seat, SyncState
 from ._time import Clock, utcnow
 from ._webhooks import Deliverer
-from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings
+from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings, WorkerStats
 
 log = logging.getLogger("syncdesk.engine")
 
@@ -47,7 +56,10 @@ class EngineSettings:
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     poll_interval: float = 0.25
     heartbeat_interval: float = 5.0
+    """How often the engine renews its leases (and takes or sheds its share)."""
     lease_timeout: float = 30.0
+    """A lease not renewed for this long is free; its holder stopped sending at half of it.
+    More than twice `heartbeat_interval`."""
     stop_grace: float = 5.0
     """On stop, how long the round in progress may take to finish before it is cut short."""
     schedule: str = "0 6 * * 0"
@@ -91,7 +103,18 @@ class SyncEngine:
         """Adjusts each connection's settings (tests hand in an in-process transport)."""
         self.report = EngineReport()
         self.weekly = WeeklySync(store, self.settings.schedule, clock)
-        self._owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        host = socket.gethostname()
+        self.seat = Seat(f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}", host, os.getpid())
+        self.held: frozenset[int] = frozenset()
+        """Connections whose lease this engine holds."""
+        self._leasing = asyncio.Lock()
+        """Held across a renewal and a hand-back's release, so `held` follows the store."""
+        self._renewed = 0.0
+        """`loop.time()` when the last renewal that went through began."""
+        self._shedding: set[int] = set()
+        self._stops: dict[int, asyncio.Event] = {}
+        self._retired: list[WorkerStats] = []
+        """Stats of the workers handed back or halted, for the report."""
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._workers: dict[int, ConnectionWorker] = {}
         self._chores: set[asyncio.Task[None]] = set()
@@ -103,18 +126,15 @@ class SyncEngine:
                   until_idle: bool = False) -> EngineReport:
         stop = stop or asyncio.Event()
         self._feeding = not until_idle
-        await self._take_lease()
+        await self._join()
         webhooks = asyncio.create_task(self.deliverer.run(stop, self.settings.poll_interval),
                                        name="webhooks")
+        # The leases are kept until the workers have stopped: a stop's grace is still theirs.
+        kept = asyncio.Event()
+        keeper = asyncio.create_task(self._keep_leases(kept), name="leases")
         try:
-            self.report.recovered = await self.state.recover_in_flight(self.clock())
-            loop = asyncio.get_running_loop()
-            beat = loop.time()
             while not stop.is_set():
-                await self._supervise(stop)
-                if loop.time() - beat >= self.settings.heartbeat_interval:
-                    await self.state.heartbeat(self._owner, self.clock())
-                    beat = loop.time()
+                await self._supervise()
                 if until_idle:
                     if await self._idle():
                         break
@@ -128,19 +148,23 @@ class SyncEngine:
         finally:
             stop.set()
             await self._stop_workers()
+            kept.set()
+            await asyncio.gather(keeper, return_exceptions=True)
             # A try cut short stays pending and goes again: delivery is at least once.
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(webhooks, self.settings.stop_grace)
-            await self.state.release_lease(self._owner, self.clock())
+            now = self.clock()
+            await self.state.leave(self.seat, now, self._stale_before(now))
+            self.held = frozenset()
         return self.report
 
     # -- workers ------------------------------------------------------------------------
 
-    async def _supervise(self, stop: asyncio.Event) -> None:
+    async def _supervise(self) -> None:
         for connection in await live_connections(self.store):
             task = self._tasks.get(connection.id)
             if connection.state != ConnectionState.ACTIVE or (
-                    task is not None and not task.done()):
+                    task is not None and not task.done()) or not self._mine(connection.id):
                 continue
             if task is not None and not task.cancelled() and task.exception() is not None:
                 # A store or programming error in one worker: say so and start it afresh,
@@ -152,8 +176,17 @@ class SyncEngine:
             if platform is None:
                 continue
             worker = await self._worker(connection, platform)
+            if not self._mine(connection.id):  # handed back while the provider opened
+                await self._forget(connection.id)
+                continue
+            self._stops[connection.id] = asyncio.Event()
             self._tasks[connection.id] = asyncio.create_task(
-                self._drive(worker, stop), name=f"sync:{connection.platform}:{connection.id}")
+                self._drive(worker, self._stops[connection.id]),
+                name=f"sync:{connection.platform}:{connection.id}")
+
+    def _mine(self, connection_id: int) -> bool:
+        """This engine holds the connection's lease and is not handing it back."""
+        return connection_id in self.held and connection_id not in self._shedding
 
     async def _worker(self, connection: ConnectionRow, platform: Platform) -> ConnectionWorker:
         old = self._workers.pop(connection.id, None)
@@ -225,13 +258,15 @@ class SyncEngine:
 
     def _tally(self) -> None:
         """The report's totals, summed over every worker this engine ran."""
-        stats = [w.stats for w in self._workers.values()]
+        stats = [*self._retired, *(w.stats for w in self._workers.values())]
         self.report.pushed = sum(s.pushed for s in stats)
         self.report.failed = sum(s.failed for s in stats)
         self.report.requests = sum(s.requests for s in stats)
         self.report.rate_limited = sum(s.rate_limited for s in stats)
 
     async def _stop_workers(self) -> None:
+        for ended in self._stops.values():
+            ended.set()
         tasks = list(self._tasks.values())
         if tasks:
             # The stop event is set: each worker ends after the round it is in.
@@ -249,6 +284,7 @@ class SyncEngine:
         self._tally()
         self._tasks.clear()
         self._workers.clear()
+        self._stops.clear()
 
     async def _settle(self, connection_id: int) -> None:
         worker = self._workers.get(connection_id)
@@ -264,22 +300,111 @@ class SyncEngine:
         horizon = self.clock() + timedelta(seconds=LONG_WAIT)
         return await self.state.due_count(horizon) == 0 and not self._chores
 
-    # -- the lease ----------------------------------------------------------------------
+    # -- the leases ---------------------------------------------------------------------
 
-    async def _take_lease(self) -> None:
+    def _stale_before(self, now: datetime) -> datetime:
+        return now - timedelta(seconds=self.settings.lease_timeout)
+
+    async def _join(self) -> None:
         now = self.clock()
+        stale = self._stale_before(now)
+        # A crashed engine on this host (a restart under systemd) holds nothing any more.
+        for seat in await self.state.engines_on(self.seat.host, stale):
+            if not _process_alive(seat.pid):
+                await self.state.expire(seat)
+        await self.state.join(self.seat, now)
+        await self._beat()
 
-        def alive(lease: Lease) -> bool:
-            fresh = now - lease.heartbeat_at < timedelta(seconds=self.settings.lease_timeout)
-            same_host = lease.owner.split(":")[0] == socket.gethostname()
-            return fresh and (not same_host or _process_alive(lease.pid))
+    async def _keep_leases(self, stop: asyncio.Event) -> None:
+        loop = asyncio.get_running_loop()
+        fence = self.settings.lease_timeout / 2
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_interval)
+            if stop.is_set():
+                return
+            try:
+                await asyncio.wait_for(self._beat(), fence - (loop.time() - self._renewed))
+            except Exception as error:  # any failure to renew counts the same
+                if loop.time() - self._renewed >= fence:
+                    log.error("leases not renewed for %.0f s (%r): stopping every worker "
+                              "before they expire", loop.time() - self._renewed, error)
+                    self.held = frozenset()
+                    await self._halt(set(self._tasks))
+                else:
+                    log.warning("leases not renewed: %r; trying again", error)
 
-        held = await self.state.take_lease(self._owner, os.getpid(), now, alive=alive)
-        if held is not None:
-            raise StoreError(
-                f"another engine is running on {self.store.location} (pid {held.pid}); "
-                "stop it first, or point this one at another store with --db"
-            )
+    async def _beat(self) -> None:
+        loop = asyncio.get_running_loop()
+        async with self._leasing:
+            started, now = loop.time(), self.clock()
+            leases = await self.state.keep_leases(self.seat, now, self._stale_before(now))
+            self._renewed = started
+            self.held = leases.held
+        self.report.recovered += leases.recovered
+        if leases.taken:
+            log.info("took the leases of connections %s (%d in-flight jobs now uncertain)",
+                     sorted(leases.taken), leases.recovered)
+        # A lease another engine took (this one went too long without renewing), or one a
+        # worker started beside a hand-back: that worker stops at once.
+        await self._halt({cid for cid in self._tasks if cid not in leases.held})
+        self._shed(self._over_share(leases))
+
+    def _over_share(self, leases: Leases) -> list[int]:
+        """Connections to hand back, over the fair share: idle ones first, then the last."""
+        kept = [cid for cid in leases.held if cid not in self._shedding]
+        excess = len(kept) - leases.share
+        if excess <= 0:
+            return []
+        running = {cid for cid, task in self._tasks.items() if not task.done()}
+        return sorted(kept, key=lambda cid: (cid in running, cid))[-excess:]
+
+    def _shed(self, connection_ids: list[int]) -> None:
+        for connection_id in connection_ids:
+            self._shedding.add(connection_id)
+            chore = asyncio.create_task(self._hand_back(connection_id),
+                                        name=f"shed:{connection_id}")
+            self._chores.add(chore)
+            chore.add_done_callback(self._chores.discard)
+
+    async def _hand_back(self, connection_id: int) -> None:
+        """Stop this connection's worker as a stop would, then free its lease: no other
+        engine can take it while the worker still sends."""
+        try:
+            if (ended := self._stops.get(connection_id)) is not None:
+                ended.set()
+            task = self._tasks.get(connection_id)
+            if task is not None:
+                _, late = await asyncio.wait({task}, timeout=self.settings.stop_grace)
+                for cut in late:
+                    cut.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
+            await self._forget(connection_id)
+            async with self._leasing:
+                await self.state.drop_leases(self.seat, [connection_id])
+                self.held -= {connection_id}
+        finally:
+            self._shedding.discard(connection_id)
+
+    async def _halt(self, connection_ids: set[int]) -> None:
+        """Stop these workers now, mid-round: nothing more leaves for their connections."""
+        tasks = [task for cid in connection_ids if (task := self._tasks.get(cid)) is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for connection_id in connection_ids:
+            with contextlib.suppress(Exception):  # a store that is down: the taker recovers
+                await self._forget(connection_id)
+
+    async def _forget(self, connection_id: int) -> None:
+        """A stopped worker's jobs settled and its provider closed."""
+        self._tasks.pop(connection_id, None)
+        self._stops.pop(connection_id, None)
+        await self._settle(connection_id)
+        worker = self._workers.pop(connection_id, None)
+        if worker is not None:
+            self._retired.append(worker.stats)
+            await worker.provider.aclose()
 
 
 def _process_alive(pid: int) -> bool:

@@ -810,7 +810,38 @@ ALTER TABLE audit ADD COLUMN business_id INTEGER NOT NULL DEFAULT 1;
 CREATE INDEX audit_business ON audit (business_id, id);
 """
 
+# Many engines on one store: each engine says it is alive in `engines`, and each connection is
+# driven by the one engine holding its lease, renewed on that engine's heartbeat. A lease
+# whose heartbeat is older than the taker's lease timeout is free. `engine_lease` stays as the
+# store's latest engine beat, which the console reads. A claim keeps the status a job left in
+# `claimed_from`, so the claim is one statement that returns it.
+_V14 = """
+CREATE TABLE engines (
+    name          TEXT PRIMARY KEY,
+    host          TEXT NOT NULL,
+    pid           INTEGER NOT NULL,
+    started_at    TEXT NOT NULL,
+    heartbeat_at  TEXT NOT NULL,
+    stopped_at    TEXT
+);
+
+CREATE TABLE connection_leases (
+    connection_id  INTEGER PRIMARY KEY REFERENCES connections (id) ON DELETE CASCADE,
+    engine         TEXT NOT NULL,
+    taken_at       TEXT NOT NULL,
+    heartbeat_at   TEXT NOT NULL
+);
+CREATE INDEX connection_leases_engine ON connection_leases (engine, connection_id);
+
+ALTER TABLE sync_jobs ADD COLUMN claimed_from TEXT;
+"""
+
+# PostgreSQL's followers are told when events are written (`_schema_pg.OWN`); SQLite's poll.
+_V15 = """
+-- PostgreSQL only: NOTIFY syncdesk_events at each commit that wrote events.
+"""
+
 MIGRATIONS: tuple[str, ...] = (_V1, _V2, _V3, _V4, _V5, _V6, _V7, _V8, _V9, _V10, _V11,
-                               _V13)
+                               _V13, _V14, _V15)
 
 __all__ = ["JOB_STATUSES", "MIGRATIONS", "TABLE_OF"]

@@ -13,7 +13,7 @@ This is also the seam a second store backend implements.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -74,10 +74,23 @@ class Attempt:
 
 
 @dataclass(frozen=True)
-class Lease:
-    owner: str
+class Seat:
+    """One running engine: its unique name, host and process."""
+    name: str
+    host: str
     pid: int
-    heartbeat_at: datetime
+
+
+@dataclass(frozen=True)
+class Leases:
+    """An engine's connection leases after a heartbeat."""
+    held: frozenset[int]
+    share: int
+    """Its fair share: live connections over live engines, rounded up."""
+    taken: frozenset[int]
+    """Connections it took on this beat."""
+    recovered: int
+    """In-flight jobs of the taken connections, now uncertain."""
 
 
 class SyncState:
@@ -177,18 +190,17 @@ class SyncState:
 
     # -- the job lifecycle ----------------------------------------------------------------
 
-    async def recover_in_flight(self, now: datetime) -> int:
-        """After a crash: whatever was in flight may or may not have reached the platform."""
-        async with self.store.write() as db:
-            cursor = await db.execute(
-                f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, "
-                "updated_at = ? WHERE status = 'in_flight'", (to_iso(now),))
-            return cursor.rowcount
+    async def recover_in_flight(self, now: datetime, connection_id: int) -> int:
+        """After a crash: whatever of this connection was in flight may or may not have
+        reached the platform. (An engine does this as it takes the connection's lease.)"""
+        stamp = to_iso(now)
+        return await self.store.run_write(lambda db: _recover(db, stamp, connection_id))
 
     async def claim(self, connection_id: int, limit: int, now: datetime) -> list[ClaimedJob]:
         """Mark up to `limit` due jobs in flight, uncertain ones first, then by stage."""
         stamp = to_iso(now)
-        return await self.store.run_write(lambda db: _claim(db, connection_id, limit, stamp))
+        sql = _CLAIM[self.store.dialect]
+        return await self.store.run_write(lambda db: _claim(db, sql, connection_id, limit, stamp))
 
     async def succeed(self, done: Sequence[tuple[ClaimedJob, RemoteRef, Attempt | None]],
                       now: datetime, *, outcome: str = "synced") -> None:
@@ -387,43 +399,63 @@ class SyncState:
             await raise_notification(db, connection_id, None, None, kind=kind, title=title,
                                      message=message, now=to_iso(now))
 
-    # -- the engine lease -----------------------------------------------------------------
+    # -- engines and their connection leases ---------------------------------------------
 
-    async def lease(self) -> Lease | None:
-        row = await self.store.fetch_one(
-            "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")
-        if row is None:
-            return None
-        return Lease(str(row["owner"]), int(row["pid"]), from_iso(row["heartbeat_at"]))
-
-    async def take_lease(self, owner: str, pid: int, now: datetime, *,
-                         alive: Callable[[Lease], bool]) -> Lease | None:
-        """Take the store's engine lease unless `alive(lease)` says its holder still runs;
-        the holder's lease then, else None."""
+    async def join(self, seat: Seat, now: datetime) -> None:
+        """An engine starts: it counts among the live engines from now on (the others shed
+        connections down to their share on their next beat)."""
+        stamp = to_iso(now)
         async with self.store.write() as db:
-            row = await (await db.execute(
-                "SELECT owner, pid, heartbeat_at FROM engine_lease WHERE id = 1")).fetchone()
-            if row is not None and row["owner"] != owner and row["pid"]:
-                held = Lease(str(row["owner"]), int(row["pid"]), from_iso(row["heartbeat_at"]))
-                if alive(held):
-                    return held
             await db.execute(
-                "INSERT INTO engine_lease (id, owner, pid, heartbeat_at) VALUES (1, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, "
-                "heartbeat_at = excluded.heartbeat_at", (owner, pid, to_iso(now)))
-        return None
+                "INSERT INTO engines (name, host, pid, started_at, heartbeat_at) "
+                "VALUES (?, ?, ?, ?, ?)", (seat.name, seat.host, seat.pid, stamp, stamp))
+            await db.execute(_ENGINE_BEAT, (seat.name, seat.pid, stamp))
 
-    async def heartbeat(self, owner: str, now: datetime) -> None:
-        async with self.store.write() as db:
-            await db.execute("UPDATE engine_lease SET heartbeat_at = ? WHERE owner = ?",
-                             (to_iso(now), owner))
+    async def engines_on(self, host: str, stale_before: datetime) -> list[Seat]:
+        """Engines on `host` whose heartbeat is still fresh and that never said they stopped."""
+        rows = await self.store.fetch_all(
+            "SELECT name, host, pid FROM engines WHERE host = ? AND stopped_at IS NULL "
+            "AND heartbeat_at >= ?", (host, to_iso(stale_before)))
+        return [Seat(str(row["name"]), str(row["host"]), int(row["pid"])) for row in rows]
 
-    async def release_lease(self, owner: str, now: datetime) -> None:
-        """A clean stop: the lease stays, with pid 0 and the time of the stop, so a console can
-        say "engine stopped 3 min ago" rather than guess from a silent heartbeat."""
+    async def expire(self, seat: Seat) -> None:
+        """An engine known dead (its process is gone): its leases are free now, not after
+        the lease timeout."""
         async with self.store.write() as db:
-            await db.execute("UPDATE engine_lease SET pid = 0, heartbeat_at = ? WHERE owner = ?",
-                             (to_iso(now), owner))
+            await db.execute("UPDATE engines SET heartbeat_at = ? WHERE name = ?",
+                             (_LONG_AGO, seat.name))
+            await db.execute("UPDATE connection_leases SET heartbeat_at = ? WHERE engine = ?",
+                             (_LONG_AGO, seat.name))
+
+    async def keep_leases(self, seat: Seat, now: datetime, stale_before: datetime) -> Leases:
+        """The engine's heartbeat: renew its leases, and take free or expired ones up to its
+        fair share, recovering only the taken connections' in-flight jobs (a lease expired
+        only after its holder stopped sending, so nothing of theirs is still on its way)."""
+        stamp, stale = to_iso(now), to_iso(stale_before)
+        return await self.store.run_write(lambda db: _keep_leases(db, seat, stamp, stale))
+
+    async def drop_leases(self, seat: Seat, connection_ids: Iterable[int]) -> None:
+        """Free these leases: their workers have stopped, another engine may take them."""
+        async with self.store.write() as db:
+            await db.executemany(
+                "DELETE FROM connection_leases WHERE engine = ? AND connection_id = ?",
+                [(seat.name, connection_id) for connection_id in connection_ids])
+
+    async def leave(self, seat: Seat, now: datetime, stale_before: datetime) -> None:
+        """A clean stop, its workers settled: its leases are free at once. The store's
+        engine beat then names another live engine, or says this one stopped (pid 0), so a
+        console can tell "engine stopped 3 min ago" from a silent heartbeat."""
+        stamp = to_iso(now)
+        async with self.store.write() as db:
+            await db.execute("DELETE FROM connection_leases WHERE engine = ?", (seat.name,))
+            await db.execute("UPDATE engines SET heartbeat_at = ?, stopped_at = ? WHERE name = ?",
+                             (stamp, stamp, seat.name))
+            other = await (await db.execute(
+                "SELECT name, pid, heartbeat_at FROM engines WHERE stopped_at IS NULL "
+                "AND heartbeat_at >= ? ORDER BY heartbeat_at DESC LIMIT 1",
+                (to_iso(stale_before),))).fetchone()
+            await db.execute(_ENGINE_BEAT, (other["name"], other["pid"], other["heartbeat_at"])
+                             if other is not None else (seat.name, 0, stamp))
 
 
 # -- inside a caller's transaction ----------------------------------------------------------
@@ -453,19 +485,37 @@ def _link_rows(linked: Iterable[tuple[ClaimedJob, RemoteRef]], stamp: str
              ref.number, job.version, stamp) for job, ref in linked]
 
 
-def _claim(db: SyncDB, connection_id: int, limit: int, stamp: str
+# Due jobs of one connection, uncertain ones first (oldest first), then by stage. The claim
+# is this one statement: on PostgreSQL each engine's subqueries lock the rows they pick and
+# skip rows another claimer holds, so two claimers never mark one job; SQLite has one writer.
+# `claimed_from` keeps the status a job left, for the claimer (RETURNING gives new values).
+_CLAIM_SQL = (
+    "WITH u AS (SELECT id FROM sync_jobs WHERE connection_id = ?1 AND status = 'uncertain' "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY id LIMIT ?3{lock}), "
+    "p AS (SELECT id FROM sync_jobs WHERE connection_id = ?1 AND status = 'pending' "
+    "AND (next_attempt_at IS NULL OR next_attempt_at <= ?2) ORDER BY stage, next_attempt_at "
+    "LIMIT ?3 - (SELECT COUNT(*) FROM u){lock}) "
+    "UPDATE sync_jobs SET claimed_from = status, status = 'in_flight', "
+    "blocked_entity = NULL, blocked_record = NULL, last_attempt_at = ?2, updated_at = ?2 "
+    "WHERE id IN (SELECT id FROM u UNION ALL SELECT id FROM p) "
+    "RETURNING id, entity, record_id, label, claimed_from, stage, next_attempt_at, "
+    "record_version, idempotency_key, sent_version, lookup_first, attempts, in_doubt"
+)
+_CLAIM = {"sqlite": _CLAIM_SQL.format(lock=""),
+          "postgresql": _CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED")}
+
+
+def _claim_order(row: Row) -> tuple[int, int, str, int]:
+    if row["claimed_from"] == JobStatus.UNCERTAIN.value:
+        return (0, 0, "", row["id"])
+    return (1, row["stage"], row["next_attempt_at"] or "", row["id"])
+
+
+def _claim(db: SyncDB, sql: str, connection_id: int, limit: int, stamp: str
            ) -> list[ClaimedJob]:
-    rows: list[Row] = []
-    for status, order in (("uncertain", "id"), ("pending", "stage, next_attempt_at")):
-        if len(rows) >= limit:
-            break
-        rows += db.execute(
-            "SELECT id, entity, record_id, label, status, record_version, "
-            "idempotency_key, sent_version, lookup_first, attempts, in_doubt "
-            "FROM sync_jobs WHERE connection_id = ? AND status = ? "
-            "AND (next_attempt_at IS NULL OR next_attempt_at <= ?) "
-            f"ORDER BY {order} LIMIT ?",
-            (connection_id, status, stamp, limit - len(rows))).fetchall()
+    # RETURNING comes in no particular order: the claim's own is restored here.
+    rows = sorted(db.execute(sql, (connection_id, stamp, limit)).fetchall(),
+                  key=_claim_order)
     claimed = []
     for row in rows:
         entity = Entity(row["entity"])
@@ -477,17 +527,69 @@ def _claim(db: SyncDB, connection_id: int, limit: int, stamp: str
         claimed.append(ClaimedJob(
             id=row["id"], connection_id=connection_id, entity=entity,
             record_id=row["record_id"], label=row["label"],
-            was=JobStatus(row["status"]), version=row["record_version"], key=key,
+            was=JobStatus(row["claimed_from"]), version=row["record_version"], key=key,
             lookup_first=bool(row["lookup_first"]), attempts=row["attempts"],
             in_doubt=bool(row["in_doubt"]),
             doubt_version=row["sent_version"] if row["in_doubt"] else None,
         ))
+    # The rows are this claimer's now: their keys and sent versions follow in the same
+    # transaction.
     db.executemany(
-        "UPDATE sync_jobs SET status = 'in_flight', idempotency_key = ?, "
-        "sent_version = record_version, blocked_entity = NULL, blocked_record = NULL, "
-        "last_attempt_at = ?, updated_at = ? WHERE id = ?",
-        [(job.key, stamp, stamp, job.id) for job in claimed])
+        "UPDATE sync_jobs SET idempotency_key = ?, sent_version = record_version WHERE id = ?",
+        [(job.key, job.id) for job in claimed])
     return claimed
+
+
+# -- engines and leases, inside the caller's transaction --------------------------------------
+
+# `engine_lease` is the store's engine beat: the latest heartbeat of any engine.
+_ENGINE_BEAT = (
+    "INSERT INTO engine_lease (id, owner, pid, heartbeat_at) VALUES (1, ?, ?, ?) "
+    "ON CONFLICT (id) DO UPDATE SET owner = excluded.owner, pid = excluded.pid, "
+    "heartbeat_at = excluded.heartbeat_at"
+)
+_LONG_AGO = "1970-01-01T00:00:00.000000Z"
+
+# Free leases (never held, released, or their holder's heartbeat stale) of live connections,
+# lowest ids first. Two engines taking at once on PostgreSQL: the later insert waits for the
+# earlier's commit, then finds its lease fresh and leaves it (the upsert's WHERE).
+_TAKE = (
+    "INSERT INTO connection_leases (connection_id, engine, taken_at, heartbeat_at) "
+    "SELECT c.id, ?1, ?2, ?2 FROM connections c WHERE c.state != 'disconnected' "
+    "AND NOT EXISTS (SELECT 1 FROM connection_leases l WHERE l.connection_id = c.id "
+    "AND l.heartbeat_at >= ?3) ORDER BY c.id LIMIT ?4 "
+    "ON CONFLICT (connection_id) DO UPDATE SET engine = excluded.engine, "
+    "taken_at = excluded.taken_at, heartbeat_at = excluded.heartbeat_at "
+    "WHERE heartbeat_at < ?3 "
+    "RETURNING connection_id"
+)
+
+
+def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str) -> Leases:
+    db.execute("UPDATE engines SET heartbeat_at = ? WHERE name = ?", (stamp, seat.name))
+    db.execute(_ENGINE_BEAT, (seat.name, seat.pid, stamp))
+    held = {int(row[0]) for row in db.execute(
+        "UPDATE connection_leases SET heartbeat_at = ? WHERE engine = ? RETURNING connection_id",
+        (stamp, seat.name)).fetchall()}
+    counts = db.execute(
+        "SELECT (SELECT COUNT(*) FROM connections WHERE state != 'disconnected'), "
+        "(SELECT COUNT(*) FROM engines WHERE stopped_at IS NULL AND heartbeat_at >= ?)",
+        (stale,)).fetchone()
+    assert counts is not None
+    share = -(-int(counts[0]) // max(int(counts[1]), 1))
+    taken: list[int] = []
+    if len(held) < share:
+        taken = [int(row[0]) for row in db.execute(
+            _TAKE, (seat.name, stamp, stale, share - len(held))).fetchall()]
+    recovered = sum(_recover(db, stamp, connection_id) for connection_id in taken)
+    return Leases(frozenset(held.union(taken)), share, frozenset(taken), recovered)
+
+
+def _recover(db: SyncDB, stamp: str, connection_id: int) -> int:
+    """Whatever of this connection was in flight may or may not have reached the platform."""
+    return db.execute(
+        f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, updated_at = ? "
+        "WHERE connection_id = ? AND status = 'in_flight'", (stamp, connection_id)).rowcount
 
 
 def _succeed(db: SyncDB,

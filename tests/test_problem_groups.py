@@ -127,7 +127,7 @@ async def test_the_groups_follow_every_write_of_the_engine(store: Store) -> None
     await state.settle(sent=[(await _claim(state))["INV-4"]], unsent=[], now=NOW)
     await _agree(store)
     assert set(await _claim(state)) == {"INV-4"}
-    assert await state.recover_in_flight(NOW) == 1
+    assert await state.recover_in_flight(NOW, 1) == 1
     await _agree(store)
     await state.block((await _claim(state))["INV-4"], (Entity.CUSTOMER, "CUS-2"), "CUS-2", NOW)
     synced = await store.fetch_value("SELECT id FROM sync_jobs WHERE record_id = 'CUS-3'")
