@@ -1,7 +1,9 @@
 """The syncdesk console: watch and repair the sync, from the keyboard, over SSH.
 
-The app follows the store by polling `last_event_id()` (cheap, and it works when the engine
-runs in another process); when it moved, `revision` bumps and the current screen reloads.
+The app follows the store by polling `event_cursor()` (cheap, and it works when the engine
+runs in another process); when it moved, `revision` bumps and the current screen reloads. A
+PostgreSQL store also tells of each commit that wrote events (`events_written`), so a change
+shows at once and the poll is only a slow fallback.
 Apart from that, `now` ticks every second so relative times ("3m ago", "parked in 51s") and
 the engine's heartbeat age stay true while nothing in the store moves.
 Every operator command goes through `run_command`, so refusals and failures are reported
@@ -57,6 +59,10 @@ T = TypeVar("T")
 TOASTS_AT_ONCE = 3
 """New problems toasted one by one; past this many, one toast counts the rest."""
 
+LISTENED_POLL = 5.0
+"""Seconds between polls when the store tells of its writes: the poll is then only the
+engine's heartbeat and a fallback."""
+
 ENGINE_STALE = 30.0
 """Seconds without a heartbeat after which the engine counts as stopped (its lease timeout)."""
 
@@ -111,6 +117,7 @@ class SyncdeskApp(App[None]):
         self._user_keymap = dict(keymap or {})
         self._poller: Worker[None] | None = None
         self._again = False
+        self._recheck = False
         self._last_event: EventCursor | None = None
         self._last_note: int | None = None
         self._records = RecordScreen(None, JobFilter())
@@ -128,8 +135,11 @@ class SyncdeskApp(App[None]):
             self.set_keymap(self._user_keymap)
         self.now = self.service.clock()
         self.set_interval(1.0, self._tick)
-        self.set_interval(self.poll_interval, self.poll)
+        self.set_interval(max(self.poll_interval, LISTENED_POLL) if self.service.notified
+                          else self.poll_interval, self.poll)
         self.poll()
+        if self.service.notified:
+            self._listen()
 
     def _tick(self) -> None:
         self.now = self.service.clock()
@@ -174,6 +184,15 @@ class SyncdeskApp(App[None]):
         if self.live or force:
             self._poller = self._check(force)
 
+    @work(group="listen", exit_on_error=False)
+    async def _listen(self) -> None:
+        """Check as soon as a commit wrote events (a failed listener leaves the poll)."""
+        async for _ in self.service.events_written():
+            if self._poller is not None and self._poller.is_running:
+                self._recheck = True  # the check under way may have read before the commit
+            else:
+                self.poll()
+
     @work(group="poll", exit_on_error=False)
     async def _check(self, force: bool) -> None:
         last = await self.service.event_cursor()
@@ -187,9 +206,9 @@ class SyncdeskApp(App[None]):
             self._last_note = max([n.id for n in unread], default=self._last_note or 0)
             self.unread = await self.service.unread_count()
             self.revision += 1
-        if self._again:
-            self._again = False
-            self.call_later(self.poll, True)
+        if self._again or self._recheck:
+            force, self._again, self._recheck = self._again, False, False
+            self.call_later(self.poll, force)
 
     def _announce(self, fresh: list[NotificationRow]) -> None:
         """A toast per new problem, but never a wall of them: the feed holds the rest."""

@@ -241,8 +241,21 @@ CREATE TRIGGER sync_jobs_problem_removed AFTER DELETE ON sync_jobs FOR EACH ROW
     WHEN (OLD.problem_group IS NOT NULL) EXECUTE FUNCTION syncdesk_problem_removed();
 """
 
-OWN: dict[int, str] = {}
+EVENTS_CHANNEL = "syncdesk_events"
+"""Notified at the commit of each transaction that wrote events (once: NOTIFY coalesces)."""
+
+OWN: dict[int, str] = {
+    14: f"""
+CREATE FUNCTION syncdesk_events_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{EVENTS_CHANNEL}', '');
+    RETURN NULL;
+END $$;
+CREATE TRIGGER events_written AFTER INSERT ON events
+    FOR EACH STATEMENT EXECUTE FUNCTION syncdesk_events_written();
+""",
+}
 """PostgreSQL's own text of a migration after the baseline, where translation is not enough
 (a trigger)."""
 
-__all__ = ["BASELINE", "OWN", "Step", "baseline", "migrations"]
+__all__ = ["BASELINE", "EVENTS_CHANNEL", "OWN", "Step", "baseline", "migrations"]

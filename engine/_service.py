@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from ._audit import AuditRun, DriftRow, audit_runs, drift_rows
 from ._businesses import DEFAULT_BUSINESS
@@ -480,6 +480,13 @@ _SETTLED = "tx < pg_snapshot_xmin(pg_current_snapshot())"
 """Events of transactions older than every one still running: none can commit behind them."""
 
 
+@runtime_checkable
+class _Notifying(Protocol):
+    """A store that tells when events were committed (PostgreSQL's LISTEN)."""
+
+    def events_written(self) -> AsyncIterator[None]: ...
+
+
 @dataclass(frozen=True, order=True)
 class EventCursor:
     """Where a follower of the event log stands: after every event it has read, in commit
@@ -720,6 +727,18 @@ class SyncService:
                 "ORDER BY tx DESC, id DESC LIMIT 1")
             return EventCursor(int(row["tx"]), int(row["id"])) if row else EventCursor()
         return EventCursor(0, await self.last_event_id())
+
+    @property
+    def notified(self) -> bool:
+        """Whether `events_written` tells of writes (PostgreSQL); else followers poll."""
+        return isinstance(self.store, _Notifying)
+
+    async def events_written(self) -> AsyncIterator[None]:
+        """Once after each commit that wrote events, in any process, for as long as it is
+        iterated; ends at once on a store that cannot tell (SQLite: poll `event_cursor`)."""
+        if isinstance(self.store, _Notifying):
+            async for _ in self.store.events_written():
+                yield
 
     async def events_after(self, cursor: EventCursor, limit: int = 1000
                            ) -> tuple[list[Event], EventCursor]:

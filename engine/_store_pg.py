@@ -29,7 +29,7 @@ from psycopg.pq import Format
 from ._db import AsyncCursor, Dialect, IntegrityError, Row, SyncDB
 from ._errors import StoreError
 from ._schema import MIGRATIONS
-from ._schema_pg import migrations
+from ._schema_pg import EVENTS_CHANNEL, migrations
 from ._sql import numbered_params, to_postgres
 from ._store import Store
 
@@ -329,6 +329,21 @@ class PostgresStore(Store):
     async def explain(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[str]:
         rows = await self.fetch_all("EXPLAIN " + sql, params)
         return [str(row[0]) for row in rows]
+
+    async def events_written(self) -> AsyncIterator[None]:
+        """Once per commit that wrote events, from now on (a connection of its own, LISTENing:
+        it idles without a query)."""
+        try:
+            conn = await psycopg.AsyncConnection.connect(
+                str(self.path), autocommit=True, application_name="syncdesk-listen")
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot listen to {self.location}: {str(exc).strip()}") from exc
+        try:
+            await conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+            async for _ in conn.notifies():
+                yield
+        finally:
+            await conn.close()
 
 
 def _migrate(db: _SyncConnection, url: str, *, read_only: bool) -> None:
