@@ -476,6 +476,9 @@ class Event:
 
 
 _EVENT_COLUMNS = "id, kind, connection_id, entity, record_id, status"
+_TX = "CAST(tx AS text) AS at_tx"
+"""psycopg has no xid8 type; its text is the number. Named apart from `tx`, which ORDER BY
+would otherwise take for this text rather than the column (and sort "10" before "9")."""
 _SETTLED = "tx < pg_snapshot_xmin(pg_current_snapshot())"
 """Events of transactions older than every one still running: none can commit behind them."""
 
@@ -723,9 +726,9 @@ class SyncService:
         something was written (the console reloads when it does)."""
         if self.store.dialect == "postgresql":
             row = await self.store.fetch_one(
-                f"SELECT CAST(tx AS text) AS tx, id FROM events WHERE {_SETTLED} "
+                f"SELECT {_TX}, id FROM events WHERE {_SETTLED} "
                 "ORDER BY tx DESC, id DESC LIMIT 1")
-            return EventCursor(int(row["tx"]), int(row["id"])) if row else EventCursor()
+            return EventCursor(int(row["at_tx"]), int(row["id"])) if row else EventCursor()
         return EventCursor(0, await self.last_event_id())
 
     @property
@@ -745,16 +748,16 @@ class SyncService:
         """Up to `limit` events after `cursor`, in commit order, and the cursor after them."""
         if self.store.dialect == "postgresql":
             rows = await self.store.fetch_all(
-                f"SELECT CAST(tx AS text) AS tx, {_EVENT_COLUMNS} FROM events "
+                f"SELECT {_TX}, {_EVENT_COLUMNS} FROM events "
                 f"WHERE (tx, id) > (CAST(? AS xid8), ?) AND {_SETTLED} ORDER BY tx, id "
                 "LIMIT ?", (str(cursor.tx), cursor.id, limit))
         else:
             rows = await self.store.fetch_all(
-                f"SELECT 0 AS tx, {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id "
+                f"SELECT 0 AS at_tx, {_EVENT_COLUMNS} FROM events WHERE id > ? ORDER BY id "
                 "LIMIT ?", (cursor.id, limit))
         events = [Event(*(row[f.name] for f in fields(Event))) for row in rows]
         last = rows[-1] if rows else None
-        return events, EventCursor(int(last["tx"]), int(last["id"])) if last else cursor
+        return events, EventCursor(int(last["at_tx"]), int(last["id"])) if last else cursor
 
     # -- commands -----------------------------------------------------------------------
 

@@ -64,3 +64,30 @@ async def test_an_event_committed_after_a_higher_numbered_one_is_not_skipped(
         assert await _follow(service, cursor) == ([], cursor)
     finally:
         await other.close()
+
+
+@pytest.mark.postgresql
+async def test_transactions_follow_in_number_order_across_a_power_of_ten(store: Store) -> None:
+    """Transaction ids are numbers read as text (psycopg has no xid8): 999 comes before 1000."""
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's cursor is the event id alone")
+    service = SyncService(store, actor="t")
+    start = await service.event_cursor()
+    upcoming = int(await store.fetch_value(
+        "SELECT CAST(pg_snapshot_xmax(pg_current_snapshot()) AS text)"))
+    boundary = 10 ** len(str(upcoming + 2))
+    async with store.write() as db:  # through the writer: autocommit runs none of it
+        await db.execute("COMMIT")
+        await db.execute(f"""DO $$ BEGIN
+            WHILE pg_snapshot_xmax(pg_current_snapshot()) < '{boundary - 1}'::xid8 LOOP
+                PERFORM pg_current_xact_id(); COMMIT;
+            END LOOP; END $$""")
+        await db.execute("BEGIN")
+    await _write(store, "below")
+    await _write(store, "above")
+    txs = [str(row[0]) for row in await store.fetch_all(
+        "SELECT CAST(tx AS text) FROM events WHERE record_id IN ('below', 'above') ORDER BY id")]
+    assert len(txs[0]) < len(txs[1]), txs  # the two sides of the boundary
+    seen, cursor = await _follow(service, start)
+    assert seen == ["below", "above"]
+    assert cursor == await service.event_cursor()
