@@ -143,9 +143,15 @@ _LEAVE = """
 
 # The triggers of migrations 1, 3 and 5 (their final form), and what stands in for 6's FTS5.
 _OWN_BASELINE = f"""
+-- The record search: SQLite's FTS5 table and its source view become two views over one
+-- expression that a trigram index holds, so `text LIKE ?` through them is an index search.
 CREATE EXTENSION IF NOT EXISTS pg_trgm;
-CREATE INDEX sync_jobs_text ON sync_jobs USING gin
+CREATE INDEX sync_jobs_trigrams ON sync_jobs USING gin
     ((label || chr(10) || record_id || chr(10) || COALESCE(customer, '')) gin_trgm_ops);
+CREATE VIEW sync_jobs_text_source AS
+SELECT id, label || chr(10) || record_id || chr(10) || COALESCE(customer, '') AS text
+FROM sync_jobs;
+CREATE VIEW sync_jobs_text AS SELECT id AS rowid, text FROM sync_jobs_text_source;
 
 -- Sequence ids commit out of order across transactions; the transaction id lets a follower
 -- read only what every earlier transaction has finished writing (`events_after`).

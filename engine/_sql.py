@@ -6,7 +6,8 @@ only, and this module respells it for PostgreSQL (and psycopg):
 
 - `?`, `?N` and `:name` placeholders become `%s`, `%(_N)s` and `%(name)s` (the caller passes
   numbered parameters as a mapping: `numbered_params`); a literal `%` becomes `%%`;
-- `? IS NULL` becomes `CAST(%s AS text) IS NULL` (PostgreSQL must know a parameter's type);
+- `? IS NULL` becomes `CAST(%s AS text) IS NULL` (PostgreSQL must know a parameter's type),
+  and `WHEN ? THEN` becomes `WHEN %s <> 0 THEN` (a flag as a condition);
 - `LIKE` becomes `ILIKE` (SQLite's LIKE ignores ASCII case, PostgreSQL's does not);
 - `a IS NOT b` / `a IS b` on values become `IS DISTINCT FROM` / `IS NOT DISTINCT FROM`;
 - `MAX(a, b)` / `MIN(a, b)` of several arguments become `GREATEST` / `LEAST`;
@@ -152,11 +153,15 @@ class _Rewriter:
             return [text.replace("%", "%%")]
         if kind == "named":
             return [f"%({text[1:]})s"]
-        if kind == "numbered":
-            return [f"%(_{text[1:]})s"]
-        if kind == "other" and text == "?":
-            # `? IS NULL` names no type for its parameter, and PostgreSQL needs one.
-            return ["CAST(%s AS text)" if self._peek_word() == "is" else "%s"]
+        if kind == "numbered" or (kind == "other" and text == "?"):
+            mark = f"%(_{text[1:]})s" if kind == "numbered" else "%s"
+            if self._peek_word() == "is":
+                # `? IS NULL` names no type for its parameter, and PostgreSQL needs one.
+                return [f"CAST({mark} AS text)"]
+            if self._peek_word() == "then" and self._previous_word() == "when":
+                # A flag as a whole condition: SQLite reads any non-zero number as true.
+                return [f"{mark} <> 0"]
+            return [mark]
         if kind == "other" and text == "%":
             return ["%%"]
         if kind != "word":
@@ -242,6 +247,12 @@ class _Rewriter:
             if skip == 0:
                 return text.lower()
             skip -= 1
+        return None
+
+    def _previous_word(self) -> str | None:
+        for kind, text in reversed(self.tokens[:self.at - 1]):
+            if kind != "space":
+                return text.lower() if kind == "word" else None
         return None
 
     def _skip_word(self) -> None:
