@@ -49,6 +49,7 @@ from engine import (
     connection_settings,
     default_db_path,
     generate_demo,
+    is_database_url,
     live_connections,
     open_provider,
     parse_file,
@@ -969,8 +970,9 @@ def _console_app(store: Store, *, read_only: bool, business: Business | None = N
 
 
 async def console(args: argparse.Namespace) -> int:
-    path = Path(args.db or default_db_path())
-    if not path.exists():
+    target = args.db or default_db_path()
+    path = Path(target)
+    if not is_database_url(target) and not path.exists():
         raise ConfigError(f"no store at {path}: run `syncdesk demo`, or `syncdesk import` "
                           "and `syncdesk connect` first")
     if args.serve:
