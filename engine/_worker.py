@@ -181,10 +181,16 @@ class ConnectionWorker:
                         max((parked - self.clock()).total_seconds(), poll), 5.0)
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(stop.wait(), wait)
+        except asyncio.CancelledError:
+            # Cut short (a stop's grace ran out, a lease lost): no unit may go on sending
+            # after its worker; what they had sent is settled as uncertain.
+            for unit in running:
+                unit.cancel()
+            raise
         finally:
             if running:
                 done, _ = await asyncio.wait(running)
-                await self._collect(done)
+                await self._collect({unit for unit in done if not unit.cancelled()})
             await self.flush_quota()
 
     @property
