@@ -18,6 +18,7 @@ collation (SQLite's bytes against a PostgreSQL locale) can make equal tables dif
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import socket
 import sqlite3
@@ -210,6 +211,8 @@ class _Table:
 
 def _copy(source: Path, url: str, batch: int,
           progress: Callable[[str, int], None] | None) -> CopyReport:
+    import psycopg
+
     from ._store_pg import masked
 
     started = time.monotonic()
@@ -271,9 +274,11 @@ def _copy(source: Path, url: str, batch: int,
         else:
             conn.rollback()
     except BaseException as exc:
-        conn.rollback()
-        if isinstance(exc, StoreError):
-            raise StoreError(f"{exc}; nothing was written to {report.target}") from exc
+        with contextlib.suppress(psycopg.Error):  # a lost connection has nothing to undo
+            conn.rollback()
+        if isinstance(exc, StoreError | psycopg.Error | sqlite3.Error):
+            raise StoreError(f"{str(exc).strip()}; nothing was written to {report.target}"
+                             ) from exc
         raise
     finally:
         conn.close()
