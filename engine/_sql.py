@@ -16,7 +16,7 @@ only, and this module respells it for PostgreSQL (and psycopg):
   (its column is `value` in both);
 - `json_group_array(x)` becomes `json_agg` as text ('[]' for no rows, as SQLite gives), and
   `json_array` / `json_object` become `json_build_array` / `json_build_object`;
-- `char(10)` becomes `chr(10)`;
+- `char(10)` becomes `chr(10)`, `instr(a, b)` becomes `strpos(a, b)`;
 - in an upsert's `DO UPDATE SET … WHERE …`, a bare column is the existing row's (SQLite's
   reading); PostgreSQL finds it ambiguous beside `excluded`, so it is qualified with the
   target table.
@@ -205,6 +205,8 @@ class _Rewriter:
             return [f"{_JSON_BUILDERS[word]}(", ", ".join(args), ")"]
         if word == "char" and len(args) == 1:
             return ["chr(", args[0], ")"]
+        if word == "instr" and len(args) == 2:
+            return ["strpos(", ", ".join(args), ")"]
         return [text, "(", ", ".join(args), ")"]
 
     def _arguments(self) -> list[str]:

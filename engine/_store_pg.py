@@ -274,6 +274,7 @@ class PostgresStore(Store):
         self._writer = writer
         self._reader = reader
         self._write_lock = asyncio.Lock()
+        self._closed = False
         self.busy_since = None
 
     @classmethod
@@ -297,6 +298,9 @@ class PostgresStore(Store):
         return cls(url, writer, reader, read_only=read_only)
 
     async def close(self) -> None:
+        if self._closed:
+            return  # as SQLite's: closing twice is closing
+        self._closed = True
         await self._reader.close()
         await self._writer.close()
 

@@ -26,6 +26,7 @@ from engine._sql import numbered_params, to_postgres
     ("SELECT json_group_array(json_array(a, b))",
      "SELECT COALESCE(CAST(json_agg(json_build_array(a, b)) AS text), '[]')"),
     ("SELECT a || char(10) || b", "SELECT a || chr(10) || b"),
+    ("SELECT instr(a, ':')", "SELECT strpos(a, ':')"),
 ])
 def test_statements_are_respelt(sqlite: str, postgresql: str) -> None:
     assert to_postgres(sqlite) == postgresql
