@@ -323,8 +323,11 @@ class SyncEngine:
                 await asyncio.wait_for(stop.wait(), self.settings.heartbeat_interval)
             if stop.is_set():
                 return
+            # Past the fence nothing runs, and a renewal may take its time.
+            left = fence - (loop.time() - self._renewed)
             try:
-                await asyncio.wait_for(self._beat(), fence - (loop.time() - self._renewed))
+                await asyncio.wait_for(self._beat(),
+                                       left if left > 0 else self.settings.lease_timeout)
             except Exception as error:  # any failure to renew counts the same
                 if loop.time() - self._renewed >= fence:
                     log.error("leases not renewed for %.0f s (%r): stopping every worker "

@@ -279,3 +279,41 @@ async def test_a_killed_engines_connections_move_and_only_theirs_are_recovered(
             await child.wait()
     assert await remote_customers(world) == {name: n + 10 for name, n in before.items()}
 
+
+
+async def test_an_engine_that_cannot_renew_stops_sending_before_its_leases_expire(
+        make_world: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    world: World = await make_world(("xero",))
+    sends, stop, gate, unstuck = Sends(), asyncio.Event(), asyncio.Event(), asyncio.Event()
+    engine = engine_on(world, world.store, sends, "alone", gate)
+    await Ledger(world.store).upsert(customers("F", 5))
+    task = await running(engine, stop)
+    try:
+        async def sending() -> bool:
+            return bool(await world.store.fetch_value(
+                "SELECT COUNT(*) FROM sync_jobs WHERE status = 'in_flight'"))
+
+        await until(sending, "requests on their way")
+        renew = engine.state.keep_leases
+
+        async def stuck(*args: Any) -> Any:  # the store stops answering this engine's beat
+            await unstuck.wait()
+            return await renew(*args)
+
+        monkeypatch.setattr(engine.state, "keep_leases", stuck)
+        since = time.monotonic()
+
+        async def halted() -> bool:
+            return not engine.held and not await sending()
+
+        await until(halted, "the engine to stop its worker")
+        assert time.monotonic() - since < LEASES["lease_timeout"]
+        unstuck.set()
+        await until(lambda: _started(engine, task), "the lease renewed again")
+        gate.set()
+        await until(lambda: all_synced(world.store), "every customer to sync")
+    finally:
+        stop.set()
+        gate.set()
+        unstuck.set()
+        await task
