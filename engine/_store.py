@@ -129,7 +129,9 @@ class Store:
                 raise StoreError(f"{scheme[1]}://… is not a store syncdesk knows: give a "
                                  "SQLite file path or a postgresql:// URL")
             from ._store_pg import PostgresStore  # psycopg costs ~0.3 s to import
-            store: Store = await PostgresStore.connect(str(path), read_only=read_only,
+            # A URL that went through `Path` lost a slash (`postgresql:/host…`).
+            url = re.sub(r"^([a-z][a-z0-9+.-]*):/+", r"\1://", str(path))
+            store: Store = await PostgresStore.connect(url, read_only=read_only,
                                                        upgrade=upgrade)
             return store
         return await SQLiteStore.connect(Path(path).expanduser(), read_only=read_only,

@@ -124,3 +124,16 @@ async def test_an_unreachable_postgresql_store_is_named_without_its_password(
         await Store.open("postgresql://syncdesk:hunter2@127.0.0.1:9/books?connect_timeout=2")
     assert "hunter2" not in str(raised.value)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.postgresql
+async def test_a_postgresql_url_folded_by_a_path_opens_that_database(postgres: str) -> None:
+    import psycopg
+
+    with psycopg.connect(postgres, autocommit=True) as admin:
+        admin.execute("DROP DATABASE IF EXISTS folded")
+        admin.execute("CREATE DATABASE folded")
+    # `--db` is parsed as a Path, which folds `postgresql://` into `postgresql:/`.
+    async with await Store.open(Path(postgres.rsplit("/", 1)[0] + "/folded")) as store:
+        assert store.dialect == "postgresql"
+        assert await store.fetch_value("SELECT current_database()") == "folded"
