@@ -15,6 +15,12 @@ scenario check, and when the kills mid-work or injected faults fall short of the
     python bench/chaos.py                       # ~2,000 records, ≥ 100 kills mid-work
     python bench/chaos.py --quick               # ≤ 3 min: ≥ 5 kills, every scenario
     python bench/chaos.py --scenario reconnect  # one scenario (repeatable), no storm
+    python bench/chaos.py --quick --db postgresql  # each world a database in a throwaway
+                                                   # cluster, two engines killed independently
+
+On PostgreSQL (`--db postgresql`) the harness starts a cluster (`tests._pg`) on the first port
+of its range, and the storm runs two engine processes side by side, each SIGKILLed at moments
+of its own; the scenarios about SQLite's file lock are left out.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from bench._chaos._audit import Audit
 from bench._chaos._scenarios import SABOTAGE, SCENARIOS, Outcome, run_scenario
 from bench._chaos._storm import StormPlan, StormResult, fault_shortfalls, storm
-from bench._chaos._world import PLATFORMS, ROOT, PortPool
+from bench._chaos._world import PLATFORMS, ROOT, Databases, PortPool
 from bench._common import emit
 
 PORTS = (19400, 19499)
@@ -56,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kills", type=int, default=None, help="kills mid-work planned")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--port-base", type=int, default=PORTS[0],
-                        help=f"first loopback port (default {PORTS[0]}; 100 ports are used)")
+                        help=f"first loopback port (default {PORTS[0]})")
+    parser.add_argument("--port-count", type=int, default=100,
+                        help="ports the harness may use from --port-base on (a quick run "
+                             "takes ~40)")
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite",
+                        help="each world's store: a SQLite file, or a database of a "
+                             "throwaway PostgreSQL cluster with two engines in the storm")
     parser.add_argument("--sabotage", choices=sorted(SABOTAGE),
                         help="break the result on purpose before the audit (proves it fails)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -64,27 +76,38 @@ def main(argv: list[str] | None = None) -> int:
                         help="run the engine and CLI of another checkout (e.g. an old commit, "
                              "to see the checks fail); the sandboxes stay this one's")
     args = parser.parse_args(argv)
-    ports = PortPool(args.port_base, args.port_base + 99)
+    ports = PortPool(args.port_base, args.port_base + args.port_count - 1)
     workdir = Path(tempfile.mkdtemp(prefix="chaos-"))
     os.environ["SYNCDESK_KEY_FILE"] = str(workdir / "secret.key")
     started = time.monotonic()
     failures: list[str] = []
+    databases = None
     try:
-        names = args.scenario or ([] if args.sabotage else list(SCENARIOS))
+        if args.db == "postgresql":
+            from tests import _pg
+
+            databases = Databases(_pg.start(ports.take(1)[0]))
+        names = args.scenario or ([] if args.sabotage else [
+            name for name, scenario in SCENARIOS.items()
+            if not (databases and scenario.sqlite_only)])
         code = args.engine_code.resolve()
         # Mostly waiting on processes and hangs: run side by side to keep --quick short.
         with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-            scenarios = [pool.submit(run_scenario, name, workdir, ports, args.sabotage, code)
+            scenarios = [pool.submit(run_scenario, name, workdir, ports, args.sabotage, code,
+                                     databases)
                          for name in sorted(names, key=SLOW_FIRST.index)]
             if not args.scenario:
                 size, kills = (18, 6) if args.quick else (470, 110)
+                if databases:  # two engines get through the ledger twice as fast
+                    size *= 2
                 plan = StormPlan(size=args.size or size, kills=args.kills or kills,
-                                 seed=args.seed)
+                                 seed=args.seed, engines=2 if databases else 1)
                 emit("chaos.plan.kills_mid_work", plan.kills, "SIGKILLs", "planned minimum",
-                     size=plan.size, fault_share="≥ 1 % of requests, every kind, every platform")
+                     size=plan.size, fault_share="≥ 1 % of requests, every kind, every platform",
+                     db=args.db, engines=plan.engines)
                 try:
                     result = storm(workdir, ports.take(4), ports.take(4), plan, args.sabotage,
-                                   code)
+                                   code, databases)
                 except Exception as exc:  # reported as a failed storm, after the scenarios
                     traceback.print_exc()
                     result = StormResult(plan, problems=[f"the storm broke off: {exc!r}"])
@@ -93,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
         for outcome in outcomes:
             failures += _report_scenario(outcome)
     finally:
+        if databases is not None:
+            databases.cluster.stop()
         if args.keep:
             print(f"work directory kept: {workdir}", file=sys.stderr)
         else:
@@ -111,9 +136,13 @@ def _report_storm(result: StormResult) -> list[str]:
          f"planned ≥ {result.plan.kills}; killed while the store showed jobs in flight",
          by_platform=result.kills_by_platform, idle_kills=result.kills_idle,
          cycles=result.cycles, clock_jumps=result.clock_jumps,
-         operator_retries=result.operator_retries, engine_restarts=result.engine_restarts)
+         operator_retries=result.operator_retries, engine_restarts=result.engine_restarts,
+         **({"by_engine": result.kills_by_engine} if result.plan.engines == 2 else {}))
     if result.kills_mid_work < result.plan.kills:
         failures.append(f"{result.kills_mid_work} kills mid-work, planned {result.plan.kills}")
+    for engine in ("a", "b") if result.plan.engines == 2 else ():
+        if not result.kills_by_engine.get(engine):
+            failures.append(f"engine {engine} of the two was never killed mid-work")
     if result.engine_restarts:
         failures.append(f"the engine exited on its own {result.engine_restarts} time(s) "
                         "while work was left")

@@ -5,6 +5,7 @@ lost behind its back."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +13,22 @@ from typing import Any
 
 import pytest
 
+from tests import _pg
+
 ROOT = Path(__file__).resolve().parents[1]
 CHAOS = ROOT / "bench" / "chaos.py"
 PORT_BASE = "19450"
 """The upper half of the harness's port range, so a run by hand on the lower half can coexist."""
+PG_PORT_BASE = "20750"
+"""The PostgreSQL run's own range (its cluster and sandboxes), apart from the SQLite run's."""
 PLATFORMS = ("quickbooks", "xero", "wave", "freshbooks")
 SCENARIOS = ("qbo-batch-drop", "qbo-batch-kill", "xero-after-window", "retry-after-exhausted",
              "lookup-fails-during-reconcile", "lock-60s", "refresh-lost", "reconnect")
 
 
-def _chaos(*args: str, timeout: float) -> tuple[int, dict[str, dict[str, Any]], str]:
-    result = subprocess.run([sys.executable, str(CHAOS), "--port-base", PORT_BASE, *args],
+def _chaos(*args: str, timeout: float, port_base: str = PORT_BASE
+           ) -> tuple[int, dict[str, dict[str, Any]], str]:
+    result = subprocess.run([sys.executable, str(CHAOS), "--port-base", port_base, *args],
                             capture_output=True, text=True, timeout=timeout, check=False,
                             cwd=ROOT)
     figures = {f["name"]: f for f in map(json.loads, result.stdout.splitlines())}
@@ -65,3 +71,49 @@ def test_the_audit_fails_on_an_object_doubled_or_lost_behind_its_back(
     assert planted in (found["detail"] if isinstance(found["detail"], list)
                        else list(found["detail"])), (planted, found)
     assert code != 0
+
+
+@pytest.mark.e2e
+@pytest.mark.postgresql
+@pytest.mark.timeout(720)
+@pytest.mark.xfail(reason="on PostgreSQL refresh-lost sees a hung refresh hold back the other "
+                          "connections' (the refresh's HTTP call runs inside store.write(), "
+                          "the process's one writer), and the fault-free control run once "
+                          "stalled 90 s: see bench/README.md, chaos.py", strict=False)
+def test_quick_chaos_run_on_postgresql_kills_each_of_two_engines_and_loses_or_doubles_nothing(
+        ) -> None:
+    """The same quick run with every store a PostgreSQL database and two engines in the
+    storm, each SIGKILLed mid-work at moments of its own while the other runs on."""
+    _postgres_or_skip()
+    code, figures, stderr = _chaos("--quick", "--db", "postgresql", "--port-count", "50",
+                                   timeout=700, port_base=PG_PORT_BASE)
+    log = stderr[-4000:]
+    kills = figures["chaos.kills_mid_work"]
+    assert kills["value"] >= 5, log
+    assert kills["by_engine"].get("a") and kills["by_engine"].get("b"), (kills, log)
+    assert kills["engine_restarts"] == 0, log
+    for platform in PLATFORMS:
+        assert figures[f"chaos.{platform}.faults_injected"]["value"] > 0, (platform, log)
+        for check in ("duplicates", "missing", "stuck"):
+            assert f"chaos.{platform}.{check}" in figures, log
+    for scenario in SCENARIOS:
+        if scenario != "lock-60s":  # SQLite's file lock
+            assert f"chaos.scenario.{scenario}.missing" in figures, scenario
+    bad = {name: f.get("detail", f["value"]) for name, f in figures.items()
+           if name.endswith((".duplicates", ".missing", ".stuck", ".not_synced",
+                             ".failed_checks")) and f["value"]}
+    assert not bad, (bad, log)
+    assert code == 0, log
+
+
+def _postgres_or_skip() -> None:
+    """As the `postgres` fixture decides, but the harness starts a cluster of its own."""
+    wanted = os.environ.get(_pg.ENV, "")
+    if wanted == "off":
+        pytest.skip(f"{_pg.ENV}=off: PostgreSQL variants not run")
+    try:
+        _pg.binaries()
+    except _pg.Unavailable as exc:
+        if wanted == "required":
+            pytest.fail(f"{_pg.ENV}=required, but {exc}")
+        pytest.skip(str(exc))

@@ -33,6 +33,7 @@ from ._world import (
     REQUEST_TIMEOUT,
     ROOT,
     ChaosError,
+    Databases,
     Engine,
     PortPool,
     World,
@@ -396,6 +397,8 @@ class Scenario:
     platforms: tuple[str, ...] = PLATFORMS
     staged: bool = True
     """Customers, items and invoices synced fault-free before the scenario begins."""
+    sqlite_only: bool = False
+    """About SQLite's own machinery (its file's write lock): not run on PostgreSQL."""
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -404,19 +407,19 @@ SCENARIOS: dict[str, Scenario] = {
     "xero-after-window": Scenario(xero_after_window, ("xero",)),
     "retry-after-exhausted": Scenario(retry_after_exhausted, staged=False),
     "lookup-fails-during-reconcile": Scenario(lookup_fails_during_reconcile, staged=False),
-    "lock-60s": Scenario(lock_60s, ("xero", "freshbooks")),
+    "lock-60s": Scenario(lock_60s, ("xero", "freshbooks"), sqlite_only=True),
     "refresh-lost": Scenario(refresh_lost, staged=False),
     "reconnect": Scenario(reconnect),
 }
 
 
 def run_scenario(name: str, workdir: Path, ports: PortPool, sabotage: str | None = None,
-                 code: Path = ROOT) -> Outcome:
+                 code: Path = ROOT, databases: Databases | None = None) -> Outcome:
     scenario = SCENARIOS[name]
     outcome = Outcome(name)
     started = time.monotonic()
     world = World(workdir / name, ports.take(len(scenario.platforms)), scenario.platforms,
-                  code)
+                  code, databases=databases)
     try:
         with world.running():
             scenario.run(_stage(world, outcome, sabotage, scenario.staged))

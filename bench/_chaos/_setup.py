@@ -12,10 +12,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
 
-async def seed(db: Path, seed: int, size: int, only: set[str], without: set[str],
+async def seed(db: str, seed: int, size: int, only: set[str], without: set[str],
                limit: int | None) -> None:
     from engine import Ledger, Store, generate_demo
 
@@ -32,7 +31,7 @@ async def seed(db: Path, seed: int, size: int, only: set[str], without: set[str]
         await store.close()
 
 
-async def connect(db: Path, platform: str, url: str) -> None:
+async def connect(db: str, platform: str, url: str) -> None:
     from console._wiring import connect_sandbox, platforms
     from engine import Sealer, Store
 
@@ -46,7 +45,7 @@ async def connect(db: Path, platform: str, url: str) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("db", type=Path)
+    parser.add_argument("db", help="store file or postgresql:// URL")
     sub = parser.add_subparsers(dest="action", required=True)
     p = sub.add_parser("seed")
     p.add_argument("seed", type=int)

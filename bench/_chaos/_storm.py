@@ -4,6 +4,11 @@ operator retrying in between; then a clean drain and the per-record audit.
 
 What must end up on each platform is what a fault-free run of the same ledger puts there (the
 control): the demo plants records the platforms refuse, and those are not the engine's fault.
+
+On PostgreSQL two engines share the store, and the kills are independent: each cycle SIGKILLs
+one of them at a random moment while jobs of the connections it leases are in flight (where
+the store has per-connection leases; else while any job is), preferring the one killed less
+often, the other running on; the killed one is started again the next cycle.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from ._audit import Audit, Key, audit
 from ._scenarios import SABOTAGE
-from ._world import CREATE_METHOD, ROOT, ChaosError, World, wait_for
+from ._world import CREATE_METHOD, ROOT, ChaosError, Databases, Engine, World, wait_for
 
 FAULT_KINDS = ("drop", "rate_limit", "error", "timeout", "garbage")
 STEADY_FAULTS: tuple[dict[str, Any], ...] = (
@@ -37,6 +42,8 @@ class StormPlan:
     kills: int
     """Kills that must land while jobs are in flight."""
     seed: int = 3
+    engines: int = 1
+    """Engine processes at once: 2 on PostgreSQL, each killed at moments of its own."""
 
     @property
     def max_cycles(self) -> int:
@@ -52,6 +59,8 @@ class StormResult:
     kills_idle: int = 0
     kills_by_platform: dict[str, int] = field(default_factory=dict)
     """Kills that found jobs of that platform in flight."""
+    kills_by_engine: dict[str, int] = field(default_factory=dict)
+    """On PostgreSQL, kills mid-work of each of the two engines ("a", "b")."""
     clock_jumps: int = 0
     operator_retries: int = 0
     engine_restarts: int = 0
@@ -64,10 +73,10 @@ class StormResult:
     """The record broken on purpose before the audit (`--sabotage`), to prove it fails."""
 
 
-def control_run(workdir: Path, ports: list[int], plan: StormPlan, code: Path) -> tuple[
-        dict[str, set[Key]], dict[str, Audit]]:
+def control_run(workdir: Path, ports: list[int], plan: StormPlan, code: Path,
+                databases: Databases | None) -> tuple[dict[str, set[Key]], dict[str, Audit]]:
     """The same ledger synced with no faults: what each platform must hold in the end."""
-    world = World(workdir, ports, code=code)
+    world = World(workdir, ports, code=code, databases=databases)
     with world.running():
         world.seed(plan.seed, plan.size)
         world.connect()
@@ -79,30 +88,36 @@ def control_run(workdir: Path, ports: list[int], plan: StormPlan, code: Path) ->
 
 
 def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: StormPlan,
-          sabotage: str | None = None, code: Path = ROOT) -> StormResult:
+          sabotage: str | None = None, code: Path = ROOT,
+          databases: Databases | None = None) -> StormResult:
     from engine import generate_demo
 
     result = StormResult(plan)
     rng = random.Random(plan.seed)
     records = generate_demo(seed=plan.seed, size=plan.size)
     result.records = len(records)
-    world = World(workdir / "storm", ports, code=code)
+    world = World(workdir / "storm", ports, code=code, databases=databases)
     # The control needs nothing from the storm until the audit: it runs beside it.
     with ThreadPoolExecutor(max_workers=1) as pool, world.running():
-        control = pool.submit(control_run, workdir / "control", control_ports, plan, code)
+        control = pool.submit(control_run, workdir / "control", control_ports, plan, code,
+                              databases)
         world.seed(plan.seed, plan.size)
         world.connect()
         for sandbox in world.sandboxes.values():
             sandbox.hang(HANG)
             for fault in STEADY_FAULTS:
                 sandbox.fault(**fault)
+        pair: dict[str, Engine] = {}
         while result.kills_mid_work < plan.kills and result.cycles < plan.max_cycles:
             if not world.unfinished():
                 result.problems.append(f"the work ran out after {result.kills_mid_work} "
                                        "kills mid-work: plan a bigger --size")
                 break
             result.cycles += 1
-            _one_kill(world, rng, result)
+            if plan.engines == 2:
+                _one_of_two_killed(world, rng, result, pair)
+            else:
+                _one_kill(world, rng, result)
             if result.cycles % 2 == 0:
                 world.operator_retry()
                 result.operator_retries += 1
@@ -139,14 +154,7 @@ def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
     One kind per cycle, in turn, so that a platform that batches (few requests) is not
     buried under them, and every kind is certain to be met in a run of five cycles or more.
     """
-    kind = FAULT_KINDS[(result.cycles - 1) % len(FAULT_KINDS)]
-    for name, sandbox in world.sandboxes.items():
-        if kind == "rate_limit":
-            sandbox.fault(kind, count=2, retry_after=1)
-        elif kind == "drop":
-            sandbox.fault(kind, count=1, method=CREATE_METHOD[name])
-        else:
-            sandbox.fault(kind, count=1, status=rng.choice((500, 502, 503)))
+    _arm(world, rng, result)
     engine = world.engine()
     # A random moment among those when the store shows jobs in flight, not a random time.
     wanted, seen = rng.randint(1, 40), 0
@@ -166,13 +174,66 @@ def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
         result.problems.append(str(exc))
     busy = {name: world.in_flight(name) for name in world.sandboxes}
     engine.kill()
-    if any(busy.values()):
-        result.kills_mid_work += 1
-        for name, n in busy.items():
-            if n:
-                result.kills_by_platform[name] = result.kills_by_platform.get(name, 0) + 1
-    else:
+    _count_kill(result, busy)
+
+
+def _arm(world: World, rng: random.Random, result: StormResult) -> None:
+    """This cycle's certain fault, one kind per cycle in turn, on every sandbox."""
+    kind = FAULT_KINDS[(result.cycles - 1) % len(FAULT_KINDS)]
+    for name, sandbox in world.sandboxes.items():
+        if kind == "rate_limit":
+            sandbox.fault(kind, count=2, retry_after=1)
+        elif kind == "drop":
+            sandbox.fault(kind, count=1, method=CREATE_METHOD[name])
+        else:
+            sandbox.fault(kind, count=1, status=rng.choice((500, 502, 503)))
+
+
+def _one_of_two_killed(world: World, rng: random.Random, result: StormResult,
+                       pair: dict[str, Engine]) -> None:
+    """`_one_kill` with two engines on the store: at a random moment among those when jobs
+    of an engine's own connections are in flight, one such engine is SIGKILLed (the one
+    killed less often so far, so both are), the other running on."""
+    _arm(world, rng, result)
+    for name in ("a", "b"):
+        if name not in pair:
+            pair[name] = world.engine()
+    wanted, seen = rng.randint(1, 40), 0
+    busy_engines: list[str] = []
+
+    def mid_work() -> bool:
+        nonlocal seen, busy_engines
+        for name, engine in pair.items():
+            if not engine.alive():
+                world.engine_restarts += 1
+                pair[name] = world.engine()
+                return False
+        busy_engines = [name for name, engine in sorted(pair.items())
+                        if world.in_flight(engine=engine.pid)]
+        seen += bool(busy_engines)
+        return seen >= wanted
+
+    try:
+        wait_for(mid_work, "jobs in flight in either engine", timeout=30, every=0.05)
+    except ChaosError as exc:
+        result.problems.append(str(exc))
+    victim = min(busy_engines or ["a", "b"],
+                 key=lambda name: (result.kills_by_engine.get(name, 0), rng.random()))
+    busy = {name: world.in_flight(name, engine=pair[victim].pid) for name in world.sandboxes}
+    pair.pop(victim).kill()
+    _count_kill(result, busy, victim)
+
+
+def _count_kill(result: StormResult, busy: dict[str, int], engine: str | None = None) -> None:
+    if not any(busy.values()):
         result.kills_idle += 1
+        return
+    result.kills_mid_work += 1
+    if engine is not None:
+        result.kills_by_engine[engine] = result.kills_by_engine.get(engine, 0) + 1
+    for name, n in busy.items():
+        if n:
+            result.kills_by_platform[name] = result.kills_by_platform.get(name, 0) + 1
 
 
 def fault_shortfalls(result: StormResult) -> list[str]:

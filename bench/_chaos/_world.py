@@ -2,9 +2,11 @@
 
 Everything the harness does to the system goes through the same doors a person has: the
 `syncdesk` command line (engine, retry, disconnect, sandbox serve), the sandboxes' control API
-over loopback, and the store file, which it only reads (SQLite WAL lets a reader look while
-the engine writes). The two exceptions are seeding the ledger and connecting, done with the
-same Python calls `syncdesk demo` makes, because the sandbox consent page has no browser.
+over loopback, and the store, which it only reads (SQLite WAL lets a reader look while the
+engine writes; on PostgreSQL, `--db postgresql`, each world is a database of its own in one
+throwaway cluster, read in autocommit). The two exceptions are seeding the ledger and
+connecting, done with the same Python calls `syncdesk demo` makes, because the sandbox
+consent page has no browser.
 """
 
 from __future__ import annotations
@@ -87,6 +89,26 @@ class PortPool:
             return ports
 
 
+class Databases:
+    """A PostgreSQL cluster (`tests._pg`) handing each world a fresh, empty database."""
+
+    def __init__(self, cluster: Any) -> None:
+        self.cluster = cluster
+        self._made = 0
+        self._lock = threading.Lock()
+
+    def create(self) -> str:
+        import psycopg
+
+        with self._lock:
+            self._made += 1
+            name = f"chaos_{self._made}"
+        with psycopg.connect(self.cluster.url, autocommit=True) as admin:
+            admin.execute(f"CREATE DATABASE {name}")
+        url: str = self.cluster.database_url(name)
+        return url
+
+
 class Sandbox:
     """`syncdesk sandbox serve` for one platform, in its own process."""
 
@@ -107,7 +129,8 @@ class Sandbox:
                 return self._client.get("/_sandbox/state").status_code == 200
             except httpx.TransportError:
                 return False
-        wait_for(up, f"the {self.platform} sandbox on port {self.port}", timeout=30)
+        # Generous: on a loaded machine a dozen sandboxes starting at once take a while.
+        wait_for(up, f"the {self.platform} sandbox on port {self.port}", timeout=120)
 
     def control(self, method: str, path: str, body: Any = None) -> Any:
         response = self._client.request(method, path, json=body)
@@ -169,7 +192,7 @@ class Engine:
 
     def __init__(self, world: World, until_idle: bool = False) -> None:
         self.world = world
-        command = [*UNTHROTTLED_SYNCDESK, "engine", "run", "--db", str(world.db),
+        command = [*UNTHROTTLED_SYNCDESK, "engine", "run", *world.db_option,
                    "--timeout", str(REQUEST_TIMEOUT)]
         if until_idle:
             command.append("--until-idle")
@@ -180,6 +203,10 @@ class Engine:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -200,7 +227,8 @@ class Engine:
 
 @dataclass
 class World:
-    """A store file, its workdir and the sandboxes of `platforms`, all fresh."""
+    """A store, its workdir and the sandboxes of `platforms`, all fresh. The store is a file in
+    the workdir, or with `databases` a database of its own on that PostgreSQL cluster."""
 
     workdir: Path
     ports: Sequence[int]
@@ -212,16 +240,33 @@ class World:
     engine_restarts: int = 0
     """Times the engine had exited on its own while work was left (it must run until told)."""
     engines: list[Engine] = field(default_factory=list)
+    databases: Databases | None = None
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.db = self.workdir / "store.db"
+        self.db: Path | str = (self.workdir / "store.db" if self.databases is None
+                               else self.databases.create())
         config = self.workdir / "config.toml"
         config.write_text("[engine]\n" + "".join(f"{k} = {v}\n"
                                                  for k, v in ENGINE_SETTINGS.items()))
         # One key for every world of a run: worlds in threads share this process's Sealer.
         self.env = {**os.environ, "SYNCDESK_CONFIG": str(config), "PYTHONPATH": str(self.code)}
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+        if isinstance(self.db, str):
+            # Commands find a URL in $SYNCDESK_DB: most commands' --db is a path, which
+            # folds the URL's "//".
+            self.env["SYNCDESK_DB"] = self.db
+
+    @property
+    def postgres(self) -> bool:
+        return isinstance(self.db, str)
+
+    @property
+    def db_option(self) -> list[str]:
+        """What names the store on a command line (on PostgreSQL, $SYNCDESK_DB does)."""
+        return [] if self.postgres else ["--db", str(self.db)]
 
     @contextmanager
     def running(self) -> Iterator[World]:
@@ -239,6 +284,8 @@ class World:
                     engine.kill()
             for sandbox in self.sandboxes.values():
                 sandbox.stop()
+            if self._reader is not None:
+                self._reader.close()
 
     def log(self, text: str) -> None:
         """Progress on stderr, so a slow or stuck step shows where it is."""
@@ -270,7 +317,7 @@ class World:
     # -- the command line ----------------------------------------------------------------
 
     def syncdesk(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*SYNCDESK, *args, "--db", str(self.db)], cwd=self.code,
+        return subprocess.run([*SYNCDESK, *args, *self.db_option], cwd=self.code,
                               env=self.env,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
@@ -285,7 +332,10 @@ class World:
 
     # -- reading the store -----------------------------------------------------------------
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """Rows readable by column name; `?` placeholders on either backend."""
+        if isinstance(self.db, str):
+            return self._query_postgres(sql, params)
         if not self.db.exists():
             return []
         db = sqlite3.connect(f"file:{self.db}?mode=ro", uri=True, timeout=30)
@@ -295,14 +345,43 @@ class World:
         finally:
             db.close()
 
+    def _query_postgres(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        import psycopg
+
+        with self._reader_lock:
+            if self._reader is None:
+                # Bound client-side, as SQLite binds: `? IS NULL` needs no declared type.
+                self._reader = psycopg.connect(str(self.db), autocommit=True,
+                                               row_factory=_rows,
+                                               cursor_factory=psycopg.ClientCursor)
+            try:
+                return self._reader.execute(sql.replace("?", "%s"), params).fetchall()
+            except psycopg.errors.UndefinedTable:  # not migrated yet: nothing to see
+                return []
+
     def count(self, sql: str, params: Sequence[Any] = ()) -> int:
         return int(self.query(sql, params)[0][0] or 0)
 
-    def in_flight(self, platform: str | None = None, entity: str | None = None) -> int:
+    def in_flight(self, platform: str | None = None, entity: str | None = None,
+                  engine: int | None = None) -> int:
+        """`engine`: a pid; only jobs of the connections it leases, where the store has
+        per-connection leases (without, any engine may be working on any job)."""
+        held = engine is not None and self.has_leases()
         return self.count(
             "SELECT COUNT(*) FROM sync_jobs j JOIN connections c ON c.id = j.connection_id "
             "WHERE j.status = 'in_flight' AND (? IS NULL OR c.platform = ?) "
-            "AND (? IS NULL OR j.entity = ?)", (platform, platform, entity, entity))
+            "AND (? IS NULL OR j.entity = ?)" + (
+                " AND j.connection_id IN (SELECT l.connection_id FROM connection_leases l "
+                "JOIN engines e ON e.name = l.engine WHERE e.pid = ?)" if held else ""),
+            (platform, platform, entity, entity, *((engine,) if held else ())))
+
+    def has_leases(self) -> bool:
+        """The store leases each connection to one engine (`connection_leases`, `engines`)."""
+        if self.postgres:
+            return bool(self.count("SELECT COUNT(*) FROM information_schema.tables "
+                                   "WHERE table_name = 'connection_leases'"))
+        return bool(self.count("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' "
+                               "AND name = 'connection_leases'"))
 
     def unfinished(self) -> int:
         """Jobs the engine still has to finish, on connections it may work on."""
@@ -312,10 +391,13 @@ class World:
             f"WHERE j.status IN ({marks}) AND c.state = 'active'", UNFINISHED)
 
     def has_in_doubt(self) -> bool:
+        if self.postgres:
+            return bool(self.count("SELECT COUNT(*) FROM information_schema.columns WHERE "
+                                   "table_name = 'sync_jobs' AND column_name = 'in_doubt'"))
         return any(row["name"] == "in_doubt"
                    for row in self.query("PRAGMA table_info(sync_jobs)"))
 
-    def jobs(self, platform: str, entity: str | None = None) -> list[sqlite3.Row]:
+    def jobs(self, platform: str, entity: str | None = None) -> list[Any]:
         """The jobs of the platform's newest connection (a reconnect may add a row)."""
         doubt = "in_doubt" if self.has_in_doubt() else "0"  # a column the engine may lack
         return self.query(
@@ -381,6 +463,18 @@ class World:
                 time.sleep(0.2)
         self.log("drained")
         return engine
+
+
+class _Row(dict[str, Any]):
+    """A PostgreSQL row read by column name or by position, as a `sqlite3.Row` is."""
+
+    def __getitem__(self, key: str | int) -> Any:
+        return list(self.values())[key] if isinstance(key, int) else super().__getitem__(key)
+
+
+def _rows(cursor: Any) -> Callable[[Sequence[Any]], _Row]:
+    names = [column.name for column in cursor.description or ()]
+    return lambda values: _Row(zip(names, values, strict=True))
 
 
 def utcnow() -> datetime:
