@@ -17,6 +17,7 @@ only, and this module respells it for PostgreSQL (and psycopg):
 - `json_group_array(x)` becomes `json_agg` as text ('[]' for no rows, as SQLite gives), and
   `json_array` / `json_object` become `json_build_array` / `json_build_object`;
 - `char(10)` becomes `chr(10)`, `instr(a, b)` becomes `strpos(a, b)`;
+- a subquery in FROM without a name gets one;
 - in an upsert's `DO UPDATE SET … WHERE …`, a bare column is the existing row's (SQLite's
   reading); PostgreSQL finds it ambiguous beside `excluded`, so it is qualified with the
   target table.
@@ -126,10 +127,17 @@ def _beside(tokens: list[tuple[str, str]], i: int) -> bool:
     return before == ("other", ".") or after in (("other", "("), ("other", "."))
 
 
+_AFTER_FROM = frozenset({None, "where", "group", "order", "limit", "offset", "union", "except",
+                         "intersect", "join", "left", "inner", "cross", "on", "having",
+                         "window"})
+"""What may follow a subquery in FROM that has no name."""
+
+
 class _Rewriter:
     def __init__(self, tokens: list[tuple[str, str]]) -> None:
         self.tokens = tokens
         self.at = 0
+        self.subqueries = 0
 
     def statement(self, *, until_close: bool = False) -> list[str]:
         """Rewrite tokens up to the end (or, inside a call, up to its closing parenthesis,
@@ -207,6 +215,11 @@ class _Rewriter:
             return ["chr(", args[0], ")"]
         if word == "instr" and len(args) == 2:
             return ["strpos(", ", ".join(args), ")"]
+        if word in ("from", "join") and args and args[0][:6].lower() == "select" and (
+                self._peek_word() in _AFTER_FROM):
+            # PostgreSQL before 16 refuses a subquery in FROM without a name.
+            self.subqueries += 1
+            return [text, "(", ", ".join(args), f") AS _subquery{self.subqueries}"]
         return [text, "(", ", ".join(args), ")"]
 
     def _arguments(self) -> list[str]:

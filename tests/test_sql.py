@@ -27,6 +27,10 @@ from engine._sql import numbered_params, to_postgres
      "SELECT COALESCE(CAST(json_agg(json_build_array(a, b)) AS text), '[]')"),
     ("SELECT a || char(10) || b", "SELECT a || chr(10) || b"),
     ("SELECT instr(a, ':')", "SELECT strpos(a, ':')"),
+    ("SELECT k FROM (SELECT 1 AS k) ORDER BY k",
+     "SELECT k FROM(SELECT 1 AS k) AS _subquery1 ORDER BY k"),
+    ("SELECT k FROM (SELECT 1 AS k) named", "SELECT k FROM(SELECT 1 AS k) named"),
+    ("SELECT COUNT(*) FROM (SELECT 1)", "SELECT COUNT(*) FROM(SELECT 1) AS _subquery1"),
 ])
 def test_statements_are_respelt(sqlite: str, postgresql: str) -> None:
     assert to_postgres(sqlite) == postgresql
