@@ -13,6 +13,7 @@ answers every key that would change the store with "read-only: …", never with 
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
@@ -116,6 +117,7 @@ class SyncdeskApp(App[None]):
         self._connect = connect
         self._user_keymap = dict(keymap or {})
         self._poller: Worker[None] | None = None
+        self._listener: asyncio.Task[None] | None = None
         self._again = False
         self._recheck = False
         self._last_event: EventCursor | None = None
@@ -139,7 +141,9 @@ class SyncdeskApp(App[None]):
                           else self.poll_interval, self.poll)
         self.poll()
         if self.service.notified:
-            self._listen()
+            # A task, not a worker: it lasts as long as the console, and a worker that never
+            # ends would hold every wait for the workers to complete.
+            self._listener = asyncio.create_task(self._listen())
 
     def _tick(self) -> None:
         self.now = self.service.clock()
@@ -184,14 +188,17 @@ class SyncdeskApp(App[None]):
         if self.live or force:
             self._poller = self._check(force)
 
-    @work(group="listen", exit_on_error=False)
     async def _listen(self) -> None:
-        """Check as soon as a commit wrote events (a failed listener leaves the poll)."""
-        async for _ in self.service.events_written():
-            if self._poller is not None and self._poller.is_running:
-                self._recheck = True  # the check under way may have read before the commit
-            else:
-                self.poll()
+        """Check as soon as a commit wrote events; a failed listener leaves the poll."""
+        try:
+            async for _ in self.service.events_written():
+                if self._poller is not None and self._poller.is_running:
+                    self._recheck = True  # the check under way may have read before the commit
+                else:
+                    self.poll()
+        except Exception as exc:
+            self.notify(f"live updates stopped ({exc}); checking every {LISTENED_POLL:.0f} s",
+                        severity="warning")
 
     @work(group="poll", exit_on_error=False)
     async def _check(self, force: bool) -> None:
@@ -351,6 +358,8 @@ class SyncdeskApp(App[None]):
             gc.collect()
 
     def on_unmount(self) -> None:
+        if self._listener is not None:
+            self._listener.cancel()
         # As the console found it (a test process runs many consoles).
         gc.set_threshold(*gc.get_threshold()[:2], FULL_PASS_AFTER)
         gc.unfreeze()

@@ -186,6 +186,8 @@ async def test_the_engine_waits_out_a_store_locked_past_its_busy_timeout(
         make_world: MakeWorld, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store_module, "BUSY_TIMEOUT_MS", 100)
     world: World = await make_world(("xero",))
+    if world.store.dialect != "sqlite":
+        pytest.skip("SQLite's busy timeout: a PostgreSQL writer waits on the rows it needs")
     world.store = await Store.open(world.store.path)  # with the short busy timeout
     locked, release = threading.Event(), threading.Event()
 
