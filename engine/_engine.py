@@ -175,6 +175,8 @@ class SyncEngine:
             platform = self.platforms.get(connection.platform)
             if platform is None:
                 continue
+            self.report.recovered += await self.state.recover_in_flight(self.clock(),
+                                                                        connection.id)
             worker = await self._worker(connection, platform)
             if not self._mine(connection.id):  # handed back while the provider opened
                 await self._forget(connection.id)
@@ -344,10 +346,8 @@ class SyncEngine:
             leases = await self.state.keep_leases(self.seat, now, self._stale_before(now))
             self._renewed = started
             self.held = leases.held
-        self.report.recovered += leases.recovered
         if leases.taken:
-            log.info("took the leases of connections %s (%d in-flight jobs now uncertain)",
-                     sorted(leases.taken), leases.recovered)
+            log.info("took the leases of connections %s", sorted(leases.taken))
         # A lease another engine took (this one went too long without renewing), or one a
         # worker started beside a hand-back: that worker stops at once.
         await self._halt({cid for cid in self._tasks if cid not in leases.held})

@@ -89,8 +89,6 @@ class Leases:
     """Its fair share: live connections over live engines, rounded up."""
     taken: frozenset[int]
     """Connections it took on this beat."""
-    recovered: int
-    """In-flight jobs of the taken connections, now uncertain."""
 
 
 class SyncState:
@@ -192,7 +190,10 @@ class SyncState:
 
     async def recover_in_flight(self, now: datetime, connection_id: int) -> int:
         """After a crash: whatever of this connection was in flight may or may not have
-        reached the platform. (An engine does this as it takes the connection's lease.)"""
+        reached the platform. An engine does this as it starts a worker for a connection
+        it holds the lease of: no worker anywhere runs those jobs (a lease expires only
+        after its holder stopped sending), whether a dead engine or one of its own halted
+        workers left them."""
         stamp = to_iso(now)
         return await self.store.run_write(lambda db: _recover(db, stamp, connection_id))
 
@@ -429,8 +430,7 @@ class SyncState:
 
     async def keep_leases(self, seat: Seat, now: datetime, stale_before: datetime) -> Leases:
         """The engine's heartbeat: renew its leases, and take free or expired ones up to its
-        fair share, recovering only the taken connections' in-flight jobs (a lease expired
-        only after its holder stopped sending, so nothing of theirs is still on its way)."""
+        fair share."""
         stamp, stale = to_iso(now), to_iso(stale_before)
         return await self.store.run_write(lambda db: _keep_leases(db, seat, stamp, stale))
 
@@ -581,8 +581,7 @@ def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str) -> Leases:
     if len(held) < share:
         taken = [int(row[0]) for row in db.execute(
             _TAKE, (seat.name, stamp, stale, share - len(held))).fetchall()]
-    recovered = sum(_recover(db, stamp, connection_id) for connection_id in taken)
-    return Leases(frozenset(held.union(taken)), share, frozenset(taken), recovered)
+    return Leases(frozenset(held.union(taken)), share, frozenset(taken))
 
 
 def _recover(db: SyncDB, stamp: str, connection_id: int) -> int:

@@ -261,6 +261,11 @@ async def test_a_killed_engines_connections_move_and_only_theirs_are_recovered(
         await until(taken_over, "the survivor to take the killed engine's connections")
         took = time.monotonic() - killed
         assert took <= LEASES["lease_timeout"] + 1.0, took
+
+        async def recovered() -> bool:  # as its workers start on them
+            return survivor.report.recovered >= lost
+
+        await until(recovered, "the taken connections' in-flight jobs recovered")
         assert survivor.report.recovered == lost
         doubted = await world.store.fetch_all(
             "SELECT DISTINCT connection_id FROM events WHERE id > ? AND kind = 'job' "
