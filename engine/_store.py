@@ -150,6 +150,14 @@ class Store:
         """A write transaction: committed when the block ends, rolled back if it raises."""
         raise NotImplementedError
 
+    def write_apart(self) -> AbstractAsyncContextManager[AsyncDB]:
+        """A write transaction for one that waits on something outside the store (a token
+        refresh waits for the platform's answer): on PostgreSQL it has a connection of its
+        own and holds only its own row locks while it waits, where a `write()` would hold
+        the process's writer; SQLite has one writer however many connections, so there it is
+        `write()`."""
+        return self.write()
+
     async def run_write(self, work: Callable[[SyncDB], T]) -> T:
         """A write transaction whose statements run as one function on the store's own
         thread: one round trip to it for the whole transaction instead of one per statement

@@ -269,6 +269,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str, writer: _Link, reader: _Link, *, read_only: bool) -> None:
         self.path = url
+        self._url = url
         self.location = masked(url)
         self.read_only = read_only
         self._writer = writer
@@ -315,6 +316,22 @@ class PostgresStore(Store):
                 await asyncio.shield(link.run(lambda: link.sync.script("ROLLBACK")))
                 raise
             await link.run(lambda: link.sync.script("COMMIT"))
+
+    @asynccontextmanager
+    async def write_apart(self) -> AsyncIterator[_Link]:
+        loop = asyncio.get_running_loop()
+        conn = await loop.run_in_executor(None, lambda: _connect(self._url, read_only=False))
+        link = _Link(conn, "apart")
+        try:
+            await link.run(lambda: link.sync.script("BEGIN"))
+            try:
+                yield link
+            except BaseException:
+                await asyncio.shield(link.run(lambda: link.sync.script("ROLLBACK")))
+                raise
+            await link.run(lambda: link.sync.script("COMMIT"))
+        finally:
+            await link.close()
 
     async def run_write(self, work: Callable[[SyncDB], T]) -> T:
         async with self.write() as link:

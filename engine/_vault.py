@@ -92,7 +92,8 @@ class TokenVault:
             await db.execute("UPDATE tokens SET sealed = ? WHERE connection_id = ?",
                              (self.sealer.seal(secrets), self.connection_id))
         revoked: AuthRevoked | None = None
-        async with self.store.write() as db:
+        # Held while the platform answers: on PostgreSQL that is this token's row alone.
+        async with self.store.write_apart() as db:
             secrets, expires = await self._read(db)
             if self._still_good(secrets, expires, rejected):
                 return self._use(secrets, expires)

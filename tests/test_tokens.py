@@ -361,3 +361,35 @@ async def test_two_stores_refreshing_at_once_send_one_refresh(
         assert entered == 1 and authority.refreshes == 1
     finally:
         await other.close()
+
+
+async def test_a_refresh_waiting_for_the_platform_holds_only_its_token(
+        make_world: Any) -> None:
+    """While one connection's refresh waits for the platform's answer, the same store
+    writes on for everything else (on PostgreSQL the refresh holds its token row, not the
+    process's writer; SQLite has one writer whatever it does)."""
+    world: World = await make_world(("freshbooks",))
+    if world.store.dialect == "sqlite":
+        pytest.skip("SQLite has one writer: a refresh holds it, by design of the file lock")
+    oauth = oauth_of(world, "freshbooks")
+    old = await vault_of(world, "freshbooks").access_token()
+    asked, answered = asyncio.Event(), asyncio.Event()
+
+    async def slow(token: str, *, after_lost_answer: bool = False) -> TokenSet:
+        asked.set()
+        await answered.wait()  # the platform has not answered yet
+        return await oauth.refresh(token, after_lost_answer=after_lost_answer)
+
+    async def write_beside() -> None:
+        async with world.store.write() as db:
+            await db.execute("INSERT INTO settings (key, value) VALUES ('beside', 'refresh')")
+
+    refreshing = asyncio.create_task(TokenVault(
+        world.store, world.connections["freshbooks"], slow, world.sealer).refreshed(old))
+    await asked.wait()
+    try:
+        # Bounded only so that a write stuck behind the refresh fails here, not hangs.
+        await asyncio.wait_for(write_beside(), timeout=10)
+    finally:
+        answered.set()
+    assert await refreshing != old
