@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ._db import AsyncDB, Row, SyncDB
+from ._db import AsyncDB, Row, SyncDB, run_sync
 from ._errors import SyncError, TotalMismatch
 from ._models import Entity
 from ._notify import raise_notification
@@ -432,7 +432,10 @@ class SyncState:
         """The engine's heartbeat: renew its leases, and take free or expired ones up to its
         fair share."""
         stamp, stale = to_iso(now), to_iso(stale_before)
-        return await self.store.run_write(lambda db: _keep_leases(db, seat, stamp, stale))
+        # Apart from the workers' writes: on PostgreSQL a heartbeat queued behind a thousand
+        # connections' writes missed its fence and stopped every worker.
+        async with self.store.write_apart() as db:
+            return await run_sync(db, lambda conn: _keep_leases(conn, seat, stamp, stale))
 
     async def drop_leases(self, seat: Seat, connection_ids: Iterable[int]) -> None:
         """Free these leases: their workers have stopped, another engine may take them."""
