@@ -12,12 +12,14 @@ import secrets
 import sys
 import threading
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 from engine import (
+    UNMAPPED_ITEM_SKU,
     Business,
     Businesses,
     Choice,
@@ -59,6 +61,7 @@ from engine import (
     run_audit,
     user_data_path,
 )
+from engine._demo import MIN_SIZE
 
 from ._wiring import Config, connect_sandbox, platforms, sandbox_app, store_grant
 
@@ -352,17 +355,21 @@ async def end_record(args: argparse.Namespace) -> int:
     return 0
 
 
-async def serve(args: argparse.Namespace) -> int:
+def _api_server(store: Store, host: str, port: int) -> Any:
+    """The HTTP API's uvicorn server over `store` (`serve`, and the console demo's)."""
     import uvicorn
 
     from ._http import build_api
 
+    # Platforms' webhooks are checked with each connection's key and mark feeds due.
+    hooks = HookInbox(store, platforms(), Sealer.load())
+    return uvicorn.Server(uvicorn.Config(build_api(store, hooks=hooks), host=host, port=port,
+                                         log_level="warning", lifespan="off"))
+
+
+async def serve(args: argparse.Namespace) -> int:
     async with open_store(args) as store:
-        # Platforms' webhooks are checked with each connection's key and mark feeds due.
-        hooks = HookInbox(store, platforms(), Sealer.load())
-        config = uvicorn.Config(build_api(store, hooks=hooks), host=args.host, port=args.port,
-                                log_level="warning", lifespan="off")
-        server = uvicorn.Server(config)
+        server = _api_server(store, args.host, args.port)
         print(f"syncdesk API on http://{args.host}:{args.port}/v1 "
               f"(OpenAPI at /v1/openapi.json; store {store.location})", flush=True)
         await server.serve()
@@ -859,41 +866,141 @@ def demo_db_path(args: argparse.Namespace) -> Path:
     return (default if isinstance(default, Path) else user_data_path()).with_name("demo.db")
 
 
+_MORE_BUSINESSES: tuple[tuple[str, int, dict[str, dict[str, str]]], ...] = (
+    ("Harbour Plumbing & Heating", 11,
+     {"xero": {"tenant_id": "4b0d6a8e-2f3c-4e51-9a7d-1c8e5f2b6a90"},
+      "wave": {"business_uuid": "9c2e7b14-5d8a-4f36-b1e0-7a3d6c9f2e85"}}),
+    ("Northside Handyman", 23, {"quickbooks": {"realm_id": "9341452907654321"}}),
+)
+"""Beside the demo business, two small ones: name, seed of its ledger, and per platform the
+sandbox's tenant id (a platform tenant belongs to one business, so each has its own
+sandboxes, told apart by id). The first is fed live."""
+
+
+@dataclass
+class DemoSetup:
+    store: Store
+    fleets: list[SandboxFleet]
+    fed: Business
+    """The business the console demo's simulated app feeds over the HTTP API."""
+    fed_ledger: list[Record]
+    next_port: int | None
+    """With `--ports`: the first port after the sandboxes'."""
+
+    def stop(self) -> None:
+        for fleet in self.fleets:
+            fleet.stop()
+
+
 async def prepare_demo(db: Path, size: int, seed_value: int, *, limits: bool,
-                       first_port: int | None = None) -> tuple[SandboxFleet, Store]:
-    """Fresh store, sandboxes on loopback, the demo business seeded, every platform connected."""
+                       first_port: int | None = None) -> DemoSetup:
+    """Fresh store, sandboxes on loopback, the demo business seeded and connected to every
+    platform, and two small businesses connected to sandboxes of their own."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db}{suffix}").unlink(missing_ok=True)
     from ._fleet import SandboxFleet  # uvicorn and the sandboxes: only the demo needs them
 
-    fleet = SandboxFleet(platforms(), first_port=first_port, limits_enabled=limits)
-    urls = await asyncio.to_thread(fleet.start)
+    port = first_port
+    fleets: list[SandboxFleet] = []
+
+    async def sandboxes(names: tuple[str, ...], **each: dict[str, str]) -> dict[str, str]:
+        nonlocal port
+        fleet = SandboxFleet(names, first_port=port, limits_enabled=limits, each=each)
+        fleets.append(fleet)
+        port = None if port is None else port + len(names)
+        return await asyncio.to_thread(fleet.start)
+
     store = await Store.open(db)
-    await Ledger(store).upsert(demo_business(seed_value, size))
     sealer = Sealer.load()
-    for name, platform in platforms().items():
-        await connect_sandbox(store, platform, urls[name], sealer)
-    return fleet, store
+    try:
+        urls = await sandboxes(tuple(platforms()))
+        await Ledger(store).upsert(demo_business(seed_value, size))
+        for name, platform in platforms().items():
+            await connect_sandbox(store, platform, urls[name], sealer)
+        added = []
+        for title, seed_of_it, tenants in _MORE_BUSINESSES:
+            other = await Businesses(store).add(title, actor="demo")
+            ledger = demo_business(seed_of_it, MIN_SIZE)
+            await Ledger(store, business=other.id).upsert(ledger)
+            urls = await sandboxes(tuple(tenants), **tenants)
+            for name in tenants:
+                await connect_sandbox(store, platforms()[name], urls[name], sealer,
+                                      business_id=other.id)
+            added.append((other, ledger))
+    except BaseException:
+        await store.close()
+        for fleet in fleets:
+            fleet.stop()
+        raise
+    return DemoSetup(store, fleets, *added[0], next_port=port)
 
 
 async def demo(args: argparse.Namespace) -> int:
     db = demo_db_path(args)
     limits = (args.limits or ("off" if args.headless else "real")) == "real"
-    fleet, store = await prepare_demo(db, args.size, args.seed, limits=limits,
-                                      first_port=args.ports)
+    setup = await prepare_demo(db, args.size, args.seed, limits=limits, first_port=args.ports)
+    store = setup.store
     try:
         await apply_config_mappings(store, Config.load())
         if args.headless:
             stop = asyncio.Event()
             _stop_on_signals(stop)
             await _engine(store, Sealer.load(), throttle=limits).run(stop, until_idle=True)
-            print_json(await status_data(store, None))
+            print_json(await _demo_status(store))
             return 0
-        await _run_console_with_engine(store, throttle=limits)
+        async with _fed_live(setup):
+            await _run_console_with_engine(store, throttle=limits)
         return 0
     finally:
         await store.close()
-        fleet.stop()
+        setup.stop()
+
+
+async def _demo_status(store: Store) -> dict[str, Any]:
+    """The whole store's status, and each business's."""
+    data = await status_data(store, None)
+    data["businesses"] = [{"id": b.id, "name": b.name, **await status_data(store, b.id)}
+                          for b in await Businesses(store).list()]
+    return data
+
+
+@contextlib.asynccontextmanager
+async def _fed_live(setup: DemoSetup) -> AsyncIterator[None]:
+    """The HTTP API on loopback, and a simulated app of the fed business PUTting invoices
+    through it, while the console runs."""
+    from engine import ApiKeys, Customer, Item
+
+    from ._demo_app import DemoApp
+    from ._fleet import free_port
+
+    store, fed = setup.store, setup.fed
+    port = free_port() if setup.next_port is None else setup.next_port
+    server = _api_server(store, "127.0.0.1", port)
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            await serving
+            raise ConfigError(f"the demo's HTTP API could not listen on 127.0.0.1:{port}")
+        await asyncio.sleep(0.02)
+    _, secret = await ApiKeys(store, business=fed.id).create("demo app")
+    url = f"http://127.0.0.1:{port}/v1"
+    item = next(r for r in setup.fed_ledger
+                if isinstance(r, Item) and r.sku != UNMAPPED_ITEM_SKU)
+    app = DemoApp(url, secret, [r.id for r in setup.fed_ledger if isinstance(r, Customer)],
+                  item)
+    print(f"syncdesk API on {url}: {fed.name}'s app PUTs a sent invoice every "
+          f"{app.interval:g} s", flush=True)
+    stop = asyncio.Event()
+    feeding = asyncio.create_task(app.run(stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        server.should_exit = True
+        try:
+            await feeding
+        finally:
+            await serving
 
 
 class _EngineThread(threading.Thread):

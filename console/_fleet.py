@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import uvicorn
@@ -25,10 +25,12 @@ def free_port() -> int:
 
 class SandboxFleet:
     def __init__(self, names: Iterable[str], *, first_port: int | None = None,
-                 **options: Any) -> None:
+                 each: Mapping[str, Mapping[str, Any]] | None = None, **options: Any) -> None:
         """`first_port`: serve on it and the ports after it, one per sandbox (where only a
-        known range may be used); by default each sandbox gets any free port."""
-        self.apps = {name: sandbox_app(name, **options) for name in names}
+        known range may be used); by default each sandbox gets any free port. `each`: more
+        options for the named sandbox alone (a tenant id of its own)."""
+        each = each or {}
+        self.apps = {name: sandbox_app(name, **options, **each.get(name, {})) for name in names}
         self.first_port = first_port
         self.urls: dict[str, str] = {}
         self._servers: list[uvicorn.Server] = []

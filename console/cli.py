@@ -112,8 +112,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=int, default=300, help="customers in the demo business")
     p.add_argument("--seed", type=int, default=7, help="random seed of the demo business")
     p.add_argument("--ports", type=int, default=None, metavar="FIRST",
-                   help="serve the sandboxes on FIRST and the next ports, one per platform "
-                        "(default: any free loopback port)")
+                   help="serve the sandboxes on FIRST to FIRST+6 (the demo business's four, "
+                        "then the other two businesses' three) and, with the console, the HTTP "
+                        "API on FIRST+7 (default: any free loopback ports)")
     p.add_argument("--limits", choices=["real", "off"], default=None,
                    help="the platforms' rate limits in the sandboxes and the engine (default: "
                         "real with the console, off with --headless so it ends in seconds)")
