@@ -31,8 +31,8 @@ def _ports(spec: str) -> range:
 
 
 PORTS = _ports(os.environ.get("SYNCDESK_E2E_PORTS", "19500-19549"))
-"""The demo's four sandboxes listen on four ports of this known range (a machine shared by
-several runs gives each its own: `SYNCDESK_E2E_PORTS=20600-20649`)."""
+"""The demo's seven sandboxes and its API listen on eight ports of this known range (a machine
+shared by several runs gives each its own: `SYNCDESK_E2E_PORTS=20600-20649`)."""
 
 
 def free_ports(count: int = 4) -> int:
@@ -109,7 +109,7 @@ def demo_terminal(tmp_path: Path) -> Iterator[Terminal]:
     term = Terminal(f"syncdesk-e2e-{tmp_path.name}"[:60], "demo")
     command = " ".join(shlex.quote(part) for part in [
         sys.executable, "-c", "import sys; from console.cli import main; sys.exit(main())",
-        "demo", "--size", "20", "--ports", str(free_ports()), "--db", str(tmp_path / "demo.db")])
+        "demo", "--size", "20", "--ports", str(free_ports(8)), "--db", str(tmp_path / "demo.db")])
     # COLUMNS/LINES inherited from the test runner would override the pane's real size.
     env = (f"-u COLUMNS -u LINES SYNCDESK_KEY_FILE={tmp_path / 'key'} "
            f"SYNCDESK_CONFIG={tmp_path / 'none.toml'} ESCDELAY=25")

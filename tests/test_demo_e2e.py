@@ -1,7 +1,9 @@
-"""The demo business end to end: every record synced or visibly explained, each once remotely."""
+"""The demo end to end: every record synced or visibly explained, each once remotely; three
+businesses, one fed by a simulated app over the HTTP API."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -9,13 +11,22 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from console._demo_app import DemoApp
+from console._http import build_api
 from console._wiring import platforms
 from engine import (
     CONFLICTING_CUSTOMER_NAME,
     CONFLICTING_INVOICE_NUMBER,
     UNMAPPED_ITEM_SKU,
+    ApiKeys,
+    Businesses,
+    Customer,
+    Item,
+    Ledger,
+    Store,
     generate_demo,
 )
 from tests._world import World
@@ -73,10 +84,45 @@ def test_demo_headless_prints_the_status_as_json(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr
     status = json.loads(result.stdout)
-    assert status["ledger"]["customers"] == 20
-    assert [c["platform"] for c in status["connections"]] == list(platforms())
-    for connection in status["connections"]:
-        waiting = {s for counts in connection["counts"].values() for s in counts} & {
-            "pending", "in_flight", "uncertain"}
-        assert not waiting, connection
+    demo, *others = status["businesses"]
+    assert demo["ledger"]["customers"] == 20
+    assert [c["platform"] for c in demo["connections"]] == list(platforms())
+    assert [b["name"] for b in others] == ["Harbour Plumbing & Heating", "Northside Handyman"]
+    for business in status["businesses"]:
+        assert business["connections"], business["name"]
+        assert all(business["ledger"].values()), business
+        for connection in business["connections"]:
+            states = {s for counts in connection["counts"].values() for s in counts}
+            assert "synced" in states, connection
+            assert not states & {"pending", "in_flight", "uncertain"}, connection
+    assert len(status["connections"]) == sum(len(b["connections"]) for b in status["businesses"])
+    assert status["ledger"]["customers"] == sum(b["ledger"]["customers"]
+                                                for b in status["businesses"])
     assert status["unread_notifications"] > 0
+
+
+async def test_the_demo_app_feeds_its_own_business_only(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "fed.db")
+    try:
+        fed, other = [await Businesses(store).add(name, actor="test")
+                      for name in ("Fed", "Other")]
+        fed_ledger = generate_demo(seed=11, size=10)
+        await Ledger(store, business=fed.id).upsert(fed_ledger)
+        await Ledger(store, business=other.id).upsert(generate_demo(seed=23, size=10))
+        _, secret = await ApiKeys(store, business=fed.id).create("demo app")
+        customers = [r.id for r in fed_ledger if isinstance(r, Customer)]
+        item = next(r for r in fed_ledger if isinstance(r, Item))
+        app = DemoApp("http://api/v1", secret, customers, item, interval=0,
+                      transport=httpx.ASGITransport(app=build_api(store)))
+
+        sent = await app.run(asyncio.Event(), count=3)
+
+        assert sent == ["APP-1", "APP-2", "APP-3"]
+        rows = await store.fetch_all(
+            "SELECT id, business_id, customer_id, status FROM invoices WHERE id LIKE 'APP-%' "
+            "ORDER BY id")
+        assert [(r["id"], r["business_id"], r["customer_id"], r["status"]) for r in rows] == [
+            (number, fed.id, customer, "sent") for number, customer in
+            zip(sent, customers[:len(sent)], strict=True)]
+    finally:
+        await store.close()
