@@ -247,6 +247,17 @@ class _Link:
     async def run_sync(self, work: Callable[[SyncDB], T]) -> T:
         return await self.run(lambda: work(self.sync))
 
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[_Link]:
+        """Committed when the block ends, rolled back if it raises."""
+        await self.run(lambda: self.sync.script("BEGIN"))
+        try:
+            yield self
+        except BaseException:
+            await asyncio.shield(self.run(lambda: self.sync.script("ROLLBACK")))
+            raise
+        await self.run(lambda: self.sync.script("COMMIT"))
+
     async def close(self) -> None:
         await self.run(self.sync.conn.close)
         self._thread.shutdown()
@@ -307,15 +318,8 @@ class PostgresStore(Store):
 
     @asynccontextmanager
     async def write(self) -> AsyncIterator[_Link]:
-        async with self._write_lock:
-            link = self._writer
-            await link.run(lambda: link.sync.script("BEGIN"))
-            try:
-                yield link
-            except BaseException:
-                await asyncio.shield(link.run(lambda: link.sync.script("ROLLBACK")))
-                raise
-            await link.run(lambda: link.sync.script("COMMIT"))
+        async with self._write_lock, self._writer.transaction() as link:
+            yield link
 
     @asynccontextmanager
     async def write_apart(self) -> AsyncIterator[_Link]:
@@ -323,13 +327,8 @@ class PostgresStore(Store):
         conn = await loop.run_in_executor(None, lambda: _connect(self._url, read_only=False))
         link = _Link(conn, "apart")
         try:
-            await link.run(lambda: link.sync.script("BEGIN"))
-            try:
+            async with link.transaction():
                 yield link
-            except BaseException:
-                await asyncio.shield(link.run(lambda: link.sync.script("ROLLBACK")))
-                raise
-            await link.run(lambda: link.sync.script("COMMIT"))
         finally:
             await link.close()
 
