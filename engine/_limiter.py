@@ -80,6 +80,9 @@ class RateGate:
         budget's next turns: a batch carries up to `batch_size` records, a single one, and a
         batch kept waiting behind singles spends its window late, so the next window's room
         opens late too."""
+        self._promised = 0
+        """Batch requests decided on and not yet in the batch window (`promise_batch`): its
+        room is theirs already, and is not offered again."""
         self._hold_until = 0.0
         self._day: date | None = None
         self._day_used = 0
@@ -129,23 +132,37 @@ class RateGate:
         their own): now, or, while the general budget is spent too, by the time it frees a
         turn, since a single then waits as long and carries one record where a batch carries
         `batch_size`. Batches made beyond it would wait for the batch window while the
-        general budget idles: the worker sends those creates one by one instead."""
+        general budget idles: the worker sends those creates one by one instead. Net of the
+        batches promised and not yet sent."""
         limit = budgeted(self.limits.batch_per_minute)
         if not self.throttle or limit is None:
             return None
         now = self._monotonic()
         single_at = now + self._general_delay(now, len(self._ready))
         recent = sum(1 for stamp in self._batches if single_at - stamp[0] < 60.0)
-        return max(limit - recent, 0)
+        return max(limit - recent - self._promised, 0)
 
-    async def next_turn(self, queued: int = 0) -> bool:
+    def promise_batch(self) -> Callable[[], None]:
+        """Count one batch request's room of the batch window as taken from now until the
+        returned callable is called (as that request leaves the gate, or when it does not go
+        at all; calling it again does nothing)."""
+        self._promised += 1
+        kept = True
+
+        def release() -> None:
+            nonlocal kept
+            if kept:
+                kept, self._promised = False, self._promised - 1
+        return release
+
+    async def next_turn(self) -> bool:
         """Wait for the general budget's next turn without taking it, then say whether a
-        batch should take it: its own window has room now beyond `queued` batches decided and
-        not yet in the gate. Asked at the moment a request could leave, not when its work was
-        prepared: the batch window may reopen (or fill) in between."""
+        batch should take it: its own window has room now beyond the batches promised. Asked
+        at the moment a request could leave, not when its work was prepared: the batch window
+        may reopen (or fill) in between."""
         await self._wait_turn(False, object())
         room = self.batch_room()
-        return room is None or room > queued
+        return room is None or room > 0
 
     def day_left(self) -> int | None:
         """Requests left in today's quota (UTC), by our count and the platform's headers."""

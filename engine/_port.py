@@ -8,7 +8,7 @@ subclasses (see `_errors`), so the engine never sees HTTP or JSON.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -238,6 +238,18 @@ class RequestBudget(Protocol):
 
     def observe(self, quota: Quota | None) -> None:
         """What the platform's answer headers said about the remaining quota."""
+        ...
+
+    def batch_room(self) -> int | None:
+        """Batch requests that could go now without waiting for the batch window (or no
+        later than a single could), beyond those promised and not yet sent; None: batches
+        have no window of their own."""
+        ...
+
+    def promise_batch(self) -> Callable[[], None]:
+        """Take one batch request's room of the batch window before sending it, so no one
+        else is offered it meanwhile: held until the returned callable is called, as that
+        request leaves (or when it does not go at all)."""
         ...
 
 

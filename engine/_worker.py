@@ -135,8 +135,6 @@ class ConnectionWorker:
         """Of those, the ones a request has left for (a stop makes them uncertain)."""
         self._drained = True
         """The last claim found fewer due jobs than it asked for."""
-        self._batches_queued = 0
-        """Batches decided and not yet sent: the batch window's room is theirs already."""
         self._creates: dict[Entity, deque[_Prepared]] = {}
         """Creates that may go in batches, by entity, for `_run_creates` to send."""
         self._turn = asyncio.Lock()
@@ -395,7 +393,7 @@ class ConnectionWorker:
             started, t0 = self.clock(), time.monotonic()
             try:
                 try:
-                    batch = len(waiting) > 1 and await self.gate.next_turn(self._batches_queued)
+                    batch = len(waiting) > 1 and await self.gate.next_turn()
                 except SyncError as error:
                     while waiting:
                         prepared = waiting.popleft()
@@ -404,8 +402,7 @@ class ConnectionWorker:
                 take = min(len(waiting), self.capabilities.limits.batch_size if batch else 1)
                 part = [waiting.popleft() for _ in range(take)]
                 if batch:
-                    self._batches_queued += 1
-                    await self._run_batch(part, release)
+                    await self._run_batch(part, release, self.gate.promise_batch())
                 elif part:
                     await self._run_single(part[0], release)
             finally:
@@ -424,16 +421,11 @@ class ConnectionWorker:
             return
         await self._succeeded([(prepared, ref, self._attempt(prepared, started, t0))], outcome)
 
-    async def _run_batch(self, unit: list[_Prepared], on_leave: Callable[[], None]) -> None:
-        """A batch already counted in `_batches_queued`: uncounted as it leaves the gate."""
+    async def _run_batch(self, unit: list[_Prepared], on_leave: Callable[[], None],
+                         left: Callable[[], None]) -> None:
+        """A batch promised its room of the batch window: `left` gives it back as the batch
+        leaves the gate."""
         started, t0 = self.clock(), time.monotonic()
-        queued = True
-
-        def left() -> None:
-            nonlocal queued
-            if queued:
-                queued, self._batches_queued = False, self._batches_queued - 1
-
         try:
             results = await self._call(lambda: self.provider.push_batch(
                 [p.request for p in unit]), unit, on_batch=left, on_leave=on_leave)

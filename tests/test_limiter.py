@@ -221,8 +221,15 @@ async def test_batch_or_single_is_decided_when_the_general_turn_comes() -> None:
     sent = gate.requests
     assert await gate.next_turn() is True
     assert clock.now - 1000.0 == 60.0 and gate.requests == sent  # waited, took nothing
-    assert await gate.next_turn(queued=1) is True
-    assert await gate.next_turn(queued=2) is False
+    first = gate.promise_batch()
+    assert await gate.next_turn() is True
+    second = gate.promise_batch()
+    assert await gate.next_turn() is False and gate.batch_room() == 0
+    second()
+    second()  # a release said twice gives the room back once
+    assert gate.batch_room() == 1
+    first()
+    assert gate.batch_room() == 2
 
 
 async def test_a_batch_beyond_the_window_waits_for_the_oldest_batch() -> None:
