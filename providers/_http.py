@@ -59,15 +59,18 @@ class ApiClient:
         content: str | bytes | None = None,
         headers: Mapping[str, str] | None = None,
         batch: bool = False,
+        promised: Callable[[], None] | None = None,
     ) -> httpx.Response:
-        """`batch`: the request is one of the platform's batch writes (its own budget)."""
+        """`batch`: the request is one of the platform's batch writes (its own budget).
+        `promised`: called as the request leaves the budget's gate (the release of the room
+        `RequestBudget.promise_batch` kept for it)."""
         token = await self.tokens.access_token()
         response = await self._send_once(method, url, token, params, json_body, content, headers,
-                                         batch)
+                                         batch, promised)
         if self._is_expired_token(response):
             token = await self.tokens.refreshed(token)
             response = await self._send_once(method, url, token, params, json_body, content,
-                                             headers, batch)
+                                             headers, batch, None)
             if self._is_expired_token(response):
                 raise AuthExpired("the platform rejected a freshly refreshed access token",
                                   http_status=response.status_code)
@@ -76,10 +79,13 @@ class ApiClient:
     async def _send_once(self, method: str, url: str, token: str,
                          params: Mapping[str, Any] | None, json_body: Any,
                          content: str | bytes | None,
-                         headers: Mapping[str, str] | None, batch: bool) -> httpx.Response:
+                         headers: Mapping[str, str] | None, batch: bool,
+                         promised: Callable[[], None] | None) -> httpx.Response:
         if self.budget is None:
             return await self._exchange(method, url, token, params, json_body, content, headers)
         async with self.budget.slot(batch=batch):
+            if promised is not None:
+                promised()
             response = await self._exchange(method, url, token, params, json_body, content,
                                             headers)
         self.budget.observe(self.last_quota)

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
@@ -226,11 +226,9 @@ class QuickBooksProvider:
                 *(self._guarded(self.push(request)) for request in singles.values())),
                 strict=True))
         if items:
-            # A batch's requestid (≤ 36 chars) stands for exactly this set of writes.
-            keys = "|".join(r.idempotency_key for r in chunk)
-            request_id = hashlib.sha256(keys.encode()).hexdigest()[:36]
-            answer = await self._call("POST", "batch", {"requestid": request_id},
-                                      {"BatchItemRequest": items}, batch=True)
+            answer = await self._call(
+                "POST", "batch", {"requestid": _batch_id(r.idempotency_key for r in chunk)},
+                {"BatchItemRequest": items}, batch=True)
             by_bid = {str(a.get("bId")): a for a in answer.get("BatchItemResponse") or []}
             for item in items:
                 index = int(item["bId"][1:])
@@ -245,34 +243,76 @@ class QuickBooksProvider:
     async def _apply_credits(self, chunk: Sequence[PushRequest],
                              memos: dict[int, tuple[RemoteRef, CreditNote]]
                              ) -> dict[int, RemoteRef | SyncError]:
-        """The linking Payments of credit memos this batch just created, side by side, then
-        the memos' SyncTokens after them in one query: one round of requests where `push`
-        makes four per memo one after another. Singles, not a second batch: the worker
-        counted this unit as one batch of the batch window, and the general budget has room
-        while the batch window is spent. Memos batched are fresh creates (no earlier attempt
-        may have landed), so no payment applies them yet and none is looked for."""
-        applied = await asyncio.gather(*(self._apply_fresh(chunk[index], note, memo)
-                                         for index, (memo, note) in memos.items()))
-        results = dict(zip(memos, applied, strict=True))
+        """The linking Payments of credit memos this batch just created, then the memos'
+        SyncTokens after them in one query: one round of requests where `push` makes four per
+        memo one after another. The payments go as one batch when the batch window has room
+        now beyond the batches promised to others (`RequestBudget.batch_room`: the worker
+        counted this unit as one batch, and a round it decided meanwhile may hold the last
+        room), else side by side as singles, since the general budget has room while the
+        batch window is spent. Memos batched are fresh creates (no earlier attempt may have
+        landed), so no payment applies them yet and none is looked for."""
+        promised = self._promise_batch(len(memos))
+        if promised is None:
+            applied = await asyncio.gather(*(self._apply_fresh(chunk[index], note, memo)
+                                             for index, (memo, note) in memos.items()))
+            results = dict(zip(memos, applied, strict=True))
+        else:
+            try:
+                results = await self._apply_batch(chunk, memos, promised)
+            finally:
+                promised()
         return {**results, **await self._fresh_memos(
             {index: ref for index, ref in results.items() if isinstance(ref, RemoteRef)})}
 
+    def _promise_batch(self, writes: int) -> Callable[[], None] | None:
+        """The batch window's room for `writes` creates, kept from now until their batch
+        leaves (the returned release): None when one goes alone anyway, or when the window
+        has no room beyond what is promised (a batch would wait for it, singles need not)."""
+        budget = self.api.budget
+        if writes < 2:
+            return None
+        if budget is None:
+            return lambda: None
+        room = budget.batch_room()
+        return None if room is not None and room < 1 else budget.promise_batch()
+
+    async def _apply_batch(self, chunk: Sequence[PushRequest],
+                           memos: dict[int, tuple[RemoteRef, CreditNote]],
+                           promised: Callable[[], None]) -> dict[int, RemoteRef | SyncError]:
+        """The memos' linking Payments in one batch request, each answered as `_apply_fresh`
+        answers it."""
+        items: list[Body] = [
+            {"bId": f"b{index}", "operation": "create",
+             "Payment": credit_application_body(note, memo.remote_id, chunk[index])}
+            for index, (memo, note) in memos.items()]
+        try:
+            answer = await self._call(
+                "POST", "batch",
+                {"requestid": _batch_id(f"{chunk[i].idempotency_key}-apply" for i in memos)},
+                {"BatchItemRequest": items}, batch=True, promised=promised)
+        except SyncError as exc:
+            return dict.fromkeys(memos, _unapplied(exc))
+        by_bid = {str(a.get("bId")): a for a in answer.get("BatchItemResponse") or []}
+        results: dict[int, RemoteRef | SyncError] = {}
+        for index, (memo, _) in memos.items():
+            item = by_bid.get(f"b{index}") or {}
+            if isinstance(item.get("Fault"), dict):
+                results[index] = _unapplied(fault_error(item["Fault"], 200))
+            elif isinstance(item.get("Payment"), dict):
+                results[index] = memo
+            else:
+                results[index] = _unapplied(Transient(
+                    "QuickBooks answered the batch without this item's Payment"))
+        return results
+
     async def _apply_fresh(self, request: PushRequest, note: CreditNote,
                            memo: RemoteRef) -> RemoteRef | SyncError:
-        """A refusal is the payment's own error, as `push` gives it. A payment not sent or
-        not answered (a 429, a cut connection, a 5xx) is Transient: the memo is then in
-        doubt, and the next attempt finds it by its mark and applies what is missing
-        (`_finish_credit`) rather than create it again."""
         try:
             await self._write("payment", "Payment",
                               credit_application_body(note, memo.remote_id, request),
                               f"{request.idempotency_key}-apply")
-        except (Transient, RateLimited, AuthExpired, AuthRevoked) as exc:
-            return Transient(f"the credit memo was created but applying its credit got no "
-                             f"answer ({exc.message}); it is looked for before anything is "
-                             "sent again", code=exc.code, http_status=exc.http_status)
         except SyncError as exc:
-            return exc
+            return _unapplied(exc)
         return memo
 
     async def _fresh_memos(self, memos: dict[int, RemoteRef]) -> dict[int, RemoteRef]:
@@ -604,10 +644,11 @@ class QuickBooksProvider:
         return [row async for row in self._pages(name, where)]
 
     async def _call(self, method: str, path: str, params: dict[str, str] | None = None,
-                    body: Any = None, *, batch: bool = False) -> Body:
+                    body: Any = None, *, batch: bool = False,
+                    promised: Callable[[], None] | None = None) -> Body:
         response = await self.api.send(method, path,
                                        params={"minorversion": MINOR_VERSION, **(params or {})},
-                                       json_body=body, batch=batch)
+                                       json_body=body, batch=batch, promised=promised)
         return read_body(response)
 
     @staticmethod
@@ -638,6 +679,23 @@ def _total_mismatch(request: PushRequest, obj: Body, ref: RemoteRef) -> TotalMis
         f"QuickBooks' total for {request.entity.label} {_number(record)} is "
         f"{platform_total:.2f}, the ledger's is {ledger_total:.2f}{why}", ref=ref,
         ledger_total=ledger_total, platform_total=platform_total)
+
+
+def _unapplied(error: SyncError) -> SyncError:
+    """A fresh memo's linking payment that failed: a refusal is the payment's own error, as
+    `push` gives it. One not sent or not answered (a 429, a cut connection, a 5xx) is
+    Transient: the memo is then in doubt, and the next attempt finds it by its mark and
+    applies what is missing (`_finish_credit`) rather than create it again."""
+    if not isinstance(error, (Transient, RateLimited, AuthExpired, AuthRevoked)):
+        return error
+    return Transient(f"the credit memo was created but applying its credit got no answer "
+                     f"({error.message}); it is looked for before anything is sent again",
+                     code=error.code, http_status=error.http_status)
+
+
+def _batch_id(keys: Iterable[str]) -> str:
+    """A batch's requestid (≤ 36 chars): it stands for exactly this set of writes."""
+    return hashlib.sha256("|".join(keys).encode()).hexdigest()[:36]
 
 
 def _number(record: Record) -> str:

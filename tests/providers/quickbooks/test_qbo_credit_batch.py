@@ -1,9 +1,12 @@
-"""Credit notes that apply credit, batched: the memos in the batch, their linking Payments side
-by side after it, and what happens when a payment's answer never comes."""
+"""Credit notes that apply credit, batched: the memos in the batch, their linking Payments in a
+second batch when the batch window has room for it (side by side as singles when not), and
+what happens when a payment's answer never comes."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -17,6 +20,7 @@ from engine import (
     CreditNote,
     Entity,
     Line,
+    Quota,
     RemoteRef,
     Transient,
 )
@@ -39,23 +43,72 @@ async def _books(provider: QuickBooksProvider, ledger: Ledger) -> RemoteRef:
     return await ledger.push(provider, Entity.INVOICE, invoice())
 
 
+class _Budget:
+    """A connection's budget whose batch window has `room` batches left, less its promises;
+    records how many promises were held as each batch request came to it and as it was
+    answered."""
+
+    def __init__(self, room: int) -> None:
+        self.room = room
+        self.promised = 0
+        self.held: list[tuple[int, int]] = []
+
+    @asynccontextmanager
+    async def slot(self, *, batch: bool = False) -> AsyncIterator[None]:
+        came = self.promised
+        yield
+        if batch:
+            self.held.append((came, self.promised))
+
+    def observe(self, quota: Quota | None) -> None:
+        pass
+
+    def batch_room(self) -> int:
+        return max(self.room - self.promised, 0)
+
+    def promise_batch(self) -> Callable[[], None]:
+        self.promised += 1
+        kept = True
+
+        def release() -> None:
+            nonlocal kept
+            if kept:
+                kept, self.promised = False, self.promised - 1
+        return release
+
+
 def _applies_credit(request: httpx.Request) -> bool:
-    return (request.method == "POST" and request.url.path.endswith("/payment")
-            and json.loads(request.content)["TotalAmt"] == 0)
+    if request.method != "POST":
+        return False
+    body = json.loads(request.content)
+    if request.url.path.endswith("/batch"):
+        return all(item.get("Payment", {}).get("TotalAmt") == 0
+                   for item in body["BatchItemRequest"])
+    return request.url.path.endswith("/payment") and body["TotalAmt"] == 0
 
 
+@pytest.mark.parametrize(("room", "payments", "held"), [
+    (1, [("POST", "batch")], [(0, 0), (1, 0)]),
+    # The window's last room promised to another batch: a second batch would wait for it.
+    (0, [("POST", "payment")] * 3, [(0, 0)]),
+])
 async def test_memos_in_the_batch_then_their_payments_at_once_and_one_read(
-        provider: QuickBooksProvider, ledger: Ledger, recorder: Recorder,
-        control: httpx.AsyncClient, tokens: SandboxTokens) -> None:
+        settings: ConnectionSettings, tokens: SandboxTokens, ledger: Ledger,
+        recorder: Recorder, control: httpx.AsyncClient, room: int,
+        payments: list[tuple[str, str]], held: list[tuple[int, int]]) -> None:
+    budget = _Budget(room)
+    provider = QuickBooksProvider(replace(settings, budget=budget), tokens)
     bill = await _books(provider, ledger)
     before = len(recorder.requests)
     results = await provider.push_batch([ledger.request(Entity.CREDIT_NOTE, note)
                                          for note in _notes(3)])
+    await provider.aclose()
     sent = [(r.method, r.url.path.rsplit("/", 1)[-1]) for r in recorder.requests[before:]]
     # Was 12 requests, each memo's four one after another: create, query, payment, re-read.
-    # The payments are singles: a second batch would spend the batch window the worker
-    # counted as this unit's one.
-    assert sent == [("POST", "batch"), *[("POST", "payment")] * 3, ("GET", "query")]
+    assert sent == [("POST", "batch"), *payments, ("GET", "query")]
+    # The payments' batch held its promise of the window's room until it left, not until
+    # its answer came.
+    assert budget.held == held and budget.promised == 0
     assert (await state(control))["objects"]["payment"] == 3
     remote = (await raw_get(control, tokens, f"invoice/{bill.remote_id}"))["Invoice"]
     assert remote["Balance"] == 245.5
@@ -86,12 +139,14 @@ class _LoseApplications(httpx.AsyncBaseTransport):
         raise httpx.ReadError("connection reset", request=request)
 
 
+@pytest.mark.parametrize("room", [1, 0], ids=["batched", "singles"])
 @pytest.mark.parametrize("how", ["never-sent", "answer-lost", "429"])
 async def test_an_application_without_answer_is_in_doubt_and_found_applied_once(
         settings: ConnectionSettings, tokens: SandboxTokens, ledger: Ledger,
-        recorder: Recorder, control: httpx.AsyncClient, how: str) -> None:
+        recorder: Recorder, control: httpx.AsyncClient, how: str, room: int) -> None:
     provider = QuickBooksProvider(
-        replace(settings, transport=_LoseApplications(recorder, how)), tokens)
+        replace(settings, transport=_LoseApplications(recorder, how), budget=_Budget(room)),
+        tokens)
     bill = await _books(provider, ledger)
     notes = _notes(2)
     results = await provider.push_batch([ledger.request(Entity.CREDIT_NOTE, note)
