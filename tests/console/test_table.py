@@ -4,6 +4,8 @@ jump draws its rows once they are read, never a screen of `…` first."""
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from textual.pilot import Pilot
 from textual.strip import Strip
@@ -135,3 +137,14 @@ async def test_a_jump_draws_its_row_in_one_frame_then_holds_a_screen_either_side
         await settle(pilot)  # moving on from a jump finds its neighbours held
         assert not pending and table.cursor_job is not None
         assert table.cursor_job.id == expected[BULK // 2 - 1 - table.page]
+
+
+async def test_a_row_is_one_segment_per_run_of_one_style(app: SyncdeskApp) -> None:
+    # Textual's steps after the table's (crop, colour filter, the compositor's cuts) go
+    # segment by segment: neighbours of one style are drawn as one.
+    async with app.run_test(size=SIZE) as pilot:
+        _, table = await open_customers(pilot)
+        line = table.render_line(2)
+        segments = list(line)
+        assert all(a.style != b.style for a, b in pairwise(segments))
+        assert line.text.startswith(f"   {table.held[1].label}  ") and len(segments) < 10
