@@ -3,7 +3,8 @@
 Every test gets its own store file, key file and config path: nothing touches the user's
 real data directory. A test that takes the `store` fixture runs on both backends: the
 embedded SQLite file and a database of its own on a throwaway PostgreSQL cluster (`tests._pg`,
-one per run; each database is a copy of a migrated template, made in milliseconds).
+one per run, or per worker under `-n`; each database is a copy of a migrated template, made in
+milliseconds).
 `make_world` wires real platform sandboxes in-process (ASGI) into a real engine through the
 same composition-root code the CLI uses.
 """
@@ -25,7 +26,8 @@ from engine import Sealer, Store
 from tests import _pg
 from tests._world import World
 
-_TEMPLATE = "syncdesk_template"
+# A worker of its own template: workers given one server (a URL) would drop each other's.
+_TEMPLATE = "syncdesk_template_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
 _databases = itertools.count(1)
 
 
@@ -116,9 +118,25 @@ def make_world(store: Store, sealer: Sealer) -> Callable[..., Any]:
     return make
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+_FIXED_PORTS = {
+    "tests/test_audit.py", "tests/test_bench_scripts.py", "tests/test_chaos.py",
+    "tests/test_console_tmux.py", "tests/test_directory.py", "tests/test_mappings.py",
+    "tests/test_serve.py", "tests/test_tokens.py", "tests/test_wayback_qa.py",
+    "tests/test_webhooks.py", "tests/providers/xero/test_xero_webhooks.py",
+}
+"""Modules whose tests listen on known ports (each module a range of its own, shared by its
+tests): under `-n --dist loadgroup` each runs on one worker, one test at a time."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Slow end-to-end tests run last, so quick failures show first.
     items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+    root = config.rootpath
+    for item in items:
+        module = item.path.relative_to(root).as_posix()
+        if module in _FIXED_PORTS:
+            item.add_marker(pytest.mark.xdist_group(module))
 
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
