@@ -6,11 +6,11 @@ place. `SyncEngine.run()` joins the store's engines and, on every heartbeat, ren
 leases and takes free or expired ones up to its fair share (live connections over live
 engines, rounded up): one engine takes them all, a second gets half as the first sheds the
 rest — each shed worker stopped and settled before its lease is freed. A connection taken
-from a dead engine (SIGKILL: its leases expire after `lease_timeout`; at once when its
-process is known gone on this host) has its own in-flight jobs marked `uncertain`, nobody
-else's. An engine that cannot renew stops its workers after half the lease timeout, so a
-lease expires strictly after its holder stopped sending (engine clocks are taken to agree
-to well within that half).
+from a dead engine (SIGKILL: its leases expire after `lease_timeout`, or on the next
+heartbeat of an engine on its host, which sees its process gone) has its own in-flight jobs
+marked `uncertain`, nobody else's. An engine that cannot renew stops its workers after
+half the lease timeout, so a lease expires strictly after its holder stopped sending
+(engine clocks are taken to agree to well within that half).
 
 Running, it idles on a short poll, so work queued by another process (an import, a console
 retry, a new mapping) goes out within `poll_interval`; with `until_idle` it stops once
@@ -308,13 +308,7 @@ class SyncEngine:
         return now - timedelta(seconds=self.settings.lease_timeout)
 
     async def _join(self) -> None:
-        now = self.clock()
-        stale = self._stale_before(now)
-        # A crashed engine on this host (a restart under systemd) holds nothing any more.
-        for seat in await self.state.engines_on(self.seat.host, stale):
-            if not _process_alive(seat.pid):
-                await self.state.expire(seat)
-        await self.state.join(self.seat, now)
+        await self.state.join(self.seat, self.clock())
         await self._beat()
 
     async def _keep_leases(self, stop: asyncio.Event) -> None:
@@ -343,7 +337,8 @@ class SyncEngine:
         loop = asyncio.get_running_loop()
         async with self._leasing:
             started, now = loop.time(), self.clock()
-            leases = await self.state.keep_leases(self.seat, now, self._stale_before(now))
+            leases = await self.state.keep_leases(self.seat, now, self._stale_before(now),
+                                                  gone=lambda pid: not _process_alive(pid))
             self._renewed = started
             self.held = leases.held
         if leases.taken:

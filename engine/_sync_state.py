@@ -13,7 +13,7 @@ This is also the seam a second store backend implements.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -412,30 +412,17 @@ class SyncState:
                 "VALUES (?, ?, ?, ?, ?)", (seat.name, seat.host, seat.pid, stamp, stamp))
             await db.execute(_ENGINE_BEAT, (seat.name, seat.pid, stamp))
 
-    async def engines_on(self, host: str, stale_before: datetime) -> list[Seat]:
-        """Engines on `host` whose heartbeat is still fresh and that never said they stopped."""
-        rows = await self.store.fetch_all(
-            "SELECT name, host, pid FROM engines WHERE host = ? AND stopped_at IS NULL "
-            "AND heartbeat_at >= ?", (host, to_iso(stale_before)))
-        return [Seat(str(row["name"]), str(row["host"]), int(row["pid"])) for row in rows]
-
-    async def expire(self, seat: Seat) -> None:
-        """An engine known dead (its process is gone): its leases are free now, not after
-        the lease timeout."""
-        async with self.store.write() as db:
-            await db.execute("UPDATE engines SET heartbeat_at = ? WHERE name = ?",
-                             (_LONG_AGO, seat.name))
-            await db.execute("UPDATE connection_leases SET heartbeat_at = ? WHERE engine = ?",
-                             (_LONG_AGO, seat.name))
-
-    async def keep_leases(self, seat: Seat, now: datetime, stale_before: datetime) -> Leases:
+    async def keep_leases(self, seat: Seat, now: datetime, stale_before: datetime, *,
+                          gone: Callable[[int], bool]) -> Leases:
         """The engine's heartbeat: renew its leases, and take free or expired ones up to its
-        fair share."""
+        fair share. An engine on this seat's host whose process is `gone` (a SIGKILL, a
+        crash, a restart under systemd) holds nothing from this beat on, so its leases are
+        taken now, not after the lease timeout."""
         stamp, stale = to_iso(now), to_iso(stale_before)
         # Apart from the workers' writes: on PostgreSQL a heartbeat queued behind a thousand
         # connections' writes missed its fence and stopped every worker.
         async with self.store.write_apart() as db:
-            return await run_sync(db, lambda conn: _keep_leases(conn, seat, stamp, stale))
+            return await run_sync(db, lambda conn: _keep_leases(conn, seat, stamp, stale, gone))
 
     async def drop_leases(self, seat: Seat, connection_ids: Iterable[int]) -> None:
         """Free these leases: their workers have stopped, another engine may take them."""
@@ -568,7 +555,15 @@ _TAKE = (
 )
 
 
-def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str) -> Leases:
+def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str,
+                 gone: Callable[[int], bool]) -> Leases:
+    neighbours = db.execute(
+        "SELECT name, pid FROM engines WHERE host = ? AND name != ? AND stopped_at IS NULL "
+        "AND heartbeat_at >= ?", (seat.host, seat.name, stale)).fetchall()
+    dead = [(_LONG_AGO, str(row[0])) for row in neighbours if gone(int(row[1]))]
+    # Before the count of live engines and the take below: the dead one's share is free.
+    db.executemany("UPDATE engines SET heartbeat_at = ? WHERE name = ?", dead)
+    db.executemany("UPDATE connection_leases SET heartbeat_at = ? WHERE engine = ?", dead)
     db.execute("UPDATE engines SET heartbeat_at = ? WHERE name = ?", (stamp, seat.name))
     db.execute(_ENGINE_BEAT, (seat.name, seat.pid, stamp))
     held = {int(row[0]) for row in db.execute(

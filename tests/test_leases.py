@@ -260,7 +260,9 @@ async def test_a_killed_engines_connections_move_and_only_theirs_are_recovered(
 
         await until(taken_over, "the survivor to take the killed engine's connections")
         took = time.monotonic() - killed
-        assert took <= LEASES["lease_timeout"] + 1.0, took
+        # On one host the survivor's next beat sees the process gone: its leases are taken
+        # before they could have expired (the last renewal was at most a beat before the kill).
+        assert took < LEASES["lease_timeout"] - 1.0, took
 
         async def recovered() -> bool:  # as its workers start on them
             return survivor.report.recovered >= lost
@@ -301,9 +303,9 @@ async def test_an_engine_that_cannot_renew_stops_sending_before_its_leases_expir
         await until(sending, "requests on their way")
         renew = engine.state.keep_leases
 
-        async def stuck(*args: Any) -> Any:  # the store stops answering this engine's beat
+        async def stuck(*args: Any, **kwargs: Any) -> Any:  # the store stops answering
             await unstuck.wait()
-            return await renew(*args)
+            return await renew(*args, **kwargs)
 
         monkeypatch.setattr(engine.state, "keep_leases", stuck)
         since = time.monotonic()
