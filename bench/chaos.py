@@ -170,7 +170,9 @@ def _report_storm(result: StormResult) -> list[str]:
              "expected records whose job did not end synced; must be 0",
              detail=figures.not_synced[:20])
         if not figures.clean:
-            failures.append(f"{name}: {_summary(figures)}")
+            state = result.connection_states.get(name)
+            failures.append(f"{name}: {_summary(figures)}"
+                            + (f"; its connection is {state}" if state else ""))
     return failures
 
 

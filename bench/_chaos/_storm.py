@@ -34,6 +34,9 @@ STEADY_FAULTS: tuple[dict[str, Any], ...] = (
 HANG = 2.5
 """Seconds a timeout or drop hangs: past the engine's timeout, so work stays in flight."""
 MIN_FAULT_SHARE = 0.01
+MID_WORK_WAIT = 120.0
+"""Seconds a cycle may wait for its moment mid-work: a restarted engine imports, joins and
+takes its leases first, which on a loaded machine (load 20-50 seen) takes over 30 s."""
 
 
 @dataclass
@@ -68,6 +71,8 @@ class StormResult:
     faults: dict[str, dict[str, int]] = field(default_factory=dict)
     audits: dict[str, Audit] = field(default_factory=dict)
     control: dict[str, Audit] = field(default_factory=dict)
+    connection_states: dict[str, str] = field(default_factory=dict)
+    """Each platform's connection at the audit, where not active (why its jobs stopped)."""
     problems: list[str] = field(default_factory=list)
     sabotaged: str = ""
     """The record broken on purpose before the audit (`--sabotage`), to prove it fails."""
@@ -145,6 +150,9 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
             result.requests[name] = int(state["requests"])
             result.faults[name] = dict(state["faults_injected"])
             result.audits[name] = audit(world, name, expected[name])
+            connection, reason = world.connection_state(name)
+            if connection != "active":
+                result.connection_states[name] = f"{connection}: {reason}"
     return result
 
 
@@ -169,12 +177,12 @@ def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
         return seen >= wanted
 
     try:
-        wait_for(mid_work, "jobs in flight", timeout=30, every=0.05)
+        wait_for(mid_work, "jobs in flight", timeout=MID_WORK_WAIT, every=0.05)
     except ChaosError as exc:
         result.problems.append(str(exc))
     busy = {name: world.in_flight(name) for name in world.sandboxes}
     engine.kill()
-    _count_kill(result, busy)
+    _count_kill(world, result, busy)
 
 
 def _arm(world: World, rng: random.Random, result: StormResult) -> None:
@@ -214,17 +222,22 @@ def _one_of_two_killed(world: World, rng: random.Random, result: StormResult,
         return seen >= wanted
 
     try:
-        wait_for(mid_work, "jobs in flight in either engine", timeout=30, every=0.05)
+        wait_for(mid_work, "jobs in flight in either engine", timeout=MID_WORK_WAIT, every=0.05)
     except ChaosError as exc:
         result.problems.append(str(exc))
     victim = min(busy_engines or ["a", "b"],
                  key=lambda name: (result.kills_by_engine.get(name, 0), rng.random()))
     busy = {name: world.in_flight(name, engine=pair[victim].pid) for name in world.sandboxes}
     pair.pop(victim).kill()
-    _count_kill(result, busy, victim)
+    _count_kill(world, result, busy, victim)
 
 
-def _count_kill(result: StormResult, busy: dict[str, int], engine: str | None = None) -> None:
+def _count_kill(world: World, result: StormResult, busy: dict[str, int],
+                engine: str | None = None) -> None:
+    # One line a kill: a run whose plan falls short shows which cycles found nothing.
+    in_flight = {name: n for name, n in busy.items() if n}
+    world.log(f"cycle {result.cycles}: SIGKILLed engine {engine or ''} with jobs in flight: "
+              f"{in_flight or 'none'}")
     if not any(busy.values()):
         result.kills_idle += 1
         return
