@@ -29,7 +29,9 @@ cut short, or a copy too many) and answers None, so the payment is pushed again,
 
 A payment that leaves money unapplied is an overpayment: a RECEIVE-OVERPAYMENT bank
 transaction for the whole amount, its credit allocated to the invoices; its remote id is
-`overpayment:<BankTransactionID>`, and it is whole or not at all in the same way. Xero cannot
+`overpayment:<BankTransactionID>`: allocations refused void it again; allocations cut short
+(no answer, a kill) leave it in doubt for `find` to finish, since a resend under its key gets
+Xero's first answer back, the voided transaction included. Xero cannot
 edit a payment, so an update deletes the linked payments (or voids the overpayment) and
 creates the edited one, with the edit's key and mark: a lost answer is replayed or found.
 Payments go to the connection's deposit account; without one, to the `bank_account` option
@@ -62,6 +64,8 @@ from typing import Any, cast
 import httpx
 
 from engine import (
+    AuthExpired,
+    AuthRevoked,
     ChangePage,
     ConnectionMappings,
     ConnectionSettings,
@@ -75,6 +79,7 @@ from engine import (
     Payment,
     PushRequest,
     Quota,
+    RateLimited,
     Record,
     RemoteAccount,
     RemoteCustomer,
@@ -228,7 +233,8 @@ class XeroProvider:
             _check_total(ref, f"{request.entity.label} {record.number}", record.total,
                          element.get("Total"))
         if isinstance(record, CreditNote) and record.allocations:
-            await self._allocate_missing(ref, request, record, element)
+            await self._allocate_missing(f"/CreditNotes/{ref.remote_id}/Allocations", request,
+                                         record, element)
         if isinstance(record, CreditNote) and record.live:
             await self._refund_missing(ref, request.mappings, record, element,
                                        request.idempotency_key)
@@ -289,15 +295,15 @@ class XeroProvider:
         )
         return resource.ref(element)
 
-    async def _allocate_missing(self, ref: RemoteRef, request: PushRequest, record: CreditNote,
-                                element: Json) -> None:
+    async def _allocate_missing(self, path: str, request: PushRequest,
+                                record: CreditNote | Payment, element: Json) -> None:
+        """Allocate (at `path`) what the record allocates and `element` does not carry yet."""
         done = {str((a.get("Invoice") or {}).get("InvoiceID"))
                 for a in element.get("Allocations") or []}
         missing = [a for a in wire.allocations(request, record)
                    if a["Invoice"]["InvoiceID"] not in done]
         if missing:
-            await self._allocate(f"/CreditNotes/{ref.remote_id}/Allocations", missing,
-                                 f"{request.idempotency_key}:allocations")
+            await self._allocate(path, missing, f"{request.idempotency_key}:allocations")
 
     async def _refund_missing(self, ref: RemoteRef, mappings: ConnectionMappings | None,
                               record: CreditNote, element: Json, key: str) -> None:
@@ -445,7 +451,16 @@ class XeroProvider:
                 await self._allocate(f"/Overpayments/{element['OverpaymentID']}/Allocations",
                                      wire.allocations(request, record),
                                      f"{request.idempotency_key}:allocations")
-            except SyncError:  # whole or not at all, as a payment over several invoices
+            except (Transient, RateLimited, AuthExpired, AuthRevoked) as exc:
+                # Not answered: the overpayment stays and the payment is in doubt, so the
+                # next attempt's lookup allocates what is missing. Voided here, it would be
+                # what a resend under this key gets back (Xero replays a key's first answer),
+                # and a voided overpayment cannot be allocated.
+                raise Transient(f"overpayment {record.id} was created but allocating it got "
+                                f"no answer ({exc.message}); it is looked for before anything "
+                                "is sent again", code=exc.code,
+                                http_status=exc.http_status) from exc
+            except SyncError:  # refused: whole or not at all, as a payment over several invoices
                 await self._remove_payment(ref.remote_id, f"{request.idempotency_key}:undo")
                 raise
         return ref
@@ -596,7 +611,8 @@ class XeroProvider:
             return RemoteRef(remote_id=",".join(ids), number=_mark(entity, record))
         ref = resource.ref(ours[0])
         if isinstance(record, CreditNote) and record.allocations:
-            await self._finish_allocations(record, ours[0], ref)
+            await self._finish_allocations(record, f"/CreditNotes/{ref.remote_id}/Allocations",
+                                           ours[0], ref)
         if isinstance(record, CreditNote) and record.live:
             await self._refund_missing(ref, self._mappings, record, ours[0],
                                        f"syncdesk-find-{ref.remote_id}")
@@ -605,21 +621,25 @@ class XeroProvider:
     async def _find_overpayment(self, record: Payment) -> RemoteRef | None:
         """An overpayment carries its mark in its line, which `where` cannot reach: the
         organisation's overpayments are read and checked here. One found without all its
-        allocations (a push cut short) is voided, so the payment is pushed again, whole."""
+        allocations (a push cut short between its two requests) gets the missing ones: the
+        payment cannot be pushed again instead, since the resend's key replays the first
+        create, voided or not. Copies beyond the first (for the record's amount if one is)
+        are voided."""
         wanted = wire.payment_reference(record)
-        ours = [t async for t in self._overpayments() if _overpayment_mark(t) == wanted]
+        ours = sorted([t async for t in self._overpayments() if _overpayment_mark(t) == wanted],
+                      key=lambda t: Decimal(str(t.get("Total", 0))) != record.amount)
         if not ours:
             return None
-        refs = [OVERPAYMENT + str(t["BankTransactionID"]) for t in ours]
-        whole = None
-        if len(ours) == 1:
-            found = await self._call("GET", f"/Overpayments/{ours[0]['OverpaymentID']}")
-            [overpayment] = _elements(found, "Overpayments")
-            if len(overpayment.get("Allocations") or []) == len(record.allocations):
-                whole = refs.pop()
-        for n, remote_id in enumerate(refs):
+        kept, *extra = ours
+        for n, transaction in enumerate(extra):
+            remote_id = OVERPAYMENT + str(transaction["BankTransactionID"])
             await self._remove_payment(remote_id, f"syncdesk-find-{remote_id}-{n}")
-        return RemoteRef(remote_id=whole, number=wanted) if whole else None
+        ref = RemoteRef(remote_id=OVERPAYMENT + str(kept["BankTransactionID"]), number=wanted)
+        path = f"/Overpayments/{kept['OverpaymentID']}"
+        [overpayment] = _elements(await self._call("GET", path), "Overpayments")
+        if len(overpayment.get("Allocations") or []) < len(record.allocations):
+            await self._finish_allocations(record, f"{path}/Allocations", overpayment, ref)
+        return ref
 
     async def _overpayments(self) -> AsyncIterator[Json]:
         """The live RECEIVE-OVERPAYMENT bank transactions, page by page."""
@@ -638,19 +658,24 @@ class XeroProvider:
                 if e.get(field) == wanted and e.get("Status") not in _GONE
                 and (kind is None or e.get("Type") == kind)]
 
-    async def _finish_allocations(self, record: CreditNote, found: Json, ref: RemoteRef) -> None:
-        """Allocate what the record allocates and the found credit note does not yet."""
+    async def _finish_allocations(self, record: CreditNote | Payment, path: str, found: Json,
+                                  ref: RemoteRef) -> None:
+        """Allocate what the record allocates and the found credit note or overpayment does
+        not yet, to the invoices found by their marks."""
+        what = (f"credit note {record.number}" if isinstance(record, CreditNote)
+                else f"overpayment {record.id}")
         refs: dict[tuple[Entity, str], RemoteRef] = {}
         for allocation in record.allocations:
             invoices = await self._marked(Entity.INVOICE,
                                           wire.mark_of(Entity.INVOICE, allocation.invoice_id))
             if not invoices:
-                raise NotFound(f"invoice {allocation.invoice_id} of credit note {record.number} "
-                               "is not on Xero: its credit cannot be allocated")
+                raise NotFound(f"invoice {allocation.invoice_id} of {what} is not on Xero: its "
+                               "credit cannot be allocated")
             refs[(Entity.INVOICE, allocation.invoice_id)] = \
                 RemoteRef(remote_id=str(invoices[0]["InvoiceID"]))
-        await self._allocate_missing(ref, PushRequest(
-            entity=Entity.CREDIT_NOTE, operation=Operation.CREATE, record=record,
+        entity = Entity.CREDIT_NOTE if isinstance(record, CreditNote) else Entity.PAYMENT
+        await self._allocate_missing(path, PushRequest(
+            entity=entity, operation=Operation.CREATE, record=record,
             idempotency_key=f"syncdesk-find-{ref.remote_id}", refs=refs), record, found)
 
     async def list_customers(self) -> AsyncIterator[RemoteCustomer]:

@@ -333,18 +333,20 @@ async def test_an_edited_payment_is_replaced_exactly_once_after_a_lost_answer(
     assert marks["parts"]["payment"] == {"p-e1": {"inv-E-1": 1}}
 
 
-async def test_an_overpayment_is_whole_or_not_at_all(books: Books, app: Starlette,
-                                                    control: httpx.AsyncClient) -> None:
+async def test_an_overpayment_cut_short_before_its_allocations_is_finished_by_the_lookup(
+        books: Books, app: Starlette, control: httpx.AsyncClient) -> None:
+    """Created, its answer lost, never allocated (a kill lands there too). The engine looks
+    before it resends, and resends under the same key, which Xero answers with the first
+    create again: a voided one could never be allocated, so the lookup finishes it."""
     await books.push(Entity.INVOICE, invoice("O-1"))
     over = payment("p-o1", "130", ("inv-O-1", "100"))
     await control.post("/_sandbox/faults", json={"kind": "drop", "method": "PUT",
                                                  "path_contains": "/BankTransactions"})
     with pytest.raises(Transient):
         await books.push(Entity.PAYMENT, over)
-    # Created, never allocated: the lookup voids it rather than link half a payment.
-    assert await books.provider.find(Entity.PAYMENT, over) is None
-    ref = await books.push(Entity.PAYMENT, over, key="k-o1-again")
-    assert ref.remote_id.startswith("overpayment:")
+    ref = await books.provider.find(Entity.PAYMENT, over)
+    assert ref is not None and ref.remote_id.startswith("overpayment:")
+    books.refs[(Entity.PAYMENT, over.id)] = ref
     assert await books.provider.find(Entity.PAYMENT, over) == ref
     assert await books.provider.fetch(Entity.PAYMENT, ref.remote_id) == ref
     assert ref.remote_id in [r.remote_id async for r in books.provider.list_remote(Entity.PAYMENT)]
@@ -357,6 +359,35 @@ async def test_an_overpayment_is_whole_or_not_at_all(books: Books, app: Starlett
     await books.push(Entity.PAYMENT, over, Operation.VOID)
     assert await books.provider.fetch(Entity.PAYMENT, ref.remote_id) is None
     assert invoice_row["AmountDue"] == Decimal(100)
+
+
+async def test_an_overpayment_whose_allocation_gets_no_answer_stays_to_be_finished(
+        books: Books, app: Starlette, control: httpx.AsyncClient) -> None:
+    """Voided after a 5xx, the resend under its key got that voided one back from Xero and
+    its allocation was refused ("Only an AUTHORISED overpayment can be allocated")."""
+    await books.push(Entity.INVOICE, invoice("O-3"))
+    over = payment("p-o3", "130", ("inv-O-3", "100"))
+    await control.post("/_sandbox/faults", json={"kind": "error", "status": 503,
+                                                 "method": "PUT",
+                                                 "path_contains": "/Allocations"})
+    with pytest.raises(Transient):
+        await books.push(Entity.PAYMENT, over)
+    assert await books.provider.find(Entity.PAYMENT, over) is not None
+    marks = (await control.get("/_sandbox/marks")).json()
+    assert marks["parts"]["payment"] == {"p-o3": {"inv-O-3": 1}}
+    [invoice_row] = [i for i in app.state.company.invoices.values()
+                     if i["InvoiceNumber"] == "O-3"]
+    assert invoice_row["AmountDue"] == Decimal(0)
+
+
+async def test_an_overpayment_whose_allocation_is_refused_is_undone(
+        books: Books, app: Starlette) -> None:
+    """Whole or not at all: Xero said no to the allocation, so nothing of it stays."""
+    await books.push(Entity.INVOICE, invoice("O-4"))
+    await books.push(Entity.PAYMENT, payment("p-o4a", "80", ("inv-O-4", "80")))
+    with pytest.raises(Validation):
+        await books.push(Entity.PAYMENT, payment("p-o4b", "130", ("inv-O-4", "100")))
+    assert all(t["Status"] == "DELETED" for t in app.state.company.bank_transactions.values())
 
 
 async def test_a_payment_edited_into_an_overpayment(books: Books, app: Starlette) -> None:
