@@ -43,7 +43,7 @@ from ._scheduler import WeeklySync
 from ._secrets import Sealer
 from ._status import ConnectionState
 from ._store import Store
-from ._sync_state import Leases, Seat, SyncState
+from ._sync_state import Leases, Look, Seat, SyncState
 from ._time import Clock, utcnow
 from ._webhooks import Deliverer
 from ._worker import LONG_WAIT, ConnectionWorker, WorkerSettings, WorkerStats
@@ -161,23 +161,34 @@ class SyncEngine:
     # -- workers ------------------------------------------------------------------------
 
     async def _supervise(self) -> None:
-        for connection in await live_connections(self.store):
-            task = self._tasks.get(connection.id)
-            if connection.state != ConnectionState.ACTIVE or (
-                    task is not None and not task.done()) or not self._mine(connection.id):
+        """One look at every connection this engine holds: each worker is told its own, and
+        a worker is started where an active connection has none running."""
+        looks = await self.state.looks(self.seat, self.clock())
+        for connection_id, look in looks.items():
+            worker = self._workers.get(connection_id)
+            if worker is None:
                 continue
+            worker.observe(look)
+        starting = {cid for cid, look in looks.items()
+                    if look.state == ConnectionState.ACTIVE and look.platform in self.platforms
+                    and self._mine(cid) and ((task := self._tasks.get(cid)) is None
+                                             or task.done())}
+        if not starting:
+            return
+        for connection in await live_connections(self.store):
+            if connection.id not in starting:
+                continue
+            task = self._tasks.get(connection.id)
             if task is not None and not task.cancelled() and task.exception() is not None:
                 # A store or programming error in one worker: say so and start it afresh,
                 # rather than stop every other connection with it.
                 log.error("worker for %s connection %s stopped: %r; restarting it",
                           connection.platform, connection.id, task.exception())
                 await self._settle(connection.id)
-            platform = self.platforms.get(connection.platform)
-            if platform is None:
-                continue
             self.report.recovered += await self.state.recover_in_flight(self.clock(),
                                                                         connection.id)
-            worker = await self._worker(connection, platform)
+            worker = await self._worker(connection, self.platforms[connection.platform],
+                                        looks[connection.id])
             if not self._mine(connection.id):  # handed back while the provider opened
                 await self._forget(connection.id)
                 continue
@@ -190,7 +201,8 @@ class SyncEngine:
         """This engine holds the connection's lease and is not handing it back."""
         return connection_id in self.held and connection_id not in self._shedding
 
-    async def _worker(self, connection: ConnectionRow, platform: Platform) -> ConnectionWorker:
+    async def _worker(self, connection: ConnectionRow, platform: Platform,
+                      look: Look) -> ConnectionWorker:
         old = self._workers.pop(connection.id, None)
         if old is not None:
             await old.provider.aclose()
@@ -207,7 +219,7 @@ class SyncEngine:
             state=self.state, connection_id=connection.id, platform=platform.name,
             title=platform.title, provider=provider,
             capabilities=platform.capabilities, clock=self.clock, gate=gate,
-            settings=self.settings.worker, business_id=connection.business_id,
+            settings=self.settings.worker, business_id=connection.business_id, look=look,
         )
         self._workers[connection.id] = worker
         return worker

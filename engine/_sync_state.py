@@ -82,6 +82,19 @@ class Seat:
 
 
 @dataclass(frozen=True)
+class Look:
+    """One connection as its engine sees it once a poll (`SyncState.looks`): what an idle
+    worker and its feed need to know whether to wake."""
+    platform: str
+    state: ConnectionState
+    parked_until: datetime | None
+    due: bool
+    """A claim now would find a job."""
+    feed_marked: bool
+    """A webhook (`mark_due`) asked for a read of one of its feeds."""
+
+
+@dataclass(frozen=True)
 class Leases:
     """An engine's connection leases after a heartbeat."""
     held: frozenset[int]
@@ -160,6 +173,16 @@ class SyncState:
         value = await self.store.fetch_value("SELECT parked_until FROM connections WHERE id = ?",
                                              (connection_id,))
         return from_iso(value) if value else None
+
+    async def looks(self, seat: Seat, now: datetime) -> dict[int, Look]:
+        """Every connection whose lease this engine's seat holds, in one query: the engine
+        reads this once a poll for all its workers, so an idle connection costs no read of
+        its own however many there are."""
+        rows = await self.store.fetch_all(_LOOKS, (to_iso(now), seat.name))
+        return {int(row["id"]): Look(
+            str(row["platform"]), ConnectionState(row["state"]),
+            from_iso(row["parked_until"]) if row["parked_until"] else None,
+            bool(row["due"]), bool(row["marked"])) for row in rows}
 
     async def due_count(self, parked_before: datetime) -> int:
         """Jobs still to send on active connections not parked past `parked_before`."""
@@ -493,6 +516,18 @@ _CLAIM_SQL = (
 )
 _CLAIM = {"sqlite": _CLAIM_SQL.format(lock=""),
           "postgresql": _CLAIM_SQL.format(lock=" FOR UPDATE SKIP LOCKED")}
+
+
+# The claim's own test of a due job (`_CLAIM_SQL`), per held connection.
+_LOOKS = (
+    "SELECT c.id, c.platform, c.state, c.parked_until, EXISTS (SELECT 1 FROM sync_jobs j "
+    "WHERE j.connection_id = c.id AND j.status IN ('uncertain', 'pending') "
+    "AND (j.next_attempt_at IS NULL OR j.next_attempt_at <= ?)) AS due, "
+    "EXISTS (SELECT 1 FROM feed_cursors f WHERE f.connection_id = c.id "
+    "AND f.due_at IS NOT NULL) AS marked "
+    "FROM connection_leases l JOIN connections c ON c.id = l.connection_id "
+    "WHERE l.engine = ?"
+)
 
 
 def _claim_order(row: Row) -> tuple[int, int, str, int]:

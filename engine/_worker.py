@@ -59,13 +59,15 @@ from ._port import (
     RemoteRef,
 )
 from ._status import ConnectionState, JobStatus
-from ._sync_state import Attempt, ClaimedJob, SyncState
+from ._sync_state import Attempt, ClaimedJob, Look, SyncState
 from ._time import Clock
 
 T = TypeVar("T")
 
 LONG_WAIT = 300.0
 """A wait longer than this (seconds) parks the connection instead of holding the gate."""
+_IDLE_WAIT = 5.0
+"""An idle worker's longest sleep without a look from its engine (it reads nothing then)."""
 
 _WAITING_PARENT = (JobStatus.PENDING, JobStatus.IN_FLIGHT, JobStatus.UNCERTAIN,
                    JobStatus.SYNCED)
@@ -121,6 +123,9 @@ class ConnectionWorker:
     stats: WorkerStats = field(default_factory=WorkerStats)
     business_id: int = DEFAULT_BUSINESS
     """Whose ledger the connection's records are read from."""
+    look: Look = field(default_factory=lambda: Look("", ConnectionState.ACTIVE, None,
+                                                    False, False))
+    """The connection as the engine last saw it (`observe`)."""
 
     def __post_init__(self) -> None:
         self.ledger = Ledger(self.state.store, self.clock, business=self.business_id)
@@ -143,6 +148,11 @@ class ConnectionWorker:
         at the batch window."""
         self._parked_here = False
         """This worker just parked the connection: look at its state again at once."""
+        self._wake = asyncio.Event()
+        """Set by `observe` when an idle worker has something to do."""
+        self._due: bool | None = None
+        """Whether a claim would find a job: True the engine's look says so, False a claim
+        came back short since, None a unit finished since (a read tells)."""
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -150,22 +160,22 @@ class ConnectionWorker:
         """Keep the connection's slots busy until `stop`: as soon as a unit of work finishes,
         the next due jobs are claimed (a pipeline: no round waits for its slowest request).
 
-        The connection's state (paused, disconnected, parked by another process) is read
-        once per `poll`, not per unit. Returns when stopped, when the connection is no longer
-        active, or when it needs reconnecting — after the units still running have finished."""
+        The connection's state (paused, disconnected, parked by another process) and whether
+        anything is due come from the engine's look (`observe`), once per `poll` for all its
+        connections: an idle worker waits for it and reads nothing itself. Returns when
+        stopped, when the connection is no longer active, or when it needs reconnecting —
+        after the units still running have finished."""
         running: set[asyncio.Task[None]] = set()
-        loop = asyncio.get_running_loop()
-        looked = -poll
-        parked: datetime | None = None
         try:
             while not stop.is_set() and not self.stopped_reason:
-                if loop.time() - looked >= poll or self._parked_here:
-                    looked, self._parked_here = loop.time(), False
-                    if await self.state.connection_state(self.connection_id) \
-                            != ConnectionState.ACTIVE:
-                        break
-                    parked = await self.parked_until()
-                elif parked is not None and parked <= self.clock():
+                self._wake.clear()
+                if self._parked_here:
+                    self._parked_here = False
+                    await self._look_again()
+                if self.look.state != ConnectionState.ACTIVE:
+                    break
+                parked = self.look.parked_until
+                if parked is not None and parked <= self.clock():
                     parked = None
                 started = 0 if parked is not None else await self._start(running)
                 if running:
@@ -173,12 +183,14 @@ class ConnectionWorker:
                                                  return_when=asyncio.FIRST_COMPLETED)
                     running -= done
                     await self._collect(done)
+                    if done and self._due is False:
+                        self._due = None  # what just synced may have freed its dependants
                 elif not started:
                     await self.flush_quota()
-                    wait = poll if parked is None else min(
-                        max((parked - self.clock()).total_seconds(), poll), 5.0)
+                    wait = _IDLE_WAIT if parked is None else min(
+                        max((parked - self.clock()).total_seconds(), poll), _IDLE_WAIT)
                     with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), wait)
+                        await asyncio.wait_for(self._woken(stop), wait)
         except asyncio.CancelledError:
             # Cut short (a stop's grace ran out, a lease lost): no unit may go on sending
             # after its worker; what they had sent is settled as uncertain.
@@ -191,6 +203,29 @@ class ConnectionWorker:
                 await self._collect({unit for unit in done if not unit.cancelled()})
             await self.flush_quota()
 
+    def observe(self, look: Look) -> None:
+        """The engine's look at this connection: wakes the worker when a job is due or the
+        connection's state or wait changed."""
+        before, self.look = self.look, look
+        if look.due:
+            self._due = True
+        if look.due or (look.state, look.parked_until) != (before.state, before.parked_until):
+            self._wake.set()
+
+    async def _woken(self, stop: asyncio.Event) -> None:
+        waits = {asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self._wake.wait())}
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    async def _look_again(self) -> None:
+        """This worker just parked the connection: its own read, not a poll's wait."""
+        state = await self.state.connection_state(self.connection_id)
+        self.look = replace(self.look, state=state or ConnectionState.DISCONNECTED,
+                             parked_until=await self.state.parked_until(self.connection_id))
+
     @property
     def capacity(self) -> int:
         """Units of work in progress at once: a few more than the platform's concurrency, so
@@ -201,14 +236,17 @@ class ConnectionWorker:
         free = self.capacity - len(running)
         if free <= 0:
             return 0
-        # A claim is a write: after one that came back short, read first whether anything
-        # is due, so an idle connection costs reads only.
-        if self._drained and not await self.state.has_due(self.connection_id, self.clock()):
+        # A claim is a write: after one that came back short, claim again only once the
+        # engine's look says something is due, or a read says so after a unit finished.
+        if self._drained and self._due is None:
+            self._due = await self.state.has_due(self.connection_id, self.clock())
+        if self._drained and not self._due:
             return 0
         per_unit = self.capabilities.limits.batch_size if self.capabilities.batched else 1
         wanted = free * max(per_unit, 1)
         claimed = await self.state.claim(self.connection_id, wanted, self.clock())
         self._drained = len(claimed) < wanted
+        self._due = None if not self._drained else False
         self._claimed.update((job.id, job) for job in claimed)
         for unit in await self._prepare(claimed):
             running.add(asyncio.create_task(
@@ -608,10 +646,6 @@ class ConnectionWorker:
     def _attempt(self, prepared: _Prepared, started: datetime, t0: float) -> Attempt:
         return Attempt(started, int((time.monotonic() - t0) * 1000),
                        prepared.request.operation.value)
-
-    async def parked_until(self) -> datetime | None:
-        until = await self.state.parked_until(self.connection_id)
-        return until if until is not None and until > self.clock() else None
 
     async def flush_quota(self) -> None:
         """Write the last quota reading for the dashboard (at most once a second)."""
