@@ -117,6 +117,8 @@ class SyncEngine:
         """Stats of the workers handed back or halted, for the report."""
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._workers: dict[int, ConnectionWorker] = {}
+        self._feeds: dict[int, FeedRunner] = {}
+        """The feed running beside each worker, woken when a webhook marks it due."""
         self._chores: set[asyncio.Task[None]] = set()
         self.deliverer = Deliverer(store, sealer, clock=clock)
         """Webhooks out to the business's app, sent beside the workers while the engine runs."""
@@ -168,7 +170,10 @@ class SyncEngine:
             worker = self._workers.get(connection_id)
             if worker is None:
                 continue
+            marked = look.feed_marked and not worker.look.feed_marked
             worker.observe(look)
+            if marked and (feed := self._feeds.get(connection_id)) is not None:
+                feed.wake.set()
         starting = {cid for cid, look in looks.items()
                     if look.state == ConnectionState.ACTIVE and look.platform in self.platforms
                     and self._mine(cid) and ((task := self._tasks.get(cid)) is None
@@ -232,9 +237,11 @@ class SyncEngine:
         # The feed lives as long as its worker: a paused, reconnecting or stopped connection
         # reads nothing either, and a restarted worker brings its feed back with it.
         ended = asyncio.Event()
-        feed = asyncio.create_task(self._feed(worker).run(ended),
-                                   name=f"feed:{worker.platform}:{worker.connection_id}") \
-            if self._feeding else None
+        feed = None
+        if self._feeding:
+            runner = self._feeds[worker.connection_id] = self._feed(worker)
+            feed = asyncio.create_task(runner.run(ended),
+                                       name=f"feed:{worker.platform}:{worker.connection_id}")
         try:
             await worker.run(stop, self.settings.poll_interval)
         except BaseException:
@@ -245,6 +252,7 @@ class SyncEngine:
             ended.set()
             if feed is not None:
                 await asyncio.gather(feed, return_exceptions=True)
+                self._feeds.pop(worker.connection_id, None)
         self._tally()
 
     def _feed(self, worker: ConnectionWorker) -> FeedRunner:

@@ -11,10 +11,11 @@ Entry points (what the engine, the HTTP service, the CLI and tests call):
   page applied twice changes nothing the second time. Returns a `FeedReport`. With
   `only_due`, only entities whose interval has passed or that a webhook marked due are read.
 - `FeedRunner` — what the engine runs beside each connection worker: `read_feed(only_due)`
-  every `poll` seconds, so a feed is read every `FeedSettings.interval` and within a poll of
-  a webhook's mark. It reads through the worker's own provider, so through the connection's
-  rate budget. A failure is a notification and a line in `feed_status`, never a stop of the
-  pushes; an entity the platform cannot feed (`Unsupported`) is noted, not notified.
+  when its next entity is due, so a feed is read every `FeedSettings.interval`, and within a
+  poll of a webhook's mark (the engine's look at its connections wakes it). It reads through
+  the worker's own provider, so through the connection's rate budget. A failure is a
+  notification and a line in `feed_status`, never a stop of the pushes; an entity the
+  platform cannot feed (`Unsupported`) is noted, not notified.
 - `mark_due(store, connection_id, entities, now)` — "read these now", cross-process: the
   `serve` process writes it in the store, the engine's runner reads it.
 - `HookInbox(store, platforms, sealer).receive(platform, headers, body)` — the engine side of
@@ -33,7 +34,6 @@ Entry points (what the engine, the HTTP service, the CLI and tests call):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -228,6 +228,12 @@ def _due(row: _Cursor | None, now: datetime, interval: float) -> bool:
     return now - row.read_at >= timedelta(seconds=interval)
 
 
+def _due_in(row: _Cursor | None, now: datetime, interval: float) -> float:
+    if row is None or row.read_at is None or _due(row, now, interval):
+        return 0.0
+    return (row.read_at + timedelta(seconds=interval) - now).total_seconds()
+
+
 async def _cursors(store: Store, connection_id: int) -> dict[Entity, _Cursor]:
     rows = await store.fetch_all(
         "SELECT entity, cursor, read_at, due_at FROM feed_cursors WHERE connection_id = ?",
@@ -248,6 +254,10 @@ async def mark_due(store: Store, connection_id: int, entities: Iterable[Entity],
             [(connection_id, entity.value, to_iso(now)) for entity in dict.fromkeys(entities)])
 
 
+_LONGEST_SLEEP = 5.0
+"""A feed's longest sleep between two looks at its cursors, however far its next read."""
+
+
 @dataclass
 class FeedRunner:
     """One connection's feed, read beside its worker while the engine runs."""
@@ -261,10 +271,14 @@ class FeedRunner:
     settings: FeedSettings = field(default_factory=FeedSettings)
     clock: Clock = utcnow
     poll: float = 1.0
+    """The wait after a cycle, before the next is considered."""
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when a webhook marked one of its feeds due (the engine's look sees the mark)."""
 
     async def run(self, ended: asyncio.Event) -> None:
-        """Until `ended`: a cycle of what is due, then a poll's wait. What the connection
-        does not sync is noted first, so `feed status` says why that feed stays empty."""
+        """Until `ended`: a cycle of what is due, then a sleep until the next entity is due
+        (at most `_LONGEST_SLEEP`), cut short by `wake`. What the connection does not sync
+        is noted first, so `feed status` says why that feed stays empty."""
         now = self.clock()
         for entity in FEED_ENTITIES:
             if entity not in self.entities:
@@ -272,20 +286,35 @@ class FeedRunner:
                               f"not fed: this {self.title} connection does not sync "
                               f"{entity.label}s")
         while not ended.is_set():
-            wait = self.poll
+            self.wake.clear()
             try:
-                await read_feed(self.store, self.connection_id, self.provider,
-                                platform=self.platform, title=self.title,
-                                entities=self.entities, settings=self.settings,
-                                clock=self.clock, only_due=True, stop=ended)
+                wait = await self._due_in()
+                if wait <= 0:
+                    await read_feed(self.store, self.connection_id, self.provider,
+                                    platform=self.platform, title=self.title,
+                                    entities=self.entities, settings=self.settings,
+                                    clock=self.clock, only_due=True, stop=ended)
+                    wait = self.poll
             except Exception:
                 # The store itself failed under the feed (each entity's own failures are
                 # told by `read_feed`): the pushes go on, the feed tries again later.
                 log.exception("feed of %s connection %s failed", self.platform,
                               self.connection_id)
                 wait = self.settings.interval
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(ended.wait(), wait)
+            waits = {asyncio.ensure_future(ended.wait()),
+                     asyncio.ensure_future(self.wake.wait())}
+            await asyncio.wait(waits, timeout=min(wait, _LONGEST_SLEEP),
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiting in waits:
+                waiting.cancel()
+
+    async def _due_in(self) -> float:
+        """Seconds until the first of its entities is due: 0 or less when one is now."""
+        cursors = await _cursors(self.store, self.connection_id)
+        now = self.clock()
+        return min((_due_in(cursors.get(entity), now, self.settings.interval)
+                    for entity in FEED_ENTITIES if entity in self.entities),
+                   default=self.settings.interval)
 
 
 @dataclass(frozen=True)

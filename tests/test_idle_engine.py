@@ -3,7 +3,7 @@
 Each worker used to read its connection's state, its wait and whether anything was due once a
 poll, and each feed its cursors: ~4 reads per connection per poll, ~20,000 reads/s for 1,000
 idle connections (issue #16). The engine now reads them all in one query a poll and wakes
-only the workers with work or a change of state.
+only the workers with work or a change of state; a feed sleeps until its next read is due.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 
-from engine import FeedSettings, Ledger, Sealer, Store, SyncEngine
+from engine import Entity, FeedSettings, Ledger, Sealer, Store, SyncEngine
+from engine._feed import mark_due
 from engine._status import ConnectionState
 from engine._sync_state import set_connection_state
 from engine._time import to_iso
@@ -67,6 +68,22 @@ async def idle_engine(store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPa
     return engine, ids, stop, running, reads
 
 
+async def test_an_idle_engine_reads_the_store_a_few_times_a_poll_not_per_connection(
+        store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, _, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
+    try:
+        await until(lambda: _after(reads, 3), "the first feed cycles over")
+        reads.reads, looks = 0, reads.looks
+        await until(lambda: _after(reads, looks + 20), "twenty polls")
+        per_poll = reads.reads / (reads.looks - looks)
+        # The look itself, the weekly schedule's two settings, the webhooks' due deliveries;
+        # each feed's cursors once per 5 s at most. Per connection, that was 4 reads a poll.
+        assert per_poll < 6, f"{per_poll:.1f} reads a poll for {CONNECTIONS} connections"
+    finally:
+        stop.set()
+        await running
+
+
 async def test_a_job_queued_while_idle_is_claimed_within_about_a_poll(
         store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
     _, _, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
@@ -102,6 +119,27 @@ async def test_a_paused_connection_stops_its_worker_and_a_resumed_one_syncs_agai
         assert await _status(store, paused, "INV-9") == "pending"
         await _set_state(store, paused, ConnectionState.ACTIVE)
         await until(lambda: _all_sent(store, "INV-9", CONNECTIONS), "INV-9 after the resume")
+    finally:
+        stop.set()
+        await running
+
+
+async def test_a_webhook_mark_wakes_a_sleeping_feed_within_about_a_poll(
+        store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, ids, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
+    try:
+        looks = reads.looks
+        await until(lambda: _after(reads, looks + 3), "a few idle polls")
+        since = time.monotonic()
+        await mark_due(store, ids["T5"], [Entity.PAYMENT], datetime.now(UTC))
+
+        async def read_again() -> bool:
+            return not await store.fetch_value(
+                "SELECT COUNT(*) FROM feed_cursors WHERE due_at IS NOT NULL")
+
+        await until(read_again, "the marked feed read")
+        # A feed asleep until its hour is up looks at its cursors every 5 s on its own.
+        assert time.monotonic() - since < 1.0 + 4 * POLL
     finally:
         stop.set()
         await running
