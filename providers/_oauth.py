@@ -24,6 +24,8 @@ from authlib.oauth2.rfc7009.parameters import prepare_revoke_token_request
 
 from engine import AuthRevoked, ConnectionSettings, Grant, Tenant, TokenSet, Transient
 
+from ._http import tls
+
 
 @dataclass(frozen=True)
 class OAuthUrls:
@@ -91,7 +93,8 @@ class OAuth2Endpoints:
     # -- plumbing -------------------------------------------------------------------------
 
     def http(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=self.settings.transport, timeout=self.settings.timeout)
+        return httpx.AsyncClient(transport=self.settings.transport, verify=tls(),
+                                 timeout=self.settings.timeout)
 
     async def _token_request(self, body: str) -> TokenSet:
         response = await self._post(self.urls.token, body,

@@ -27,6 +27,7 @@ from engine import (
     Transient,
 )
 from engine._vault import UNANSWERED, Refresher
+from providers._http import ApiClient
 from providers._sandbox import Fault, FaultKind, SandboxContext, TokenAuthority
 from tests._feedfake import until
 from tests._world import World
@@ -187,6 +188,30 @@ async def test_refresh_that_never_reached_the_platform_works_next_time(
     fresh = await vault_of(world, name).refreshed(old)
     assert fresh != old and sandbox.authority.regrants == 0
     assert (await stored(world, name))["state"] == "active"
+
+
+async def test_a_request_refreshes_again_when_the_token_another_worker_stored_is_rejected(
+        make_world: Any) -> None:
+    """A request that held its token while another worker refreshed is handed the stored
+    token after its 401; when that one has expired too, it is refreshed for real. Given up
+    after the first, the connection needed reconnecting (a PostgreSQL chaos run lost its
+    QuickBooks connection mid-storm; the sandbox clock had jumped past both tokens)."""
+    world: World = await make_world(("quickbooks",))
+    realm = await world.store.fetch_value("SELECT tenant_id FROM connections WHERE id = ?",
+                                          (world.connections["quickbooks"],))
+    mine, other = vault_of(world, "quickbooks"), vault_of(world, "quickbooks")
+    held = await mine.access_token()
+    await world.sandbox("quickbooks", "POST", "/_sandbox/expire-tokens")
+    stored_since = await other.refreshed(held)
+    await world.sandbox("quickbooks", "POST", "/_sandbox/expire-tokens")
+    api = ApiClient(ConnectionSettings(platform="quickbooks", transport=world.transport(
+        "quickbooks"), timeout=2.0), mine, base_url="http://quickbooks.sandbox")
+    try:
+        response = await api.send("GET", f"/v3/company/{realm}/companyinfo/{realm}")
+    finally:
+        await api.aclose()
+    assert response.status_code == 200
+    assert await mine.access_token() not in (held, stored_since)
 
 
 async def test_faults_meant_for_the_api_leave_the_token_endpoint_alone(make_world: Any) -> None:
