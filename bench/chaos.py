@@ -153,7 +153,7 @@ def _report_storm(result: StormResult) -> list[str]:
         faults = result.faults.get(name, {})
         emit(f"chaos.{name}.faults_injected", sum(faults.values()), "requests",
              f"of {result.requests.get(name, 0)} requests; planned ≥ 1 %, every kind",
-             detail=faults)
+             detail=faults, tokens=result.tokens.get(name))
         control, figures = result.control.get(name), result.audits.get(name)
         if control is not None and not control.clean:
             failures.append(f"{name}: the fault-free control run is not clean: "

@@ -29,6 +29,7 @@ from ._audit import Audit, Key, audit
 from ._world import (
     CREATE_METHOD,
     ENGINE_SETTINGS,
+    ENGINE_WAIT,
     PLATFORMS,
     REQUEST_TIMEOUT,
     ROOT,
@@ -129,7 +130,8 @@ def qbo_batch_drop(stage: Stage) -> None:
     # The engine's own timeout must have fired and been recorded before the restart.
     wait_for(lambda: world.count(
         "SELECT COUNT(*) FROM sync_attempts a JOIN sync_jobs j ON j.id = a.job_id "
-        "WHERE j.entity = 'payment'"), "the engine to record the lost batch answer", 30)
+        "WHERE j.entity = 'payment'"), "the engine to record the lost batch answer",
+        ENGINE_WAIT)
     stage.outcome.figures["payments_in_batch"] = in_batch
     engine.stop()
     stage.finish(retries=0)
@@ -151,7 +153,8 @@ def qbo_batch_kill(stage: Stage) -> None:
 def _batch_committed(stage: Stage, what: str) -> int:
     world = stage.world
     in_flight = wait_for(lambda: world.sandboxes["quickbooks"].injected("drop")
-                         and world.in_flight("quickbooks", "payment"), what, 30, every=0.02)
+                         and world.in_flight("quickbooks", "payment"), what, ENGINE_WAIT,
+                         every=0.02)
     committed = wait_for(lambda: _committed(world, "quickbooks"),
                          "QuickBooks to hold the batch's payments", 10)
     if min(in_flight, committed) < 6:
@@ -168,7 +171,7 @@ def xero_after_window(stage: Stage) -> None:
     stage.add_payments()
     engine = world.engine()
     wait_for(lambda: xero.injected("drop") and world.in_flight("xero", "payment"),
-             "a Xero payment create to be committed and hang", 30, every=0.02)
+             "a Xero payment create to be committed and hang", ENGINE_WAIT, every=0.02)
     committed = wait_for(lambda: _committed(world, "xero"), "Xero to hold the payment", 10)
     engine.kill()
     stage.outcome.figures["clock_advanced_s"] = xero.pass_key_window()
@@ -222,7 +225,7 @@ def lookup_fails_during_reconcile(stage: Stage) -> None:
                 sandbox.fault("error", count=-1, status=503)
                 failing.add(name)
         return len(failing) == len(world.sandboxes)
-    wait_for(lookups_fail, "a customer create on every platform to land and hang", 30,
+    wait_for(lookups_fail, "a customer create on every platform to land and hang", ENGINE_WAIT,
              every=0.02)
     doubted = {name: set(world.sandboxes[name].marks()["marks"].get("customer", {}))
                for name in world.sandboxes}
@@ -278,7 +281,7 @@ def lock_60s(stage: Stage) -> None:
         sandbox.fault("timeout", count=2)
     stage.add_payments()
     engine = world.engine()
-    wait_for(world.in_flight, "jobs in flight before the lock", 30, every=0.02)
+    wait_for(world.in_flight, "jobs in flight before the lock", ENGINE_WAIT, every=0.02)
     locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(world.db), str(LOCK_SECONDS)],
                               stdout=subprocess.PIPE, text=True, cwd=ROOT)
     assert locker.stdout is not None
@@ -317,7 +320,7 @@ def refresh_lost(stage: Stage) -> None:
     engine = world.engine()
     try:
         wait_for(lambda: all(s.injected("drop") for s in world.sandboxes.values()),
-                 "a refresh to be dropped on every platform", 30, every=0.05)
+                 "a refresh to be dropped on every platform", ENGINE_WAIT, every=0.05)
     except ChaosError:
         stage.problem("no refresh answer was lost on " + ", ".join(
             name for name, s in world.sandboxes.items() if not s.injected("drop"))
@@ -333,7 +336,7 @@ def refresh_lost(stage: Stage) -> None:
         expected[name] = set()  # its customers wait for the reconnect
         try:
             wait_for(lambda n=name: world.connection_state(n)[0] == "needs_reconnect",
-                     f"{name} to ask for a reconnect", 30, every=0.2)
+                     f"{name} to ask for a reconnect", ENGINE_WAIT, every=0.2)
         except ChaosError as exc:
             stage.problem(str(exc))
     stage.finish(engine, expected=expected,
@@ -371,9 +374,10 @@ def reconnect(stage: Stage) -> None:
             sandbox.fault("error", count=-1, status=503, method=method)
     idle = world.engine(until_idle=True)
     try:
-        idle.process.wait(timeout=60)
+        idle.process.wait(timeout=ENGINE_WAIT)
     except subprocess.TimeoutExpired:
-        stage.problem("engine run --until-idle did not exit within 60 s after the reconnect")
+        stage.problem(f"engine run --until-idle did not exit within {ENGINE_WAIT:.0f} s after "
+                      "the reconnect")
         idle.kill()
     writes = {name: s.injected() for name, s in world.sandboxes.items()}
     stage.outcome.figures["writes_after_reconnect"] = writes

@@ -21,7 +21,16 @@ from typing import Any
 
 from ._audit import Audit, Key, audit
 from ._scenarios import SABOTAGE
-from ._world import CREATE_METHOD, ROOT, ChaosError, Databases, Engine, World, wait_for
+from ._world import (
+    CREATE_METHOD,
+    ENGINE_WAIT,
+    ROOT,
+    ChaosError,
+    Databases,
+    Engine,
+    World,
+    wait_for,
+)
 
 FAULT_KINDS = ("drop", "rate_limit", "error", "timeout", "garbage")
 STEADY_FAULTS: tuple[dict[str, Any], ...] = (
@@ -34,9 +43,6 @@ STEADY_FAULTS: tuple[dict[str, Any], ...] = (
 HANG = 2.5
 """Seconds a timeout or drop hangs: past the engine's timeout, so work stays in flight."""
 MIN_FAULT_SHARE = 0.01
-MID_WORK_WAIT = 120.0
-"""Seconds a cycle may wait for its moment mid-work: a restarted engine imports, joins and
-takes its leases first, which on a loaded machine (load 20-50 seen) takes over 30 s."""
 
 
 @dataclass
@@ -71,6 +77,9 @@ class StormResult:
     faults: dict[str, dict[str, int]] = field(default_factory=dict)
     audits: dict[str, Audit] = field(default_factory=dict)
     control: dict[str, Audit] = field(default_factory=dict)
+    tokens: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Each sandbox's refreshes, regrants (a spent refresh token spent again after a lost
+    answer) and invalid_grant answers: what a connection that left 'active' went through."""
     connection_states: dict[str, str] = field(default_factory=dict)
     """Each platform's connection at the audit, where not active (why its jobs stopped)."""
     problems: list[str] = field(default_factory=list)
@@ -149,6 +158,8 @@ def storm(workdir: Path, ports: list[int], control_ports: list[int], plan: Storm
             state = sandbox.state()
             result.requests[name] = int(state["requests"])
             result.faults[name] = dict(state["faults_injected"])
+            result.tokens[name] = {key: int(state.get(key, 0))
+                                   for key in ("refreshes", "regrants", "invalid_grants")}
             result.audits[name] = audit(world, name, expected[name])
             connection, reason = world.connection_state(name)
             if connection != "active":
@@ -177,7 +188,7 @@ def _one_kill(world: World, rng: random.Random, result: StormResult) -> None:
         return seen >= wanted
 
     try:
-        wait_for(mid_work, "jobs in flight", timeout=MID_WORK_WAIT, every=0.05)
+        wait_for(mid_work, "jobs in flight", timeout=ENGINE_WAIT, every=0.05)
     except ChaosError as exc:
         result.problems.append(str(exc))
     busy = {name: world.in_flight(name) for name in world.sandboxes}
@@ -222,7 +233,7 @@ def _one_of_two_killed(world: World, rng: random.Random, result: StormResult,
         return seen >= wanted
 
     try:
-        wait_for(mid_work, "jobs in flight in either engine", timeout=MID_WORK_WAIT, every=0.05)
+        wait_for(mid_work, "jobs in flight in either engine", timeout=ENGINE_WAIT, every=0.05)
     except ChaosError as exc:
         result.problems.append(str(exc))
     victim = min(busy_engines or ["a", "b"],

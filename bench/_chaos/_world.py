@@ -52,6 +52,10 @@ ENGINE_SETTINGS = {"backoff_base": 0.2, "backoff_cap": 1.0, "max_attempts": 4,
 """Short back-offs keep a run in minutes; four attempts make "attempts used up" reachable."""
 REQUEST_TIMEOUT = 1.5
 """The engine's `--timeout`: hangs longer than this are lost answers to it."""
+ENGINE_WAIT = 120.0
+"""Seconds a step may wait for the first work of an engine it just started: the engine
+imports, joins and takes its leases first, which on a loaded machine (load 20-50 seen) took
+over 30 s."""
 
 T = TypeVar("T")
 

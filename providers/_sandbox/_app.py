@@ -254,6 +254,7 @@ def _control_routes(dialect: PlatformDialect, context: SandboxContext) -> list[B
             "rate_limited": context.limiter.rejected,
             "refreshes": context.authority.refreshes,
             "invalid_grants": context.authority.invalid_grants,
+            "regrants": context.authority.regrants,
         })
 
     async def marks(request: Request) -> Response:
