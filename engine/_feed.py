@@ -163,21 +163,24 @@ async def _read_entity(store: Store, inbound: Inbound, provider: Provider, entit
                        cursor: str | None, since: datetime, settings: FeedSettings,
                        clock: Clock, report: FeedReport, stop: asyncio.Event) -> None:
     started = clock()
-    more = True
-    for _ in range(settings.pages_per_run):
+    for n in range(settings.pages_per_run):
         if stop.is_set():
             return
         page = await provider.read_changes(entity, cursor, since, limit=settings.page_size)
+        last = not page.more or n == settings.pages_per_run - 1
         async with store.write() as db:
             report.applied.add(await apply_changes(db, inbound, page.changes, clock()))
             await _save_cursor(db, inbound.connection_id, entity, page.cursor, clock())
+            if last:
+                # The read's end in its last page's transaction: one write per entity and
+                # cycle when nothing changed, which is most cycles of most connections.
+                await _settle(db, inbound.connection_id, entity, clock(), started, None,
+                              page.more)
         report.pages += 1
         report.changes += len(page.changes)
-        cursor, more = page.cursor, page.more
-        if not more:
-            break
-    await _finish(store, inbound.connection_id, entity, clock(), started, None,
-                  again=more)
+        cursor = page.cursor
+        if last:
+            return
 
 
 async def _save_cursor(db: AsyncDB, connection_id: int, entity: Entity,

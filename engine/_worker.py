@@ -150,9 +150,10 @@ class ConnectionWorker:
         """This worker just parked the connection: look at its state again at once."""
         self._wake = asyncio.Event()
         """Set by `observe` when an idle worker has something to do."""
-        self._due: bool | None = None
+        self._due: bool | None = self.look.due
         """Whether a claim would find a job: True the engine's look says so, False a claim
-        came back short since, None a unit finished since (a read tells)."""
+        came back short since (or the first look said nothing was due), None a unit finished
+        since (a read tells)."""
 
     # -- the loop -----------------------------------------------------------------------
 

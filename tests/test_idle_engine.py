@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from engine import Entity, FeedSettings, Ledger, Sealer, Store, SyncEngine
-from engine._feed import mark_due
+from engine._feed import mark_due, read_feed
 from engine._status import ConnectionState
 from engine._sync_state import set_connection_state
 from engine._time import to_iso
@@ -143,6 +143,24 @@ async def test_a_webhook_mark_wakes_a_sleeping_feed_within_about_a_poll(
     finally:
         stop.set()
         await running
+
+
+async def test_a_feed_cycle_with_nothing_new_writes_once_per_entity(
+        store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    platform, ids = await synced(store, sealer)
+    writes = 0
+    real = store.write
+
+    def counted() -> Any:
+        nonlocal writes
+        writes += 1
+        return real()
+
+    monkeypatch.setattr(store, "write", counted)
+    report = await read_feed(store, ids["A"], platform.providers["A"], platform="fake",
+                             title="Fake", entities=set(Entity))
+    # Its page and cursor, and the read's end (error, webhook mark), in one transaction.
+    assert (report.pages, report.changes, writes) == (len(Entity), 0, len(Entity))
 
 
 async def _after(reads: Reads, looks: int) -> bool:
