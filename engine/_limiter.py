@@ -83,6 +83,9 @@ class RateGate:
         self._promised = 0
         """Batch requests decided on and not yet in the batch window (`promise_batch`): its
         room is theirs already, and is not offered again."""
+        self._expected = 0
+        """Full batch requests the connection's waiting creates will fill (`expect_batches`):
+        room a provider's batch of its own leaves to them."""
         self._hold_until = 0.0
         self._day: date | None = None
         self._day_used = 0
@@ -128,6 +131,15 @@ class RateGate:
             self._day_used = max(self._day_used, self.limits.per_day - quota.day_remaining)
 
     def batch_room(self) -> int | None:
+        """How many batch requests a provider may spend beside the connection's own work
+        (None: batches have no limit of their own): the window's room (`window_room`) less
+        the full batches the worker's waiting creates will fill (`expect_batches`). A batch
+        of a few follow-ups in the last of that room leaves a full batch's creates to go one
+        request each."""
+        room = self.window_room()
+        return None if room is None else max(room - self._expected, 0)
+
+    def window_room(self) -> int | None:
         """How many batch requests could go no later than a single could (None: no limit of
         their own): now, or, while the general budget is spent too, by the time it frees a
         turn, since a single then waits as long and carries one record where a batch carries
@@ -142,6 +154,11 @@ class RateGate:
         recent = sum(1 for stamp in self._batches if single_at - stamp[0] < 60.0)
         return max(limit - recent - self._promised, 0)
 
+    def expect_batches(self, batches: int) -> None:
+        """The full batch requests the connection's waiting creates will fill, as the worker
+        last counted them: `batch_room` leaves their room to them."""
+        self._expected = batches
+
     def promise_batch(self) -> Callable[[], None]:
         """Count one batch request's room of the batch window as taken from now until the
         returned callable is called (as that request leaves the gate, or when it does not go
@@ -155,14 +172,14 @@ class RateGate:
                 kept, self._promised = False, self._promised - 1
         return release
 
-    async def next_turn(self) -> bool:
-        """Wait for the general budget's next turn without taking it, then say whether a
-        batch should take it: its own window has room now beyond the batches promised. Asked
-        at the moment a request could leave, not when its work was prepared: the batch window
-        may reopen (or fill) in between."""
+    async def next_turn(self) -> int | None:
+        """Wait for the general budget's next turn without taking it, then give the batch
+        window's room at that moment (`window_room`: None, no window of its own), for the
+        worker to decide whether a batch takes the turn. Asked at the moment a request could
+        leave, not when its work was prepared: the batch window may reopen (or fill) in
+        between."""
         await self._wait_turn(False, object())
-        room = self.batch_room()
-        return room is None or room > 0
+        return self.window_room()
 
     def day_left(self) -> int | None:
         """Requests left in today's quota (UTC), by our count and the platform's headers."""

@@ -242,8 +242,9 @@ class RequestBudget(Protocol):
 
     def batch_room(self) -> int | None:
         """Batch requests that could go now without waiting for the batch window (or no
-        later than a single could), beyond those promised and not yet sent; None: batches
-        have no window of their own."""
+        later than a single could), beyond those promised and not yet sent and beyond the
+        full batches the connection's own waiting creates will fill; None: batches have no
+        window of their own."""
         ...
 
     def promise_batch(self) -> Callable[[], None]:

@@ -214,22 +214,37 @@ async def test_batch_or_single_is_decided_when_the_general_turn_comes() -> None:
                                  batch_size=30, batch_per_minute=2))
     await send(gate, clock, 2, batch=True)
     clock.now += 1.0
-    assert await gate.next_turn() is False  # a single may go now; no batch until 60 s
+    assert await gate.next_turn() == 0  # a single may go now; no batch until 60 s
     assert clock.slept == []
     clock.now += 58.0
     await send(gate, clock, 10)  # this second is spent: the next turn is at 60 s
     sent = gate.requests
-    assert await gate.next_turn() is True
+    assert await gate.next_turn() == 2
     assert clock.now - 1000.0 == 60.0 and gate.requests == sent  # waited, took nothing
     first = gate.promise_batch()
-    assert await gate.next_turn() is True
+    assert await gate.next_turn() == 1
     second = gate.promise_batch()
-    assert await gate.next_turn() is False and gate.batch_room() == 0
+    assert await gate.next_turn() == 0 and gate.batch_room() == 0
     second()
     second()  # a release said twice gives the room back once
     assert gate.batch_room() == 1
     first()
     assert gate.batch_room() == 2
+
+
+async def test_a_provider_is_offered_the_room_beyond_the_full_batches_expected() -> None:
+    """The worker's waiting creates will fill full batches: a provider's batch of a few
+    follow-ups may not take their room (its few then go alone, a request each), the
+    worker's own batches still may."""
+    clock = FakeClock()
+    gate = gate_on(clock, Limits(per_minute=500, per_second=10, concurrency=20,
+                                 batch_size=30, batch_per_minute=40))
+    gate.expect_batches(37)
+    assert gate.batch_room() == 2 and gate.window_room() == 39
+    gate.expect_batches(45)
+    assert gate.batch_room() == 0 and await gate.next_turn() == 39
+    gate.expect_batches(0)
+    assert gate.batch_room() == 39
 
 
 async def test_a_batch_beyond_the_window_waits_for_the_oldest_batch() -> None:

@@ -246,11 +246,13 @@ class QuickBooksProvider:
         """The linking Payments of credit memos this batch just created, then the memos'
         SyncTokens after them in one query: one round of requests where `push` makes four per
         memo one after another. The payments go as one batch when the batch window has room
-        now beyond the batches promised to others (`RequestBudget.batch_room`: the worker
-        counted this unit as one batch, and a round it decided meanwhile may hold the last
-        room), else side by side as singles, since the general budget has room while the
-        batch window is spent. Memos batched are fresh creates (no earlier attempt may have
-        landed), so no payment applies them yet and none is looked for."""
+        now beyond the batches promised to others and the full batches the worker's waiting
+        creates will fill (`RequestBudget.batch_room`: the worker counted this unit as one
+        batch, a round it decided meanwhile may hold the last room, and a few payments there
+        would leave a full batch's creates to go alone), else side by side as singles,
+        since the general budget has room while the batch window is spent. Memos batched
+        are fresh creates (no earlier attempt may have landed), so no payment applies them
+        yet and none is looked for."""
         promised = self._promise_batch(len(memos))
         if promised is None:
             applied = await asyncio.gather(*(self._apply_fresh(chunk[index], note, memo)
