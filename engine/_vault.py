@@ -83,8 +83,9 @@ class TokenVault:
 
     async def refreshed(self, rejected: str) -> str:
         # Announce the refresh durably first: if its answer never gets stored, the next
-        # refresh knows the platform may already have spent the stored refresh token.
-        async with self.store.write() as db:
+        # refresh knows the platform may already have spent the stored refresh token. Apart
+        # too: the token row it waits for may be held by a refresh waiting for the platform.
+        async with self.store.write_apart() as db:
             secrets, expires = await self._read(db)
             if self._still_good(secrets, expires, rejected):
                 return self._use(secrets, expires)

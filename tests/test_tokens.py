@@ -412,9 +412,14 @@ async def test_a_refresh_waiting_for_the_platform_holds_only_its_token(
     refreshing = asyncio.create_task(TokenVault(
         world.store, world.connections["freshbooks"], slow, world.sealer).refreshed(old))
     await asked.wait()
+    # A second worker of the connection asks too: it waits for that answer, on its own.
+    second = asyncio.create_task(vault_of(world, "freshbooks").refreshed(old))
+    await until(lambda: waits_for_the_token_lock(world.store),
+                "the second refresh to wait for the token row")
     try:
         # Bounded only so that a write stuck behind the refresh fails here, not hangs.
         await asyncio.wait_for(write_beside(), timeout=10)
     finally:
         answered.set()
     assert await refreshing != old
+    assert await second == await refreshing
