@@ -30,15 +30,16 @@ cut short, or a copy too many) and answers None, so the payment is pushed again,
 A payment that leaves money unapplied is an overpayment: a RECEIVE-OVERPAYMENT bank
 transaction for the whole amount, its credit allocated to the invoices; its remote id is
 `overpayment:<BankTransactionID>`: allocations refused void it again; allocations cut short
-(no answer, a kill) leave it in doubt for `find` to finish, since a resend under its key gets
-Xero's first answer back, the voided transaction included. Xero cannot
-edit a payment, so an update deletes the linked payments (or voids the overpayment) and
-creates the edited one, with the edit's key and mark: a lost answer is replayed or found.
+(no answer, a 429, a kill) leave it in doubt for `find` to finish, since a resend under its
+key gets Xero's first answer back, the voided transaction included. Xero cannot edit a
+payment, so an update deletes the linked payments (or voids the overpayment) and creates the
+edited one, with the edit's key and mark: a lost answer is replayed or found.
 Payments go to the connection's deposit account; without one, to the `bank_account` option
 (090 by default) only where the organisation has that account.
 
 Credit notes are allocated to their invoices after their create (and after an update, for
-allocations the note lacks). A credit note `find` finds without the allocations its record
+allocations the note lacks); an allocation cut short leaves the note in doubt, as an
+overpayment's does. A credit note `find` finds without the allocations its record
 has (the push was cut short between the two) gets them there, to the invoices found by their
 marks, so it is never linked while unallocated. A lookup that fails raises; None means
 "looked, and it is not there".
@@ -233,8 +234,14 @@ class XeroProvider:
             _check_total(ref, f"{request.entity.label} {record.number}", record.total,
                          element.get("Total"))
         if isinstance(record, CreditNote) and record.allocations:
-            await self._allocate_missing(f"/CreditNotes/{ref.remote_id}/Allocations", request,
-                                         record, element)
+            try:
+                await self._allocate_missing(f"/CreditNotes/{ref.remote_id}/Allocations",
+                                             request, record, element)
+            except SyncError as exc:
+                doubt = _in_doubt(exc, f"credit note {record.number}")
+                if doubt is None:
+                    raise
+                raise doubt from exc
         if isinstance(record, CreditNote) and record.live:
             await self._refund_missing(ref, request.mappings, record, element,
                                        request.idempotency_key)
@@ -451,16 +458,13 @@ class XeroProvider:
                 await self._allocate(f"/Overpayments/{element['OverpaymentID']}/Allocations",
                                      wire.allocations(request, record),
                                      f"{request.idempotency_key}:allocations")
-            except (Transient, RateLimited, AuthExpired, AuthRevoked) as exc:
-                # Not answered: the overpayment stays and the payment is in doubt, so the
-                # next attempt's lookup allocates what is missing. Voided here, it would be
-                # what a resend under this key gets back (Xero replays a key's first answer),
-                # and a voided overpayment cannot be allocated.
-                raise Transient(f"overpayment {record.id} was created but allocating it got "
-                                f"no answer ({exc.message}); it is looked for before anything "
-                                "is sent again", code=exc.code,
-                                http_status=exc.http_status) from exc
-            except SyncError:  # refused: whole or not at all, as a payment over several invoices
+            except SyncError as exc:
+                doubt = _in_doubt(exc, f"overpayment {record.id}")
+                if doubt is not None:
+                    # Voided here, it would be what a resend under this key gets back (Xero
+                    # replays a key's first answer), and a voided one cannot be allocated.
+                    raise doubt from exc
+                # Refused: whole or not at all, as a payment over several invoices.
                 await self._remove_payment(ref.remote_id, f"{request.idempotency_key}:undo")
                 raise
         return ref
@@ -855,6 +859,18 @@ def _refund_position(record: CreditNote, reference: object) -> int | None:
 
 def _account_key(account: Json) -> str:
     return str(account.get("Code") or account["AccountID"])
+
+
+def _in_doubt(error: SyncError, what: str) -> Transient | None:
+    """An allocation after its credit note's or overpayment's write landed, not answered or
+    not let through (no answer, a 429, an auth failure): Transient, so the write is in doubt
+    and the next attempt's lookup finds it and allocates what is missing, rather than send
+    it again. None for a refusal, which is the allocation's own error."""
+    if not isinstance(error, (Transient, RateLimited, AuthExpired, AuthRevoked)):
+        return None
+    return Transient(f"{what} was written but allocating it got no answer ({error.message}); "
+                     "it is looked for before anything is sent again", code=error.code,
+                     http_status=error.http_status)
 
 
 def _overpayment_mark(transaction: Json) -> str | None:
