@@ -122,7 +122,10 @@ class Sandbox:
         self.process = subprocess.Popen(
             [*SYNCDESK, "sandbox", "serve", "--platform", platform, "--port", str(port),
              "--no-limits"], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
-        self._client = httpx.Client(base_url=self.url, timeout=10)
+        # A connection per control request: uvicorn closes one idle for 5 s, and a request
+        # sent on it as it closes is reset (a scenario's audit after a drain failed so).
+        self._client = httpx.Client(base_url=self.url, timeout=10,
+                                    limits=httpx.Limits(max_keepalive_connections=0))
 
     def wait_ready(self) -> None:
         def up() -> bool:
