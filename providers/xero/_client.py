@@ -38,8 +38,7 @@ Payments go to the connection's deposit account; without one, to the `bank_accou
 (090 by default) only where the organisation has that account.
 
 Credit notes are allocated to their invoices after their create (and after an update, for
-allocations the note lacks); an allocation cut short leaves the note in doubt, as an
-overpayment's does. A credit note `find` finds without the allocations its record
+allocations the note lacks). A credit note `find` finds without the allocations its record
 has (the push was cut short between the two) gets them there, to the invoices found by their
 marks, so it is never linked while unallocated. A lookup that fails raises; None means
 "looked, and it is not there".
@@ -234,14 +233,8 @@ class XeroProvider:
             _check_total(ref, f"{request.entity.label} {record.number}", record.total,
                          element.get("Total"))
         if isinstance(record, CreditNote) and record.allocations:
-            try:
-                await self._allocate_missing(f"/CreditNotes/{ref.remote_id}/Allocations",
-                                             request, record, element)
-            except SyncError as exc:
-                doubt = _in_doubt(exc, f"credit note {record.number}")
-                if doubt is None:
-                    raise
-                raise doubt from exc
+            await self._allocate_missing(f"/CreditNotes/{ref.remote_id}/Allocations", request,
+                                         record, element)
         if isinstance(record, CreditNote) and record.live:
             await self._refund_missing(ref, request.mappings, record, element,
                                        request.idempotency_key)
@@ -862,10 +855,10 @@ def _account_key(account: Json) -> str:
 
 
 def _in_doubt(error: SyncError, what: str) -> Transient | None:
-    """An allocation after its credit note's or overpayment's write landed, not answered or
-    not let through (no answer, a 429, an auth failure): Transient, so the write is in doubt
-    and the next attempt's lookup finds it and allocates what is missing, rather than send
-    it again. None for a refusal, which is the allocation's own error."""
+    """An allocation after its overpayment's write landed, not answered or not let through
+    (no answer, a 429, an auth failure): Transient, so the write is in doubt and the next
+    attempt's lookup finds it and allocates what is missing, rather than send it again.
+    None for a refusal, which is the allocation's own error."""
     if not isinstance(error, (Transient, RateLimited, AuthExpired, AuthRevoked)):
         return None
     return Transient(f"{what} was written but allocating it got no answer ({error.message}); "

@@ -445,25 +445,6 @@ async def test_credit_notes_go_in_one_request_then_allocate(
     assert row["AmountDue"] == Decimal(80)
 
 
-async def test_a_credit_note_whose_allocation_is_throttled_is_left_in_doubt(
-        books: Books, app: Starlette, control: httpx.AsyncClient) -> None:
-    """A 429 on the allocation after the note landed: raised as it came, the engine sent the
-    note again without looking (a throttled request is one that did not land), where its
-    allocation was refused or, past the key window, a second note was made."""
-    await books.push(Entity.INVOICE, invoice("C-2"))
-    note = CreditNote(id="cn-3", number="CN-3", customer_id=ALICE.id, date=DAY,
-                      lines=[Line(description="Refund", unit_price=Decimal(10))],
-                      allocations=[Allocation(invoice_id="inv-C-2", amount=Decimal(10))])
-    await control.post("/_sandbox/faults", json={"kind": "rate_limit", "retry_after": 1,
-                                                 "method": "PUT",
-                                                 "path_contains": "/Allocations"})
-    with pytest.raises(Transient):
-        await books.push(Entity.CREDIT_NOTE, note)
-    assert await books.provider.find(Entity.CREDIT_NOTE, note) is not None
-    [row] = [i for i in app.state.company.invoices.values() if i["InvoiceNumber"] == "C-2"]
-    assert row["AmountDue"] == Decimal(90)
-
-
 # -- the sandbox is as strict as Xero ---------------------------------------------------------
 
 async def test_the_sandbox_drops_fields_xero_does_not_know(api: httpx.AsyncClient,
