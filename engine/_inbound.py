@@ -215,12 +215,12 @@ NOT_ELSEWHERE = ("payments made on one platform are not sent to the others unles
                  "push_payments_to_other_platforms = true (a retry sends it)")
 
 
-async def hold_imported(store: Store, connection_id: int, now: datetime) -> int:
-    """Before a connection's worker starts: payments that came from another platform are
-    skipped here too (a connection added or reconnected since had them queued). Returns how
-    many."""
+async def hold_imported(store: Store, now: datetime, *connection_ids: int) -> int:
+    """Before these connections' workers start: payments that came from another platform
+    are skipped here too (a connection added or reconnected since had them queued). Returns
+    how many."""
     async with store.write() as db:
-        return await skip_from_elsewhere(db, connection_id,
+        return await skip_from_elsewhere(db, connection_ids,
                                          f"recorded on another platform: {NOT_ELSEWHERE}",
                                          to_iso(now))
 

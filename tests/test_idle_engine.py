@@ -163,6 +163,29 @@ async def test_a_feed_cycle_with_nothing_new_writes_once_per_entity(
     assert (report.pages, report.changes, writes) == (len(Entity), 0, len(Entity))
 
 
+async def test_an_engine_recovers_every_connection_it_starts_in_one_statement(
+        store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
+    platform, ids = await synced(store, sealer, "A", "B", "C")
+    await Ledger(store).upsert([invoice("INV-9")])
+    # A dead engine's claims on two of them: the first engine to start there recovers them.
+    async with store.write() as db:
+        await db.execute("UPDATE sync_jobs SET status = 'in_flight' WHERE record_id = "
+                         "'INV-9' AND connection_id != ?", (ids["C"],))
+    engine = engine_for(store, platform, sealer)
+    calls: list[tuple[int, ...]] = []
+    real = engine.state.recover_in_flight
+
+    async def recover(now: datetime, *connection_ids: int) -> int:
+        calls.append(connection_ids)
+        return await real(now, *connection_ids)
+
+    monkeypatch.setattr(engine.state, "recover_in_flight", recover)
+    report = await engine.run(until_idle=True)
+    assert calls == [tuple(sorted(ids.values()))]
+    assert report.recovered == 2
+    assert await _all_sent(store, "INV-9", 3)
+
+
 async def _after(reads: Reads, looks: int) -> bool:
     await asyncio.sleep(POLL / 2)  # the store is not read for this: the count is in memory
     return reads.looks >= looks
