@@ -219,14 +219,16 @@ class SyncState:
 
     # -- the job lifecycle ----------------------------------------------------------------
 
-    async def recover_in_flight(self, now: datetime, connection_id: int) -> int:
-        """After a crash: whatever of this connection was in flight may or may not have
-        reached the platform. An engine does this as it starts a worker for a connection
-        it holds the lease of: no worker anywhere runs those jobs (a lease expires only
-        after its holder stopped sending), whether a dead engine or one of its own halted
-        workers left them."""
+    async def recover_in_flight(self, now: datetime, *connection_ids: int) -> int:
+        """After a crash: whatever of these connections was in flight may or may not have
+        reached the platform. An engine does this as it starts workers for connections it
+        holds the lease of, all it starts at once in one statement: no worker anywhere runs
+        those jobs (a lease expires only after its holder stopped sending), whether a dead
+        engine or one of its own halted workers left them."""
+        if not connection_ids:
+            return 0
         stamp = to_iso(now)
-        return await self.store.run_write(lambda db: _recover(db, stamp, connection_id))
+        return await self.store.run_write(lambda db: _recover(db, stamp, connection_ids))
 
     async def claim(self, connection_id: int, limit: int, now: datetime) -> list[ClaimedJob]:
         """Mark up to `limit` due jobs in flight, uncertain ones first, then by stage."""
@@ -625,11 +627,17 @@ def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str,
     return Leases(frozenset(held.union(taken)), share, frozenset(taken))
 
 
-def _recover(db: SyncDB, stamp: str, connection_id: int) -> int:
-    """Whatever of this connection was in flight may or may not have reached the platform."""
+def _recover(db: SyncDB, stamp: str, connection_ids: Sequence[int]) -> int:
+    """Whatever of these connections was in flight may or may not have reached the
+    platform."""
     return db.execute(
         f"UPDATE sync_jobs SET status = 'uncertain', {_DOUBT_IF_CREATE}, updated_at = ? "
-        "WHERE connection_id = ? AND status = 'in_flight'", (stamp, connection_id)).rowcount
+        f"WHERE status = 'in_flight' AND connection_id IN ({_marks(connection_ids)})",
+        (stamp, *connection_ids)).rowcount
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("?" for _ in values)
 
 
 def _succeed(db: SyncDB,
@@ -1020,14 +1028,17 @@ async def skip_elsewhere(db: AsyncDB, origin: int, entity: Entity,
         "AND status = 'pending'", (why, now, entity.value, record_id, origin))
 
 
-async def skip_from_elsewhere(db: AsyncDB, connection_id: int, why: str,
+async def skip_from_elsewhere(db: AsyncDB, connection_ids: Sequence[int], why: str,
                               now: str) -> int:
-    """The same for a connection the records' own import never saw (added since, or
-    reconnected): its pending jobs of payments that came from another connection."""
+    """The same for connections the records' own import never saw (added since, or
+    reconnected): their pending jobs of payments that came from another connection."""
+    if not connection_ids:
+        return 0
     cursor = await db.execute(
         "UPDATE sync_jobs SET status = 'skipped', error_class = 'unsupported', "
         "error_code = NULL, error_message = ?, http_status = NULL, next_attempt_at = NULL, "
-        "updated_at = ? WHERE connection_id = ? AND entity = 'payment' AND status = 'pending' "
-        "AND record_id IN (SELECT record_id FROM origins WHERE entity = 'payment' "
-        "AND connection_id != ?)", (why, now, connection_id, connection_id))
+        f"updated_at = ? WHERE connection_id IN ({_marks(connection_ids)}) "
+        "AND entity = 'payment' AND status = 'pending' AND record_id IN (SELECT o.record_id "
+        "FROM origins o WHERE o.entity = 'payment' "
+        "AND o.connection_id != sync_jobs.connection_id)", (why, now, *connection_ids))
     return cursor.rowcount
