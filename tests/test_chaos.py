@@ -76,10 +76,6 @@ def test_the_audit_fails_on_an_object_doubled_or_lost_behind_its_back(
 @pytest.mark.e2e
 @pytest.mark.postgresql
 @pytest.mark.timeout(720)
-@pytest.mark.xfail(reason="on PostgreSQL refresh-lost sees a hung refresh hold back the other "
-                          "connections' (the refresh's HTTP call runs inside store.write(), "
-                          "the process's one writer), and the fault-free control run once "
-                          "stalled 90 s: see bench/README.md, chaos.py", strict=False)
 def test_quick_chaos_run_on_postgresql_kills_each_of_two_engines_and_loses_or_doubles_nothing(
         ) -> None:
     """The same quick run with every store a PostgreSQL database and two engines in the

@@ -123,7 +123,7 @@ class Sandbox:
             [*SYNCDESK, "sandbox", "serve", "--platform", platform, "--port", str(port),
              "--no-limits"], cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT)
         # A connection per control request: uvicorn closes one idle for 5 s, and a request
-        # sent on it as it closes is reset (a scenario's audit after a drain failed so).
+        # sent on it as it closes is reset (a pytest run's refresh-lost failed so, likely this).
         self._client = httpx.Client(base_url=self.url, timeout=10,
                                     limits=httpx.Limits(max_keepalive_connections=0))
 
