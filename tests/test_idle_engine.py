@@ -9,8 +9,9 @@ only the workers with work or a change of state; a feed sleeps until its next re
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,11 +47,11 @@ class Reads:
         return counted
 
 
+@contextlib.asynccontextmanager
 async def idle_engine(store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch
-                      ) -> tuple[SyncEngine, dict[str, int], asyncio.Event, asyncio.Task[Any],
-                                 Reads]:
+                      ) -> AsyncIterator[tuple[SyncEngine, dict[str, int], Reads]]:
     """CONNECTIONS connections, everything synced, their feeds read once: the engine running
-    with nothing to do."""
+    with nothing to do, until the block ends."""
     tenants = [f"T{n}" for n in range(CONNECTIONS)]
     platform, ids = await synced(store, sealer, *tenants)
     engine = engine_for(store, platform, sealer, feed=FeedSettings(interval=3600))
@@ -64,14 +65,17 @@ async def idle_engine(store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPa
             "SELECT COUNT(*) FROM feed_cursors WHERE entity = 'payment' AND read_at IS NOT "
             "NULL") == CONNECTIONS and len(engine._tasks) == CONNECTIONS
 
-    await until(fed, "every connection's worker running and its feed read once")
-    return engine, ids, stop, running, reads
+    try:
+        await until(fed, "every connection's worker running and its feed read once")
+        yield engine, ids, reads
+    finally:
+        stop.set()
+        await running
 
 
 async def test_an_idle_engine_reads_the_store_a_few_times_a_poll_not_per_connection(
         store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, _, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
-    try:
+    async with idle_engine(store, sealer, monkeypatch) as (_, _, reads):
         await until(lambda: _after(reads, 3), "the first feed cycles over")
         reads.reads, looks = 0, reads.looks
         await until(lambda: _after(reads, looks + 20), "twenty polls")
@@ -79,15 +83,11 @@ async def test_an_idle_engine_reads_the_store_a_few_times_a_poll_not_per_connect
         # The look itself, the weekly schedule's two settings, the webhooks' due deliveries;
         # each feed's cursors once per 5 s at most. Per connection, that was 4 reads a poll.
         assert per_poll < 6, f"{per_poll:.1f} reads a poll for {CONNECTIONS} connections"
-    finally:
-        stop.set()
-        await running
 
 
 async def test_a_job_queued_while_idle_is_claimed_within_about_a_poll(
         store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, _, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
-    try:
+    async with idle_engine(store, sealer, monkeypatch) as (_, _, reads):
         # Idle for longer than a worker's longest sleep of its own (5 s would pass the
         # latency below only by luck): each is woken by its engine's look.
         looks = reads.looks
@@ -96,16 +96,12 @@ async def test_a_job_queued_while_idle_is_claimed_within_about_a_poll(
         await Ledger(store).upsert([invoice("INV-9")])
         await until(lambda: _all_sent(store, "INV-9", CONNECTIONS), "INV-9 on every connection")
         assert time.monotonic() - since < 1.0 + 4 * POLL
-    finally:
-        stop.set()
-        await running
 
 
 async def test_a_paused_connection_stops_its_worker_and_a_resumed_one_syncs_again(
         store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
-    engine, ids, stop, running, _ = await idle_engine(store, sealer, monkeypatch)
-    paused = ids["T3"]
-    try:
+    async with idle_engine(store, sealer, monkeypatch) as (engine, ids, _):
+        paused = ids["T3"]
         await _set_state(store, paused, ConnectionState.PAUSED)
 
         async def stopped() -> bool:
@@ -119,15 +115,11 @@ async def test_a_paused_connection_stops_its_worker_and_a_resumed_one_syncs_agai
         assert await _status(store, paused, "INV-9") == "pending"
         await _set_state(store, paused, ConnectionState.ACTIVE)
         await until(lambda: _all_sent(store, "INV-9", CONNECTIONS), "INV-9 after the resume")
-    finally:
-        stop.set()
-        await running
 
 
 async def test_a_webhook_mark_wakes_a_sleeping_feed_within_about_a_poll(
         store: Store, sealer: Sealer, monkeypatch: pytest.MonkeyPatch) -> None:
-    _, ids, stop, running, reads = await idle_engine(store, sealer, monkeypatch)
-    try:
+    async with idle_engine(store, sealer, monkeypatch) as (_, ids, reads):
         looks = reads.looks
         await until(lambda: _after(reads, looks + 3), "a few idle polls")
         since = time.monotonic()
@@ -140,9 +132,6 @@ async def test_a_webhook_mark_wakes_a_sleeping_feed_within_about_a_poll(
         await until(read_again, "the marked feed read")
         # A feed asleep until its hour is up looks at its cursors every 5 s on its own.
         assert time.monotonic() - since < 1.0 + 4 * POLL
-    finally:
-        stop.set()
-        await running
 
 
 async def test_a_feed_cycle_with_nothing_new_writes_once_per_entity(
