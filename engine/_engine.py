@@ -57,6 +57,10 @@ class EngineSettings:
     poll_interval: float = 0.25
     heartbeat_interval: float = 5.0
     """How often the engine renews its leases (and takes or sheds its share)."""
+    catch_up_interval: float = 0.5
+    """How often it beats instead while under its share and another engine over its own
+    (`Leases.behind`): leases that one hands back are taken within this, not a heartbeat
+    later, so a newcomer is busy seconds after it joins."""
     lease_timeout: float = 30.0
     """A lease not renewed for this long is free; its holder stopped sending at half of it.
     More than twice `heartbeat_interval`."""
@@ -111,6 +115,8 @@ class SyncEngine:
         """Held across a renewal and a hand-back's release, so `held` follows the store."""
         self._renewed = 0.0
         """`loop.time()` when the last renewal that went through began."""
+        self._behind = False
+        """The last renewal found this engine under its share and another over its own."""
         self._shedding: set[int] = set()
         self._stops: dict[int, asyncio.Event] = {}
         self._retired: list[WorkerStats] = []
@@ -336,8 +342,11 @@ class SyncEngine:
         loop = asyncio.get_running_loop()
         fence = self.settings.lease_timeout / 2
         while not stop.is_set():
+            wait = self.settings.heartbeat_interval
+            if self._behind:
+                wait = min(wait, self.settings.catch_up_interval)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.settings.heartbeat_interval)
+                await asyncio.wait_for(stop.wait(), wait)
             if stop.is_set():
                 return
             # Past the fence nothing runs, and a renewal may take its time.
@@ -361,7 +370,7 @@ class SyncEngine:
             leases = await self.state.keep_leases(self.seat, now, self._stale_before(now),
                                                   gone=lambda pid: not _process_alive(pid))
             self._renewed = started
-            self.held = leases.held
+            self.held, self._behind = leases.held, leases.behind
         if leases.taken:
             log.info("took the leases of connections %s", sorted(leases.taken))
         # A lease another engine took (this one went too long without renewing), or one a

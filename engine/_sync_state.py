@@ -102,6 +102,9 @@ class Leases:
     """Its fair share: live connections over live engines, rounded up."""
     taken: frozenset[int]
     """Connections it took on this beat."""
+    behind: bool = False
+    """Under its share while another engine holds more than its own: that one hands leases
+    back at its next beat, for this one to take at its next."""
 
 
 class SyncState:
@@ -624,7 +627,10 @@ def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str,
     if len(held) < share:
         taken = [int(row[0]) for row in db.execute(
             _TAKE, (seat.name, stamp, stale, share - len(held))).fetchall()]
-    return Leases(frozenset(held.union(taken)), share, frozenset(taken))
+    mine = held.union(taken)
+    # What the others hold beyond their shares, were each at most at its share.
+    behind = len(mine) < share and int(counts[0]) - len(mine) > (int(counts[1]) - 1) * share
+    return Leases(frozenset(mine), share, frozenset(taken), behind)
 
 
 def _recover(db: SyncDB, stamp: str, connection_ids: Sequence[int]) -> int:
