@@ -117,10 +117,6 @@ class SyncEngine:
         """`loop.time()` when the last renewal that went through began."""
         self._behind = False
         """The last renewal found this engine under its share and another over its own."""
-        self._engines = 1
-        """Live engines at the last renewal."""
-        self._beat_soon = asyncio.Event()
-        """Set when the next renewal should not wait for its interval."""
         self._shedding: set[int] = set()
         self._stops: dict[int, asyncio.Event] = {}
         self._retired: list[WorkerStats] = []
@@ -175,13 +171,7 @@ class SyncEngine:
     async def _supervise(self) -> None:
         """One look at every connection this engine holds: each worker is told its own, and
         a worker is started where an active connection has none running."""
-        now = self.clock()
-        seen = await self.state.looks(self.seat, now, self._stale_before(now))
-        if seen.engines is not None and seen.engines != self._engines:
-            # An engine joined (or left) since the last renewal: renew now, so this one
-            # hands back (or takes) its share a poll after, not a heartbeat after.
-            self._beat_soon.set()
-        looks = seen.connections
+        looks = await self.state.looks(self.seat, self.clock())
         for connection_id, look in looks.items():
             worker = self._workers.get(connection_id)
             if worker is None:
@@ -355,12 +345,8 @@ class SyncEngine:
             wait = self.settings.heartbeat_interval
             if self._behind:
                 wait = min(wait, self.settings.catch_up_interval)
-            waits = {asyncio.ensure_future(stop.wait()),
-                     asyncio.ensure_future(self._beat_soon.wait())}
-            await asyncio.wait(waits, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
-            for waiting in waits:
-                waiting.cancel()
-            self._beat_soon.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), wait)
             if stop.is_set():
                 return
             # Past the fence nothing runs, and a renewal may take its time.
@@ -384,7 +370,7 @@ class SyncEngine:
             leases = await self.state.keep_leases(self.seat, now, self._stale_before(now),
                                                   gone=lambda pid: not _process_alive(pid))
             self._renewed = started
-            self.held, self._behind, self._engines = leases.held, leases.behind, leases.engines
+            self.held, self._behind = leases.held, leases.behind
         if leases.taken:
             log.info("took the leases of connections %s", sorted(leases.taken))
         # A lease another engine took (this one went too long without renewing), or one a

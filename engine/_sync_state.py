@@ -95,14 +95,6 @@ class Look:
 
 
 @dataclass(frozen=True)
-class Looks:
-    """An engine's look of one poll (`SyncState.looks`)."""
-    engines: int | None
-    """Live engines (None: this one holds no lease, so it has nothing to hand back)."""
-    connections: dict[int, Look]
-
-
-@dataclass(frozen=True)
 class Leases:
     """An engine's connection leases after a heartbeat."""
     held: frozenset[int]
@@ -113,8 +105,6 @@ class Leases:
     behind: bool = False
     """Under its share while another engine holds more than its own: that one hands leases
     back at its next beat, for this one to take at its next."""
-    engines: int = 1
-    """Live engines, this one included."""
 
 
 class SyncState:
@@ -187,16 +177,15 @@ class SyncState:
                                              (connection_id,))
         return from_iso(value) if value else None
 
-    async def looks(self, seat: Seat, now: datetime, stale: datetime) -> Looks:
-        """Every connection whose lease this engine's seat holds, and how many engines are
-        live (heartbeats since `stale`), in one query: the engine reads this once a poll for
-        all its workers, so an idle connection costs no read of its own however many there
-        are."""
-        rows = await self.store.fetch_all(_LOOKS, (to_iso(stale), to_iso(now), seat.name))
-        return Looks(int(rows[0]["engines"]) if rows else None, {int(row["id"]): Look(
+    async def looks(self, seat: Seat, now: datetime) -> dict[int, Look]:
+        """Every connection whose lease this engine's seat holds, in one query: the engine
+        reads this once a poll for all its workers, so an idle connection costs no read of
+        its own however many there are."""
+        rows = await self.store.fetch_all(_LOOKS, (to_iso(now), seat.name))
+        return {int(row["id"]): Look(
             str(row["platform"]), ConnectionState(row["state"]),
             from_iso(row["parked_until"]) if row["parked_until"] else None,
-            bool(row["due"]), bool(row["marked"])) for row in rows})
+            bool(row["due"]), bool(row["marked"])) for row in rows}
 
     async def due_count(self, parked_before: datetime) -> int:
         """Jobs still to send on active connections not parked past `parked_before`."""
@@ -544,8 +533,7 @@ _CLAIM = {"sqlite": _CLAIM_SQL.format(lock=""),
 
 # The claim's own test of a due job (`_CLAIM_SQL`), per held connection.
 _LOOKS = (
-    "SELECT (SELECT COUNT(*) FROM engines WHERE stopped_at IS NULL AND heartbeat_at >= ?) "
-    "AS engines, c.id, c.platform, c.state, c.parked_until, EXISTS (SELECT 1 FROM sync_jobs j "
+    "SELECT c.id, c.platform, c.state, c.parked_until, EXISTS (SELECT 1 FROM sync_jobs j "
     "WHERE j.connection_id = c.id AND j.status IN ('uncertain', 'pending') "
     "AND (j.next_attempt_at IS NULL OR j.next_attempt_at <= ?)) AS due, "
     "EXISTS (SELECT 1 FROM feed_cursors f WHERE f.connection_id = c.id "
@@ -642,7 +630,7 @@ def _keep_leases(db: SyncDB, seat: Seat, stamp: str, stale: str,
     mine = held.union(taken)
     # What the others hold beyond their shares, were each at most at its share.
     behind = len(mine) < share and int(counts[0]) - len(mine) > (int(counts[1]) - 1) * share
-    return Leases(frozenset(mine), share, frozenset(taken), behind, int(counts[1]))
+    return Leases(frozenset(mine), share, frozenset(taken), behind)
 
 
 def _recover(db: SyncDB, stamp: str, connection_ids: Sequence[int]) -> int:
