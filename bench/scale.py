@@ -34,8 +34,10 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -273,6 +275,84 @@ class Watch:
         self.db.close()
 
 
+class Sampler:
+    """`--sample-waits`: what the store's sessions do, every `every` seconds, beside a run
+    (a connection of its own): each sample counts every syncdesk session by state and wait
+    event, and the busiest sessions by the share of samples they were not idle; once a
+    second, the leases and the synced jobs per engine (by the connection's holder)."""
+
+    def __init__(self, url: str, every: float = 0.05) -> None:
+        import psycopg
+
+        self.db = psycopg.connect(url, autocommit=True)
+        self.every = every
+        self.samples = 0
+        self.waits: Counter[str] = Counter()
+        self.busy: Counter[int] = Counter()
+        self.queries: Counter[str] = Counter()
+        self.timeline: list[dict[str, Any]] = []
+        self._cpu_times = (0, 0)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+        self._started = time.monotonic()
+        self._thread.start()
+
+    def _run(self) -> None:
+        second = 0.0
+        while not self._stop.wait(self.every):
+            self._sample()
+            if (now := time.monotonic() - self._started) >= second:
+                second = now + 1.0
+                self._second(now)
+
+    def _sample(self) -> None:
+        self.samples += 1
+        for pid, state, kind, event, query in self.db.execute(
+                "SELECT pid, state, wait_event_type, wait_event, left(query, 60) "
+                "FROM pg_stat_activity WHERE datname = current_database() "
+                "AND application_name = 'syncdesk' AND pid != pg_backend_pid()"):
+            self.waits[f"{state}/{kind}:{event}" if kind else str(state)] += 1
+            if state != "idle":
+                self.busy[int(pid)] += 1
+                if state == "active":
+                    self.queries[" ".join(str(query).split())] += 1
+
+    def _second(self, at: float) -> None:
+        leases = dict(self.db.execute(
+            "SELECT e.pid, COUNT(*) FROM connection_leases l JOIN engines e "
+            "ON e.name = l.engine GROUP BY e.pid").fetchall())
+        synced = dict(self.db.execute(
+            "SELECT e.pid, COUNT(*) FROM sync_jobs j JOIN connection_leases l "
+            "ON l.connection_id = j.connection_id JOIN engines e ON e.name = l.engine "
+            "WHERE j.status = 'synced' GROUP BY e.pid").fetchall())
+        engines = [int(r[0]) for r in self.db.execute(
+            "SELECT pid FROM engines WHERE stopped_at IS NULL")]
+        backends = [int(r[0]) for r in self.db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+        # CPU seconds so far of each engine and of this database's sessions together, and
+        # the machine's idle share since the last second (every core, other work included).
+        cpu = {str(pid): round(cpu_seconds(pid), 1) for pid in engines}
+        cpu["postgres"] = round(sum(cpu_seconds(pid) for pid in backends), 1)
+        times = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+        idle, total = times[3] + times[4], sum(times)
+        last, self._cpu_times = self._cpu_times, (idle, total)
+        self.timeline.append({
+            "t": round(at, 1), "leases": leases, "synced": synced, "cpu_s": cpu,
+            "idle": round((idle - last[0]) / max(total - last[1], 1), 2)})
+
+    def stop(self) -> dict[str, Any]:
+        self._stop.set()
+        self._thread.join()
+        self.db.close()
+        share = max(self.samples, 1)
+        return {"samples": self.samples, "every_s": self.every,
+                "states": {k: round(n / share, 2) for k, n in self.waits.most_common()},
+                "busiest_sessions": [round(n / share, 2) for _, n in self.busy.most_common(6)],
+                "active_queries": {q: round(n / share, 2)
+                                   for q, n in self.queries.most_common(12)},
+                "timeline": self.timeline}
+
+
 @dataclass
 class Run:
     engines: int
@@ -284,6 +364,8 @@ class Run:
     duplicates: dict[str, int] = field(default_factory=dict)
     missing: list[str] = field(default_factory=list)
     cpu: dict[str, float] = field(default_factory=dict)
+    waits: dict[str, Any] | None = None
+    """`--sample-waits`: what `Sampler.stop` reports."""
 
     @property
     def synced(self) -> int:
@@ -327,7 +409,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def run(name: str, plan: Plan, cluster: Any, env: dict[str, str], fleet: Fleet,
-        ids: dict[int, int], workdir: Path, *, count: int, kill: bool, deadline: float) -> Run:
+        ids: dict[int, int], workdir: Path, *, count: int, kill: bool, deadline: float,
+        sample: bool = False) -> Run:
     """One run on a copy of the connected template, with records of its own."""
     import psycopg
 
@@ -341,9 +424,11 @@ def run(name: str, plan: Plan, cluster: Any, env: dict[str, str], fleet: Fleet,
     log(f"{name}: {plan.jobs} jobs queued in {time.monotonic() - started:.1f} s")
     sandbox_cpu = {p: cpu_seconds(proc.pid) for p, proc in fleet.processes.items()}
     watch = Watch(url)
+    sampler = None
     try:
         with engines(count, url, env, workdir / name) as procs:
             started = time.monotonic()
+            sampler = Sampler(url) if sample else None
             if kill:
                 _kill_mid_run(watch, procs, plan, result, deadline)
 
@@ -356,12 +441,16 @@ def run(name: str, plan: Plan, cluster: Any, env: dict[str, str], fleet: Fleet,
 
             wait_for(done, "every job done", deadline, 0.1)
             result.elapsed = time.monotonic() - started
+            if sampler is not None:
+                result.waits, sampler = sampler.stop(), None
             result.cpu = {f"engine{n}": cpu_seconds(p.pid) for n, p in enumerate(procs)
                           if p.poll() is None}
             result.cpu |= {p: cpu_seconds(proc.pid) - sandbox_cpu[p]
                            for p, proc in fleet.processes.items()}
         result.jobs = watch.jobs()
     finally:
+        if sampler is not None:
+            sampler.stop()
         watch.close()
     for index in ids.values():
         expected = {customer_id(tag, index, n) for n in range(plan.records)}
@@ -421,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("engines_1", "engines_2", "kill"), action="append",
                         help="run only these runs (repeatable)")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    parser.add_argument("--sample-waits", action="store_true",
+                        help="sample pg_stat_activity every 50 ms and the leases and synced "
+                             "jobs per engine every second; reported as each run's `waits`")
     parser.add_argument("--serve", nargs=3, metavar=("PLATFORM", "PORT", "TENANTS"),
                         help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -463,7 +555,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             try:
                 runs[name] = run(name, plan, cluster, env, fleet, ids, workdir, count=count,
-                                 kill=kill, deadline=args.deadline)
+                                 kill=kill, deadline=args.deadline,
+                                 sample=args.sample_waits)
             except RunFailed as exc:
                 outcome.short.append(f"{name}: {exc}")
                 log(f"{name}: {exc}")
@@ -490,7 +583,8 @@ def report(plan: Plan, runs: dict[str, Run], outcome: Outcome) -> None:
         emit(f"scale.{name}.records_per_s", rates.get(name, 0.0), "records/s",
              f"{result.engines} engine process(es), {plan.connections} connections",
              elapsed=round(result.elapsed, 1), jobs=result.jobs,
-             cpu_s={k: round(v, 1) for k, v in result.cpu.items()})
+             cpu_s={k: round(v, 1) for k, v in result.cpu.items()},
+             **({"waits": result.waits} if result.waits is not None else {}))
     if "engines_1" in rates and "engines_2" in rates:
         speedup = rates["engines_2"] / rates["engines_1"]
         emit("scale.speedup_2", speedup, "×", "engines_2 / engines_1 records per second",
