@@ -291,7 +291,7 @@ class Sampler:
         self.busy: Counter[int] = Counter()
         self.queries: Counter[str] = Counter()
         self.timeline: list[dict[str, Any]] = []
-        self._cpu_times = (0, 0)
+        self._cpu_times = _machine_times()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
         self._started = time.monotonic()
@@ -333,9 +333,8 @@ class Sampler:
         # the machine's idle share since the last second (every core, other work included).
         cpu = {str(pid): round(cpu_seconds(pid), 1) for pid in engines}
         cpu["postgres"] = round(sum(cpu_seconds(pid) for pid in backends), 1)
-        times = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
-        idle, total = times[3] + times[4], sum(times)
-        last, self._cpu_times = self._cpu_times, (idle, total)
+        (idle, total), last = _machine_times(), self._cpu_times
+        self._cpu_times = (idle, total)
         self.timeline.append({
             "t": round(at, 1), "leases": leases, "synced": synced, "cpu_s": cpu,
             "idle": round((idle - last[0]) / max(total - last[1], 1), 2)})
@@ -351,6 +350,13 @@ class Sampler:
                 "active_queries": {q: round(n / share, 2)
                                    for q, n in self.queries.most_common(12)},
                 "timeline": self.timeline}
+
+
+def _machine_times() -> tuple[int, int]:
+    """Idle (idle + iowait) and total jiffies of every core since boot, from /proc/stat:
+    read at the sampler's start too, so its first second is not an average since boot."""
+    times = [int(n) for n in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return times[3] + times[4], sum(times)
 
 
 @dataclass
